@@ -146,17 +146,18 @@ public sealed class JwtSvidValidator
         }
 
         var now = _timeProvider.GetUtcNow();
-        if (now >= claims.Expiry + _leeway)
+        // Written so that no extreme claim value can overflow: now stays near the present.
+        if (now - _leeway >= claims.Expiry)
         {
             throw Fail("token has expired");
         }
 
-        if (claims.NotBefore is { } nbf && now < nbf - _leeway)
+        if (claims.NotBefore is { } nbf && now + _leeway < nbf)
         {
             throw Fail("token is not yet valid");
         }
 
-        if (claims.IssuedAt is { } iat && now < iat - _leeway)
+        if (claims.IssuedAt is { } iat && now + _leeway < iat)
         {
             throw Fail("token was issued in the future");
         }
@@ -392,9 +393,10 @@ public sealed class JwtSvidValidator
         // RFC 7515 §2: BASE64URL without padding; the canonical form is required so that one
         // signature has exactly one spelling.
         Span<byte> signature = stackalloc byte[1024];
-        if (signaturePart.Length > 1366 ||
+        if (signaturePart.IsEmpty ||
+            signaturePart.Length > 1366 ||
             signaturePart.ContainsAnyExcept(Base64UrlAlphabet) ||
-            !Base64Url.TryDecodeFromChars(signaturePart, signature, out var signatureLength) ||
+            !TryDecode(signaturePart, signature, out var signatureLength) ||
             !IsCanonical(signaturePart, signature[..signatureLength]))
         {
             throw Fail("token signature is not base64url");
@@ -466,6 +468,20 @@ public sealed class JwtSvidValidator
         }
     }
 
+    private static bool TryDecode(ReadOnlySpan<char> text, Span<byte> destination, out int written)
+    {
+        try
+        {
+            return Base64Url.TryDecodeFromChars(text, destination, out written);
+        }
+        catch (FormatException)
+        {
+            // Also raised for non-zero padding bits in the last character.
+            written = 0;
+            return false;
+        }
+    }
+
     private static bool IsCanonical(ReadOnlySpan<char> text, ReadOnlySpan<byte> decoded)
     {
         Span<char> again = stackalloc char[Base64Url.GetEncodedLength(decoded.Length)];
@@ -481,7 +497,7 @@ public sealed class JwtSvidValidator
         }
 
         var rented = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(part.Length));
-        if (!Base64Url.TryDecodeFromChars(part, rented, out var written))
+        if (!TryDecode(part, rented, out var written))
         {
             ArrayPool<byte>.Shared.Return(rented);
             throw Fail($"token {what} is not base64url");
