@@ -112,18 +112,10 @@ public sealed class JwtSvidValidator
             throw Fail($"token is longer than {MaxTokenLength} characters");
         }
 
+        // JWT-SVID §5.1: JWS compact serialization, BASE64URL(header).BASE64URL(payload).BASE64URL(signature).
         var span = token.AsSpan();
-        var firstDot = span.IndexOf('.');
-        if (firstDot < 0)
-        {
-            throw span.TrimStart().StartsWith('{')
-                ? Fail("token uses the jws json serialization; only the compact serialization is allowed")
-                : Fail("token must have three dot-separated parts");
-        }
-
-        var secondDot = span[(firstDot + 1)..].IndexOf('.');
         var dots = span.Count('.');
-        if (dots != 2)
+        if (dots != 2 || span.TrimStart().StartsWith('{'))
         {
             throw span.TrimStart().StartsWith('{')
                 ? Fail("token uses the jws json serialization; only the compact serialization is allowed")
@@ -132,7 +124,8 @@ public sealed class JwtSvidValidator
                     : Fail("token must have three dot-separated parts");
         }
 
-        secondDot += firstDot + 1;
+        var firstDot = span.IndexOf('.');
+        var secondDot = firstDot + 1 + span[(firstDot + 1)..].IndexOf('.');
         var headerPart = span[..firstDot];
         var payloadPart = span[(firstDot + 1)..secondDot];
         var signaturePart = span[(secondDot + 1)..];
