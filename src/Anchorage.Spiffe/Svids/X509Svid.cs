@@ -88,20 +88,7 @@ public sealed class X509Svid : IX509SvidSource
     /// <exception cref="SvidValidationException">The SVID breaks an X509-SVID rule.</exception>
     public static X509Svid Parse(ReadOnlySpan<byte> certificates, ReadOnlySpan<byte> privateKey)
     {
-        List<X509Certificate2> chain;
-        if (LooksLikePem(certificates))
-        {
-            chain = Pem.ReadCertificates(Encoding.UTF8.GetString(certificates));
-        }
-        else if (!certificates.IsEmpty && certificates[0] == 0x30)
-        {
-            chain = Der.ReadCertificates(certificates);
-        }
-        else
-        {
-            throw new FormatException(certificates.IsEmpty ? "no certificates found" : "certificates are neither PEM nor DER");
-        }
-
+        var chain = CertificateChain.Parse(certificates);
         if (chain.Count == 0)
         {
             throw new FormatException("no certificates found");
@@ -307,8 +294,26 @@ public sealed class X509Svid : IX509SvidSource
         }
     }
 
-    private static bool LooksLikePem(ReadOnlySpan<byte> data) =>
-        data.TrimStart(" \t\r\n"u8).StartsWith("-----BEGIN"u8);
+    private static bool LooksLikePem(ReadOnlySpan<byte> data) => CertificateChain.LooksLikePem(data);
+
+    /// <summary>
+    /// Reads the SPIFFE ID of a certificate's single URI SAN without checking anything else;
+    /// for certificates a handshake or <see cref="X509SvidVerifier"/> has already verified.
+    /// </summary>
+    public static bool TryGetSpiffeId(X509Certificate2 certificate, out SpiffeId id)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        id = default;
+        try
+        {
+            var info = X509CertificateInfo.Parse(certificate.RawDataMemory, copy: false);
+            return info.UriSans.Count == 1 && SpiffeId.TryParse(info.UriSans[0], out id);
+        }
+        catch (Exception ex) when (ex is FormatException or CryptographicException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Reads PEM text; returns the one private key (or null) and the certificates.</summary>
     private static AsymmetricAlgorithm? ReadPemKey(ReadOnlySpan<byte> pem, out List<X509Certificate2> certificates)
