@@ -5,6 +5,7 @@ using System.Text.Json;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
+using Anchorage.Testing;
 
 namespace Anchorage.Spiffe.Tests.Svids;
 

@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
+using Anchorage.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Anchorage.Spiffe.Tests.Svids;
@@ -492,9 +493,9 @@ public sealed class JwtSvidValidatorTests
         var genArgs = alg[..2] == "ES"
             ? new[] { "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:" + alg switch { "ES256" => "P-256", "ES384" => "P-384", _ => "P-521" }, "-out", keyPath }
             : new[] { "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", keyPath };
-        Tools.Run("openssl", genArgs);
+        Processes.Run("openssl", genArgs);
         var pubPath = Path.Combine(dir.Path, "pub.pem");
-        Tools.Run("openssl", "pkey", "-in", keyPath, "-pubout", "-out", pubPath);
+        Processes.Run("openssl", "pkey", "-in", keyPath, "-pubout", "-out", pubPath);
 
         var kit = new JwtKit();
         var signingInput = JwtKit.B64(Encoding.UTF8.GetBytes($"{{\"alg\":\"{alg}\",\"kid\":\"ossl\",\"typ\":\"JWT\"}}")) + "." +
@@ -510,7 +511,7 @@ public sealed class JwtSvidValidatorTests
         }
 
         args.Add(inputPath);
-        Tools.Run("openssl", [.. args]);
+        Processes.Run("openssl", [.. args]);
         var signature = File.ReadAllBytes(sigPath);
         if (alg[..2] == "ES" && defect is null)
         {
@@ -822,148 +823,4 @@ internal sealed class JwtKit
             ["kb"] = ECDsa.Create(ECCurve.NamedCurves.nistP256),
         };
     }
-}
-
-/// <summary>Runs external tools (openssl, node) with arguments, never through a shell.</summary>
-internal static class Tools
-{
-    public static string Run(string file, params string[] args) => RunWithInput(file, null, args);
-
-    public static string RunWithInput(string file, string? stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = stdin is not null,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(psi)!;
-        if (stdin is not null)
-        {
-            process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
-        }
-
-        var stderrTask = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        if (!process.WaitForExit(60_000))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{file} did not finish within 60 s");
-        }
-
-        var stderr = stderrTask.GetAwaiter().GetResult();
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args.Take(2))} exited {process.ExitCode}: {stderr}");
-        return stdout;
-    }
-
-    /// <summary>The repository root (the directory holding Anchorage.slnx).</summary>
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Anchorage.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("repository root (Anchorage.slnx) not found above " + AppContext.BaseDirectory);
-    }
-}
-
-/// <summary>Calls tests/interop/node/jose-tool.mjs (npm's jose) as an independent producer and verifier.</summary>
-internal static class Jose
-{
-    public static string Mint(string alg, string? kid, AsymmetricAlgorithm key, JsonObject claims, string? typ = null)
-    {
-        var request = new JsonObject
-        {
-            ["alg"] = alg,
-            ["privateKeyPem"] = key.ExportPkcs8PrivateKeyPem(),
-            ["claims"] = claims.DeepClone(),
-        };
-        if (kid is not null)
-        {
-            request["kid"] = kid;
-        }
-
-        if (typ is not null)
-        {
-            request["typ"] = typ;
-        }
-
-        var answer = JsonNode.Parse(Call("mint", request))!;
-        return answer["token"]!.GetValue<string>();
-    }
-
-    public static JsonObject Verify(string token, IEnumerable<JwtAuthority> authorities, string audience, DateTimeOffset now)
-    {
-        var keys = new JsonArray();
-        foreach (var authority in authorities)
-        {
-            keys.Add(ToJwk(authority));
-        }
-
-        var request = new JsonObject
-        {
-            ["token"] = token,
-            ["jwks"] = new JsonObject { ["keys"] = keys },
-            ["audience"] = audience,
-            ["currentDate"] = now.ToUnixTimeSeconds(),
-        };
-        return (JsonObject)JsonNode.Parse(Call("verify", request))!;
-    }
-
-    private static JsonObject ToJwk(JwtAuthority authority)
-    {
-        if (authority.Ecdsa is { } ec)
-        {
-            var p = ec.ExportParameters(false);
-            var crv = ec.KeySize switch { 256 => "P-256", 384 => "P-384", _ => "P-521" };
-            return new JsonObject
-            {
-                ["kty"] = "EC",
-                ["kid"] = authority.KeyId,
-                ["crv"] = crv,
-                ["x"] = JwtKit.B64(p.Q.X!),
-                ["y"] = JwtKit.B64(p.Q.Y!),
-            };
-        }
-
-        var r = authority.Rsa!.ExportParameters(false);
-        return new JsonObject
-        {
-            ["kty"] = "RSA",
-            ["kid"] = authority.KeyId,
-            ["n"] = JwtKit.B64(r.Modulus!),
-            ["e"] = JwtKit.B64(r.Exponent!),
-        };
-    }
-
-    private static string Call(string command, JsonObject request)
-    {
-        var dir = Path.Combine(Tools.RepoRoot(), "tests", "interop", "node");
-        if (!Directory.Exists(Path.Combine(dir, "node_modules", "jose")))
-        {
-            Assert.Fail("npm's jose is not installed for the interop tests: run `npm ci --prefix tests/interop/node` from the repository root");
-        }
-
-        return Tools.RunWithInput("node", request.ToJsonString(), Path.Combine(dir, "jose-tool.mjs"), command);
-    }
-}
-
-internal sealed class TempDir : IDisposable
-{
-    public TempDir() => Path = Directory.CreateTempSubdirectory("anchorage-jwt-").FullName;
-
-    public string Path { get; }
-
-    public void Dispose() => Directory.Delete(Path, recursive: true);
 }
