@@ -103,6 +103,28 @@ internal static class BundleJsonReader
         var x509Index = new List<int>();
         var jwt = new List<JwtAuthority>();
         var jwtIndex = new Dictionary<string, (int Index, JwtAuthority Authority)>(StringComparer.Ordinal);
+        try
+        {
+            ReadKeys(keys, warnings, x509, x509Index, jwt, jwtIndex);
+        }
+        catch
+        {
+            // Certificates already loaded are not handed out on failure; release them now.
+            x509.ForEach(c => c.Dispose());
+            throw;
+        }
+
+        return new SpiffeBundle(trustDomain, x509, jwt, sequence, refreshHint);
+    }
+
+    private static void ReadKeys(
+        JsonElement keys,
+        List<string> warnings,
+        List<X509Certificate2> x509,
+        List<int> x509Index,
+        List<JwtAuthority> jwt,
+        Dictionary<string, (int Index, JwtAuthority Authority)> jwtIndex)
+    {
         var index = 0;
         foreach (var key in keys.EnumerateArray())
         {
@@ -145,8 +167,6 @@ internal static class BundleJsonReader
 
             index++;
         }
-
-        return new SpiffeBundle(trustDomain, x509, jwt, sequence, refreshHint);
     }
 
     private static void ReadKey(JsonElement key, string at, List<string> warnings, out X509Certificate2? certificate, out JwtAuthority? authority)
