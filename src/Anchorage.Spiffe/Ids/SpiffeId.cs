@@ -90,13 +90,19 @@ public readonly struct SpiffeId : IEquatable<SpiffeId>, IComparable<SpiffeId>, I
 
     /// <summary>Parses a SPIFFE ID.</summary>
     /// <exception cref="FormatException">The text is not a valid SPIFFE ID; the message names the rule.</exception>
-    public static SpiffeId Parse(string s) => Parse(s.AsSpan(), null);
+    /// <exception cref="ArgumentNullException"><paramref name="s"/> is null (string overloads).</exception>
+    public static SpiffeId Parse(string s) => Parse(s, null);
 
     /// <inheritdoc cref="Parse(string)"/>
     public static SpiffeId Parse(ReadOnlySpan<char> s) => Parse(s, null);
 
     /// <inheritdoc cref="Parse(string)"/>
-    public static SpiffeId Parse(string s, IFormatProvider? provider) => Parse(s.AsSpan(), provider);
+    public static SpiffeId Parse(string s, IFormatProvider? provider)
+    {
+        // IParsable: null is a caller bug, not malformed text.
+        ArgumentNullException.ThrowIfNull(s);
+        return Parse(s.AsSpan(), provider);
+    }
 
     /// <inheritdoc cref="Parse(string)"/>
     public static SpiffeId Parse(ReadOnlySpan<char> s, IFormatProvider? provider)

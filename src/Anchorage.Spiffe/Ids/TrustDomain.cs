@@ -36,13 +36,19 @@ public readonly struct TrustDomain : IEquatable<TrustDomain>, IComparable<TrustD
     /// (<c>spiffe://acme.corp</c>).
     /// </summary>
     /// <exception cref="FormatException">The text is not a valid trust domain; the message says why.</exception>
-    public static TrustDomain Parse(string s) => Parse(s.AsSpan(), null);
+    /// <exception cref="ArgumentNullException"><paramref name="s"/> is null (string overloads).</exception>
+    public static TrustDomain Parse(string s) => Parse(s, null);
 
     /// <inheritdoc cref="Parse(string)"/>
     public static TrustDomain Parse(ReadOnlySpan<char> s) => Parse(s, null);
 
     /// <inheritdoc cref="Parse(string)"/>
-    public static TrustDomain Parse(string s, IFormatProvider? provider) => Parse(s.AsSpan(), provider);
+    public static TrustDomain Parse(string s, IFormatProvider? provider)
+    {
+        // IParsable: null is a caller bug, not malformed text.
+        ArgumentNullException.ThrowIfNull(s);
+        return Parse(s.AsSpan(), provider);
+    }
 
     /// <inheritdoc cref="Parse(string)"/>
     public static TrustDomain Parse(ReadOnlySpan<char> s, IFormatProvider? provider)
