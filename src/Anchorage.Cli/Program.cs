@@ -1,1 +1,3 @@
-return 0;
+using Anchorage.Cli;
+
+return await CliApp.RunAsync(args, new CliContext(Console.Out, Console.Error, TimeProvider.System)).ConfigureAwait(false);

@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+
+namespace Anchorage.Cli;
+
+/// <summary>
+/// Builds the <c>anchorage</c> command tree and runs it with the exit-code contract:
+/// 0 success, 1 rejected, 2 usage or I/O error; one line on stderr, never a stack trace.
+/// </summary>
+internal static class CliApp
+{
+    public static async Task<int> RunAsync(string[] args, CliContext context, CancellationToken cancellationToken = default)
+    {
+        var root = BuildRoot(context);
+
+        // `@FILE` is ours (--token @FILE), not System.CommandLine's response-file syntax.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await context.Error.WriteLineAsync("error: " + error.Message).ConfigureAwait(false);
+            }
+
+            await context.Error.WriteLineAsync("run 'anchorage --help' for usage").ConfigureAwait(false);
+            return ExitCodes.UsageOrIo;
+        }
+
+        var invocation = new InvocationConfiguration
+        {
+            Output = context.Out,
+            Error = context.Error,
+            EnableDefaultExceptionHandler = false,
+        };
+        try
+        {
+            return await parse.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CliException ex)
+        {
+            await context.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return ex.ExitCode;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await context.Error.WriteLineAsync("error: " + ex.Message).ConfigureAwait(false);
+            return ExitCodes.UsageOrIo;
+        }
+        catch (Exception ex) when (ex is FormatException or CryptographicException or ArgumentException)
+        {
+            await context.Error.WriteLineAsync("error: " + OneLine(ex.Message)).ConfigureAwait(false);
+            return ExitCodes.UsageOrIo;
+        }
+    }
+
+    internal static RootCommand BuildRoot(CliContext context)
+    {
+        var root = new RootCommand("anchorage: SPIFFE workload identity, federation and connect-time enforcement");
+        root.Add(Noun("svid", "X.509-SVIDs", Commands.Svid.VerifyCommand.Create(context)));
+        root.Add(Noun("jwt", "JWT-SVIDs", Commands.Jwt.ValidateCommand.Create(context)));
+        root.Add(Noun(
+            "bundle",
+            "trust bundles",
+            Commands.Bundle.InspectCommand.Create(context),
+            Commands.Bundle.ConvertCommand.Create(context)));
+        return root;
+    }
+
+    private static Command Noun(string name, string description, params Command[] verbs)
+    {
+        var noun = new Command(name, description);
+        foreach (var verb in verbs)
+        {
+            noun.Add(verb);
+        }
+
+        return noun;
+    }
+
+    internal static string OneLine(string message)
+    {
+        var newline = message.IndexOfAny(['\r', '\n']);
+        return newline < 0 ? message : message[..newline];
+    }
+}
