@@ -1,0 +1,30 @@
+using System.Collections.Immutable;
+using Anchorage.Server.Registration;
+using Anchorage.Spiffe.Ids;
+
+namespace Anchorage.Server.Attestation;
+
+/// <summary>An agent that has attested: its SPIFFE ID, current SVID and standing.</summary>
+public sealed record AttestedNode
+{
+    /// <summary>The agent's SPIFFE ID.</summary>
+    public required SpiffeId SpiffeId { get; init; }
+
+    /// <summary>How it attested, e.g. <c>join_token</c>.</summary>
+    public required string AttestationType { get; init; }
+
+    /// <summary>Serial number (hex) of the agent SVID the server last issued; only it renews.</summary>
+    public required string CertSerial { get; init; }
+
+    /// <summary>NotAfter of that SVID.</summary>
+    public required DateTimeOffset CertNotAfter { get; init; }
+
+    /// <summary>Node selectors (e.g. <c>join_token:&lt;id&gt;</c>) that node-alias entries match.</summary>
+    public ImmutableArray<Selector> Selectors { get; init; } = [];
+
+    /// <summary>A banned node cannot renew or re-attest.</summary>
+    public bool Banned { get; init; }
+
+    /// <summary>When the node first attested.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+}

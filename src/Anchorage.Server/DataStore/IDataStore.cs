@@ -1,0 +1,103 @@
+using Anchorage.Server.Attestation;
+using Anchorage.Server.Ca;
+using Anchorage.Server.Registration;
+using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Ids;
+
+namespace Anchorage.Server.DataStore;
+
+/// <summary>
+/// Everything the server persists, behind one interface with two real backends (SQLite, the
+/// embedded default; PostgreSQL, shared by several servers for HA). Every method is atomic;
+/// writes that read-then-write (revisions, bundle sequences, one-time tokens) are safe when
+/// several servers share one database.
+/// </summary>
+/// <remarks>
+/// Failures: <see cref="DataStoreConflictException"/> for a duplicate or lost race,
+/// <see cref="DataStoreNotFoundException"/> for an update of something absent; connection
+/// problems surface as <see cref="DataStoreUnavailableException"/>.
+/// </remarks>
+public interface IDataStore : IAsyncDisposable
+{
+    // ---- registration entries ----
+
+    /// <summary>
+    /// Stores a new entry, assigning the next revision number. Conflict when an entry with the same
+    /// SPIFFE ID, parent ID and selector set (order-insensitive) exists.
+    /// </summary>
+    Task<RegistrationEntry> CreateEntryAsync(RegistrationEntry entry, CancellationToken cancellationToken);
+
+    Task<RegistrationEntry?> GetEntryAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Replaces an entry (by id), assigning the next revision number; not-found if absent; conflict on duplicates.</summary>
+    Task<RegistrationEntry> UpdateEntryAsync(RegistrationEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>Deletes an entry; false when absent. Deletions are visible to <see cref="ListEntryChangesAsync"/>.</summary>
+    Task<bool> DeleteEntryAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Lists entries matching <paramref name="query"/>, ordered by id, one page at a time.</summary>
+    Task<EntryPage> ListEntriesAsync(EntryQuery query, CancellationToken cancellationToken);
+
+    Task<long> CountEntriesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Entries created or changed, and ids deleted, after revision <paramref name="sinceRevision"/>,
+    /// at most <paramref name="limit"/> changes, in revision order: the basis of incremental sync.
+    /// </summary>
+    Task<EntryChanges> ListEntryChangesAsync(long sinceRevision, int limit, CancellationToken cancellationToken);
+
+    // ---- node attestation ----
+
+    /// <summary>Stores a join token; conflict if the id exists.</summary>
+    Task CreateJoinTokenAsync(JoinToken token, CancellationToken cancellationToken);
+
+    /// <summary>Atomically removes and returns the token (one-time use): two callers never both get it.</summary>
+    Task<JoinToken?> TakeJoinTokenAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Deletes tokens that expired before <paramref name="before"/>; returns how many.</summary>
+    Task<int> PruneJoinTokensAsync(DateTimeOffset before, CancellationToken cancellationToken);
+
+    /// <summary>Stores a newly attested node; conflict if it exists.</summary>
+    Task CreateNodeAsync(AttestedNode node, CancellationToken cancellationToken);
+
+    Task<AttestedNode?> GetNodeAsync(SpiffeId id, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<AttestedNode>> ListNodesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Replaces a node (renewal, ban); not-found if absent.</summary>
+    Task UpdateNodeAsync(AttestedNode node, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a node (eviction); false when absent.</summary>
+    Task<bool> DeleteNodeAsync(SpiffeId id, CancellationToken cancellationToken);
+
+    // ---- CA journal ----
+
+    /// <summary>Every authority of every server sharing this datastore.</summary>
+    Task<IReadOnlyList<AuthorityRecord>> ListAuthoritiesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Inserts or replaces the authority (by kind and id).</summary>
+    Task UpsertAuthorityAsync(AuthorityRecord authority, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the authority (revocation); false when absent.</summary>
+    Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
+
+    // ---- bundles ----
+
+    Task<StoredBundle?> GetBundleAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<StoredBundle>> ListBundlesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Publishes the local trust domain's bundle: when its authorities or refresh hint differ from
+    /// the stored ones, stores it with sequence = stored sequence + 1 (1 for the first); otherwise
+    /// leaves it. The input's own sequence number is ignored. Returns what is stored. Safe under
+    /// concurrent publishers: the sequence never repeats or goes down.
+    /// </summary>
+    Task<StoredBundle> PublishBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken);
+
+    /// <summary>Stores a bundle exactly as given (a federated bundle, or an operator's <c>bundle set</c>).</summary>
+    Task<StoredBundle> SetBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a trust domain's bundle; false when absent.</summary>
+    Task<bool> DeleteBundleAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
+}
