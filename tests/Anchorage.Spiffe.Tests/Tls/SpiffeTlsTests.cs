@@ -79,10 +79,10 @@ public sealed class SpiffeTlsTests
     }
 
     [Fact]
-    public async Task PeerId_BeforeHandshake_IsEmpty()
+    public async Task PeerId_BeforeHandshake_Throws()
     {
         await using var stream = new SslStream(new MemoryStream());
-        Assert.True(SpiffeTls.PeerId(stream).IsEmpty);
+        Assert.Throws<InvalidOperationException>(() => SpiffeTls.PeerId(stream));
     }
 
     // ---- X509-SVID §5.1: the bundle of the peer's own trust domain, and only that ----
@@ -455,6 +455,83 @@ public sealed class SpiffeTlsTests
         Assert.DoesNotContain("pong", refused.OpenSslOutput, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// OpenSSL keeps only the peer's leaf in a resumable session, not the intermediates it sent, so
+    /// a resumed connection cannot be verified again; SpiffeTls turns resumption off, and every
+    /// connection is a full handshake that verifies and authorizes the SVID presented now.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Interop")]
+    [Trait("Spec", "X509-SVID 5.1")]
+    [MemberData(nameof(Protocols))]
+    public async Task MtlsServer_OpenSslClientOffersASession_FullHandshakeVerifiesTheChainAgain(SslProtocols protocol)
+    {
+        using var openssl = new OpenSsl();
+        var serverSvid = Svid(AcmeIntermediate.IssueLeaf(new() { Path = "/server" }));
+        WriteSvidFiles(openssl, "client", AcmeIntermediate.IssueLeaf(new() { Path = "/client" }));
+        openssl.WriteFile("bundle.pem", AcmeRoot.Bundle().ToPem());
+        string[] ClientArgs(string session, int port) =>
+        [
+            "s_client", "-connect", "127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture), "-ign_eof",
+            "-cert", "client.pem", "-key", "client.key", "-cert_chain", "client-chain.pem",
+            "-CAfile", "bundle.pem", "-no-CApath", "-no-CAstore", "-verify_return_error",
+            "-attime", AtTime, OpenSslProtocol(protocol),
+            // With resumption off, a TLS 1.2 server hands out nothing to resume and s_client saves no session.
+            .. session == "-sess_out" || File.Exists(openssl.PathOf("session.pem")) ? new[] { session, "session.pem" } : [],
+        ];
+
+        var first = await ServeOpenSslClientAsync(openssl, protocol, serverSvid, port => ClientArgs("-sess_out", port));
+        Assert.True(first.Server.Error is null, $"server failed: {first.Server.Error}\nopenssl:\n{first.OpenSslOutput}");
+
+        var again = await ServeOpenSslClientAsync(openssl, protocol, serverSvid, port => ClientArgs("-sess_in", port));
+        Assert.True(again.Server.Error is null, $"server failed: {again.Server.Error}\nopenssl:\n{again.OpenSslOutput}");
+        Assert.Equal([true], again.Server.Validations);
+        Assert.Contains(AcmeIntermediate.Certificate.Thumbprint, again.Server.PresentedThumbprints);
+        Assert.Contains("pong spiffe://acme.corp/client", again.OpenSslOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("Reused,", again.OpenSslOutput, StringComparison.Ordinal);
+
+        // A session from a permissive endpoint gets nothing past a strict one with the same SVID.
+        var strict = await ServeOpenSslClientAsync(
+            openssl, protocol, serverSvid, port => ClientArgs("-sess_in", port), Authorizer.Exact(ServerId));
+        Assert.IsType<AuthenticationException>(strict.Server.Error);
+        Assert.Equal([false], strict.Server.Validations);
+        Assert.DoesNotContain("pong", strict.OpenSslOutput, StringComparison.Ordinal);
+    }
+
+    /// <summary>The client side of the same rule: even with SNI set (which lets SslStream cache sessions), every connection verifies the server's chain.</summary>
+    [Theory]
+    [Trait("Category", "Interop")]
+    [Trait("Spec", "X509-SVID 5.1")]
+    [MemberData(nameof(Protocols))]
+    public async Task MtlsClient_ResumableOpenSslServer_EveryConnectionVerifiesTheChain(SslProtocols protocol)
+    {
+        using var openssl = new OpenSsl();
+        WriteSvidFiles(openssl, "server", AcmeIntermediate.IssueLeaf(new() { Path = "/server" }));
+        openssl.WriteFile("bundle.pem", AcmeRoot.Bundle().ToPem());
+        await using var server = OpenSslProcess.Start(openssl,
+        [
+            "s_server", "-accept", "127.0.0.1:0", "-naccept", "2", "-rev",
+            "-cert", "server.pem", "-key", "server.key", "-cert_chain", "server-chain.pem",
+            "-CAfile", "bundle.pem", "-no-CApath", "-no-CAstore", "-Verify", "1", "-verify_return_error",
+            "-attime", AtTime, OpenSslProtocol(protocol),
+        ]);
+        var port = await server.WaitForAcceptAsync();
+        var clientSvid = Svid(AcmeIntermediate.IssueLeaf(new() { Path = "/client" }));
+
+        for (var i = 0; i < 2; i++)
+        {
+            var side = new Side();
+            var options = SpiffeTls.MtlsClient(clientSvid, AcmeOnly, Authorizer.Exact(ServerId), Clock());
+            options.TargetHost = "server.acme.corp";
+            Observe(options, side);
+            var outcome = await ClientRoundTripAsync(port, protocol, options);
+            Assert.True(outcome.Error is null, $"connection {i + 1} failed: {outcome.Error}\nopenssl:\n{server.Output}");
+            Assert.Equal("gnip", outcome.Line);
+            Assert.Equal([true], side.Validations);
+            Assert.Contains(AcmeIntermediate.Certificate.Thumbprint, side.PresentedThumbprints);
+        }
+    }
+
     // ---- harness: one loopback connection, SslStream on both sides ----
 
     private static readonly string AtTime = TestClock.Now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
@@ -750,10 +827,10 @@ public sealed class SpiffeTlsTests
 
     /// <summary>Runs our MtlsServer for one openssl s_client: reads a line, answers "pong &lt;peer id&gt;", closes.</summary>
     private static async Task<ServerOutcome> ServeOpenSslClientAsync(
-        OpenSsl openssl, SslProtocols protocol, X509Svid serverSvid, Func<int, string[]> clientArgs)
+        OpenSsl openssl, SslProtocols protocol, X509Svid serverSvid, Func<int, string[]> clientArgs, Authorizer? authorizer = null)
     {
         var side = new Side();
-        var options = SpiffeTls.MtlsServer(serverSvid, AcmeOnly, Authorizer.MemberOf(AcmeRoot.TrustDomain), Clock());
+        var options = SpiffeTls.MtlsServer(serverSvid, AcmeOnly, authorizer ?? Authorizer.MemberOf(AcmeRoot.TrustDomain), Clock());
         options.EnabledSslProtocols = protocol;
         Observe(options, side);
 
