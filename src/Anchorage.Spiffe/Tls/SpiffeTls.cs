@@ -71,6 +71,10 @@ public static class SpiffeTls
             ServerCertificateContext = ContextFor(svids.GetX509Svid()),
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+
+            // A resumed session keeps the client's leaf but not the intermediates it sent, so it
+            // cannot be verified again (X509-SVID §5.1): every connection is a full handshake.
+            AllowTlsResume = false,
         };
     }
 
@@ -91,6 +95,7 @@ public static class SpiffeTls
     /// The SPIFFE ID of an authenticated peer: the URI SAN of the certificate the handshake
     /// verified. Empty when the peer presented none.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The stream has not been authenticated.</exception>
     public static SpiffeId PeerId(SslStream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
