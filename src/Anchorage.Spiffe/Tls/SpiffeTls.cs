@@ -49,7 +49,7 @@ public static class SpiffeTls
         TargetHost = string.Empty,
         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-        RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider, certificateRequired: true),
+        RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider),
     };
 
     /// <summary>mTLS server: presents the current SVID and requires and verifies a client SVID.</summary>
@@ -58,7 +58,7 @@ public static class SpiffeTls
     {
         var options = TlsServer(svids);
         options.ClientCertificateRequired = true;
-        options.RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider, certificateRequired: true);
+        options.RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider);
         return options;
     }
 
@@ -114,16 +114,17 @@ public static class SpiffeTls
             offline: true));
 
     private static RemoteCertificateValidationCallback Validator(
-        IX509BundleSource bundles, Authorizer authorizer, TimeProvider? timeProvider, bool certificateRequired)
+        IX509BundleSource bundles, Authorizer authorizer, TimeProvider? timeProvider)
     {
         ArgumentNullException.ThrowIfNull(bundles);
         ArgumentNullException.ThrowIfNull(authorizer);
         var verifier = timeProvider is null ? SystemClockVerifier : new X509SvidVerifier(timeProvider);
         return (_, certificate, chain, _) =>
         {
+            // Every SPIFFE peer authenticates: no certificate, no connection.
             if (certificate is null)
             {
-                return !certificateRequired;
+                return false;
             }
 
             // The peer's own chain: its leaf and the intermediates it sent, never a system store.
