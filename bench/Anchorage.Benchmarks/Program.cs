@@ -1,1 +1,11 @@
+using Anchorage.Benchmarks;
+using BenchmarkDotNet.Running;
+
+// "ratio": fixed-time throughput for bench/crypto-ratio.sh; anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "ratio")
+{
+    return RatioMode.Run(args[1..]);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
