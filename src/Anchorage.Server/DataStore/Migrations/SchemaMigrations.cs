@@ -1,0 +1,138 @@
+namespace Anchorage.Server.DataStore.Migrations;
+
+/// <summary>
+/// The datastore schema, as numbered steps for both dialects. A database records the steps it has in
+/// <c>schema_version</c>; opening applies the missing ones, and refuses a database whose version is
+/// newer than <see cref="Latest"/> (written by a newer server: downgrading is not supported).
+/// </summary>
+/// <remarks>
+/// Conventions: timestamps are UTC unix milliseconds (bigint), durations milliseconds, lists JSON
+/// arrays of strings; PostgreSQL text keys use the "C" collation so both backends order ids by bytes.
+/// Entry revisions and deletion tombstones share one counter (<c>counters.revision</c>).
+/// </remarks>
+internal static class SchemaMigrations
+{
+    public static IReadOnlyList<Migration> All { get; } =
+    [
+        new Migration(
+            1,
+            "entries, tombstones, join tokens, nodes, authorities, bundles",
+            Sqlite: """
+                CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT INTO counters (name, value) VALUES ('revision', 0);
+                CREATE TABLE entries (
+                    id TEXT PRIMARY KEY,
+                    revision INTEGER NOT NULL UNIQUE,
+                    spiffe_id TEXT NOT NULL,
+                    parent_id TEXT NOT NULL,
+                    selectors TEXT NOT NULL,
+                    identity_hash BLOB NOT NULL UNIQUE,
+                    x509_svid_ttl_ms INTEGER,
+                    jwt_svid_ttl_ms INTEGER,
+                    federates_with TEXT NOT NULL,
+                    dns_names TEXT NOT NULL,
+                    hint TEXT,
+                    admin INTEGER NOT NULL,
+                    downstream INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL);
+                CREATE INDEX entries_spiffe_id ON entries (spiffe_id);
+                CREATE INDEX entries_parent_id ON entries (parent_id);
+                CREATE TABLE entry_selectors (
+                    entry_id TEXT NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+                    type TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (entry_id, type, value));
+                CREATE INDEX entry_selectors_selector ON entry_selectors (type, value);
+                CREATE TABLE entry_federates_with (
+                    entry_id TEXT NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+                    trust_domain TEXT NOT NULL,
+                    PRIMARY KEY (entry_id, trust_domain));
+                CREATE INDEX entry_federates_with_trust_domain ON entry_federates_with (trust_domain);
+                CREATE TABLE entry_tombstones (entry_id TEXT PRIMARY KEY, revision INTEGER NOT NULL UNIQUE);
+                CREATE TABLE join_tokens (id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, expires_at INTEGER NOT NULL, alias TEXT);
+                CREATE INDEX join_tokens_expires_at ON join_tokens (expires_at);
+                CREATE TABLE nodes (
+                    spiffe_id TEXT PRIMARY KEY,
+                    attestation_type TEXT NOT NULL,
+                    cert_serial TEXT NOT NULL,
+                    cert_not_after INTEGER NOT NULL,
+                    selectors TEXT NOT NULL,
+                    banned INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL);
+                CREATE TABLE authorities (
+                    kind TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    server_id TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    tainted INTEGER NOT NULL,
+                    certificate_der BLOB,
+                    upstream_chain_der BLOB,
+                    public_key BLOB,
+                    not_before INTEGER NOT NULL,
+                    not_after INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (kind, id));
+                CREATE TABLE bundles (trust_domain TEXT PRIMARY KEY, document TEXT NOT NULL, updated_at INTEGER NOT NULL);
+                """,
+            Postgres: """
+                CREATE TABLE counters (name text COLLATE "C" PRIMARY KEY, value bigint NOT NULL);
+                INSERT INTO counters (name, value) VALUES ('revision', 0);
+                CREATE TABLE entries (
+                    id text COLLATE "C" PRIMARY KEY,
+                    revision bigint NOT NULL UNIQUE,
+                    spiffe_id text COLLATE "C" NOT NULL,
+                    parent_id text COLLATE "C" NOT NULL,
+                    selectors text NOT NULL,
+                    identity_hash bytea NOT NULL UNIQUE,
+                    x509_svid_ttl_ms bigint,
+                    jwt_svid_ttl_ms bigint,
+                    federates_with text NOT NULL,
+                    dns_names text NOT NULL,
+                    hint text,
+                    admin boolean NOT NULL,
+                    downstream boolean NOT NULL,
+                    created_at bigint NOT NULL);
+                CREATE INDEX entries_spiffe_id ON entries (spiffe_id);
+                CREATE INDEX entries_parent_id ON entries (parent_id);
+                CREATE TABLE entry_selectors (
+                    entry_id text COLLATE "C" NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+                    type text COLLATE "C" NOT NULL,
+                    value text COLLATE "C" NOT NULL,
+                    PRIMARY KEY (entry_id, type, value));
+                CREATE INDEX entry_selectors_selector ON entry_selectors (type, value);
+                CREATE TABLE entry_federates_with (
+                    entry_id text COLLATE "C" NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+                    trust_domain text COLLATE "C" NOT NULL,
+                    PRIMARY KEY (entry_id, trust_domain));
+                CREATE INDEX entry_federates_with_trust_domain ON entry_federates_with (trust_domain);
+                CREATE TABLE entry_tombstones (entry_id text COLLATE "C" PRIMARY KEY, revision bigint NOT NULL UNIQUE);
+                CREATE TABLE join_tokens (id text COLLATE "C" PRIMARY KEY, secret_hash bytea NOT NULL, expires_at bigint NOT NULL, alias text);
+                CREATE INDEX join_tokens_expires_at ON join_tokens (expires_at);
+                CREATE TABLE nodes (
+                    spiffe_id text COLLATE "C" PRIMARY KEY,
+                    attestation_type text NOT NULL,
+                    cert_serial text NOT NULL,
+                    cert_not_after bigint NOT NULL,
+                    selectors text NOT NULL,
+                    banned boolean NOT NULL,
+                    created_at bigint NOT NULL);
+                CREATE TABLE authorities (
+                    kind text COLLATE "C" NOT NULL,
+                    id text COLLATE "C" NOT NULL,
+                    server_id text NOT NULL,
+                    state text NOT NULL,
+                    tainted boolean NOT NULL,
+                    certificate_der bytea,
+                    upstream_chain_der bytea,
+                    public_key bytea,
+                    not_before bigint NOT NULL,
+                    not_after bigint NOT NULL,
+                    created_at bigint NOT NULL,
+                    PRIMARY KEY (kind, id));
+                CREATE TABLE bundles (trust_domain text COLLATE "C" PRIMARY KEY, document text NOT NULL, updated_at bigint NOT NULL);
+                """),
+    ];
+
+    /// <summary>The schema version this build writes.</summary>
+    public static int Latest => All[^1].Version;
+}

@@ -1,0 +1,149 @@
+using System.Data;
+using System.Data.Common;
+using Anchorage.Server.DataStore.Internal;
+using Anchorage.Server.DataStore.Migrations;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Server.DataStore.Sqlite;
+
+/// <summary>
+/// The embedded datastore: one SQLite file (normally <c>&lt;dataDir&gt;/datastore.db</c>) for one server.
+/// WAL journal (readers never wait for the writer), <c>synchronous=FULL</c> (a committed write
+/// survives power loss), <c>busy_timeout</c> 5 s, foreign keys on. Read-then-write operations
+/// begin with <c>BEGIN IMMEDIATE</c>, taking the database write lock before they read, so they
+/// serialize instead of failing with SQLITE_BUSY on the upgrade from reader to writer.
+/// </summary>
+internal sealed class SqliteDataStore : SqlDataStore
+{
+    private const int BusyTimeoutMs = 5000;
+
+    // SQLite primary result codes (https://sqlite.org/rescode.html).
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+    private const int SqliteIoErr = 10;
+    private const int SqliteCorrupt = 11;
+    private const int SqliteFull = 13;
+    private const int SqliteCantOpen = 14;
+    private const int SqliteConstraint = 19;
+    private const int SqliteNotADb = 26;
+    private const int SqliteConstraintPrimaryKey = 1555;
+    private const int SqliteConstraintUnique = 2067;
+
+    private readonly string _connectionString;
+    private readonly string _path;
+
+    private SqliteDataStore(string path, TimeProvider timeProvider, ILogger logger)
+        : base(timeProvider, logger)
+    {
+        _path = path;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            ForeignKeys = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    internal override string BackendName => "sqlite";
+
+    internal override string Location => _path;
+
+    internal override string SchemaVersionTableSql =>
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+
+    /// <summary>Opens (creating if needed) the database file and brings its schema up to date.</summary>
+    /// <exception cref="DataStoreUnavailableException">The file cannot be opened (missing directory, permissions, locked, disk full).</exception>
+    /// <exception cref="InvalidDataException">The file is not an SQLite database.</exception>
+    /// <exception cref="InvalidOperationException">The schema is newer than this build knows.</exception>
+    public static async Task<SqliteDataStore> OpenAsync(string path, TimeProvider timeProvider, ILogger logger, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var store = new SqliteDataStore(path, timeProvider, logger);
+        try
+        {
+            var c = await store.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (c.ConfigureAwait(false))
+            {
+                var cmd = c.CreateCommand();
+                await using var cmdScope = cmd.ConfigureAwait(false);
+                cmd.CommandText = "PRAGMA journal_mode = WAL";
+                var mode = (string?)await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? string.Empty;
+                if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                {
+                    DataStoreLog.JournalModeNotWal(logger, mode);
+                }
+            }
+
+            var version = await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            DataStoreLog.Opened(logger, store.BackendName, path, version);
+            return store;
+        }
+        catch (SqliteException ex)
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            if (ex.SqliteErrorCode is SqliteNotADb or SqliteCorrupt)
+            {
+                throw new InvalidDataException($"sqlite database \"{path}\" is not a database or is corrupt: {ex.Message}", ex);
+            }
+
+            throw new DataStoreUnavailableException($"cannot open sqlite database \"{path}\": {ex.Message}", ex);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    internal override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        var c = new SqliteConnection(_connectionString);
+        try
+        {
+            await c.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var cmd = c.CreateCommand();
+            await using var cmdScope = cmd.ConfigureAwait(false);
+
+            // Per connection (pooled connections keep them): wait for the write lock, fsync each commit.
+            cmd.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = FULL;";
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return c;
+        }
+        catch
+        {
+            await c.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    internal override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(IsolationLevel.Serializable, deferred: false));
+
+    // BEGIN IMMEDIATE already excludes every other writer of the file.
+    internal override Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    internal override string MigrationSql(Migration migration) => migration.Sqlite;
+
+    internal override bool IsUniqueViolation(DbException exception) =>
+        exception is SqliteException { SqliteErrorCode: SqliteConstraint, SqliteExtendedErrorCode: SqliteConstraintUnique or SqliteConstraintPrimaryKey };
+
+    internal override bool IsRetryable(DbException exception) => false;
+
+    internal override bool IsUnavailable(DbException exception) =>
+        exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked or SqliteIoErr or SqliteFull or SqliteCantOpen };
+
+    internal override string Describe(Exception exception) => exception.Message;
+
+    public override ValueTask DisposeAsync()
+    {
+        // Pooled connections keep the file open; release them so the file can be moved or deleted.
+        using var c = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(c);
+        return ValueTask.CompletedTask;
+    }
+}

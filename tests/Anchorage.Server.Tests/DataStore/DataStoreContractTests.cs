@@ -1,0 +1,810 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Anchorage.Server.Attestation;
+using Anchorage.Server.Ca;
+using Anchorage.Server.DataStore;
+using Anchorage.Server.Registration;
+using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Ids;
+using Anchorage.Testing.Bundles;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Anchorage.Server.Tests.DataStore;
+
+/// <summary>
+/// The behaviour every <see cref="IDataStore"/> backend must have; each backend runs it through a
+/// subclass. Every test gets a fresh private database from <typeparamref name="TBackend"/>.
+/// </summary>
+public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
+    where TBackend : IDataStoreTestBackend, new()
+{
+    protected static readonly DateTimeOffset Start = new(2026, 5, 1, 12, 0, 0, 123, TimeSpan.Zero);
+    protected static readonly TrustDomain Td = TrustDomain.Parse("example.org");
+    protected static readonly SpiffeId Agent = SpiffeId.Parse("spiffe://example.org/anchorage/agent/join_token/a1");
+    protected static readonly CancellationToken None = CancellationToken.None;
+
+    private readonly List<IDataStore> _opened = [];
+
+    protected DataStoreContractTests()
+    {
+        Backend = new TBackend();
+    }
+
+    protected TBackend Backend { get; }
+
+    protected FakeTimeProvider Clock { get; } = new(Start);
+
+    protected IDataStore Store { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Backend.InitializeAsync();
+        Store = await OpenAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _opened)
+        {
+            await store.DisposeAsync();
+        }
+
+        await Backend.DisposeAsync();
+    }
+
+    /// <summary>Another store over the same database (a reopen, or a second server).</summary>
+    protected async Task<IDataStore> OpenAsync()
+    {
+        var store = await DataStoreFactory.OpenAsync(Backend.Options, Clock, null, None);
+        _opened.Add(store);
+        return store;
+    }
+
+    protected static RegistrationEntry Entry(string id, string path = "/workload", SpiffeId parent = default, params string[] selectors) => new()
+    {
+        Id = id,
+        SpiffeId = SpiffeId.Parse("spiffe://example.org" + path),
+        ParentId = parent.IsEmpty ? Agent : parent,
+        Selectors = selectors.Length == 0 ? [Selector.Parse("unix:uid:1000")] : [.. selectors.Select(Selector.Parse)],
+    };
+
+    protected static void AssertSameEntry(RegistrationEntry expected, RegistrationEntry? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.Equal(expected.Id, actual.Id);
+        Assert.Equal(expected.SpiffeId, actual.SpiffeId);
+        Assert.Equal(expected.ParentId, actual.ParentId);
+        Assert.Equal(expected.Selectors.ToArray(), actual.Selectors.ToArray());
+        Assert.Equal(expected.X509SvidTtl, actual.X509SvidTtl);
+        Assert.Equal(expected.JwtSvidTtl, actual.JwtSvidTtl);
+        Assert.Equal(expected.FederatesWith.ToArray(), actual.FederatesWith.ToArray());
+        Assert.Equal(expected.DnsNames.ToArray(), actual.DnsNames.ToArray());
+        Assert.Equal(expected.Hint, actual.Hint);
+        Assert.Equal(expected.Admin, actual.Admin);
+        Assert.Equal(expected.Downstream, actual.Downstream);
+        Assert.Equal(expected.RevisionNumber, actual.RevisionNumber);
+        Assert.Equal(expected.CreatedAt, actual.CreatedAt);
+    }
+
+    // ---- entries: CRUD ----
+
+    [ContractFact]
+    public async Task CreateEntry_New_StoresEveryFieldWithRevisionAndCreationTime()
+    {
+        var entry = Entry("e1") with
+        {
+            X509SvidTtl = TimeSpan.FromMinutes(30),
+            JwtSvidTtl = TimeSpan.FromSeconds(90),
+            FederatesWith = [TrustDomain.Parse("payments.example.com")],
+            DnsNames = ["b.example.org", "a.example.org"],
+            Hint = "internal",
+            Admin = true,
+            Downstream = true,
+        };
+
+        var created = await Store.CreateEntryAsync(entry, None);
+
+        Assert.Equal(1, created.RevisionNumber);
+        Assert.Equal(Start, created.CreatedAt);
+        Assert.Equal(TimeSpan.Zero, created.CreatedAt.Offset);
+        Assert.Equal(["b.example.org", "a.example.org"], created.DnsNames.ToArray());
+        AssertSameEntry(entry with { RevisionNumber = 1, CreatedAt = Start }, created);
+        AssertSameEntry(created, await Store.GetEntryAsync("e1", None));
+    }
+
+    [ContractFact]
+    public async Task CreateEntry_SelectorsAndTrustDomainsUnordered_StoredSortedWithoutRepeats()
+    {
+        var entry = Entry("e1", selectors: ["unix:uid:1000", "k8s:ns:default", "unix:gid:0", "k8s:ns:default"]) with
+        {
+            FederatesWith = [TrustDomain.Parse("z.example"), TrustDomain.Parse("a.example"), TrustDomain.Parse("z.example")],
+        };
+
+        var created = await Store.CreateEntryAsync(entry, None);
+
+        Selector[] sorted = [Selector.Parse("k8s:ns:default"), Selector.Parse("unix:gid:0"), Selector.Parse("unix:uid:1000")];
+        Assert.Equal(sorted, created.Selectors.ToArray());
+        Assert.Equal([TrustDomain.Parse("a.example"), TrustDomain.Parse("z.example")], created.FederatesWith.ToArray());
+        var read = await Store.GetEntryAsync("e1", None);
+        Assert.Equal(sorted, read!.Selectors.ToArray());
+    }
+
+    [ContractFact]
+    public async Task CreateEntry_SameSpiffeIdParentAndSelectorSet_Conflict()
+    {
+        await Store.CreateEntryAsync(Entry("e1", selectors: ["unix:uid:1000", "unix:gid:0"]), None);
+
+        var ex = await Assert.ThrowsAsync<DataStoreConflictException>(
+            () => Store.CreateEntryAsync(Entry("e2", selectors: ["unix:gid:0", "unix:uid:1000"]), None));
+
+        Assert.Equal("entry duplicates entry \"e1\": same spiffe id, parent id and selectors", ex.Message);
+
+        // Positive controls: one more selector, another SPIFFE ID, another parent are all different entries.
+        await Store.CreateEntryAsync(Entry("e3", selectors: ["unix:gid:0", "unix:uid:1000", "unix:user:x"]), None);
+        await Store.CreateEntryAsync(Entry("e4", "/other", selectors: ["unix:gid:0", "unix:uid:1000"]), None);
+        await Store.CreateEntryAsync(Entry("e5", parent: SpiffeId.Parse("spiffe://example.org/other-agent"), selectors: ["unix:gid:0", "unix:uid:1000"]), None);
+        Assert.Equal(4, await Store.CountEntriesAsync(None));
+    }
+
+    [ContractFact]
+    public async Task CreateEntry_ExistingId_Conflict()
+    {
+        await Store.CreateEntryAsync(Entry("e1"), None);
+
+        var ex = await Assert.ThrowsAsync<DataStoreConflictException>(() => Store.CreateEntryAsync(Entry("e1", "/other"), None));
+
+        Assert.Equal("entry \"e1\" already exists", ex.Message);
+        await Store.CreateEntryAsync(Entry("e2", "/other"), None);
+    }
+
+    [ContractFact]
+    public async Task CreateEntry_NoSelectors_ArgumentException()
+    {
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => Store.CreateEntryAsync(Entry("e1") with { Selectors = [] }, None));
+
+        Assert.StartsWith("entry \"e1\" has no selectors", ex.Message);
+        await Store.CreateEntryAsync(Entry("e1"), None);
+    }
+
+    [ContractFact]
+    public async Task GetEntry_Absent_Null()
+    {
+        await Store.CreateEntryAsync(Entry("e1"), None);
+
+        Assert.Null(await Store.GetEntryAsync("e2", None));
+        Assert.NotNull(await Store.GetEntryAsync("e1", None));
+    }
+
+    [ContractFact]
+    public async Task UpdateEntry_Existing_ReplacesFieldsWithNextRevisionAndKeepsCreationTime()
+    {
+        var created = await Store.CreateEntryAsync(Entry("e1"), None);
+        await Store.CreateEntryAsync(Entry("e2", "/two"), None);
+        Clock.Advance(TimeSpan.FromHours(1));
+
+        var updated = await Store.UpdateEntryAsync(
+            Entry("e1", "/renamed", selectors: ["unix:uid:2000"]) with { Hint = "h", DnsNames = ["x.example.org"], CreatedAt = Start.AddYears(1) },
+            None);
+
+        Assert.Equal(3, updated.RevisionNumber);
+        Assert.Equal(created.CreatedAt, updated.CreatedAt);
+        Assert.Equal(SpiffeId.Parse("spiffe://example.org/renamed"), updated.SpiffeId);
+        AssertSameEntry(updated, await Store.GetEntryAsync("e1", None));
+        var bySelector = await Store.ListEntriesAsync(new EntryQuery { Selector = Selector.Parse("unix:uid:1000") }, None);
+        Assert.Equal(["e2"], bySelector.Entries.Select(e => e.Id));
+    }
+
+    [ContractFact]
+    public async Task UpdateEntry_Absent_NotFound()
+    {
+        var ex = await Assert.ThrowsAsync<DataStoreNotFoundException>(() => Store.UpdateEntryAsync(Entry("e1"), None));
+
+        Assert.Equal("entry \"e1\" not found", ex.Message);
+        await Store.CreateEntryAsync(Entry("e1"), None);
+        await Store.UpdateEntryAsync(Entry("e1"), None);
+    }
+
+    [ContractFact]
+    public async Task UpdateEntry_IntoAnotherEntrysIdentity_Conflict()
+    {
+        await Store.CreateEntryAsync(Entry("e1", "/one"), None);
+        await Store.CreateEntryAsync(Entry("e2", "/two"), None);
+
+        var ex = await Assert.ThrowsAsync<DataStoreConflictException>(() => Store.UpdateEntryAsync(Entry("e2", "/one"), None));
+
+        Assert.Equal("entry duplicates entry \"e1\": same spiffe id, parent id and selectors", ex.Message);
+        Assert.Equal(SpiffeId.Parse("spiffe://example.org/two"), (await Store.GetEntryAsync("e2", None))!.SpiffeId);
+
+        // Positive control: an update that keeps its own identity is no duplicate of itself.
+        var same = await Store.UpdateEntryAsync(Entry("e2", "/two") with { Admin = true }, None);
+        Assert.True(same.Admin);
+    }
+
+    [ContractFact]
+    public async Task DeleteEntry_Existing_TrueThenAbsentAndFalse()
+    {
+        await Store.CreateEntryAsync(Entry("e1"), None);
+
+        Assert.True(await Store.DeleteEntryAsync("e1", None));
+        Assert.Null(await Store.GetEntryAsync("e1", None));
+        Assert.False(await Store.DeleteEntryAsync("e1", None));
+        Assert.Equal(0, await Store.CountEntriesAsync(None));
+        var bySelector = await Store.ListEntriesAsync(new EntryQuery { Selector = Selector.Parse("unix:uid:1000") }, None);
+        Assert.Empty(bySelector.Entries);
+    }
+
+    // ---- entries: listing ----
+
+    [ContractFact]
+    public async Task ListEntries_2500Entries_PagesThroughEveryEntryOnceInIdOrder()
+    {
+        const int count = 2500;
+        var ids = Enumerable.Range(0, count).Select(i => $"entry-{i:x5}").ToArray();
+        await Parallel.ForEachAsync(
+            ids,
+            new ParallelOptions { MaxDegreeOfParallelism = 4 },
+            async (id, ct) => await Store.CreateEntryAsync(Entry(id, "/w/" + id), ct));
+
+        var seen = new List<string>();
+        string? token = null;
+        var pages = 0;
+        do
+        {
+            var page = await Store.ListEntriesAsync(new EntryQuery { PageSize = 1000, PageToken = token }, None);
+            seen.AddRange(page.Entries.Select(e => e.Id));
+            token = page.NextPageToken;
+            pages++;
+        }
+        while (token is not null);
+
+        Assert.Equal(3, pages);
+        Assert.Equal(ids.Order(StringComparer.Ordinal), seen);
+        Assert.Equal(count, await Store.CountEntriesAsync(None));
+    }
+
+    [ContractFact]
+    public async Task ListEntries_ExactPageSize_LastPageHasNoToken()
+    {
+        await Store.CreateEntryAsync(Entry("e1", "/1"), None);
+        await Store.CreateEntryAsync(Entry("e2", "/2"), None);
+
+        var page = await Store.ListEntriesAsync(new EntryQuery { PageSize = 2 }, None);
+        Assert.Equal(["e1", "e2"], page.Entries.Select(e => e.Id));
+        Assert.Null(page.NextPageToken);
+
+        var first = await Store.ListEntriesAsync(new EntryQuery { PageSize = 1 }, None);
+        Assert.NotNull(first.NextPageToken);
+    }
+
+    [ContractFact]
+    public async Task ListEntries_EveryFilter_MatchesOnlyEntriesPassingAllSetFilters()
+    {
+        var other = SpiffeId.Parse("spiffe://example.org/anchorage/agent/join_token/a2");
+        var alias = SpiffeId.Parse("spiffe://example.org/node-alias");
+        var payments = TrustDomain.Parse("payments.example.com");
+        await Store.CreateEntryAsync(Entry("a", "/web", Agent, "unix:uid:1000"), None);
+        await Store.CreateEntryAsync(Entry("b", "/web", other, "unix:uid:1000") with { FederatesWith = [payments] }, None);
+        await Store.CreateEntryAsync(Entry("c", "/db", alias, "unix:uid:1000", "unix:gid:5") with { FederatesWith = [payments] }, None);
+        await Store.CreateEntryAsync(Entry("d", "/db", Agent, "unix:uid:2000"), None);
+
+        async Task<string[]> Ids(EntryQuery q) => [.. (await Store.ListEntriesAsync(q, None)).Entries.Select(e => e.Id)];
+
+        Assert.Equal(["a", "b", "c", "d"], await Ids(new EntryQuery()));
+        Assert.Equal(["a", "c", "d"], await Ids(new EntryQuery { ParentIds = [Agent, alias] }));
+        Assert.Equal(["c", "d"], await Ids(new EntryQuery { SpiffeId = SpiffeId.Parse("spiffe://example.org/db") }));
+        Assert.Equal(["a", "b", "c"], await Ids(new EntryQuery { Selector = Selector.Parse("unix:uid:1000") }));
+        Assert.Equal(["c"], await Ids(new EntryQuery { Selector = Selector.Parse("unix:gid:5") }));
+        Assert.Equal(["b", "c"], await Ids(new EntryQuery { FederatesWith = payments }));
+        Assert.Equal(["c"], await Ids(new EntryQuery { ParentIds = [alias, Agent], FederatesWith = payments, Selector = Selector.Parse("unix:uid:1000") }));
+        Assert.Empty(await Ids(new EntryQuery { SpiffeId = SpiffeId.Parse("spiffe://example.org/web"), Selector = Selector.Parse("unix:uid:2000") }));
+        Assert.Empty(await Ids(new EntryQuery { ParentIds = [] }));
+        Assert.Empty(await Ids(new EntryQuery { Selector = Selector.Parse("unix:uid:100") }));
+    }
+
+    [ContractFact]
+    public async Task ListEntries_BadPageTokenOrSize_ArgumentException()
+    {
+        await Store.CreateEntryAsync(Entry("e1"), None);
+
+        var token = await Assert.ThrowsAsync<ArgumentException>(() => Store.ListEntriesAsync(new EntryQuery { PageToken = "!!not base64!!" }, None));
+        Assert.StartsWith("page token is not valid", token.Message);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ListEntriesAsync(new EntryQuery { PageSize = 0 }, None));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ListEntriesAsync(new EntryQuery { PageSize = 10001 }, None));
+        Assert.Single((await Store.ListEntriesAsync(new EntryQuery { PageSize = 10000 }, None)).Entries);
+    }
+
+    // ---- entries: changes since a revision ----
+
+    [ContractFact]
+    public async Task ListEntryChanges_SinceRevision_UpsertsAtLatestStateAndDeletionsInRevisionOrder()
+    {
+        await Store.CreateEntryAsync(Entry("e1", "/1"), None);             // 1
+        await Store.CreateEntryAsync(Entry("e2", "/2"), None);             // 2
+        await Store.CreateEntryAsync(Entry("e3", "/3"), None);             // 3
+        await Store.UpdateEntryAsync(Entry("e1", "/1") with { Hint = "x" }, None); // 4
+        Assert.True(await Store.DeleteEntryAsync("e2", None));             // 5
+        Assert.False(await Store.DeleteEntryAsync("e2", None));            // no revision used
+
+        var all = await Store.ListEntryChangesAsync(0, 100, None);
+        Assert.Equal(["e3", "e1"], all.Upserted.Select(e => e.Id));
+        Assert.Equal("x", all.Upserted[1].Hint);
+        Assert.Equal(["e2"], all.DeletedIds);
+        Assert.Equal(5, all.Revision);
+        Assert.False(all.HasMore);
+
+        var since3 = await Store.ListEntryChangesAsync(3, 100, None);
+        Assert.Equal(["e1"], since3.Upserted.Select(e => e.Id));
+        Assert.Equal(["e2"], since3.DeletedIds);
+        Assert.Equal(5, since3.Revision);
+
+        var none = await Store.ListEntryChangesAsync(5, 100, None);
+        Assert.Empty(none.Upserted);
+        Assert.Empty(none.DeletedIds);
+        Assert.Equal(5, none.Revision);
+        Assert.False(none.HasMore);
+
+        // The next write takes the next revision: deletions and entries share one counter.
+        Assert.Equal(6, (await Store.CreateEntryAsync(Entry("e4", "/4"), None)).RevisionNumber);
+    }
+
+    [ContractFact]
+    public async Task ListEntryChanges_SmallLimit_HasMoreAndResumingReproducesTheStore()
+    {
+        for (var i = 0; i < 10; i++)
+        {
+            await Store.CreateEntryAsync(Entry($"e{i}", $"/{i}"), None);
+        }
+
+        await Store.DeleteEntryAsync("e3", None);
+        await Store.UpdateEntryAsync(Entry("e5", "/5") with { Hint = "changed" }, None);
+        await Store.DeleteEntryAsync("e7", None);
+
+        var mirror = new Dictionary<string, RegistrationEntry>();
+        long revision = 0;
+        var calls = 0;
+        EntryChanges changes;
+        do
+        {
+            changes = await Store.ListEntryChangesAsync(revision, 3, None);
+            Assert.True(changes.Upserted.Count + changes.DeletedIds.Count <= 3);
+            foreach (var e in changes.Upserted)
+            {
+                mirror[e.Id] = e;
+            }
+
+            foreach (var id in changes.DeletedIds)
+            {
+                mirror.Remove(id);
+            }
+
+            Assert.True(changes.Revision > revision || !changes.HasMore);
+            revision = changes.Revision;
+            calls++;
+        }
+        while (changes.HasMore);
+
+        // 13 revisions, 10 live changes (8 entries + 2 tombstones): 3 + 3 + 3 + 1.
+        Assert.Equal(4, calls);
+        Assert.Equal(13, revision);
+        var all = (await Store.ListEntriesAsync(new EntryQuery(), None)).Entries;
+        Assert.Equal(all.Select(e => e.Id), mirror.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("changed", mirror["e5"].Hint);
+    }
+
+    [ContractFact]
+    public async Task ListEntryChanges_IdRecreatedAfterDelete_OnlyTheNewEntry()
+    {
+        await Store.CreateEntryAsync(Entry("e1"), None);                 // 1
+        await Store.DeleteEntryAsync("e1", None);                        // 2
+
+        var deleted = await Store.ListEntryChangesAsync(0, 10, None);
+        Assert.Equal(["e1"], deleted.DeletedIds);
+
+        await Store.CreateEntryAsync(Entry("e1", "/again"), None);       // 3
+
+        var changes = await Store.ListEntryChangesAsync(0, 10, None);
+        Assert.Equal(["e1"], changes.Upserted.Select(e => e.Id));
+        Assert.Empty(changes.DeletedIds);
+        Assert.Equal(3, changes.Revision);
+    }
+
+    [ContractFact]
+    public async Task CreateEntry_ConcurrentWritersOnTwoStores_EveryRevisionDistinctAndChangesExact()
+    {
+        var second = await OpenAsync();
+        var created = new ConcurrentBag<RegistrationEntry>();
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, 80),
+            new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (i, ct) =>
+            {
+                var store = i % 2 == 0 ? Store : second;
+                created.Add(await store.CreateEntryAsync(Entry($"e{i:d3}", $"/{i}"), ct));
+                if (i % 5 == 0)
+                {
+                    created.Add(await store.UpdateEntryAsync(Entry($"e{i:d3}", $"/{i}") with { Hint = "u" }, ct));
+                }
+            });
+
+        var revisions = created.Select(e => e.RevisionNumber).Order().ToArray();
+        Assert.Equal(Enumerable.Range(1, 96).Select(i => (long)i), revisions);
+        var changes = await Store.ListEntryChangesAsync(0, 1000, None);
+        Assert.Equal(80, changes.Upserted.Count);
+        Assert.Equal(96, changes.Revision);
+    }
+
+    // ---- join tokens ----
+
+    private static JoinToken Token(string id, DateTimeOffset expiresAt) => new()
+    {
+        Id = id,
+        SecretHash = [.. Enumerable.Range(0, 32).Select(i => (byte)(i * 7))],
+        ExpiresAt = expiresAt,
+    };
+
+    [ContractFact]
+    public async Task TakeJoinToken_Stored_ReturnedOnceThenNull()
+    {
+        var token = Token("t1", Start.AddMinutes(10)) with { Alias = SpiffeId.Parse("spiffe://example.org/alias") };
+        await Store.CreateJoinTokenAsync(token, None);
+        await Store.CreateJoinTokenAsync(Token("t2", Start.AddMinutes(10)), None);
+
+        var taken = await Store.TakeJoinTokenAsync("t1", None);
+
+        Assert.NotNull(taken);
+        Assert.Equal("t1", taken.Id);
+        Assert.Equal(token.SecretHash, taken.SecretHash);
+        Assert.Equal(token.ExpiresAt, taken.ExpiresAt);
+        Assert.Equal(token.Alias, taken.Alias);
+        Assert.Null(await Store.TakeJoinTokenAsync("t1", None));
+        var noAlias = await Store.TakeJoinTokenAsync("t2", None);
+        Assert.True(noAlias!.Alias.IsEmpty);
+    }
+
+    [ContractFact]
+    public async Task CreateJoinToken_ExistingId_Conflict()
+    {
+        await Store.CreateJoinTokenAsync(Token("t1", Start), None);
+
+        var ex = await Assert.ThrowsAsync<DataStoreConflictException>(() => Store.CreateJoinTokenAsync(Token("t1", Start), None));
+
+        Assert.Equal("join token \"t1\" already exists", ex.Message);
+        await Store.CreateJoinTokenAsync(Token("t2", Start), None);
+    }
+
+    [ContractFact]
+    public async Task TakeJoinToken_16ConcurrentTakersOnTwoStores_ExactlyOneWins()
+    {
+        var second = await OpenAsync();
+        for (var round = 0; round < 5; round++)
+        {
+            var id = $"race-{round}";
+            await Store.CreateJoinTokenAsync(Token(id, Start.AddMinutes(10)), None);
+            using var go = new ManualResetEventSlim();
+            var takers = Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+            {
+                go.Wait();
+                return await (i % 2 == 0 ? Store : second).TakeJoinTokenAsync(id, None);
+            })).ToArray();
+            go.Set();
+
+            var results = await Task.WhenAll(takers);
+
+            Assert.Single(results, r => r is not null);
+        }
+    }
+
+    [ContractFact]
+    public async Task PruneJoinTokens_ExpiredBefore_RemovesOnlyThose()
+    {
+        await Store.CreateJoinTokenAsync(Token("old1", Start.AddMinutes(-2)), None);
+        await Store.CreateJoinTokenAsync(Token("old2", Start.AddMilliseconds(-1)), None);
+        await Store.CreateJoinTokenAsync(Token("edge", Start), None);
+        await Store.CreateJoinTokenAsync(Token("new", Start.AddMinutes(1)), None);
+
+        Assert.Equal(2, await Store.PruneJoinTokensAsync(Start, None));
+
+        Assert.Null(await Store.TakeJoinTokenAsync("old1", None));
+        Assert.NotNull(await Store.TakeJoinTokenAsync("edge", None));
+        Assert.NotNull(await Store.TakeJoinTokenAsync("new", None));
+        Assert.Equal(0, await Store.PruneJoinTokensAsync(Start, None));
+    }
+
+    // ---- nodes ----
+
+    private static AttestedNode Node(string id) => new()
+    {
+        SpiffeId = SpiffeId.Parse("spiffe://example.org/anchorage/agent/join_token/" + id),
+        AttestationType = "join_token",
+        CertSerial = "0a1b2c",
+        CertNotAfter = Start.AddHours(1),
+        Selectors = [Selector.Parse("join_token:" + id)],
+    };
+
+    private static void AssertSameNode(AttestedNode expected, AttestedNode? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.Equal(expected.SpiffeId, actual.SpiffeId);
+        Assert.Equal(expected.AttestationType, actual.AttestationType);
+        Assert.Equal(expected.CertSerial, actual.CertSerial);
+        Assert.Equal(expected.CertNotAfter, actual.CertNotAfter);
+        Assert.Equal(expected.Selectors.ToArray(), actual.Selectors.ToArray());
+        Assert.Equal(expected.Banned, actual.Banned);
+        Assert.Equal(expected.CreatedAt, actual.CreatedAt);
+    }
+
+    [ContractFact]
+    public async Task Node_CreateRenewBanDelete_EachStepStored()
+    {
+        var node = Node("n1");
+        await Store.CreateNodeAsync(node, None);
+        AssertSameNode(node with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
+
+        var renewed = node with { CertSerial = "ff00", CertNotAfter = Start.AddHours(2), CreatedAt = Start.AddDays(9) };
+        await Store.UpdateNodeAsync(renewed, None);
+        AssertSameNode(renewed with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
+
+        await Store.UpdateNodeAsync(renewed with { Banned = true }, None);
+        Assert.True((await Store.GetNodeAsync(node.SpiffeId, None))!.Banned);
+
+        Assert.True(await Store.DeleteNodeAsync(node.SpiffeId, None));
+        Assert.Null(await Store.GetNodeAsync(node.SpiffeId, None));
+        Assert.False(await Store.DeleteNodeAsync(node.SpiffeId, None));
+    }
+
+    [ContractFact]
+    public async Task Node_DuplicateCreateOrAbsentUpdate_ConflictOrNotFound()
+    {
+        await Store.CreateNodeAsync(Node("n1"), None);
+
+        var conflict = await Assert.ThrowsAsync<DataStoreConflictException>(() => Store.CreateNodeAsync(Node("n1"), None));
+        var notFound = await Assert.ThrowsAsync<DataStoreNotFoundException>(() => Store.UpdateNodeAsync(Node("n2"), None));
+
+        Assert.Equal("node \"spiffe://example.org/anchorage/agent/join_token/n1\" already exists", conflict.Message);
+        Assert.Equal("node \"spiffe://example.org/anchorage/agent/join_token/n2\" not found", notFound.Message);
+        await Store.CreateNodeAsync(Node("n2"), None);
+        await Store.UpdateNodeAsync(Node("n2"), None);
+    }
+
+    [ContractFact]
+    public async Task ListNodes_Several_AllInSpiffeIdOrderWithGivenCreationTimes()
+    {
+        await Store.CreateNodeAsync(Node("n2"), None);
+        await Store.CreateNodeAsync(Node("n1") with { CreatedAt = Start.AddDays(-1) }, None);
+
+        var nodes = await Store.ListNodesAsync(None);
+
+        Assert.Equal(["n1", "n2"], nodes.Select(n => n.SpiffeId.Path[^2..]));
+        Assert.Equal(Start.AddDays(-1), nodes[0].CreatedAt);
+        Assert.Equal(Start, nodes[1].CreatedAt);
+    }
+
+    // ---- CA journal ----
+
+    private static AuthorityRecord X509Authority(string id, AuthorityState state) => new()
+    {
+        Id = id,
+        Kind = AuthorityKind.X509,
+        ServerId = "server-a",
+        State = state,
+        CertificateDer = TestAuthorities.Ca("example.org").RawData,
+        UpstreamChainDer = [0x30, 0x00],
+        NotBefore = Start,
+        NotAfter = Start.AddDays(1),
+    };
+
+    [ContractFact]
+    public async Task UpsertAuthority_InsertThenReplace_ListsLatestStateWithFirstCreationTime()
+    {
+        var jwt = new AuthorityRecord
+        {
+            Id = "kid-1",
+            Kind = AuthorityKind.Jwt,
+            ServerId = "server-b",
+            State = AuthorityState.Active,
+            PublicKey = TestAuthorities.Jwt("kid-1").SubjectPublicKeyInfo.ToArray(),
+            NotBefore = Start,
+            NotAfter = Start.AddDays(1),
+        };
+        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Prepared), None);
+        await Store.UpsertAuthorityAsync(jwt, None);
+        Clock.Advance(TimeSpan.FromHours(1));
+        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Active) with { Tainted = true }, None);
+
+        var list = await Store.ListAuthoritiesAsync(None);
+
+        Assert.Equal([(AuthorityKind.Jwt, "kid-1"), (AuthorityKind.X509, "aa")], list.Select(a => (a.Kind, a.Id)));
+        var x509 = list[1];
+        Assert.Equal(AuthorityState.Active, x509.State);
+        Assert.True(x509.Tainted);
+        Assert.Equal(Start, x509.CreatedAt);
+        Assert.Equal(TestAuthorities.Ca("example.org").RawData, x509.CertificateDer);
+        Assert.Equal(new byte[] { 0x30, 0x00 }, x509.UpstreamChainDer);
+        Assert.Null(x509.PublicKey);
+        Assert.Equal(jwt.PublicKey, list[0].PublicKey);
+        Assert.Null(list[0].CertificateDer);
+        Assert.Equal("server-b", list[0].ServerId);
+        Assert.Equal(Start.AddDays(1), list[0].NotAfter);
+    }
+
+    [ContractFact]
+    public async Task DeleteAuthority_ByKindAndId_TrueOnceOthersKept()
+    {
+        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Old), None);
+        await Store.UpsertAuthorityAsync(X509Authority("bb", AuthorityState.Active), None);
+
+        Assert.False(await Store.DeleteAuthorityAsync(AuthorityKind.Jwt, "aa", None));
+        Assert.True(await Store.DeleteAuthorityAsync(AuthorityKind.X509, "aa", None));
+        Assert.False(await Store.DeleteAuthorityAsync(AuthorityKind.X509, "aa", None));
+        Assert.Equal(["bb"], (await Store.ListAuthoritiesAsync(None)).Select(a => a.Id));
+    }
+
+    // ---- bundles ----
+
+    private static SpiffeBundle Bundle(int x509Slots = 1, string[]? kids = null, TimeSpan? hint = null, ulong? sequence = null, string td = "example.org") =>
+        new(
+            TrustDomain.Parse(td),
+            Enumerable.Range(0, x509Slots).Select(slot => TestAuthorities.Ca(td, slot: slot)),
+            (kids ?? ["k1"]).Select((kid, i) => TestAuthorities.Jwt(kid, slot: i)),
+            sequence,
+            hint);
+
+    [ContractFact]
+    public async Task PublishBundle_ContentChangesOnly_BumpSequence()
+    {
+        var first = await Store.PublishBundleAsync(Bundle(sequence: 77), None);
+        Assert.Equal(1UL, first.Bundle.SequenceNumber);
+        Assert.Equal(Start, first.UpdatedAt);
+
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var same = await Store.PublishBundleAsync(Bundle(sequence: 5), None);
+        Assert.Equal(1UL, same.Bundle.SequenceNumber);
+        Assert.Equal(Start, same.UpdatedAt);
+
+        var moreX509 = await Store.PublishBundleAsync(Bundle(x509Slots: 2), None);
+        Assert.Equal(2UL, moreX509.Bundle.SequenceNumber);
+        Assert.Equal(Start.AddMinutes(1), moreX509.UpdatedAt);
+
+        Assert.Equal(3UL, (await Store.PublishBundleAsync(Bundle(x509Slots: 2, kids: ["k1", "k2"]), None)).Bundle.SequenceNumber);
+        Assert.Equal(4UL, (await Store.PublishBundleAsync(Bundle(x509Slots: 2, kids: ["k1", "k2"], hint: TimeSpan.FromMinutes(5)), None)).Bundle.SequenceNumber);
+
+        // A sub-second difference in the hint is no change: the document stores whole seconds.
+        Assert.Equal(4UL, (await Store.PublishBundleAsync(Bundle(x509Slots: 2, kids: ["k1", "k2"], hint: TimeSpan.FromMinutes(5) - TimeSpan.FromMilliseconds(1)), None)).Bundle.SequenceNumber);
+        Assert.Equal(5UL, (await Store.PublishBundleAsync(Bundle(x509Slots: 2, kids: ["k1", "k2"]), None)).Bundle.SequenceNumber);
+
+        var stored = await Store.GetBundleAsync(Td, None);
+        Assert.Equal(5UL, stored!.Bundle.SequenceNumber);
+        Assert.Equal(2, stored.Bundle.X509Authorities.Length);
+        Assert.Equal(["k1", "k2"], stored.Bundle.JwtAuthorities.Select(a => a.KeyId).Order());
+    }
+
+    [ContractFact]
+    public async Task PublishBundle_8ConcurrentPublishersOnTwoStores_SequenceNeverRepeatsAndEndsAtChangeCount()
+    {
+        var second = await OpenAsync();
+        var results = new ConcurrentBag<ulong>();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(p => Task.Run(async () =>
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                // Alternating content: whether a publish changes the bundle depends on who ran last.
+                var bundle = Bundle(x509Slots: 1 + ((p + round) % 2));
+                var stored = await (p % 2 == 0 ? Store : second).PublishBundleAsync(bundle, None);
+                results.Add(stored.Bundle.SequenceNumber!.Value);
+            }
+        })));
+
+        var final = (await Store.GetBundleAsync(Td, None))!.Bundle.SequenceNumber!.Value;
+        var distinct = results.Distinct().Order().ToArray();
+        Assert.Equal(final, distinct[^1]);
+
+        // Every sequence from 1 to the last was handed out (no gap, no repeat of a change).
+        Assert.Equal(Enumerable.Range(1, (int)final).Select(i => (ulong)i), distinct);
+    }
+
+    [ContractFact]
+    public async Task SetBundle_GetListDelete_StoredAsGiven()
+    {
+        var federated = Bundle(td: "payments.example.com", sequence: 42, hint: TimeSpan.FromSeconds(300));
+        await Store.SetBundleAsync(federated, None);
+        await Store.PublishBundleAsync(Bundle(), None);
+
+        var got = await Store.GetBundleAsync(federated.TrustDomain, None);
+        Assert.NotNull(got);
+        Assert.Equal(federated.ToUtf8Json(), got.Bundle.ToUtf8Json());
+        Assert.Equal(Start, got.UpdatedAt);
+        Assert.Equal(["example.org", "payments.example.com"], (await Store.ListBundlesAsync(None)).Select(b => b.Bundle.TrustDomain.Name));
+
+        // Setting replaces as given, even with a lower sequence (an operator's `bundle set`).
+        await Store.SetBundleAsync(Bundle(td: "payments.example.com", sequence: 7), None);
+        Assert.Equal(7UL, (await Store.GetBundleAsync(federated.TrustDomain, None))!.Bundle.SequenceNumber);
+
+        Assert.True(await Store.DeleteBundleAsync(federated.TrustDomain, None));
+        Assert.Null(await Store.GetBundleAsync(federated.TrustDomain, None));
+        Assert.False(await Store.DeleteBundleAsync(federated.TrustDomain, None));
+        Assert.Single(await Store.ListBundlesAsync(None));
+    }
+
+    [ContractFact]
+    public async Task PublishBundle_AfterSetWithoutSequence_StartsAtOne()
+    {
+        await Store.SetBundleAsync(Bundle(x509Slots: 2), None);
+
+        Assert.Equal(1UL, (await Store.PublishBundleAsync(Bundle(), None)).Bundle.SequenceNumber);
+    }
+
+    // ---- bad data read back ----
+
+    [ContractFact]
+    public async Task GetBundle_CorruptDocument_InvalidDataExceptionNamingTableAndKey()
+    {
+        await Store.PublishBundleAsync(Bundle(), None);
+        await Store.SetBundleAsync(Bundle(td: "other.example"), None);
+        await Backend.ExecuteScalarAsync("UPDATE bundles SET document = '{\"keys\": 7}' WHERE trust_domain = 'example.org'");
+
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => Store.GetBundleAsync(Td, None));
+
+        Assert.StartsWith("corrupt row in table bundles (key \"example.org\"), column document: not a SPIFFE bundle: ", ex.Message);
+        await Assert.ThrowsAsync<InvalidDataException>(() => Store.PublishBundleAsync(Bundle(), None));
+        Assert.NotNull(await Store.GetBundleAsync(TrustDomain.Parse("other.example"), None));
+    }
+
+    [ContractFact]
+    public async Task GetEntry_CorruptColumns_InvalidDataExceptionNamingTableKeyAndColumn()
+    {
+        await Store.CreateEntryAsync(Entry("e1", "/1"), None);
+        await Store.CreateEntryAsync(Entry("e2", "/2"), None);
+        await Store.CreateEntryAsync(Entry("e3", "/3"), None);
+        await Backend.ExecuteScalarAsync("UPDATE entries SET spiffe_id = 'not a spiffe id' WHERE id = 'e1'");
+        await Backend.ExecuteScalarAsync("UPDATE entries SET selectors = '[\"unix:uid:1\", 5]' WHERE id = 'e2'");
+
+        var id = await Assert.ThrowsAsync<InvalidDataException>(() => Store.GetEntryAsync("e1", None));
+        var selectors = await Assert.ThrowsAsync<InvalidDataException>(() => Store.GetEntryAsync("e2", None));
+
+        Assert.StartsWith("corrupt row in table entries (key \"e1\"), column spiffe_id: ", id.Message);
+        Assert.Equal("corrupt row in table entries (key \"e2\"), column selectors: not a JSON array of strings", selectors.Message);
+        Assert.NotNull(await Store.GetEntryAsync("e3", None));
+    }
+
+    // ---- lifecycle: reopen, migrations ----
+
+    [ContractFact]
+    public async Task Reopen_AfterWrites_DataSurvivesAndMigrationsRunOnce()
+    {
+        var entry = await Store.CreateEntryAsync(Entry("e1"), None);
+        await Store.DeleteEntryAsync(entry.Id, None);
+        var kept = await Store.CreateEntryAsync(Entry("e2"), None);
+        await Store.CreateJoinTokenAsync(Token("t1", Start.AddHours(1)), None);
+        await Store.CreateNodeAsync(Node("n1"), None);
+        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Active), None);
+        await Store.PublishBundleAsync(Bundle(), None);
+        await Store.DisposeAsync();
+
+        var reopened = await OpenAsync();
+        await using var third = await OpenAsync();
+
+        AssertSameEntry(kept, await reopened.GetEntryAsync("e2", None));
+        var changes = await reopened.ListEntryChangesAsync(0, 10, None);
+        Assert.Equal(["e1"], changes.DeletedIds);
+        Assert.Equal(3, changes.Revision);
+        Assert.Equal(4, (await reopened.CreateEntryAsync(Entry("e3", "/3"), None)).RevisionNumber);
+        Assert.NotNull(await reopened.TakeJoinTokenAsync("t1", None));
+        Assert.NotNull(await reopened.GetNodeAsync(Node("n1").SpiffeId, None));
+        Assert.Single(await reopened.ListAuthoritiesAsync(None));
+        Assert.Equal(1UL, (await reopened.PublishBundleAsync(Bundle(), None)).Bundle.SequenceNumber);
+        Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+    }
+
+    [ContractFact]
+    public async Task Open_SchemaNewerThanCode_FailsWithClearMessage()
+    {
+        await Backend.ExecuteScalarAsync("INSERT INTO schema_version (version, description, applied_at) VALUES (999, 'from the future', 0)");
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(OpenAsync);
+
+        Assert.Equal("datastore schema version 999 is newer than this server supports (1); run a newer server or restore a backup", ex.Message);
+        await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 999");
+        await OpenAsync();
+    }
+}

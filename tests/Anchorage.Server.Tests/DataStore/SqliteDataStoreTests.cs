@@ -1,0 +1,88 @@
+using Anchorage.Server.DataStore;
+using Anchorage.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Anchorage.Server.Tests.DataStore;
+
+/// <summary>The contract suite on SQLite, plus what only SQLite has (a file, a journal mode).</summary>
+public sealed class SqliteDataStoreTests : DataStoreContractTests<SqliteTestBackend>
+{
+    [Fact]
+    public async Task Open_NewFile_WalJournalAndForeignKeysOn()
+    {
+        Assert.Equal("wal", await Backend.ExecuteScalarAsync("PRAGMA journal_mode"));
+        Assert.True(File.Exists(Path.Combine(Backend.DirectoryPath, "datastore.db")));
+
+        // Foreign keys are on for the store's connections: deleting an entry cascades to its selector rows.
+        await Store.CreateEntryAsync(Entry("e1"), None);
+        await Store.DeleteEntryAsync("e1", None);
+        Assert.Equal(0L, await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM entry_selectors"));
+    }
+
+    [Fact]
+    public async Task Open_DirectoryMissing_UnavailableNamingTheFile()
+    {
+        var path = Path.Combine(Backend.DirectoryPath, "missing", "datastore.db");
+
+        var ex = await Assert.ThrowsAsync<DataStoreUnavailableException>(
+            () => DataStoreFactory.OpenAsync(new DataStoreOptions(DataStoreKind.Sqlite, path), Clock, null, None));
+
+        Assert.Equal($"cannot open sqlite database \"{path}\": SQLite Error 14: 'unable to open database file'.", ex.Message);
+    }
+
+    [Fact]
+    public async Task Open_FileIsNotADatabase_InvalidData()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "datastore.db");
+        await File.WriteAllTextAsync(path, new string('x', 4096));
+
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(
+            () => DataStoreFactory.OpenAsync(new DataStoreOptions(DataStoreKind.Sqlite, path), Clock, null, None));
+
+        Assert.Equal($"sqlite database \"{path}\" is not a database or is corrupt: SQLite Error 26: 'file is not a database'.", ex.Message);
+    }
+
+    [Fact]
+    public async Task OpenWithRetry_DirectoryAppearsLater_RetriesWithDoublingDelayAndOpens()
+    {
+        var dir = Path.Combine(Backend.DirectoryPath, "later");
+        var options = DataStoreOptions.ForDataDirectory(dir);
+        var clock = new FakeTimeProvider(Start);
+        var logger = new ListLogger();
+
+        var opening = DataStoreFactory.OpenWithRetryAsync(options, clock, logger, TimeSpan.FromSeconds(3), None);
+        for (var i = 0; i < 1000 && logger.Lines.Count(l => l.EventId == 3102) < 3; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(5);
+        }
+
+        Directory.CreateDirectory(dir);
+        for (var i = 0; i < 1000 && !opening.IsCompleted; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(5);
+        }
+
+        await using var store = await opening;
+        await store.CreateEntryAsync(Entry("e1"), None);
+        var failures = logger.Lines.Where(l => l.EventId == 3102).Select(l => l.Message).ToArray();
+        Assert.True(failures.Length >= 3);
+        Assert.StartsWith("datastore unavailable (attempt 1), retrying in 00:00:01: cannot open sqlite database", failures[0]);
+        Assert.StartsWith("datastore unavailable (attempt 2), retrying in 00:00:02:", failures[1]);
+        Assert.StartsWith("datastore unavailable (attempt 3), retrying in 00:00:03:", failures[2]);
+    }
+
+    [Fact]
+    public async Task OpenWithRetry_Cancelled_StopsRetrying()
+    {
+        var options = DataStoreOptions.ForDataDirectory(Path.Combine(Backend.DirectoryPath, "never"));
+        using var cts = new CancellationTokenSource();
+        var opening = DataStoreFactory.OpenWithRetryAsync(options, new FakeTimeProvider(Start), null, TimeSpan.FromSeconds(1), cts.Token);
+
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => opening);
+    }
+}
