@@ -43,7 +43,10 @@ internal static class EntryFile
         }
         catch (YamlException ex)
         {
-            errors.Add(string.Create(CultureInfo.InvariantCulture, $"line {ex.Start.Line}, column {ex.Start.Column}: {CliApp.OneLine(ex.Message)}"));
+            // YamlDotNet's sentences, in this CLI's style: lowercase, no full stop.
+            var reason = CliApp.OneLine(ex.Message).TrimEnd('.');
+            reason = reason.Length > 0 ? char.ToLowerInvariant(reason[0]) + reason[1..] : "not valid YAML";
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"line {ex.Start.Line}, column {ex.Start.Column}: {reason}"));
             return [];
         }
 

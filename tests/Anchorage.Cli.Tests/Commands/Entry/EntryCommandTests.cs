@@ -257,8 +257,18 @@ public sealed class EntryCommandTests : AdminTestBase, IDisposable
 
         var result = await RunAsync("entry", "create", "-f", path);
 
-        Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith($"error: {path}: line 3, column 1: ", result.Error, StringComparison.Ordinal);
+        Assert.Equal((2, $"error: {path}: line 3, column 1: while parsing a flow sequence, did not find expected ',' or ']'\n"), (result.ExitCode, result.Error));
+        Assert.Empty(Api.Calls);
+    }
+
+    [Fact]
+    public async Task Create_FileWithDuplicateKey_NamesLineAndColumn()
+    {
+        var path = WriteFile("dup.yaml", "entries:\n  - spiffeId: spiffe://acme.corp/a\n    spiffeId: spiffe://acme.corp/b\n");
+
+        var result = await RunAsync("entry", "create", "-f", path);
+
+        Assert.Equal((2, $"error: {path}: line 3, column 5: duplicate key spiffeId\n"), (result.ExitCode, result.Error));
         Assert.Empty(Api.Calls);
     }
 
