@@ -57,14 +57,50 @@ internal static class CliApp
     {
         var root = new RootCommand("anchorage: SPIFFE workload identity, federation and connect-time enforcement");
         root.Add(Noun("svid", "X.509-SVIDs", Commands.Svid.VerifyCommand.Create(context)));
-        root.Add(Noun("jwt", "JWT-SVIDs", Commands.Jwt.ValidateCommand.Create(context)));
+        root.Add(Noun(
+            "jwt",
+            "JWT-SVIDs",
+            Commands.Jwt.ValidateCommand.Create(context),
+            Commands.Jwt.MintCommand.Create(context)));
+        root.Add(Noun("x509", "X.509-SVIDs minted by the server", Commands.X509.MintCommand.Create(context)));
         root.Add(Noun(
             "bundle",
             "trust bundles",
             Commands.Bundle.InspectCommand.Create(context),
-            Commands.Bundle.ConvertCommand.Create(context)));
+            Commands.Bundle.ConvertCommand.Create(context),
+            Commands.Bundle.ShowCommand.Create(context),
+            Commands.Bundle.ListCommand.Create(context),
+            Commands.Bundle.SetCommand.Create(context),
+            Commands.Bundle.DeleteCommand.Create(context)));
+        root.Add(Noun(
+            "entry",
+            "registration entries (admin API)",
+            Commands.Entry.CreateCommand.Create(context),
+            Commands.Entry.ListCommand.Create(context),
+            Commands.Entry.ShowCommand.Create(context),
+            Commands.Entry.UpdateCommand.Create(context),
+            Commands.Entry.DeleteCommand.Create(context),
+            Commands.Entry.CountCommand.Create(context)));
+        root.Add(Noun("token", "agent join tokens (admin API)", Commands.Token.GenerateCommand.Create(context)));
+        root.Add(Noun(
+            "agent",
+            "attested agents (admin API)",
+            Commands.Agent.ListCommand.Create(context),
+            Commands.Agent.ShowCommand.Create(context),
+            Commands.Agent.EvictCommand.Create(context),
+            Commands.Agent.BanCommand.Create(context)));
+        root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
         return root;
     }
+
+    private static Command AuthorityKind(CliContext context, string kind) => Noun(
+        kind,
+        $"{kind} signing authorities",
+        Commands.Authority.ShowCommand.Create(context, kind),
+        Commands.Authority.PrepareCommand.Create(context, kind),
+        Commands.Authority.ActivateCommand.Create(context, kind),
+        Commands.Authority.TaintCommand.Create(context, kind),
+        Commands.Authority.RevokeCommand.Create(context, kind));
 
     private static Command Noun(string name, string description, params Command[] verbs)
     {

@@ -19,6 +19,15 @@ internal static class CliRunner
 
     public static CliResult Run(params string[] args) => Run(TimeProvider.System, args);
 
+    /// <summary>Runs a verb in-process without blocking a thread (admin verbs talk to an in-process server).</summary>
+    public static async Task<CliResult> RunAsync(TimeProvider time, params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await CliApp.RunAsync(args, new CliContext(output, error, time));
+        return new CliResult(code, output.ToString(), error.ToString());
+    }
+
     /// <summary>Runs the built anchorage.dll as its own process: real exit codes, real stdio.</summary>
     public static CliResult RunProcess(params string[] args)
     {
