@@ -8,7 +8,9 @@ namespace Anchorage.Server.Ca;
 /// Pure: it reads no state but its arguments and the injected clock.
 /// </summary>
 /// <remarks>
-/// For an authority valid from <c>notBefore</c> to <c>notAfter</c>, with <c>life = notAfter - notBefore</c>:
+/// For an authority issued at <c>issuedAt</c> (the record's <c>CreatedAt</c>; its <c>NotBefore</c> when
+/// CreatedAt is unset) and valid until <c>notAfter</c>, with <c>life = notAfter - issuedAt</c>
+/// (SPIRE measures from the issue time, not from the backdated notBefore):
 /// <list type="bullet">
 /// <item><b>prepare</b> the next authority at <c>notAfter - min(life / 2, 30 d)</c> of the active one
 /// (or at once when there is neither an active nor a prepared one);</item>
@@ -80,7 +82,7 @@ public sealed class RotationPlanner
         DateTimeOffset next;
         if (prepared is not null)
         {
-            next = ActivationThreshold(active.NotBefore, active.NotAfter);
+            next = ActivationThreshold(IssuedAt(active), active.NotAfter);
             if (now >= next)
             {
                 return new RotationDecision(RotationAction.Activate, prepared, active, [], null);
@@ -88,7 +90,7 @@ public sealed class RotationPlanner
         }
         else
         {
-            next = PreparationThreshold(active.NotBefore, active.NotAfter);
+            next = PreparationThreshold(IssuedAt(active), active.NotAfter);
             if (now >= next)
             {
                 return new RotationDecision(RotationAction.Prepare, null, null, [], null);
@@ -106,13 +108,20 @@ public sealed class RotationPlanner
         return new RotationDecision(RotationAction.None, null, null, [], next);
     }
 
-    /// <summary>When the next authority is prepared: <c>notAfter - min((notAfter - notBefore) / 2, 30 d)</c>.</summary>
-    public static DateTimeOffset PreparationThreshold(DateTimeOffset notBefore, DateTimeOffset notAfter) =>
-        notAfter - Min((notAfter - notBefore) / 2, PreparationThresholdCap);
+    /// <summary>When the next authority is prepared: <c>notAfter - min((notAfter - issuedAt) / 2, 30 d)</c>.</summary>
+    public static DateTimeOffset PreparationThreshold(DateTimeOffset issuedAt, DateTimeOffset notAfter) =>
+        notAfter - Min((notAfter - issuedAt) / 2, PreparationThresholdCap);
 
-    /// <summary>When the prepared authority is activated: <c>notAfter - min((notAfter - notBefore) / 6, 7 d)</c>.</summary>
-    public static DateTimeOffset ActivationThreshold(DateTimeOffset notBefore, DateTimeOffset notAfter) =>
-        notAfter - Min((notAfter - notBefore) / 6, ActivationThresholdCap);
+    /// <summary>When the prepared authority is activated: <c>notAfter - min((notAfter - issuedAt) / 6, 7 d)</c>.</summary>
+    public static DateTimeOffset ActivationThreshold(DateTimeOffset issuedAt, DateTimeOffset notAfter) =>
+        notAfter - Min((notAfter - issuedAt) / 6, ActivationThresholdCap);
+
+    /// <summary>The issue time of a record: CreatedAt, or NotBefore when CreatedAt is unset.</summary>
+    public static DateTimeOffset IssuedAt(AuthorityRecord authority)
+    {
+        ArgumentNullException.ThrowIfNull(authority);
+        return authority.CreatedAt == default ? authority.NotBefore : authority.CreatedAt;
+    }
 
     /// <summary>
     /// The longest SVID TTL a CA of lifetime <paramref name="caLifetime"/> grants: <c>min(caLifetime / 6, 7 d)</c>,

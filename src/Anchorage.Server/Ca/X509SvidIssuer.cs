@@ -57,14 +57,15 @@ public sealed class X509SvidIssuer
         _authorityKeyIdentifier = X509Encoding.AuthorityKeyIdentifier(authority.KeyIdentifier.Span);
         _caNotBefore = authority.NotBefore;
         _caNotAfter = authority.NotAfter;
-        _maxTtl = RotationPlanner.MaxSvidTtl(_caNotAfter - _caNotBefore);
+        var maxTtl = RotationPlanner.MaxSvidTtl(_caNotAfter - _caNotBefore);
+        _maxTtl = maxTtl - TimeSpan.FromTicks(maxTtl.Ticks % TimeSpan.TicksPerSecond); // certificates carry whole seconds
         _timeProvider = timeProvider ?? TimeProvider.System;
     }
 
     /// <summary>The signing CA.</summary>
     public X509Authority Authority { get; }
 
-    /// <summary>The longest TTL this CA grants: <see cref="RotationPlanner.MaxSvidTtl"/> of its lifetime.</summary>
+    /// <summary>The longest TTL this CA grants: <see cref="RotationPlanner.MaxSvidTtl"/> of its certificate's lifetime, in whole seconds.</summary>
     public TimeSpan MaxTtl => _maxTtl;
 
     /// <summary>
@@ -81,8 +82,7 @@ public sealed class X509SvidIssuer
     /// <exception cref="InvalidOperationException">The CA is not valid now.</exception>
     public byte[] Issue(SpiffeId id, ReadOnlySpan<byte> subjectPublicKeyInfo, IReadOnlyList<string>? dnsNames = null, TimeSpan? ttl = null)
     {
-        var (notBefore, notAfter) = RotationPlanner.SvidWindow(
-            _timeProvider.GetUtcNow(), ttl ?? RotationPlanner.DefaultX509SvidTtl, _caNotBefore, _caNotAfter);
+        var (notBefore, notAfter) = Window(ttl);
         return Issue(id, subjectPublicKeyInfo, dnsNames, notBefore, notAfter);
     }
 
@@ -112,8 +112,7 @@ public sealed class X509SvidIssuer
     public byte[] IssueFromCsr(SpiffeId id, ReadOnlySpan<byte> csr, IReadOnlyList<string>? dnsNames = null, TimeSpan? ttl = null)
     {
         var spki = CsrParser.VerifyAndGetPublicKey(csr);
-        var (notBefore, notAfter) = RotationPlanner.SvidWindow(
-            _timeProvider.GetUtcNow(), ttl ?? RotationPlanner.DefaultX509SvidTtl, _caNotBefore, _caNotAfter);
+        var (notBefore, notAfter) = Window(ttl);
         return IssueCore(id, spki, SubjectKeys.Inspect(spki, "csr key"), dnsNames, notBefore, notAfter);
     }
 
@@ -188,6 +187,12 @@ public sealed class X509SvidIssuer
         }
 
         return _signer.SignCertificate(writer.Encode());
+    }
+
+    private (DateTimeOffset NotBefore, DateTimeOffset NotAfter) Window(TimeSpan? ttl)
+    {
+        var requested = ttl ?? RotationPlanner.DefaultX509SvidTtl;
+        return RotationPlanner.SvidWindow(_timeProvider.GetUtcNow(), requested > _maxTtl ? _maxTtl : requested, _caNotBefore, _caNotAfter);
     }
 
     private void CheckWindow(DateTimeOffset notBefore, DateTimeOffset notAfter)
