@@ -27,7 +27,9 @@ public static class CsrParser
     /// <c>csr key is not a valid SubjectPublicKeyInfo</c>; <c>csr signature algorithm OID not supported</c>;
     /// <c>csr signature algorithm does not fit the csr key</c>; <c>csr signature does not verify</c>.
     /// </exception>
-    public static byte[] VerifyAndGetPublicKey(ReadOnlySpan<byte> csr)
+    public static byte[] VerifyAndGetPublicKey(ReadOnlySpan<byte> csr) => VerifyAndGetPublicKey(csr, out _);
+
+    internal static byte[] VerifyAndGetPublicKey(ReadOnlySpan<byte> csr, out SubjectKeyKind kind)
     {
         if (csr.Length > MaxLength)
         {
@@ -95,7 +97,7 @@ public static class CsrParser
             throw new FormatException("csr is not valid DER", ex);
         }
 
-        var kind = SubjectKeys.Inspect(spki, "csr key");
+        kind = SubjectKeys.Inspect(spki, "csr key");
         Verify(kind, spki, info, signatureOid, signature);
         return spki.ToArray();
     }
@@ -133,6 +135,25 @@ public static class CsrParser
         if (isEcdsa != (kind != SubjectKeyKind.Rsa))
         {
             throw new FormatException("csr signature algorithm does not fit the csr key");
+        }
+
+        if (isEcdsa)
+        {
+            Span<byte> digest = stackalloc byte[64];
+            var digestLength = hash == HashAlgorithmName.SHA256 ? SHA256.HashData(info, digest)
+                : hash == HashAlgorithmName.SHA384 ? SHA384.HashData(info, digest)
+                : SHA512.HashData(info, digest);
+            switch (NativeEcdsa.Verify(kind, SubjectKeys.PublicKeyBits(spki), digest[..digestLength], signature))
+            {
+                case NativeVerifyResult.Valid:
+                    return;
+                case NativeVerifyResult.Invalid:
+                    throw new FormatException("csr signature does not verify");
+                case NativeVerifyResult.BadKey:
+                    throw new FormatException("csr key is not a valid SubjectPublicKeyInfo");
+                default:
+                    break; // libcrypto 3 not available: verify with .NET below
+            }
         }
 
         using AsymmetricAlgorithm key = isEcdsa ? ECDsa.Create() : RSA.Create();

@@ -111,9 +111,9 @@ public sealed class X509SvidIssuer
     /// <inheritdoc cref="Issue(SpiffeId, ReadOnlySpan{byte}, IReadOnlyList{string}?, TimeSpan?)"/>
     public byte[] IssueFromCsr(SpiffeId id, ReadOnlySpan<byte> csr, IReadOnlyList<string>? dnsNames = null, TimeSpan? ttl = null)
     {
-        var spki = CsrParser.VerifyAndGetPublicKey(csr);
+        var spki = CsrParser.VerifyAndGetPublicKey(csr, out var kind);
         var (notBefore, notAfter) = Window(ttl);
-        return IssueCore(id, spki, SubjectKeys.Inspect(spki, "csr key"), dnsNames, notBefore, notAfter);
+        return IssueCore(id, spki, kind, dnsNames, notBefore, notAfter);
     }
 
     /// <summary>As <see cref="Issue(SpiffeId, ReadOnlySpan{byte}, IReadOnlyList{string}?, TimeSpan?)"/>, loaded as a certificate.</summary>

@@ -140,4 +140,29 @@ public class CsrParserTests
         Assert.Equal("csr signature algorithm 1.2.840.113549.1.1.10 not supported", Assert.Throws<FormatException>(() => CsrParser.VerifyAndGetPublicKey(pss)).Message);
         Assert.NotEmpty(CsrParser.VerifyAndGetPublicKey(pkcs1));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void VerifyAndGetPublicKey_NativeAndManagedPaths_AgreeOnValidTamperedAndOffCurve(bool managed)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        var good = new CertificateRequest("CN=x", key, HashAlgorithmName.SHA384).CreateSigningRequest();
+        var tampered = (byte[])good.Clone();
+        tampered[tampered.AsSpan().IndexOf("x"u8)] = (byte)'y';
+        var offCurve = (byte[])good.Clone();
+        var point = offCurve.AsSpan().IndexOf(key.ExportSubjectPublicKeyInfo().AsSpan()[^97..]);
+        offCurve[point + 96] ^= 0x01; // last byte of Y: the point leaves the curve
+        Anchorage.Server.Ca.Internal.NativeEcdsa.ForceManaged = managed;
+        try
+        {
+            Assert.Equal(key.ExportSubjectPublicKeyInfo(), CsrParser.VerifyAndGetPublicKey(good));
+            Assert.Equal("csr signature does not verify", Assert.Throws<FormatException>(() => CsrParser.VerifyAndGetPublicKey(tampered)).Message);
+            Assert.Equal("csr key is not a valid SubjectPublicKeyInfo", Assert.Throws<FormatException>(() => CsrParser.VerifyAndGetPublicKey(offCurve)).Message);
+        }
+        finally
+        {
+            Anchorage.Server.Ca.Internal.NativeEcdsa.ForceManaged = false;
+        }
+    }
 }

@@ -165,16 +165,21 @@ internal static class SubjectKeys
     /// <param name="destination">20 bytes.</param>
     public static void KeyIdentifier(ReadOnlySpan<byte> spki, Span<byte> destination)
     {
+        // The BIT STRING contents start with the unused-bits octet (always 0 for keys), skipped here.
+        var key = PublicKeyBits(spki);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(key, hash);
+        hash[..KeyIdentifierLength].CopyTo(destination);
+    }
+
+    /// <summary>The subjectPublicKey BIT STRING value (for EC: the point) of a checked SubjectPublicKeyInfo.</summary>
+    public static ReadOnlySpan<byte> PublicKeyBits(ReadOnlySpan<byte> spki)
+    {
         AsnDecoder.ReadSequence(spki, AsnEncodingRules.DER, out var contentOffset, out var contentLength, out _);
         var content = spki.Slice(contentOffset, contentLength);
         AsnDecoder.ReadEncodedValue(content, AsnEncodingRules.DER, out _, out _, out var algConsumed);
         AsnDecoder.ReadEncodedValue(content[algConsumed..], AsnEncodingRules.DER, out var bitsOffset, out var bitsLength, out _);
-
-        // The BIT STRING contents start with the unused-bits octet (always 0 for keys).
-        var key = content.Slice(algConsumed + bitsOffset + 1, bitsLength - 1);
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(key, hash);
-        hash[..KeyIdentifierLength].CopyTo(destination);
+        return content.Slice(algConsumed + bitsOffset + 1, bitsLength - 1);
     }
 
     /// <summary>The length of <see cref="KeyIdentifier(ReadOnlySpan{byte}, Span{byte})"/>.</summary>
