@@ -1,7 +1,13 @@
 using Anchorage.Benchmarks;
 using BenchmarkDotNet.Running;
 
-// "ratio": fixed-time throughput for bench/crypto-ratio.sh; anything else goes to BenchmarkDotNet.
+// "ratio": fixed-time throughput for bench/crypto-ratio.sh; "issuance": the same for
+// bench/issuance-ratio.sh; anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "issuance")
+{
+    return IssuanceRatio.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "ratio")
 {
     return RatioMode.Run(args[1..]);
