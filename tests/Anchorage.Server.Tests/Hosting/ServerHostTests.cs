@@ -16,6 +16,8 @@ using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Anchorage.Server.Tests.Hosting;
@@ -282,34 +284,45 @@ public sealed class ServerHostTests : IDisposable
     [Fact]
     public async Task AgentApi_ClientWithAnSvid_GrpcHealthServing()
     {
-        await using var server = await StartAsync();
+        var tls = new RecordingTlsProvider(Setup().AgentTls);
+        await using var server = await StartAsync(setup: Setup(tls: tls));
         using var channel = AgentChannel(server, SpiffeTls.MtlsClient(AgentSvid, Root.Bundle(), Authorizer.Exact(ServerId), TestClock.Create()));
 
         var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest());
 
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, reply.Status);
+        Assert.Equal([("spiffe://acme.corp/agent/node-1", true)], tls.Decisions);
     }
 
     [Fact]
     public async Task AgentApi_ClientWithoutACertificate_Refused()
     {
-        await using var server = await StartAsync();
+        var tls = new RecordingTlsProvider(Setup().AgentTls);
+        await using var server = await StartAsync(setup: Setup(tls: tls));
         using var channel = AgentChannel(server, SpiffeTls.TlsClient(Root.Bundle(), Authorizer.Exact(ServerId), TestClock.Create()));
 
         var e = await Assert.ThrowsAsync<RpcException>(() => new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest()).ResponseAsync);
 
-        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        // TLS 1.3: the client learns of the refusal after its side of the handshake, so the call
+        // fails either while starting (Unavailable) or while reading (Internal).
+        Assert.True(e.StatusCode is StatusCode.Unavailable or StatusCode.Internal, e.ToString());
+        // One refusal per connection attempt (the HTTP stack may retry a connection it lost early).
+        Assert.NotEmpty(tls.Decisions);
+        Assert.All(tls.Decisions, d => Assert.Equal(((string?)null, false), d));
     }
 
     [Fact]
     public async Task AgentApi_ClientFromAnotherTrustDomain_Refused()
     {
-        await using var server = await StartAsync();
+        var tls = new RecordingTlsProvider(Setup().AgentTls);
+        await using var server = await StartAsync(setup: Setup(tls: tls));
         using var channel = AgentChannel(server, SpiffeTls.MtlsClient(ForeignSvid, Root.Bundle(), Authorizer.Exact(ServerId), TestClock.Create()));
 
         var e = await Assert.ThrowsAsync<RpcException>(() => new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest()).ResponseAsync);
 
-        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        Assert.True(e.StatusCode is StatusCode.Unavailable or StatusCode.Internal, e.ToString());
+        Assert.NotEmpty(tls.Decisions);
+        Assert.All(tls.Decisions, d => Assert.Equal(("spiffe://other.corp/agent/node-1", false), d));
     }
 
     [Fact]
@@ -334,6 +347,28 @@ public sealed class ServerHostTests : IDisposable
         var response = await http.SendAsync(Http2Get($"https://127.0.0.1:{server.AgentApiEndpoint.Port}/whoami"));
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task RunAsync_Cancelled_StopsAndRemovesTheSocket()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var setup = new ServerHostSetup
+        {
+            AgentTls = Setup().AgentTls,
+            ConfigureServices = services => services.AddHostedService(sp => new SignalOnStarted(sp.GetRequiredService<IHostApplicationLifetime>(), started)),
+        };
+        using var cancel = new CancellationTokenSource();
+        var path = Options().AdminSocketPath;
+
+        var run = ServerHost.RunAsync(Options(), setup, _log.Factory, cancel.Token);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(File.Exists(path));
+        await cancel.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False(File.Exists(path));
+        Assert.Contains(_log.Events, e => e.EventId == 1005);
     }
 
     private ServerOptions Options(uint[]? adminUids = null) => new()
@@ -405,6 +440,38 @@ public sealed class ServerHostTests : IDisposable
             new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { SslOptions = tls } });
 
     private static X509Svid Svid(TestSvid svid) => new(svid.Chain, svid.Key);
+
+    // Records each client-certificate decision (the client's SPIFFE ID, or null for none) of the provider it wraps.
+    private sealed class RecordingTlsProvider(IServerTlsProvider inner) : IServerTlsProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(string? Id, bool Accepted)> _decisions = new();
+
+        public (string? Id, bool Accepted)[] Decisions => [.. _decisions];
+
+        public System.Net.Security.SslStreamCertificateContext GetServerCertificate() => inner.GetServerCertificate();
+
+        public bool ValidateClientCertificate(
+            System.Security.Cryptography.X509Certificates.X509Certificate2? certificate,
+            System.Security.Cryptography.X509Certificates.X509Chain? chain,
+            System.Net.Security.SslPolicyErrors sslPolicyErrors)
+        {
+            var accepted = inner.ValidateClientCertificate(certificate, chain, sslPolicyErrors);
+            var id = certificate is not null && X509Svid.TryGetSpiffeId(certificate, out var spiffeId) ? spiffeId.ToString() : null;
+            _decisions.Enqueue((id, accepted));
+            return accepted;
+        }
+    }
+
+    private sealed class SignalOnStarted(IHostApplicationLifetime lifetime, TaskCompletionSource started) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 
     // The effective uid, as SO_PEERCRED reports it: the second field of /proc/self/status "Uid:".
     private static uint OwnUid() =>
