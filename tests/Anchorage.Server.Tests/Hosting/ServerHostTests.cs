@@ -282,6 +282,7 @@ public sealed class ServerHostTests : IDisposable
     }
 
     [Fact]
+    [Trait("Spec", "X509-SVID 5.1")]
     public async Task AgentApi_ClientWithAnSvid_GrpcHealthServing()
     {
         var tls = new RecordingTlsProvider(Setup().AgentTls);
@@ -312,6 +313,7 @@ public sealed class ServerHostTests : IDisposable
     }
 
     [Fact]
+    [Trait("Spec", "X509-SVID 5.1")]
     public async Task AgentApi_ClientFromAnotherTrustDomain_Refused()
     {
         var tls = new RecordingTlsProvider(Setup().AgentTls);
