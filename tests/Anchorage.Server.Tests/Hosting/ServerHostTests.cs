@@ -121,7 +121,7 @@ public sealed class ServerHostTests : IDisposable
     }
 
     [Fact]
-    public async Task HealthListener_GrpcHealthAndUnknownPaths_NotFound()
+    public async Task HealthListener_UnknownPath_NotFound()
     {
         await using var server = await StartAsync();
         using var http = new HttpClient();
