@@ -1,0 +1,11 @@
+namespace Anchorage.Server.Config;
+
+/// <summary><c>federation:</c> how the server refreshes the bundles of federated trust domains.</summary>
+public sealed record FederationOptions
+{
+    /// <summary>The smallest allowed <see cref="RefreshFloor"/>: 1s.</summary>
+    public static readonly TimeSpan MinRefreshFloor = TimeSpan.FromSeconds(1);
+
+    /// <summary>No foreign bundle is polled more often than this, whatever its refresh hint says. Default 1m, at least 1s.</summary>
+    public TimeSpan RefreshFloor { get; init; } = TimeSpan.FromMinutes(1);
+}

@@ -1,0 +1,403 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using Anchorage.Server.Config.Internal;
+using Anchorage.Spiffe.Ids;
+using Npgsql;
+
+namespace Anchorage.Server.Config;
+
+/// <summary>
+/// Reads <c>server.yaml</c> (camelCase keys) into <see cref="ServerOptions"/>. Bad input never
+/// throws: the result carries every error at once, each with its key path and line, e.g.
+/// <c>server.yaml:12: ca.caTtl: "abc" is not a duration (e.g. 90s, 5m, 24h)</c>.
+/// </summary>
+public static class ServerConfigLoader
+{
+    /// <summary>The name used in messages when <see cref="Parse"/> is given no other.</summary>
+    public const string DefaultSourceName = "server.yaml";
+
+    /// <summary>The highest uid accepted in <c>adminUids</c> ((uid_t)-1 means "no uid").</summary>
+    public const uint MaxUid = uint.MaxValue - 1;
+
+    /// <summary>Unix sockets paths are limited by <c>sun_path</c> (108 bytes with the terminating NUL).</summary>
+    public const int MaxSocketPathBytes = 107;
+
+    /// <summary>Reads and parses the file at <paramref name="path"/>; messages name the file as given.</summary>
+    public static ConfigResult<ServerOptions> Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new ConfigResult<ServerOptions>([new ConfigError(path, null, null, string.Empty, "file not found")]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new ConfigResult<ServerOptions>([new ConfigError(path, null, null, string.Empty, "cannot read the file: " + e.Message)]);
+        }
+
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses YAML text; <paramref name="sourceName"/> prefixes every message.</summary>
+    public static ConfigResult<ServerOptions> Parse(string yaml, string sourceName = DefaultSourceName)
+    {
+        ArgumentNullException.ThrowIfNull(yaml);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        var errors = new ConfigErrorList(sourceName);
+        var root = ConfigMap.Load(yaml, errors);
+        if (root is null)
+        {
+            return new ConfigResult<ServerOptions>(errors.ToImmutable());
+        }
+
+        var trustDomain = ReadTrustDomain(root);
+        var dataDirNode = root.Get("dataDir");
+        var dataDir = dataDirNode?.AbsolutePath() ?? ServerOptions.DefaultDataDir;
+        var serverId = ReadServerId(root);
+        var datastore = ReadDatastore(root.Section("datastore"));
+        var listen = ReadListen(root.Section("listen"), dataDir, dataDirNode?.Line);
+        var ca = ReadCa(root.Section("ca"));
+        var bundle = ReadBundle(root.Section("bundle"));
+        var federation = ReadFederation(root.Section("federation"));
+        var adminUids = ReadAdminUids(root);
+        root.RejectUnknownKeys();
+
+        if (!errors.IsEmpty)
+        {
+            return new ConfigResult<ServerOptions>(errors.ToImmutable());
+        }
+
+        return new ConfigResult<ServerOptions>(new ServerOptions
+        {
+            TrustDomain = trustDomain,
+            DataDir = dataDir,
+            ServerId = serverId,
+            Datastore = datastore,
+            Listen = listen,
+            Ca = ca,
+            Bundle = bundle,
+            Federation = federation,
+            AdminUids = adminUids,
+        });
+    }
+
+    private static TrustDomain ReadTrustDomain(ConfigMap root)
+    {
+        var node = root.Get("trustDomain");
+        if (node is null)
+        {
+            root.Required("trustDomain");
+            return default;
+        }
+
+        var text = node.Scalar();
+        if (text is null)
+        {
+            return default;
+        }
+
+        if (TrustDomain.TryParse(text, out var trustDomain, out var error))
+        {
+            return trustDomain;
+        }
+
+        node.Error(error);
+        return default;
+    }
+
+    private static string? ReadServerId(ConfigMap root)
+    {
+        var node = root.Get("serverId");
+        var text = node?.Scalar();
+        if (node is null || text is null)
+        {
+            return null;
+        }
+
+        if (ServerIdFile.IsValid(text))
+        {
+            return text;
+        }
+
+        node.Error($"{ConfigText.Quote(text)} must be 1 to 64 lowercase letters, digits, '.', '-' or '_', starting with a letter or digit");
+        return null;
+    }
+
+    private static DatastoreOptions ReadDatastore(ConfigMap section)
+    {
+        var sqliteNode = section.Get("sqlite");
+        var postgresNode = section.Get("postgres");
+        var sqlite = sqliteNode?.Map();
+        var postgres = postgresNode?.Map();
+        string? sqlitePath = null;
+        string? connectionString = null;
+        if (sqlite is not null)
+        {
+            sqlitePath = sqlite.Get("path")?.AbsolutePath();
+            sqlite.RejectUnknownKeys();
+        }
+
+        if (postgres is not null)
+        {
+            var node = postgres.Get("connectionString");
+            if (node is null)
+            {
+                postgres.Required("connectionString");
+            }
+            else if (node.Scalar() is { } text)
+            {
+                connectionString = ValidateConnectionString(node, text);
+            }
+
+            postgres.RejectUnknownKeys();
+        }
+
+        if (sqliteNode is not null && postgresNode is not null)
+        {
+            section.Errors.Add(section.Path, "set only one of sqlite and postgres", postgresNode.Line);
+        }
+
+        section.RejectUnknownKeys();
+        return postgresNode is not null
+            ? new DatastoreOptions { Kind = DatastoreKind.Postgres, PostgresConnectionString = connectionString }
+            : new DatastoreOptions { Kind = DatastoreKind.Sqlite, SqlitePath = sqlitePath };
+    }
+
+    // The string may hold a password: messages never quote it.
+    private static string? ValidateConnectionString(ConfigNode node, string text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            node.Error("must not be empty");
+            return null;
+        }
+
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(text);
+            return text;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidCastException or OverflowException)
+        {
+            node.Error("is not a valid PostgreSQL connection string");
+            return null;
+        }
+    }
+
+    private static ListenerOptions ReadListen(ConfigMap section, string dataDir, int? dataDirLine)
+    {
+        var agentApi = section.Get("agentApi")?.Endpoint();
+        var adminSocketNode = section.Get("adminSocket");
+        var adminSocket = adminSocketNode?.AbsolutePath();
+        var healthNode = section.Get("health");
+        var health = healthNode?.Endpoint();
+        section.RejectUnknownKeys();
+
+        var socketPath = adminSocket ?? Path.Join(dataDir, "admin.sock");
+        if (Encoding.UTF8.GetByteCount(socketPath) > MaxSocketPathBytes)
+        {
+            section.Errors.Add(
+                section.PathOf("adminSocket"),
+                string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(socketPath)} is longer than {MaxSocketPathBytes} bytes, the limit of a unix socket path"),
+                adminSocketNode?.Line ?? dataDirLine);
+        }
+
+        var options = new ListenerOptions
+        {
+            AgentApi = agentApi ?? ListenerOptions.DefaultAgentApi,
+            AdminSocket = adminSocket,
+            Health = health ?? ListenerOptions.DefaultHealth,
+        };
+        if (options.AgentApi.Port != 0 && options.AgentApi == options.Health)
+        {
+            section.Errors.Add(section.PathOf("health"), "must differ from listen.agentApi", healthNode?.Line ?? section.Line);
+        }
+
+        return options;
+    }
+
+    private static CaOptions ReadCa(ConfigMap section)
+    {
+        var defaults = new CaOptions();
+        var keyType = ReadKeyType(section.Get("keyType"));
+        var caTtlNode = section.Get("caTtl");
+        var caTtl = Positive(caTtlNode);
+        var x509Node = section.Get("x509SvidTtl");
+        var x509 = Positive(x509Node);
+        var jwtNode = section.Get("jwtSvidTtl");
+        var jwt = Positive(jwtNode);
+        var upstream = ReadUpstream(section.Get("upstream"));
+        section.RejectUnknownKeys();
+
+        var options = new CaOptions
+        {
+            KeyType = keyType ?? defaults.KeyType,
+            CaTtl = caTtl ?? defaults.CaTtl,
+            X509SvidTtl = x509 ?? defaults.X509SvidTtl,
+            JwtSvidTtl = jwt ?? defaults.JwtSvidTtl,
+            Upstream = upstream,
+        };
+
+        // Only when every lifetime involved is valid, so one bad value gives one error.
+        var cap = options.CaTtl / 6;
+        if (caTtlNode is null || caTtl is not null)
+        {
+            CheckCap(section, "x509SvidTtl", x509Node, x509, options.X509SvidTtl, cap, caTtlNode);
+            CheckCap(section, "jwtSvidTtl", jwtNode, jwt, options.JwtSvidTtl, cap, caTtlNode);
+        }
+
+        return options;
+    }
+
+    private static void CheckCap(ConfigMap section, string key, ConfigNode? node, TimeSpan? parsed, TimeSpan value, TimeSpan cap, ConfigNode? caTtlNode)
+    {
+        if ((node is null || parsed is not null) && value > cap)
+        {
+            section.Errors.Add(
+                section.PathOf(key),
+                $"must be at most {section.PathOf("caTtl")} / 6 ({Durations.Format(cap)})",
+                node?.Line ?? caTtlNode?.Line ?? section.Line);
+        }
+    }
+
+    private static CaKeyType? ReadKeyType(ConfigNode? node)
+    {
+        var text = node?.Scalar();
+        if (node is null || text is null)
+        {
+            return null;
+        }
+
+        switch (text)
+        {
+            case "ec-p256":
+                return CaKeyType.EcP256;
+            case "ec-p384":
+                return CaKeyType.EcP384;
+            case "rsa-2048":
+                return CaKeyType.Rsa2048;
+            default:
+                node.Error($"{ConfigText.Quote(text)} is not one of ec-p256, ec-p384, rsa-2048");
+                return null;
+        }
+    }
+
+    private static UpstreamAuthorityOptions? ReadUpstream(ConfigNode? node)
+    {
+        var section = node?.Map();
+        if (section is null)
+        {
+            return null;
+        }
+
+        var certNode = section.Get("certFile");
+        var cert = certNode?.AbsolutePath();
+        var keyNode = section.Get("keyFile");
+        var key = keyNode?.AbsolutePath();
+        var bundle = section.Get("bundleFile")?.AbsolutePath();
+        if (certNode is null)
+        {
+            section.Required("certFile");
+        }
+
+        if (keyNode is null)
+        {
+            section.Required("keyFile");
+        }
+
+        section.RejectUnknownKeys();
+        return cert is null || key is null ? null : new UpstreamAuthorityOptions { CertFile = cert, KeyFile = key, BundleFile = bundle };
+    }
+
+    private static BundleOptions ReadBundle(ConfigMap section)
+    {
+        var hint = Positive(section.Get("refreshHint"));
+        section.RejectUnknownKeys();
+        return hint is null ? new BundleOptions() : new BundleOptions { RefreshHint = hint.Value };
+    }
+
+    private static FederationOptions ReadFederation(ConfigMap section)
+    {
+        var node = section.Get("refreshFloor");
+        var floor = node?.Duration();
+        section.RejectUnknownKeys();
+        if (node is null || floor is null)
+        {
+            return new FederationOptions();
+        }
+
+        if (floor.Value < FederationOptions.MinRefreshFloor)
+        {
+            node.Error($"must be at least {Durations.Format(FederationOptions.MinRefreshFloor)}");
+            return new FederationOptions();
+        }
+
+        return new FederationOptions { RefreshFloor = floor.Value };
+    }
+
+    private static ImmutableArray<uint> ReadAdminUids(ConfigMap root)
+    {
+        var node = root.Get("adminUids");
+        if (node is null)
+        {
+            return [0];
+        }
+
+        var items = node.List();
+        if (items is null)
+        {
+            return [0];
+        }
+
+        if (items.Count == 0)
+        {
+            node.Error("must list at least one uid");
+            return [0];
+        }
+
+        var uids = ImmutableArray.CreateBuilder<uint>(items.Count);
+        foreach (var item in items)
+        {
+            var text = item.Scalar();
+            if (text is null)
+            {
+                continue;
+            }
+
+            if (text.Length is >= 1 and <= 10 && text.All(char.IsAsciiDigit)
+                && ulong.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var uid && uid <= MaxUid)
+            {
+                uids.Add((uint)uid);
+            }
+            else
+            {
+                item.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} is not a uid (a number from 0 to {MaxUid})"));
+            }
+        }
+
+        return uids.ToImmutable();
+    }
+
+    private static TimeSpan? Positive(ConfigNode? node)
+    {
+        var value = node?.Duration();
+        if (node is null || value is null)
+        {
+            return null;
+        }
+
+        if (value.Value <= TimeSpan.Zero)
+        {
+            node.Error("must be longer than 0s");
+            return null;
+        }
+
+        return value;
+    }
+}

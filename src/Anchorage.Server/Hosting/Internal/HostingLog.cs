@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Server.Hosting.Internal;
+
+/// <summary>Hosting events, ids 1000-1099.</summary>
+internal static partial class HostingLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information,
+        Message = "server {ServerId} for trust domain {TrustDomain} started: agent API on {AgentApi}, health on {Health}, admin socket {AdminSocket}")]
+    public static partial void Started(ILogger logger, string serverId, string trustDomain, System.Net.IPEndPoint agentApi, System.Net.IPEndPoint health, string adminSocket);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "removed a stale admin socket at {Path}")]
+    public static partial void StaleSocketRemoved(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "admin request refused: caller uid {Uid} (pid {Pid}) is not an admin")]
+    public static partial void AdminRefused(ILogger logger, uint uid, int pid);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "cannot read the peer credentials of an admin socket connection; closing it")]
+    public static partial void PeerCredentialsUnavailable(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "readiness check failed")]
+    public static partial void ReadinessCheckFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "server {ServerId} stopping")]
+    public static partial void Stopping(ILogger logger, string serverId);
+}

@@ -1,0 +1,249 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Anchorage.Server.Config;
+using Anchorage.Server.Hosting.Internal;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenTelemetry.Metrics;
+
+namespace Anchorage.Server.Hosting;
+
+/// <summary>
+/// The server process on Kestrel: the agent API (HTTP/2 over mutual TLS), the admin API (HTTP/2
+/// on a unix socket, mode 0600, callers checked by uid with <c>SO_PEERCRED</c>) and the health
+/// listener (HTTP/1.1: <c>/live</c>, <c>/ready</c>, <c>/metrics</c>). gRPC health is served on the
+/// agent and admin listeners.
+/// </summary>
+public static class ServerHost
+{
+    /// <summary>The name of the server's <see cref="System.Diagnostics.Metrics.Meter"/>.</summary>
+    public const string MeterName = "Anchorage.Server";
+
+    /// <summary>The logger category of hosting events.</summary>
+    public const string LoggerCategory = "Anchorage.Server.Hosting";
+
+    /// <summary>Starts the server and runs it until <paramref name="cancellationToken"/> fires or the host stops itself.</summary>
+    /// <exception cref="IOException">The admin socket is in use by another server, or a listener cannot bind.</exception>
+    public static async Task RunAsync(
+        ServerOptions options, ServerHostSetup setup, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        var handle = await StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);
+        await using (handle.ConfigureAwait(false))
+        {
+            var lifetime = handle.Services.GetRequiredService<IHostApplicationLifetime>();
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (cancellationToken.Register(() => stopped.TrySetResult()))
+            using (lifetime.ApplicationStopping.Register(() => stopped.TrySetResult()))
+            {
+                await stopped.Task.ConfigureAwait(false);
+            }
+
+            await handle.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Starts the server and returns once every listener is bound. Port 0 binds a free port; the
+    /// handle tells which. Dispose the handle to stop.
+    /// </summary>
+    /// <exception cref="IOException">The admin socket is in use by another server, or a listener cannot bind.</exception>
+    public static async Task<ServerHostHandle> StartAsync(
+        ServerOptions options, ServerHostSetup setup, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(setup);
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(LoggerCategory);
+
+        var serverId = options.ServerId ?? ServerIdFile.LoadOrCreate(options.DataDir);
+        var socketPath = options.AdminSocketPath;
+        if (await AdminSocketPath.PrepareAsync(socketPath, cancellationToken).ConfigureAwait(false))
+        {
+            HostingLog.StaleSocketRemoved(logger, socketPath);
+        }
+
+        ListenOptions? agentListen = null;
+        ListenOptions? healthListen = null;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+
+        // Everything comes from ServerOptions: no appsettings, environment or Kestrel config section adds listeners.
+        builder.Configuration.Sources.Clear();
+        if (loggerFactory is not null)
+        {
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(loggerFactory);
+        }
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(setup.TimeProvider);
+        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, sp.GetRequiredService<ILogger<ReadinessProbe>>()));
+        builder.Services.AddSingleton<ServerMetrics>();
+        builder.Services.AddGrpc();
+        builder.Services.AddGrpcHealthChecks().AddCheck<ReadinessHealthCheck>("ready");
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(MeterName).AddPrometheusExporter());
+        setup.ConfigureServices?.Invoke(builder.Services);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(options.Listen.Health.ToIPEndPoint(), listen =>
+            {
+                healthListen = listen;
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(Tag(ServerListener.Health));
+            });
+            kestrel.Listen(options.Listen.AgentApi.ToIPEndPoint(), listen =>
+            {
+                agentListen = listen;
+                listen.Protocols = HttpProtocols.Http2;
+                listen.Use(Tag(ServerListener.AgentApi));
+                listen.UseHttps(new TlsHandshakeCallbackOptions
+                {
+                    OnConnection = _ => ValueTask.FromResult(AgentTlsOptions(setup.AgentTls)),
+                });
+            });
+            kestrel.ListenUnixSocket(socketPath, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                listen.Use(AdminConnection(logger));
+            });
+        });
+
+        var app = builder.Build();
+        try
+        {
+            Configure(app, options, logger);
+            setup.MapAgentApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(ServerListener.AgentApi)));
+            setup.MapAdminApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(ServerListener.Admin)));
+
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+
+            // Kestrel creates the socket with the umask's mode; only this user may connect.
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            app.Services.GetRequiredService<ServerMetrics>().Starts.Add(1);
+            var agent = (IPEndPoint)agentListen!.EndPoint;
+            var health = (IPEndPoint)healthListen!.EndPoint;
+            HostingLog.Started(logger, serverId, options.TrustDomain.Name, agent, health, socketPath);
+            return new ServerHostHandle(app, logger, serverId, agent, health, socketPath);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static void Configure(WebApplication app, ServerOptions options, ILogger logger)
+    {
+        var metrics = app.Services.GetRequiredService<ServerMetrics>();
+        var adminUids = options.AdminUids.ToHashSet();
+
+        // Admin socket: every request from a uid outside adminUids is refused before routing.
+        app.Use((context, next) =>
+        {
+            if (context.Features.Get<ListenerFeature>()?.Listener != ServerListener.Admin)
+            {
+                return next(context);
+            }
+
+            var peer = context.Features.Get<PeerCredentials>();
+            if (peer is not null && adminUids.Contains(peer.UserId))
+            {
+                return next(context);
+            }
+
+            var uid = peer?.UserId ?? uint.MaxValue;
+            var pid = peer?.ProcessId ?? 0;
+            metrics.AdminRefused.Add(1);
+            HostingLog.AdminRefused(logger, uid, pid);
+            return GrpcReply.RefuseAsync(
+                context, StatusCode.PermissionDenied, StatusCodes.Status403Forbidden, $"caller uid {uid} is not an admin");
+        });
+
+        app.UseRouting();
+
+        // Each endpoint answers on the listeners its metadata names, and nowhere else.
+        app.Use((context, next) =>
+        {
+            var endpoint = context.GetEndpoint();
+            var listener = context.Features.Get<ListenerFeature>()?.Listener;
+            if (endpoint is null
+                || (listener is { } l && endpoint.Metadata.GetMetadata<ListenerMetadata>()?.Allows(l) == true))
+            {
+                return next(context);
+            }
+
+            return GrpcReply.RefuseAsync(context, StatusCode.Unimplemented, StatusCodes.Status404NotFound, "not found");
+        });
+
+        var health = new ListenerMetadata(ServerListener.Health);
+        app.MapGet("/live", () => Results.Text("live\n")).WithMetadata(health);
+        app.MapGet("/ready", async (ReadinessProbe probe, HttpContext context) =>
+        {
+            var status = await probe.CheckAsync(context.RequestAborted).ConfigureAwait(false);
+            return Results.Text(OneLine(status.Reason) + "\n", statusCode: status.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        }).WithMetadata(health);
+        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(health);
+        app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata(ServerListener.AgentApi, ServerListener.Admin));
+    }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
+    private static Func<ConnectionDelegate, ConnectionDelegate> Tag(ServerListener listener) => next => connection =>
+    {
+        connection.Features.Set(new ListenerFeature(listener));
+        return next(connection);
+    };
+
+    // Credentials are fixed when the peer connects, so one read per connection covers every request on it.
+    private static Func<ConnectionDelegate, ConnectionDelegate> AdminConnection(ILogger logger) => next => connection =>
+    {
+        PeerCredentials peer;
+        try
+        {
+            var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
+                ?? throw new InvalidOperationException("the admin connection exposes no socket");
+            peer = PeerCredentialsReader.Read(socket);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidOperationException or PlatformNotSupportedException or ObjectDisposedException)
+        {
+            HostingLog.PeerCredentialsUnavailable(logger, e);
+            connection.Abort();
+            return Task.CompletedTask;
+        }
+
+        connection.Features.Set(new ListenerFeature(ServerListener.Admin));
+        connection.Features.Set(peer);
+        return next(connection);
+    };
+
+    private static SslServerAuthenticationOptions AgentTlsOptions(IServerTlsProvider tls) => new()
+    {
+        ServerCertificateContext = tls.GetServerCertificate(),
+
+        // Always ask; the provider decides whether a client without a certificate may continue.
+        ClientCertificateRequired = true,
+        RemoteCertificateValidationCallback = (_, certificate, chain, errors) => tls.ValidateClientCertificate(
+            certificate as X509Certificate2 ?? (certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData())),
+            chain,
+            errors),
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        ApplicationProtocols = [SslApplicationProtocol.Http2],
+    };
+}

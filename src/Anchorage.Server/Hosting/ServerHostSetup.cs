@@ -1,0 +1,33 @@
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Anchorage.Server.Hosting;
+
+/// <summary>
+/// The parts of the server that plug into the host: the agent API's TLS, the readiness check
+/// and the gRPC services of each listener. The CA, datastore and APIs supply these as they arrive.
+/// </summary>
+public sealed class ServerHostSetup
+{
+    /// <summary>The agent API listener's certificate and client-certificate check. Required.</summary>
+    public required IServerTlsProvider AgentTls { get; init; }
+
+    /// <summary>
+    /// Answers <c>/ready</c> and the gRPC health service. Default: ready as soon as the listeners
+    /// are bound. Exceptions count as not ready.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<ReadinessStatus>> Readiness { get; init; } =
+        static _ => ValueTask.FromResult(ReadinessStatus.Ready);
+
+    /// <summary>Registers services (gRPC service dependencies, datastore, CA).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
+
+    /// <summary>Maps the agent API (e.g. <c>endpoints.MapGrpcService&lt;T&gt;()</c>); reachable on the agent listener only.</summary>
+    public Action<IEndpointRouteBuilder>? MapAgentApi { get; init; }
+
+    /// <summary>Maps the admin API; reachable on the admin socket only, by admin uids only.</summary>
+    public Action<IEndpointRouteBuilder>? MapAdminApi { get; init; }
+
+    /// <summary>The clock registered for the services. Default <see cref="TimeProvider.System"/>.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

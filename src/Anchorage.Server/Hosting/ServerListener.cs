@@ -1,0 +1,14 @@
+namespace Anchorage.Server.Hosting;
+
+/// <summary>The server's listeners; every endpoint is reachable on the listeners it names only.</summary>
+public enum ServerListener
+{
+    /// <summary>gRPC over mutual TLS for agents (<c>listen.agentApi</c>).</summary>
+    AgentApi,
+
+    /// <summary>gRPC over the admin unix socket, callers checked by uid (<c>listen.adminSocket</c>).</summary>
+    Admin,
+
+    /// <summary>Plain HTTP/1.1: <c>/live</c>, <c>/ready</c>, <c>/metrics</c> (<c>listen.health</c>).</summary>
+    Health,
+}
