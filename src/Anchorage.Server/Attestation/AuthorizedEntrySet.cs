@@ -53,7 +53,7 @@ public sealed class AuthorizedEntrySet
     /// true when it may change it (then compute the set again).
     /// </summary>
     /// <remarks>
-    /// It may change the set when: it is in the set (updated, or moved away); its parent may parent
+    /// It may change the set when: its old version is in the set or was an alias of the agent (whatever it became); its parent may parent
     /// authorized entries (the agent, an alias, or an authorized entry above the depth bound); or it
     /// is a node-alias entry that was, or now is, an alias of the agent. Otherwise neither it nor
     /// anything below it was or becomes reachable. For a batch of changes, the set is unchanged when
@@ -62,12 +62,15 @@ public sealed class AuthorizedEntrySet
     public bool IsAffectedBy(RegistrationEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        if (entry.ParentId == _serverId)
+        // Its old version mattered (held, or an alias of the agent), whatever the new one is.
+        if (_entryIds.Contains(entry.Id) || _aliasEntryIds.Contains(entry.Id))
         {
-            return _aliasEntryIds.Contains(entry.Id) || entry.Selectors.All(_nodeSelectors.Contains);
+            return true;
         }
 
-        return _entryIds.Contains(entry.Id) || _parentIds.Contains(entry.ParentId);
+        return entry.ParentId == _serverId
+            ? entry.Selectors.All(_nodeSelectors.Contains)
+            : _parentIds.Contains(entry.ParentId);
     }
 
     /// <summary>False when deleting the entry <paramref name="entryId"/> certainly leaves this set unchanged.</summary>
