@@ -1,3 +1,4 @@
+using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
@@ -56,7 +57,7 @@ public class ServerConfigLoaderTests
             },
             Ca = new CaOptions
             {
-                KeyType = CaKeyType.EcP384,
+                KeyType = KeyType.EcP384,
                 CaTtl = TimeSpan.FromHours(48),
                 X509SvidTtl = TimeSpan.FromMinutes(90),
                 JwtSvidTtl = TimeSpan.FromMinutes(5),
@@ -96,7 +97,7 @@ public class ServerConfigLoaderTests
         Assert.Null(options.Listen.AdminSocket);
         Assert.Equal("/var/lib/anchorage/server/admin.sock", options.AdminSocketPath);
         Assert.Equal(new HostPort("127.0.0.1", 8080), options.Listen.Health);
-        Assert.Equal(CaKeyType.EcP256, options.Ca.KeyType);
+        Assert.Equal(KeyType.EcP256, options.Ca.KeyType);
         Assert.Equal(TimeSpan.FromHours(24), options.Ca.CaTtl);
         Assert.Equal(TimeSpan.FromHours(1), options.Ca.X509SvidTtl);
         Assert.Equal(TimeSpan.FromMinutes(5), options.Ca.JwtSvidTtl);
