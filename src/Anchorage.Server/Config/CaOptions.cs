@@ -1,4 +1,5 @@
 using Anchorage.Server.Ca;
+
 namespace Anchorage.Server.Config;
 
 /// <summary><c>ca:</c> the certificate authority: key type and lifetimes.</summary>
