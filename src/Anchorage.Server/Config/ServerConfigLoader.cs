@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config.Internal;
+using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Ids;
 using Npgsql;
 
@@ -166,8 +167,8 @@ public static class ServerConfigLoader
 
         section.RejectUnknownKeys();
         return postgresNode is not null
-            ? new DatastoreOptions { Kind = DatastoreKind.Postgres, PostgresConnectionString = connectionString }
-            : new DatastoreOptions { Kind = DatastoreKind.Sqlite, SqlitePath = sqlitePath };
+            ? new DatastoreOptions { Kind = DataStoreKind.Postgres, PostgresConnectionString = connectionString }
+            : new DatastoreOptions { Kind = DataStoreKind.Sqlite, SqlitePath = sqlitePath };
     }
 
     // The string may hold a password: messages never quote it.

@@ -1,5 +1,6 @@
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
+using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 
@@ -46,7 +47,7 @@ public class ServerConfigLoaderTests
             ServerId = "server-1",
             Datastore = new DatastoreOptions
             {
-                Kind = DatastoreKind.Postgres,
+                Kind = DataStoreKind.Postgres,
                 PostgresConnectionString = "Host=127.0.0.1;Database=anchorage;Username=anchorage",
             },
             Listen = new ListenerOptions
@@ -89,7 +90,7 @@ public class ServerConfigLoaderTests
         Assert.Equal("acme.corp", options.TrustDomain.Name);
         Assert.Equal("/var/lib/anchorage/server", options.DataDir);
         Assert.Null(options.ServerId);
-        Assert.Equal(DatastoreKind.Sqlite, options.Datastore.Kind);
+        Assert.Equal(DataStoreKind.Sqlite, options.Datastore.Kind);
         Assert.Null(options.Datastore.SqlitePath);
         Assert.Equal("/var/lib/anchorage/server/datastore.db", options.Datastore.SqlitePathIn(options.DataDir));
         Assert.Null(options.Datastore.PostgresConnectionString);
@@ -131,7 +132,7 @@ public class ServerConfigLoaderTests
     {
         var options = ServerConfigLoader.Parse("trustDomain: acme.corp\ndatastore:\n  sqlite:\n    path: /data/x.db\n").Value!;
 
-        Assert.Equal(DatastoreKind.Sqlite, options.Datastore.Kind);
+        Assert.Equal(DataStoreKind.Sqlite, options.Datastore.Kind);
         Assert.Equal("/data/x.db", options.Datastore.SqlitePathIn(options.DataDir));
     }
 
