@@ -57,6 +57,9 @@ internal sealed class AdminConnection : IDisposable
     /// <summary>The socket this connection dials.</summary>
     public string SocketPath { get; }
 
+    /// <summary>The channel, for the standard gRPC services (health) the admin socket also serves.</summary>
+    public GrpcChannel Channel => _channel;
+
     /// <summary>The generated client; call it through <see cref="CallAsync{TResponse}"/>.</summary>
     public AdminApi.AdminApiClient Client { get; }
 
