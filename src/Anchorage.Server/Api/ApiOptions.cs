@@ -1,0 +1,55 @@
+namespace Anchorage.Server.Api;
+
+/// <summary>Limits of the agent and admin APIs; the defaults are stated on each property.</summary>
+public sealed record ApiOptions
+{
+    /// <summary>Default <see cref="SyncPageSize"/>: 1000 entries per message.</summary>
+    public const int DefaultSyncPageSize = 1000;
+
+    /// <summary>The largest page an agent may ask for: 5000 entries per message.</summary>
+    public const int MaxSyncPageSize = 5000;
+
+    /// <summary>
+    /// How many signing operations (X.509-SVID batches, JWT-SVIDs, agent attestations and renewals,
+    /// admin mints) run at once; further requests are refused with <c>Unavailable</c> and a
+    /// <c>retry-after-ms</c> trailer instead of queueing. Default: twice the processor count.
+    /// </summary>
+    public int MaxConcurrentSigning { get; init; } = 2 * Environment.ProcessorCount;
+
+    /// <summary>
+    /// The least wait a busy refusal advises; each refusal adds up to the same again at random, so
+    /// refused agents do not come back in step. Default 200 ms.
+    /// </summary>
+    public TimeSpan SigningRetryAfter { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Entries per <c>SyncEntries</c> message when the agent asks for 0. Default <see cref="DefaultSyncPageSize"/>.</summary>
+    public int SyncPageSize { get; init; } = DefaultSyncPageSize;
+
+    /// <summary>The most X.509-SVIDs one <c>BatchNewX509Svid</c> call may ask for. Default 500.</summary>
+    public int MaxX509SvidBatch { get; init; } = 500;
+
+    /// <summary>Checks the limits.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A limit is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (MaxConcurrentSigning < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentSigning), "maxConcurrentSigning must be at least 1");
+        }
+
+        if (SigningRetryAfter < TimeSpan.FromMilliseconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(SigningRetryAfter), "signingRetryAfter must be at least 1 ms");
+        }
+
+        if (SyncPageSize is < 1 or > MaxSyncPageSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SyncPageSize), "syncPageSize must be between 1 and 5000");
+        }
+
+        if (MaxX509SvidBatch < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxX509SvidBatch), "maxX509SvidBatch must be at least 1");
+        }
+    }
+}
