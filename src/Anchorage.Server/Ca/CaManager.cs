@@ -1,8 +1,10 @@
 using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Server.Ca.Internal;
 using Anchorage.Server.DataStore;
+using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Microsoft.Extensions.Logging;
@@ -39,7 +41,7 @@ namespace Anchorage.Server.Ca;
 /// the holders of the SVIDs it signed re-issue before the bundle stops trusting it; a prepared
 /// authority may be revoked at once (it has signed nothing); the active one never.</para>
 /// </remarks>
-public sealed partial class CaManager : ICertificateAuthority, IAsyncDisposable
+public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource, IAsyncDisposable
 {
     /// <summary>The path of the server's own SPIFFE ID, <c>spiffe://&lt;trust domain&gt;/anchorage/server</c>.</summary>
     public const string ServerSvidPath = "/anchorage/server";
@@ -203,6 +205,16 @@ public sealed partial class CaManager : ICertificateAuthority, IAsyncDisposable
         var expiry = DateTimeOffset.FromUnixTimeSeconds(notAfter.ToUnixTimeSeconds());
         var token = JwtSvid.Mint(id, audience, expiry, authority.SigningKey, _time);
         return Task.FromResult(new IssuedJwtSvid(token, expiry));
+    }
+
+    /// <summary>
+    /// The X.509 part of the bundle this manager last published or read, for its own trust domain
+    /// only (TLS peers of the agent API are agents of this trust domain).
+    /// </summary>
+    public bool TryGetX509Bundle(TrustDomain trustDomain, [NotNullWhen(true)] out X509Bundle? bundle)
+    {
+        bundle = trustDomain == TrustDomain ? _bundle?.Bundle.ToX509Bundle() : null;
+        return bundle is not null;
     }
 
     /// <inheritdoc/>

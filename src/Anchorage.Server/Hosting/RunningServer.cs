@@ -1,0 +1,35 @@
+using Anchorage.Server.Ca;
+using Anchorage.Server.DataStore;
+
+namespace Anchorage.Server.Hosting;
+
+/// <summary>A started server: its listeners, CA and datastore. Disposing stops it in reverse order.</summary>
+public sealed class RunningServer : IAsyncDisposable
+{
+    private readonly UpstreamAuthority? _upstream;
+
+    internal RunningServer(ServerHostHandle host, CaManager ca, IDataStore store, UpstreamAuthority? upstream)
+    {
+        Host = host;
+        Ca = ca;
+        Store = store;
+        _upstream = upstream;
+    }
+
+    /// <summary>The listeners (bound endpoints, admin socket path).</summary>
+    public ServerHostHandle Host { get; }
+
+    /// <summary>The CA manager.</summary>
+    public CaManager Ca { get; }
+
+    /// <summary>The datastore.</summary>
+    public IDataStore Store { get; }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync().ConfigureAwait(false);
+        await Ca.DisposeAsync().ConfigureAwait(false);
+        _upstream?.Dispose();
+        await Store.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,113 @@
+using Anchorage.Server.Api;
+using Anchorage.Server.Ca;
+using Anchorage.Server.Config;
+using Anchorage.Server.DataStore;
+using Anchorage.Spiffe.Authorization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Server.Hosting;
+
+/// <summary>
+/// Composes a server from its options: datastore (retried with backoff until reachable), key
+/// manager, CA manager, registration and attestation services, and the three listeners. The
+/// one place where the parts are wired together; <c>anchorage server run</c> and the tests use it.
+/// </summary>
+public static class ServerApp
+{
+    /// <summary>The longest wait between two attempts to reach the datastore at start.</summary>
+    public static readonly TimeSpan DatastoreMaxRetryDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>Starts a server and returns once every listener is bound and the CA is active.</summary>
+    /// <exception cref="DataStoreUnavailableException">Cancelled while the datastore was still unreachable.</exception>
+    public static async Task<RunningServer> StartAsync(
+        ServerOptions options, ILoggerFactory loggerFactory, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(time);
+        var logger = loggerFactory.CreateLogger(ServerHost.LoggerCategory);
+        var serverId = options.ServerId ?? ServerIdFile.LoadOrCreate(options.DataDir);
+        var store = await DataStoreFactory.OpenWithRetryAsync(
+            options.Datastore.ToDataStoreOptions(options.DataDir), time, logger, DatastoreMaxRetryDelay, cancellationToken).ConfigureAwait(false);
+        UpstreamAuthority? upstream = null;
+        CaManager? ca = null;
+        try
+        {
+            if (options.Ca.Upstream is { } u)
+            {
+                upstream = UpstreamAuthority.Load(u.CertFile, u.KeyFile, u.BundleFile ?? u.CertFile, time);
+            }
+
+            ca = await CaManager.StartAsync(
+                new CaManagerOptions
+                {
+                    TrustDomain = options.TrustDomain,
+                    ServerId = serverId,
+                    KeyType = options.Ca.KeyType,
+                    CaTtl = options.Ca.CaTtl,
+                    X509SvidTtl = options.Ca.X509SvidTtl,
+                    JwtSvidTtl = options.Ca.JwtSvidTtl,
+                    RefreshHint = options.Bundle.RefreshHint,
+                    UpstreamAuthority = upstream,
+                },
+                store,
+                new DiskKeyManager(options.DataDir),
+                time,
+                loggerFactory.CreateLogger("Anchorage.Server.Ca"),
+                cancellationToken).ConfigureAwait(false);
+
+            var caManager = ca;
+            var setup = new ServerHostSetup
+            {
+                // Attestation needs no client certificate; every other agent call is
+                // authenticated by the agent API itself against this trust domain's bundle.
+                AgentTls = new SpiffeServerTlsProvider(
+                    ca.ServerSvid, ca, Authorizer.MemberOf(options.TrustDomain), requireClientCertificate: false, time),
+                Readiness = _ => ValueTask.FromResult(caManager.ActiveX509Authority is null
+                    ? ReadinessStatus.NotReady("the ca has no active x509 authority")
+                    : ReadinessStatus.Ready),
+                ConfigureServices = services =>
+                {
+                    services.AddSingleton(store);
+                    services.AddSingleton<ICertificateAuthority>(caManager);
+                    services.AddSingleton(caManager);
+                    services.AddAnchorageApis();
+                },
+                MapAgentApi = ApiEndpoints.MapAgentApi,
+                MapAdminApi = ApiEndpoints.MapAdminApi,
+                TimeProvider = time,
+            };
+            var host = await ServerHost.StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);
+            return new RunningServer(host, ca, store, upstream);
+        }
+        catch
+        {
+            if (ca is not null)
+            {
+                await ca.DisposeAsync().ConfigureAwait(false);
+            }
+
+            upstream?.Dispose();
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Runs a server until <paramref name="cancellationToken"/> is cancelled (SIGINT/SIGTERM).</summary>
+    public static async Task RunAsync(ServerOptions options, ILoggerFactory loggerFactory, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var server = await StartAsync(options, loggerFactory, time, cancellationToken).ConfigureAwait(false);
+        await using (server.ConfigureAwait(false))
+        {
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Shutdown requested.
+            }
+        }
+    }
+}
