@@ -11,22 +11,22 @@ public readonly record struct Selector(string Type, string Value)
     /// <summary>Parses <c>type:value</c>; both parts non-empty, no whitespace or control characters.</summary>
     /// <exception cref="FormatException">The text is not a selector; the message says why.</exception>
     public static Selector Parse(string text) =>
-        TryParse(text, out var selector, out var error) ? selector : throw new FormatException(error);
+        TryParse(text, out var selector, out var error) ? selector : throw new FormatException($"selector \"{text}\" {error}");
 
-    /// <summary>Parses and, on failure, reports why.</summary>
+    /// <summary>Parses and, on failure, reports why (without quoting the text: callers add where it came from).</summary>
     public static bool TryParse(string? text, out Selector selector, [NotNullWhen(false)] out string? error)
     {
         selector = default;
         if (string.IsNullOrEmpty(text))
         {
-            error = "selector is empty";
+            error = "must not be empty";
             return false;
         }
 
         var colon = text.IndexOf(':', StringComparison.Ordinal);
         if (colon <= 0 || colon == text.Length - 1)
         {
-            error = $"selector \"{Printable(text)}\" must be type:value, e.g. unix:uid:1000";
+            error = "must be type:value, e.g. unix:uid:1000";
             return false;
         }
 
@@ -34,7 +34,7 @@ public readonly record struct Selector(string Type, string Value)
         {
             if (char.IsWhiteSpace(c) || char.IsControl(c))
             {
-                error = $"selector \"{Printable(text)}\" contains whitespace or control characters";
+                error = "contains whitespace or control characters";
                 return false;
             }
         }
@@ -43,9 +43,6 @@ public readonly record struct Selector(string Type, string Value)
         error = null;
         return true;
     }
-
-    private static string Printable(string text) =>
-        text.Length > 80 ? string.Concat(text.AsSpan(0, 80), "...") : text;
 
     /// <summary><c>type:value</c>.</summary>
     public override string ToString() => Type + ":" + Value;
