@@ -42,6 +42,9 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         Assert.Equal(key.ExportSubjectPublicKeyInfo(), leaf.PublicKey.ExportSubjectPublicKeyInfo());
         var node = await Admin.GetAgentAsync(new GetAgentRequest { SpiffeId = token.AgentSpiffeId });
         Assert.Equal(["join_token:" + token.Id], node.Selectors.Select(s => s.Type + ":" + s.Value));
+        var secret = token.Token[(token.Id.Length + 1)..];
+        Assert.Contains(_server.Log.Events, e => e.EventId == 3404 && e.Message.StartsWith($"agent {token.AgentSpiffeId} attested", StringComparison.Ordinal));
+        Assert.DoesNotContain(_server.Log.Events, e => e.Message.Contains(secret, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -196,6 +199,32 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         Assert.Empty(unchanged.Upserted);
         Assert.Empty(unchanged.RemovedIds);
         Assert.False(unchanged.FullResync);
+    }
+
+    [Fact]
+    public async Task SyncEntries_12kEntriesAtTheMaximumPageSize_EveryMessageBounded()
+    {
+        // Message size depends on the page size only, never on the total; 12k entries keep the run short
+        // (the store inserts one at a time), the 100k-entry index is tested with AuthorizedEntries.
+        var svid = await _server.AttestAsync();
+        for (var i = 0; i < 12_000; i++)
+        {
+            await _server.Store.CreateEntryAsync(
+                new Anchorage.Server.Registration.RegistrationEntry
+                {
+                    Id = i.ToString("d6", System.Globalization.CultureInfo.InvariantCulture),
+                    SpiffeId = Spiffe.Ids.SpiffeId.Parse($"spiffe://acme.corp/w/{i}"),
+                    ParentId = svid.Id,
+                    Selectors = [new Anchorage.Server.Registration.Selector("unix", "uid:1000")],
+                },
+                CancellationToken.None);
+        }
+
+        var pages = await SyncAsync(_server.Agent(svid), 0, 5000);
+
+        Assert.Equal([5000, 5000, 2000], pages.Select(p => p.Upserted.Count));
+        Assert.All(pages, p => Assert.InRange(p.CalculateSize(), 1, 4 * 1024 * 1024));
+        Assert.Equal(12_000, pages.SelectMany(p => p.Upserted).Select(e => e.Id).Distinct().Count());
     }
 
     [Fact]
