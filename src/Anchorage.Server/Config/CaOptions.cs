@@ -1,3 +1,5 @@
+using Anchorage.Server.Ca;
+
 namespace Anchorage.Server.Config;
 
 /// <summary><c>ca:</c> the certificate authority: key type and lifetimes.</summary>
@@ -7,8 +9,8 @@ namespace Anchorage.Server.Config;
 /// </remarks>
 public sealed record CaOptions
 {
-    /// <summary>The key type of new authorities. Default <see cref="CaKeyType.EcP256"/>.</summary>
-    public CaKeyType KeyType { get; init; } = CaKeyType.EcP256;
+    /// <summary>The key type of new authorities. Default <see cref="KeyType.EcP256"/>.</summary>
+    public KeyType KeyType { get; init; } = KeyType.EcP256;
 
     /// <summary>The lifetime of a signing authority. Default 24h.</summary>
     public TimeSpan CaTtl { get; init; } = TimeSpan.FromHours(24);

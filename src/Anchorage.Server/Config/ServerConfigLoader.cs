@@ -1,7 +1,9 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using Anchorage.Server.Ca;
 using Anchorage.Server.Config.Internal;
+using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Ids;
 using Npgsql;
 
@@ -165,8 +167,8 @@ public static class ServerConfigLoader
 
         section.RejectUnknownKeys();
         return postgresNode is not null
-            ? new DatastoreOptions { Kind = DatastoreKind.Postgres, PostgresConnectionString = connectionString }
-            : new DatastoreOptions { Kind = DatastoreKind.Sqlite, SqlitePath = sqlitePath };
+            ? new DatastoreOptions { Kind = DataStoreKind.Postgres, PostgresConnectionString = connectionString }
+            : new DatastoreOptions { Kind = DataStoreKind.Sqlite, SqlitePath = sqlitePath };
     }
 
     // The string may hold a password: messages never quote it.
@@ -266,7 +268,7 @@ public static class ServerConfigLoader
         }
     }
 
-    private static CaKeyType? ReadKeyType(ConfigNode? node)
+    private static KeyType? ReadKeyType(ConfigNode? node)
     {
         var text = node?.Scalar();
         if (node is null || text is null)
@@ -274,18 +276,14 @@ public static class ServerConfigLoader
             return null;
         }
 
-        switch (text)
+        // One list of key type names: the CA engine's.
+        if (KeyTypeNames.TryParse(text, out var keyType))
         {
-            case "ec-p256":
-                return CaKeyType.EcP256;
-            case "ec-p384":
-                return CaKeyType.EcP384;
-            case "rsa-2048":
-                return CaKeyType.Rsa2048;
-            default:
-                node.Error($"{ConfigText.Quote(text)} is not one of ec-p256, ec-p384, rsa-2048");
-                return null;
+            return keyType;
         }
+
+        node.Error($"{ConfigText.Quote(text)} is not one of ec-p256, ec-p384, rsa-2048");
+        return null;
     }
 
     private static UpstreamAuthorityOptions? ReadUpstream(ConfigNode? node)

@@ -1,4 +1,6 @@
+using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
+using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 
@@ -45,7 +47,7 @@ public class ServerConfigLoaderTests
             ServerId = "server-1",
             Datastore = new DatastoreOptions
             {
-                Kind = DatastoreKind.Postgres,
+                Kind = DataStoreKind.Postgres,
                 PostgresConnectionString = "Host=127.0.0.1;Database=anchorage;Username=anchorage",
             },
             Listen = new ListenerOptions
@@ -56,7 +58,7 @@ public class ServerConfigLoaderTests
             },
             Ca = new CaOptions
             {
-                KeyType = CaKeyType.EcP384,
+                KeyType = KeyType.EcP384,
                 CaTtl = TimeSpan.FromHours(48),
                 X509SvidTtl = TimeSpan.FromMinutes(90),
                 JwtSvidTtl = TimeSpan.FromMinutes(5),
@@ -88,7 +90,7 @@ public class ServerConfigLoaderTests
         Assert.Equal("acme.corp", options.TrustDomain.Name);
         Assert.Equal("/var/lib/anchorage/server", options.DataDir);
         Assert.Null(options.ServerId);
-        Assert.Equal(DatastoreKind.Sqlite, options.Datastore.Kind);
+        Assert.Equal(DataStoreKind.Sqlite, options.Datastore.Kind);
         Assert.Null(options.Datastore.SqlitePath);
         Assert.Equal("/var/lib/anchorage/server/datastore.db", options.Datastore.SqlitePathIn(options.DataDir));
         Assert.Null(options.Datastore.PostgresConnectionString);
@@ -96,7 +98,7 @@ public class ServerConfigLoaderTests
         Assert.Null(options.Listen.AdminSocket);
         Assert.Equal("/var/lib/anchorage/server/admin.sock", options.AdminSocketPath);
         Assert.Equal(new HostPort("127.0.0.1", 8080), options.Listen.Health);
-        Assert.Equal(CaKeyType.EcP256, options.Ca.KeyType);
+        Assert.Equal(KeyType.EcP256, options.Ca.KeyType);
         Assert.Equal(TimeSpan.FromHours(24), options.Ca.CaTtl);
         Assert.Equal(TimeSpan.FromHours(1), options.Ca.X509SvidTtl);
         Assert.Equal(TimeSpan.FromMinutes(5), options.Ca.JwtSvidTtl);
@@ -130,7 +132,7 @@ public class ServerConfigLoaderTests
     {
         var options = ServerConfigLoader.Parse("trustDomain: acme.corp\ndatastore:\n  sqlite:\n    path: /data/x.db\n").Value!;
 
-        Assert.Equal(DatastoreKind.Sqlite, options.Datastore.Kind);
+        Assert.Equal(DataStoreKind.Sqlite, options.Datastore.Kind);
         Assert.Equal("/data/x.db", options.Datastore.SqlitePathIn(options.DataDir));
     }
 

@@ -1,0 +1,619 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Anchorage.Server.Ca.Internal;
+using Anchorage.Server.DataStore;
+using Anchorage.Spiffe.Ids;
+using Anchorage.Spiffe.Svids;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Server.Ca;
+
+/// <summary>
+/// The trust domain's CA on one server: keeps this server's X.509 and JWT authorities in the
+/// datastore's journal and their keys in the <see cref="IKeyManager"/>, rotates them on a timer
+/// (<see cref="RotationPlanner"/>), publishes the bundle of every server's authorities, signs SVIDs
+/// with the active authorities, holds the server's own X.509-SVID, and carries out the operator's
+/// prepare / activate / taint / revoke.
+/// </summary>
+/// <remarks>
+/// <para><b>The journal is the source of truth.</b> Every operation re-reads it, and the rotation
+/// check re-reads it every <see cref="CaManagerOptions.RotationCheckInterval"/>, so changes made by
+/// another server on the same datastore reach this server's bundle within one interval. All
+/// operations that change state run one at a time.</para>
+/// <para><b>Crash safety.</b> A key is written (fsync + rename) before the journal names it; an
+/// authority is journalled as prepared and the bundle holding it is published before it is
+/// journalled as active; the journal says active before the key signs anything. So a SIGKILL
+/// between any two steps leaves at worst an orphan key file, never a journal entry without a key
+/// nor an active authority missing from the bundle; the next start finishes the rotation.</para>
+/// <para><b>A journal entry whose key is missing or unusable</b> (a lost or corrupt key file) is
+/// logged as an error and, when it was active or prepared, demoted to old. It is never deleted at
+/// start: deleting would drop a still-trusted authority from the bundle and break every SVID it
+/// signed. As old it stays in the bundle until it expires (or an operator taints and revokes it)
+/// and signs nothing; with no active authority left the planner prepares and activates a new one.</para>
+/// <para><b>Chains.</b> A self-signed authority is itself the bundle's root, so an SVID's chain is
+/// the leaf alone (as SPIRE); an upstream-signed authority's chain is the leaf, the authority's CA
+/// certificate and the upstream intermediates, up to but excluding the upstream root, which is in
+/// the bundle instead of the CA certificate.</para>
+/// <para><b>Revocation</b> (as SPIRE): an old authority must be tainted before it is revoked, so
+/// the holders of the SVIDs it signed re-issue before the bundle stops trusting it; a prepared
+/// authority may be revoked at once (it has signed nothing); the active one never.</para>
+/// </remarks>
+public sealed partial class CaManager : ICertificateAuthority, IAsyncDisposable
+{
+    /// <summary>The path of the server's own SPIFFE ID, <c>spiffe://&lt;trust domain&gt;/anchorage/server</c>.</summary>
+    public const string ServerSvidPath = "/anchorage/server";
+
+    private static readonly AuthorityKind[] Kinds = [AuthorityKind.X509, AuthorityKind.Jwt];
+
+    private readonly CaManagerOptions _options;
+    private readonly IDataStore _store;
+    private readonly IKeyManager _keys;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly X509AuthorityFactory _x509Factory;
+    private readonly JwtAuthorityFactory _jwtFactory;
+    private readonly ServerSvidSource _serverSvid = new();
+    private readonly Lock _tickLock = new();
+
+    private ITimer? _timer;
+    private Task _tick = Task.CompletedTask;
+    private int _disposed;
+
+    private CaManager(CaManagerOptions options, IDataStore store, IKeyManager keys, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _store = store;
+        _keys = keys;
+        _time = time;
+        _logger = logger;
+        _x509Factory = new X509AuthorityFactory(options.TrustDomain, time);
+        _jwtFactory = new JwtAuthorityFactory(time);
+        ServerSpiffeId = SpiffeId.FromPath(options.TrustDomain, ServerSvidPath);
+    }
+
+    /// <summary>
+    /// Raised after the published bundle changes (a new <c>spiffe_sequence</c>), whether this server
+    /// or another one sharing the datastore changed it; the argument is the bundle as stored.
+    /// Raised outside the manager's lock; a listener that throws is logged and ignored.
+    /// </summary>
+    public event EventHandler<StoredBundle>? BundleChanged;
+
+    /// <summary>
+    /// Raised after the journal changes in a way the bundle does not show (an activation, a taint),
+    /// so the agent API can push the tainted authorities (<see cref="ListTaintedAsync"/>).
+    /// </summary>
+    public event EventHandler? AuthoritiesChanged;
+
+    /// <inheritdoc/>
+    public TrustDomain TrustDomain => _options.TrustDomain;
+
+    /// <summary>This server's id: the owner of the keys in its key manager.</summary>
+    public string ServerId => _options.ServerId;
+
+    /// <summary>The server's own SPIFFE ID, <c>spiffe://&lt;trust domain&gt;/anchorage/server</c>.</summary>
+    public SpiffeId ServerSpiffeId { get; }
+
+    /// <summary>
+    /// The server's own X.509-SVID (<see cref="ServerSpiffeId"/>; key in memory only), signed by the
+    /// active X.509 authority, re-issued at half its life and whenever the active authority changes.
+    /// </summary>
+    public IX509SvidSource ServerSvid => _serverSvid;
+
+    /// <summary>The active X.509 authority of this server, or null (not started, or no usable key).</summary>
+    public AuthorityRecord? ActiveX509Authority => _activeX509?.Record;
+
+    /// <summary>The active JWT authority of this server, or null (not started, or no usable key).</summary>
+    public AuthorityRecord? ActiveJwtAuthority => _activeJwt?.Record;
+
+    /// <summary>
+    /// Starts the CA: reads this server's authorities from the journal, loads their keys, completes
+    /// or starts the rotation (a fresh server prepares, publishes and activates one authority of
+    /// each kind), publishes the bundle, issues the server SVID, and starts the rotation timer.
+    /// </summary>
+    /// <param name="options">Trust domain, server id, key type and lifetimes.</param>
+    /// <param name="store">The datastore holding the journal and the bundle (borrowed).</param>
+    /// <param name="keys">This server's key manager (borrowed).</param>
+    /// <param name="time">The clock and the timer.</param>
+    /// <param name="logger">Receives the CA events (2000-2099).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <exception cref="ArgumentException">The options are not usable (empty trust domain or server id, a lifetime that is not positive).</exception>
+    /// <exception cref="DataStoreUnavailableException">The datastore cannot be reached.</exception>
+    /// <exception cref="InvalidOperationException">The upstream CA has expired, or no authority could be activated.</exception>
+    public static async Task<CaManager> StartAsync(
+        CaManagerOptions options, IDataStore store, IKeyManager keys, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        Validate(options);
+
+        var manager = new CaManager(options, store, keys, time, logger);
+        try
+        {
+            await manager.RunExclusiveAsync(
+                async ct =>
+                {
+                    await manager.RotateCoreAsync(ct).ConfigureAwait(false);
+                    if (manager._activeX509 is null || manager._activeJwt is null)
+                    {
+                        throw new InvalidOperationException("the ca could not activate an x509 and a jwt authority");
+                    }
+
+                    manager.RenewServerSvid(force: true);
+                    return true;
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await manager.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        CaManagerLog.Started(logger, options.ServerId, options.TrustDomain.Name, manager._activeX509!.Record.Id, manager._activeJwt!.Record.Id);
+        manager._timer = time.CreateTimer(static state => ((CaManager)state!).OnTimer(), manager, options.RotationCheckInterval, options.RotationCheckInterval);
+        return manager;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The TTL defaults to <see cref="CaManagerOptions.X509SvidTtl"/> and is capped at the active
+    /// authority's lifetime / 6 and at its notAfter. The chain is the leaf alone for a self-signed
+    /// authority, else the leaf, the authority's CA certificate and the upstream intermediates.
+    /// </remarks>
+    public Task<IssuedX509Svid> SignX509SvidAsync(
+        SpiffeId id, ReadOnlyMemory<byte> csr, IReadOnlyList<string> dnsNames, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var active = _activeX509 ?? throw new InvalidOperationException("no active x509 authority; the ca is not ready");
+        var der = active.Issuer.IssueFromCsr(id, csr.Span, dnsNames, ttl ?? _options.X509SvidTtl);
+        return Task.FromResult(Issued(id, der, active));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The TTL defaults to <see cref="CaManagerOptions.JwtSvidTtl"/> and is capped at the active
+    /// authority's lifetime / 6 and at its notAfter; the expiry is in whole seconds, as the token's <c>exp</c>.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The ID is empty or not in this trust domain, or an audience is empty.</exception>
+    /// <exception cref="InvalidOperationException">No active JWT authority.</exception>
+    public Task<IssuedJwtSvid> MintJwtSvidAsync(SpiffeId id, IReadOnlyList<string> audience, TimeSpan? ttl, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var active = _activeJwt ?? throw new InvalidOperationException("no active jwt authority; the ca is not ready");
+        if (id.IsEmpty)
+        {
+            throw new ArgumentException("spiffe id is empty", nameof(id));
+        }
+
+        if (!id.MemberOf(TrustDomain))
+        {
+            throw new ArgumentException($"spiffe id \"{id}\" is not in trust domain \"{TrustDomain}\" of this ca", nameof(id));
+        }
+
+        var authority = active.Authority;
+        var (_, notAfter) = RotationPlanner.SvidWindow(_time.GetUtcNow(), ttl ?? _options.JwtSvidTtl, authority.NotBefore, authority.NotAfter);
+        var expiry = DateTimeOffset.FromUnixTimeSeconds(notAfter.ToUnixTimeSeconds());
+        var token = JwtSvid.Mint(id, audience, expiry, authority.SigningKey, _time);
+        return Task.FromResult(new IssuedJwtSvid(token, expiry));
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="InvalidOperationException">No bundle has been published yet.</exception>
+    public async Task<StoredBundle> GetBundleAsync(CancellationToken cancellationToken)
+    {
+        var stored = await _store.GetBundleAsync(TrustDomain, cancellationToken).ConfigureAwait(false);
+        return stored ?? _bundle ?? throw new InvalidOperationException($"the bundle of {TrustDomain} is not published yet");
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<AuthorityRecord>> ListAuthoritiesAsync(AuthorityKind kind, CancellationToken cancellationToken)
+    {
+        var all = await _store.ListAuthoritiesAsync(cancellationToken).ConfigureAwait(false);
+        return [.. OldestFirst(all.Where(a => a.Kind == kind))];
+    }
+
+    /// <inheritdoc/>
+    public async Task<ImmutableArray<AuthorityRecord>> ListTaintedAsync(CancellationToken cancellationToken)
+    {
+        var all = await _store.ListAuthoritiesAsync(cancellationToken).ConfigureAwait(false);
+        return [.. OldestFirst(all.Where(a => a.Tainted))];
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>The new authority is journalled as prepared and the bundle holding it is published before this returns.</remarks>
+    /// <exception cref="InvalidOperationException">This server already has a prepared authority of <paramref name="kind"/>.</exception>
+    public Task<AuthorityRecord> PrepareAsync(AuthorityKind kind, CancellationToken cancellationToken) =>
+        RunExclusiveAsync(
+            async ct =>
+            {
+                await ReconcileAsync(ct).ConfigureAwait(false);
+                if (Latest(Mine(kind), AuthorityState.Prepared) is { } prepared)
+                {
+                    throw new InvalidOperationException($"{Name(kind)} authority \"{prepared.Id}\" is already prepared; activate it before preparing another");
+                }
+
+                var record = await PrepareCoreAsync(kind, ct).ConfigureAwait(false);
+                await ReconcileAsync(ct).ConfigureAwait(false);
+                await PublishAsync(ct).ConfigureAwait(false);
+                return record;
+            },
+            cancellationToken);
+
+    /// <inheritdoc/>
+    /// <remarks>With no id, this server's prepared authority. The bundle holding it is published before it signs.</remarks>
+    /// <exception cref="DataStoreNotFoundException">No authority of <paramref name="kind"/> has the id.</exception>
+    /// <exception cref="InvalidOperationException">Nothing is prepared, or the authority is not this server's prepared one.</exception>
+    public Task<AuthorityRecord> ActivateAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
+        RunExclusiveAsync(
+            async ct =>
+            {
+                await ReconcileAsync(ct).ConfigureAwait(false);
+                AuthorityRecord target;
+                if (id is null)
+                {
+                    target = Latest(Mine(kind), AuthorityState.Prepared)
+                        ?? throw new InvalidOperationException($"no prepared {Name(kind)} authority to activate; prepare one first");
+                }
+                else
+                {
+                    target = Find(kind, id);
+                    if (!string.Equals(target.ServerId, ServerId, StringComparison.Ordinal))
+                    {
+                        throw new InvalidOperationException(
+                            $"{Name(kind)} authority \"{id}\" belongs to server \"{target.ServerId}\"; activate it on that server");
+                    }
+
+                    if (target.State == AuthorityState.Active)
+                    {
+                        throw new InvalidOperationException($"{Name(kind)} authority \"{id}\" is already active");
+                    }
+
+                    if (target.State == AuthorityState.Old)
+                    {
+                        throw new InvalidOperationException($"{Name(kind)} authority \"{id}\" is old; only a prepared authority can be activated");
+                    }
+                }
+
+                await PublishAsync(ct).ConfigureAwait(false);
+                await ActivateCoreAsync(target, ct).ConfigureAwait(false);
+                if (kind == AuthorityKind.X509)
+                {
+                    RenewServerSvid(force: false);
+                }
+
+                return Find(kind, target.Id);
+            },
+            cancellationToken);
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// With no id, this server's most recent old authority that is not tainted. Any server's old
+    /// authority may be named. The bundle does not change (a taint is not part of it); listeners of
+    /// <see cref="AuthoritiesChanged"/> are told.
+    /// </remarks>
+    /// <exception cref="DataStoreNotFoundException">No authority of <paramref name="kind"/> has the id.</exception>
+    /// <exception cref="InvalidOperationException">The authority is active, prepared or already tainted, or there is no old one.</exception>
+    public Task<AuthorityRecord> TaintAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
+        RunExclusiveAsync(
+            async ct =>
+            {
+                await ReconcileAsync(ct).ConfigureAwait(false);
+                var target = id is null
+                    ? Mine(kind).Where(a => a.State == AuthorityState.Old && !a.Tainted).MaxBy(a => a.NotAfter)
+                        ?? throw new InvalidOperationException($"no old {Name(kind)} authority to taint; activate another first")
+                    : Find(kind, id);
+                switch (target.State)
+                {
+                    case AuthorityState.Active:
+                        throw new InvalidOperationException($"cannot taint the active {Name(kind)} authority \"{target.Id}\"; activate another first");
+                    case AuthorityState.Prepared:
+                        throw new InvalidOperationException(
+                            $"cannot taint the prepared {Name(kind)} authority \"{target.Id}\"; it has signed nothing, revoke it instead");
+                }
+
+                if (target.Tainted)
+                {
+                    throw new InvalidOperationException($"{Name(kind)} authority \"{target.Id}\" is already tainted");
+                }
+
+                var tainted = target with { Tainted = true };
+                await _store.UpsertAuthorityAsync(tainted, ct).ConfigureAwait(false);
+                CaManagerLog.Tainted(_logger, Name(kind), target.Id, target.ServerId);
+                await ReconcileAsync(ct).ConfigureAwait(false);
+                await PublishAsync(ct).ConfigureAwait(false);
+                return Find(kind, target.Id);
+            },
+            cancellationToken);
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// With no id, this server's oldest tainted authority. The record leaves the journal, its key is
+    /// deleted when this server owns it, and the bundle without it is published (its sequence
+    /// increases). An old authority must be tainted first; a prepared one may be revoked at once.
+    /// </remarks>
+    /// <exception cref="DataStoreNotFoundException">No authority of <paramref name="kind"/> has the id.</exception>
+    /// <exception cref="InvalidOperationException">The authority is active, or old and not tainted, or there is no tainted one.</exception>
+    public Task<AuthorityRecord> RevokeAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
+        RunExclusiveAsync(
+            async ct =>
+            {
+                await ReconcileAsync(ct).ConfigureAwait(false);
+                var target = id is null
+                    ? Mine(kind).Where(a => a.State == AuthorityState.Old && a.Tainted).MinBy(a => a.NotAfter)
+                        ?? throw new InvalidOperationException($"no tainted {Name(kind)} authority to revoke; taint one first")
+                    : Find(kind, id);
+                if (target.State == AuthorityState.Active)
+                {
+                    throw new InvalidOperationException($"cannot revoke the active {Name(kind)} authority \"{target.Id}\"; activate another first");
+                }
+
+                if (target.State == AuthorityState.Old && !target.Tainted)
+                {
+                    throw new InvalidOperationException($"{Name(kind)} authority \"{target.Id}\" is not tainted; taint it before revoking it");
+                }
+
+                await _store.DeleteAuthorityAsync(kind, target.Id, ct).ConfigureAwait(false);
+                if (string.Equals(target.ServerId, ServerId, StringComparison.Ordinal))
+                {
+                    await _keys.DeleteAsync(AuthorityKeyIds.For(target), ct).ConfigureAwait(false);
+                }
+
+                CaManagerLog.Revoked(_logger, Name(kind), target.Id, target.ServerId);
+                await ReconcileAsync(ct).ConfigureAwait(false);
+                await PublishAsync(ct).ConfigureAwait(false);
+                return target;
+            },
+            cancellationToken);
+
+    /// <summary>
+    /// Runs one rotation check now, as the timer does every <see cref="CaManagerOptions.RotationCheckInterval"/>:
+    /// re-reads the journal, retires, prepares and activates as planned, publishes the bundle and
+    /// renews the server SVID when due.
+    /// </summary>
+    /// <exception cref="DataStoreUnavailableException">The datastore cannot be reached.</exception>
+    public Task CheckRotationAsync(CancellationToken cancellationToken) =>
+        RunExclusiveAsync(
+            async ct =>
+            {
+                try
+                {
+                    await RotateCoreAsync(ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    // The server SVID does not need the datastore: keep it fresh even when the check failed.
+                    RenewServerSvid(force: false);
+                }
+
+                return true;
+            },
+            cancellationToken);
+
+    /// <summary>Stops the timer, waits for a running check, and disposes the keys held in memory. The store and key manager are not disposed.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        Task tick;
+        lock (_tickLock)
+        {
+            tick = _tick;
+        }
+
+        await tick.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            DisposeAuthorities();
+            _serverSvid.Dispose();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        _stopping.Dispose();
+        CaManagerLog.Stopped(_logger, ServerId);
+    }
+
+    /// <summary>The check the timer started last (tests await it after advancing a fake clock).</summary>
+    internal Task LastCheck
+    {
+        get
+        {
+            lock (_tickLock)
+            {
+                return _tick;
+            }
+        }
+    }
+
+    private static void Validate(CaManagerOptions options)
+    {
+        if (options.TrustDomain.IsEmpty)
+        {
+            throw new ArgumentException("ca trust domain is empty", nameof(options));
+        }
+
+        if (string.IsNullOrEmpty(options.ServerId))
+        {
+            throw new ArgumentException("ca server id is empty", nameof(options));
+        }
+
+        (string Name, TimeSpan Value)[] durations =
+        [
+            ("ca ttl", options.CaTtl),
+            ("x509 svid ttl", options.X509SvidTtl),
+            ("jwt svid ttl", options.JwtSvidTtl),
+            ("rotation check interval", options.RotationCheckInterval),
+        ];
+        foreach (var (name, value) in durations)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                throw new ArgumentException($"{name} must be positive", nameof(options));
+            }
+        }
+
+        if (options.RefreshHint < TimeSpan.Zero)
+        {
+            throw new ArgumentException("bundle refresh hint must not be negative", nameof(options));
+        }
+    }
+
+    private static string Name(AuthorityKind kind) => kind == AuthorityKind.X509 ? "x509" : "jwt";
+
+    private static IEnumerable<AuthorityRecord> OldestFirst(IEnumerable<AuthorityRecord> records) =>
+        records.OrderBy(RotationPlanner.IssuedAt).ThenBy(a => a.NotAfter).ThenBy(a => a.Id, StringComparer.Ordinal);
+
+    private static AuthorityRecord? Latest(IEnumerable<AuthorityRecord> records, AuthorityState state) =>
+        records.Where(a => a.State == state).MaxBy(a => a.NotAfter);
+
+    private static IssuedX509Svid Issued(SpiffeId id, byte[] der, ActiveX509 active)
+    {
+        using var leaf = X509CertificateLoader.LoadCertificate(der);
+        var notAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        return new IssuedX509Svid(id, [der, .. active.Presented], leaf.SerialNumber, notAfter, active.Record.Id);
+    }
+
+    private async Task<T> RunExclusiveAsync<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        await _gate.WaitAsync(linked.Token).ConfigureAwait(false);
+        try
+        {
+            return await operation(linked.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+            RaisePendingEvents();
+        }
+    }
+
+    private void OnTimer()
+    {
+        lock (_tickLock)
+        {
+            if (_stopping.IsCancellationRequested || !_tick.IsCompleted)
+            {
+                return; // a slow check still runs: skip this beat rather than queue behind it
+            }
+
+            _tick = TickAsync();
+        }
+    }
+
+    private async Task TickAsync()
+    {
+        await Task.Yield(); // never run the check on the timer's thread
+        try
+        {
+            await CheckRotationAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // stopping
+        }
+        catch (ObjectDisposedException) when (_stopping.IsCancellationRequested)
+        {
+            // stopping
+        }
+#pragma warning disable CA1031 // the timer must survive any failure; it is logged and retried at the next interval
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            CaManagerLog.RotationCheckFailed(_logger, ex);
+        }
+    }
+
+    private void RenewServerSvid(bool force)
+    {
+        var active = _activeX509;
+        if (active is null)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        if (!force && _serverSvid.Current is not null && string.Equals(_serverSvidAuthorityId, active.Record.Id, StringComparison.Ordinal) && now < _serverSvidRenewAt)
+        {
+            return;
+        }
+
+        try
+        {
+            var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            X509Svid svid;
+            try
+            {
+                var der = active.Issuer.Issue(ServerSpiffeId, key.ExportSubjectPublicKeyInfo(), null, _options.X509SvidTtl);
+                svid = new X509Svid([X509CertificateLoader.LoadCertificate(der), .. active.Presented.Select(c => X509CertificateLoader.LoadCertificate(c))], key);
+            }
+            catch
+            {
+                key.Dispose();
+                throw;
+            }
+
+            var leaf = svid.Leaf;
+            var notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+            var notAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+            _serverSvid.Set(svid);
+            _serverSvidAuthorityId = active.Record.Id;
+            _serverSvidRenewAt = notBefore + ((notAfter - notBefore) / 2);
+            CaManagerLog.ServerSvidIssued(_logger, ServerSpiffeId, leaf.SerialNumber, active.Record.Id, notAfter);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or CryptographicException or Anchorage.Spiffe.SvidValidationException)
+        {
+            CaManagerLog.ServerSvidFailed(_logger, ex);
+        }
+    }
+
+    private void RaisePendingEvents()
+    {
+        var bundle = Interlocked.Exchange(ref _pendingBundle, null);
+        var authorities = Interlocked.Exchange(ref _pendingAuthorities, 0) != 0;
+        if (bundle is not null)
+        {
+            Notify(nameof(BundleChanged), () => BundleChanged?.Invoke(this, bundle));
+        }
+
+        if (authorities)
+        {
+            Notify(nameof(AuthoritiesChanged), () => AuthoritiesChanged?.Invoke(this, EventArgs.Empty));
+        }
+    }
+
+    private void Notify(string name, Action raise)
+    {
+        try
+        {
+            raise();
+        }
+#pragma warning disable CA1031 // a listener's failure must not undo a completed CA operation
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            CaManagerLog.ListenerFailed(_logger, name, ex);
+        }
+    }
+}
