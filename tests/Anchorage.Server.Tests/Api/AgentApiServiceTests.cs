@@ -137,14 +137,18 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         var svid = await _server.AttestAsync();
         var other = TestCa.CreateRoot("other.corp");
         await Admin.SetBundleAsync(new SetBundleRequest { TrustDomain = "other.corp", Content = ByteString.CopyFromUtf8(other.Bundle().ToPem()) });
-        _server.Ca.Taint(_server.Ca.Authority.ToRecord("test-server", AuthorityState.Old, _server.Ca.Authority.NotBefore));
+        var first = _server.Ca.ActiveX509Authority!.Id;
+        await Admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await Admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await Admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
 
         var response = await _server.Agent(svid).GetBundlesAsync(new GetBundlesRequest());
 
         Assert.Equal("acme.corp", response.Own.TrustDomain);
+        Assert.Equal(2, SpiffeBundle.Parse(ApiTestServer.Td, response.Own.SpiffeBundleJson.Span).X509Authorities.Length);
         Assert.Equal(["other.corp"], response.Federated.Select(b => b.TrustDomain));
         var tainted = Assert.Single(response.Tainted);
-        Assert.Equal(("x509", _server.Ca.Authority.Id), (tainted.Kind, tainted.Id));
+        Assert.Equal(("x509", first), (tainted.Kind, tainted.Id));
     }
 
     [Fact]
@@ -288,7 +292,7 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         var ok = response.Results[0];
         Assert.Equal((myId, 0, string.Empty), (ok.EntryId, ok.ErrorCode, ok.Error));
         var leaf = X509CertificateLoader.LoadCertificate(ok.Svid.CertChain[0].Span);
-        Assert.Equal("spiffe://acme.corp/web", new X509SvidVerifier().Verify([leaf], _server.Ca.X509Bundle).Id.ToString());
+        Assert.Equal("spiffe://acme.corp/web", new X509SvidVerifier().Verify([leaf], _server.Bundle).Id.ToString());
         Assert.Equal("web.acme.corp", leaf.GetNameInfo(X509NameType.DnsName, forIssuer: false));
         Assert.Equal(TimeSpan.FromSeconds(900) + RotationPlanner.Backdate, leaf.NotAfter - leaf.NotBefore);
         Assert.Equal((theirId, (int)StatusCode.NotFound, "entry not found or not authorized"), (response.Results[1].EntryId, response.Results[1].ErrorCode, response.Results[1].Error));
