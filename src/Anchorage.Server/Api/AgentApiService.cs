@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
@@ -7,7 +6,6 @@ using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Common = Anchorage.Protos.Common.V1;
 
 namespace Anchorage.Server.Api;
 

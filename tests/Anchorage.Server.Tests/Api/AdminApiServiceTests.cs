@@ -189,8 +189,9 @@ public sealed class AdminApiServiceTests : IAsyncLifetime
 
         var parsed = SpiffeBundle.Parse(ApiTestServer.Td, bundle.SpiffeBundleJson.Span);
         Assert.Equal("acme.corp", bundle.TrustDomain);
-        Assert.Equal(1UL, bundle.Sequence);
-        Assert.Equal(_server.Ca.Authority.Certificate.RawData, Assert.Single(parsed.X509Authorities).RawData);
+        Assert.True(bundle.Sequence >= 1);
+        Assert.Equal(_server.Ca.ActiveX509Authority!.CertificateDer, Assert.Single(parsed.X509Authorities).RawData);
+        Assert.Equal(_server.Ca.ActiveJwtAuthority!.Id, Assert.Single(parsed.JwtAuthorities).KeyId);
     }
 
     [Fact]
@@ -246,8 +247,8 @@ public sealed class AdminApiServiceTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<RpcException>(() => Admin.ListAuthoritiesAsync(new ListAuthoritiesRequest { Kind = "pgp" }).ResponseAsync);
 
         var authority = Assert.Single(x509.Authorities);
-        Assert.Equal(("x509", "active", _server.Ca.Authority.Id), (authority.Kind, authority.State, authority.Id));
-        Assert.Equal(_server.Ca.Authority.Certificate.RawData, authority.Certificate.ToByteArray());
+        Assert.Equal(("x509", "active", _server.Ca.ActiveX509Authority!.Id, "test-server"), (authority.Kind, authority.State, authority.Id, authority.ServerId));
+        Assert.Equal(_server.Ca.ActiveX509Authority.CertificateDer, authority.Certificate.ToByteArray());
         Assert.Equal(["x509", "jwt"], both.Authorities.Select(a => a.Kind));
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Equal("kind \"pgp\" is not x509 or jwt", e.Status.Detail);
@@ -260,7 +261,7 @@ public sealed class AdminApiServiceTests : IAsyncLifetime
         var noKind = await Assert.ThrowsAsync<RpcException>(() => Admin.ActivateAuthorityAsync(new AuthorityRequest()).ResponseAsync);
 
         Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
-        Assert.Equal("no prepared x509 authority to activate", e.Status.Detail);
+        Assert.Equal("no prepared x509 authority to activate; prepare one first", e.Status.Detail);
         Assert.Equal(StatusCode.InvalidArgument, noKind.StatusCode);
         Assert.Equal("kind is required: x509 or jwt", noKind.Status.Detail);
     }
@@ -300,24 +301,42 @@ public sealed class AdminApiServiceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task MintX509Svid_ForeignIdOrNoActiveAuthority_InvalidArgumentOrFailedPrecondition()
+    public async Task MintX509Svid_IdOfAnotherTrustDomain_InvalidArgument()
     {
         var foreign = await Assert.ThrowsAsync<RpcException>(() => Admin.MintX509SvidAsync(new MintX509SvidRequest
         {
             SpiffeId = "spiffe://other.corp/job",
             Csr = ApiTestServer.NewCsr(),
         }).ResponseAsync);
-        _server.Ca.Ready = false;
-        var notReady = await Assert.ThrowsAsync<RpcException>(() => Admin.MintX509SvidAsync(new MintX509SvidRequest
-        {
-            SpiffeId = "spiffe://acme.corp/job",
-            Csr = ApiTestServer.NewCsr(),
-        }).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, foreign.StatusCode);
         Assert.Equal("spiffe id \"spiffe://other.corp/job\" is not in trust domain \"acme.corp\" of this ca", foreign.Status.Detail);
-        Assert.Equal(StatusCode.FailedPrecondition, notReady.StatusCode);
-        Assert.Equal("ca has no active authority yet", notReady.Status.Detail);
+    }
+
+    [Fact]
+    public async Task AuthorityVerbs_FullForcedRotation_EachStepAndTheOutOfOrderOnesRefused()
+    {
+        var first = _server.Ca.ActiveX509Authority!.Id;
+
+        var prepared = await Admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        var again = await Assert.ThrowsAsync<RpcException>(() => Admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" }).ResponseAsync);
+        var activated = await Admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        var taintActive = await Assert.ThrowsAsync<RpcException>(() => Admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509", Id = prepared.Id }).ResponseAsync);
+        var tainted = await Admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        var revoked = await Admin.RevokeAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => Admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509", Id = "0badc0de" }).ResponseAsync);
+
+        Assert.Equal("prepared", prepared.State);
+        Assert.Equal(StatusCode.FailedPrecondition, again.StatusCode);
+        Assert.Equal($"x509 authority \"{prepared.Id}\" is already prepared; activate it before preparing another", again.Status.Detail);
+        Assert.Equal((prepared.Id, "active"), (activated.Id, activated.State));
+        Assert.Equal(StatusCode.FailedPrecondition, taintActive.StatusCode);
+        Assert.Equal($"cannot taint the active x509 authority \"{prepared.Id}\"; activate another first", taintActive.Status.Detail);
+        Assert.Equal((first, true), (tainted.Id, tainted.Tainted));
+        Assert.Equal(first, revoked.Id);
+        Assert.Equal([prepared.Id], (await Admin.ListAuthoritiesAsync(new ListAuthoritiesRequest { Kind = "x509" })).Authorities.Select(a => a.Id));
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("x509 authority \"0badc0de\" not found", unknown.Status.Detail);
     }
 
     [Fact]

@@ -42,6 +42,9 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         Assert.Equal(key.ExportSubjectPublicKeyInfo(), leaf.PublicKey.ExportSubjectPublicKeyInfo());
         var node = await Admin.GetAgentAsync(new GetAgentRequest { SpiffeId = token.AgentSpiffeId });
         Assert.Equal(["join_token:" + token.Id], node.Selectors.Select(s => s.Type + ":" + s.Value));
+        var secret = token.Token[(token.Id.Length + 1)..];
+        Assert.Contains(_server.Log.Events, e => e.EventId == 3404 && e.Message.StartsWith($"agent {token.AgentSpiffeId} attested", StringComparison.Ordinal));
+        Assert.DoesNotContain(_server.Log.Events, e => e.Message.Contains(secret, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -134,14 +137,18 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         var svid = await _server.AttestAsync();
         var other = TestCa.CreateRoot("other.corp");
         await Admin.SetBundleAsync(new SetBundleRequest { TrustDomain = "other.corp", Content = ByteString.CopyFromUtf8(other.Bundle().ToPem()) });
-        _server.Ca.Taint(_server.Ca.Authority.ToRecord("test-server", AuthorityState.Old, _server.Ca.Authority.NotBefore));
+        var first = _server.Ca.ActiveX509Authority!.Id;
+        await Admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await Admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await Admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
 
         var response = await _server.Agent(svid).GetBundlesAsync(new GetBundlesRequest());
 
         Assert.Equal("acme.corp", response.Own.TrustDomain);
+        Assert.Equal(2, SpiffeBundle.Parse(ApiTestServer.Td, response.Own.SpiffeBundleJson.Span).X509Authorities.Length);
         Assert.Equal(["other.corp"], response.Federated.Select(b => b.TrustDomain));
         var tainted = Assert.Single(response.Tainted);
-        Assert.Equal(("x509", _server.Ca.Authority.Id), (tainted.Kind, tainted.Id));
+        Assert.Equal(("x509", first), (tainted.Kind, tainted.Id));
     }
 
     [Fact]
@@ -196,6 +203,32 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         Assert.Empty(unchanged.Upserted);
         Assert.Empty(unchanged.RemovedIds);
         Assert.False(unchanged.FullResync);
+    }
+
+    [Fact]
+    public async Task SyncEntries_12kEntriesAtTheMaximumPageSize_EveryMessageBounded()
+    {
+        // Message size depends on the page size only, never on the total; 12k entries keep the run short
+        // (the store inserts one at a time), the 100k-entry index is tested with AuthorizedEntries.
+        var svid = await _server.AttestAsync();
+        for (var i = 0; i < 12_000; i++)
+        {
+            await _server.Store.CreateEntryAsync(
+                new Anchorage.Server.Registration.RegistrationEntry
+                {
+                    Id = i.ToString("d6", System.Globalization.CultureInfo.InvariantCulture),
+                    SpiffeId = Spiffe.Ids.SpiffeId.Parse($"spiffe://acme.corp/w/{i}"),
+                    ParentId = svid.Id,
+                    Selectors = [new Anchorage.Server.Registration.Selector("unix", "uid:1000")],
+                },
+                CancellationToken.None);
+        }
+
+        var pages = await SyncAsync(_server.Agent(svid), 0, 5000);
+
+        Assert.Equal([5000, 5000, 2000], pages.Select(p => p.Upserted.Count));
+        Assert.All(pages, p => Assert.InRange(p.CalculateSize(), 1, 4 * 1024 * 1024));
+        Assert.Equal(12_000, pages.SelectMany(p => p.Upserted).Select(e => e.Id).Distinct().Count());
     }
 
     [Fact]
@@ -259,7 +292,7 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         var ok = response.Results[0];
         Assert.Equal((myId, 0, string.Empty), (ok.EntryId, ok.ErrorCode, ok.Error));
         var leaf = X509CertificateLoader.LoadCertificate(ok.Svid.CertChain[0].Span);
-        Assert.Equal("spiffe://acme.corp/web", new X509SvidVerifier().Verify([leaf], _server.Ca.X509Bundle).Id.ToString());
+        Assert.Equal("spiffe://acme.corp/web", new X509SvidVerifier().Verify([leaf], _server.Bundle).Id.ToString());
         Assert.Equal("web.acme.corp", leaf.GetNameInfo(X509NameType.DnsName, forIssuer: false));
         Assert.Equal(TimeSpan.FromSeconds(900) + RotationPlanner.Backdate, leaf.NotAfter - leaf.NotBefore);
         Assert.Equal((theirId, (int)StatusCode.NotFound, "entry not found or not authorized"), (response.Results[1].EntryId, response.Results[1].ErrorCode, response.Results[1].Error));

@@ -17,6 +17,7 @@ using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Common = Anchorage.Protos.Common.V1;
 
 namespace Anchorage.Server.Tests.Api;
@@ -33,11 +34,12 @@ internal sealed class ApiTestServer : IAsyncDisposable
     private readonly TempDir _dir;
     private readonly List<GrpcChannel> _channels = [];
 
-    private ApiTestServer(TempDir dir, IDataStore store, TestCertificateAuthority ca, ServerHostHandle host, LogCapture log)
+    private ApiTestServer(TempDir dir, IDataStore store, CaManager ca, LiveBundle bundle, ServerHostHandle host, LogCapture log)
     {
         _dir = dir;
         Store = store;
         Ca = ca;
+        Bundle = bundle;
         Host = host;
         Log = log;
         Admin = new AdminApi.AdminApiClient(AdminChannel());
@@ -45,7 +47,10 @@ internal sealed class ApiTestServer : IAsyncDisposable
 
     public IDataStore Store { get; }
 
-    public TestCertificateAuthority Ca { get; }
+    public CaManager Ca { get; }
+
+    /// <summary>The trust domain's X.509 bundle as last published (follows rotations).</summary>
+    public LiveBundle Bundle { get; }
 
     public ServerHostHandle Host { get; }
 
@@ -53,23 +58,28 @@ internal sealed class ApiTestServer : IAsyncDisposable
 
     public AdminApi.AdminApiClient Admin { get; }
 
-    public static async Task<ApiTestServer> StartAsync(ApiOptions? options = null)
+    /// <param name="options">The API limits.</param>
+    /// <param name="decorate">Wraps the CA the services see (e.g. to hold signing calls); null for the CA itself.</param>
+    public static async Task<ApiTestServer> StartAsync(ApiOptions? options = null, Func<ICertificateAuthority, ICertificateAuthority>? decorate = null)
     {
         var dir = new TempDir();
         var log = new LogCapture();
         var store = await DataStoreFactory.OpenAsync(DataStoreOptions.ForDataDirectory(dir.Path), TimeProvider.System, null, CancellationToken.None);
-        var ca = new TestCertificateAuthority(Td, store);
-        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var serverSvid = new X509Svid(
-            [X509CertificateLoader.LoadCertificate(new X509SvidIssuer(ca.Authority).Issue(ServerId, serverKey.ExportSubjectPublicKeyInfo()))],
-            ECDsa.Create(serverKey.ExportParameters(includePrivateParameters: true)));
+        var ca = await CaManager.StartAsync(
+            new CaManagerOptions { TrustDomain = Td, ServerId = "test-server" },
+            store,
+            new MemoryKeyManager(),
+            TimeProvider.System,
+            log.Factory.CreateLogger("Anchorage.Server.Ca"),
+            CancellationToken.None);
+        var bundle = await LiveBundle.FollowAsync(ca);
         var setup = new ServerHostSetup
         {
-            AgentTls = new SpiffeServerTlsProvider(serverSvid, ca.X509Bundle, Authorizer.MemberOf(Td), requireClientCertificate: false),
+            AgentTls = new SpiffeServerTlsProvider(ca.ServerSvid, bundle, Authorizer.MemberOf(Td), requireClientCertificate: false),
             ConfigureServices = services =>
             {
                 services.AddSingleton(store);
-                services.AddSingleton<ICertificateAuthority>(ca);
+                services.AddSingleton(decorate is null ? ca : decorate(ca));
                 services.AddAnchorageApis(options);
             },
             MapAgentApi = ApiEndpoints.MapAgentApi,
@@ -89,15 +99,15 @@ internal sealed class ApiTestServer : IAsyncDisposable
             AdminUids = [OwnUid()],
         };
         var host = await ServerHost.StartAsync(serverOptions, setup, log.Factory);
-        return new ApiTestServer(dir, store, ca, host, log);
+        return new ApiTestServer(dir, store, ca, bundle, host, log);
     }
 
     /// <summary>An agent API client presenting <paramref name="svid"/>, or no certificate.</summary>
     public AgentApi.AgentApiClient Agent(X509Svid? svid = null)
     {
         var tls = svid is null
-            ? Spiffe.Tls.SpiffeTls.TlsClient(Ca.X509Bundle, Authorizer.Exact(ServerId))
-            : Spiffe.Tls.SpiffeTls.MtlsClient(svid, Ca.X509Bundle, Authorizer.Exact(ServerId));
+            ? Spiffe.Tls.SpiffeTls.TlsClient(Bundle, Authorizer.Exact(ServerId))
+            : Spiffe.Tls.SpiffeTls.MtlsClient(svid, Bundle, Authorizer.Exact(ServerId));
         var channel = GrpcChannel.ForAddress(
             $"https://127.0.0.1:{Host.AgentApiEndpoint.Port}",
             new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { SslOptions = tls } });
@@ -135,8 +145,8 @@ internal sealed class ApiTestServer : IAsyncDisposable
         }
 
         await Host.DisposeAsync();
+        await Ca.DisposeAsync();
         await Store.DisposeAsync();
-        Ca.Dispose();
         Log.Dispose();
         _dir.Dispose();
     }
@@ -164,6 +174,26 @@ internal sealed class ApiTestServer : IAsyncDisposable
         var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler });
         _channels.Add(channel);
         return channel;
+    }
+
+    /// <summary>The local trust domain's X.509 bundle, replaced whenever the CA publishes a new one.</summary>
+    internal sealed class LiveBundle : Spiffe.Bundles.IX509BundleSource
+    {
+        private volatile Spiffe.Bundles.X509Bundle _current;
+
+        private LiveBundle(Spiffe.Bundles.X509Bundle current) => _current = current;
+
+        public Spiffe.Bundles.X509Bundle Current => _current;
+
+        public static async Task<LiveBundle> FollowAsync(CaManager ca)
+        {
+            var live = new LiveBundle((await ca.GetBundleAsync(CancellationToken.None)).Bundle.ToX509Bundle());
+            ca.BundleChanged += (_, stored) => live._current = stored.Bundle.ToX509Bundle();
+            return live;
+        }
+
+        public bool TryGetX509Bundle(TrustDomain trustDomain, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Spiffe.Bundles.X509Bundle? bundle) =>
+            _current.TryGetX509Bundle(trustDomain, out bundle);
     }
 
     // The effective uid, as SO_PEERCRED reports it: the second field of /proc/self/status "Uid:".

@@ -1,7 +1,11 @@
+using System.Collections.Immutable;
 using System.Runtime.Versioning;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Server.Api;
+using Anchorage.Server.Ca;
+using Anchorage.Server.DataStore;
+using Anchorage.Spiffe.Ids;
 using Grpc.Core;
 
 namespace Anchorage.Server.Tests.Api;
@@ -13,13 +17,15 @@ public sealed class SigningAdmissionTests
     [Fact]
     public async Task BatchNewX509Svid_LimitOneAndASigningInFlight_UnavailableWithRetryAfterThenServed()
     {
-        await using var server = await ApiTestServer.StartAsync(new ApiOptions { MaxConcurrentSigning = 1, SigningRetryAfter = TimeSpan.FromMilliseconds(50) });
+        var gated = (GatedCertificateAuthority?)null;
+        await using var server = await ApiTestServer.StartAsync(
+            new ApiOptions { MaxConcurrentSigning = 1, SigningRetryAfter = TimeSpan.FromMilliseconds(50) }, ca => gated = new GatedCertificateAuthority(ca));
         var svid = await server.AttestAsync();
         var entry = (await server.Admin.CreateEntriesAsync(new CreateEntriesRequest { Entries = { AdminApiServiceTests.Entry("/web", svid.Id.Path) } })).Results[0].Entry;
         var request = new BatchNewX509SvidRequest { Params = { new NewX509SvidParams { EntryId = entry.Id, Csr = ApiTestServer.NewCsr() } } };
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.Ca.SignGate = () =>
+        gated!.SignGate = () =>
         {
             entered.TrySetResult();
             return release.Task;
@@ -32,7 +38,7 @@ public sealed class SigningAdmissionTests
         var busyJwt = await Assert.ThrowsAsync<RpcException>(() => agent.NewJwtSvidAsync(new NewJwtSvidRequest { EntryId = entry.Id, Audience = { "a" } }).ResponseAsync);
         release.SetResult();
         var held = await holder;
-        server.Ca.SignGate = null;
+        gated!.SignGate = null;
         var after = await agent.BatchNewX509SvidAsync(request);
 
         Assert.Equal(StatusCode.Unavailable, busy.StatusCode);
@@ -48,12 +54,13 @@ public sealed class SigningAdmissionTests
     [Fact]
     public async Task AttestJoinToken_Busy_UnavailableAndTheTokenIsNotConsumed()
     {
-        await using var server = await ApiTestServer.StartAsync(new ApiOptions { MaxConcurrentSigning = 1 });
+        var gated = (GatedCertificateAuthority?)null;
+        await using var server = await ApiTestServer.StartAsync(new ApiOptions { MaxConcurrentSigning = 1 }, ca => gated = new GatedCertificateAuthority(ca));
         var token = await server.Admin.GenerateJoinTokenAsync(new GenerateJoinTokenRequest());
         var other = await server.Admin.GenerateJoinTokenAsync(new GenerateJoinTokenRequest());
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.Ca.SignGate = () =>
+        gated!.SignGate = () =>
         {
             entered.TrySetResult();
             return release.Task;
@@ -64,11 +71,50 @@ public sealed class SigningAdmissionTests
         var busy = await Assert.ThrowsAsync<RpcException>(() => server.RedeemAsync(token.Token));
         release.SetResult();
         await holder;
-        server.Ca.SignGate = null;
+        gated!.SignGate = null;
         var svid = await server.RedeemAsync(token.Token);
 
         Assert.Equal(StatusCode.Unavailable, busy.StatusCode);
         Assert.StartsWith("server is busy signing; retry after ", busy.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(token.AgentSpiffeId, svid.Id.ToString());
+    }
+
+    // The real CA, with every X.509 signing call held at a gate: the only way to keep a signing slot
+    // busy for as long as a test needs, since real signing takes microseconds.
+    private sealed class GatedCertificateAuthority(ICertificateAuthority inner) : ICertificateAuthority
+    {
+        public Func<Task>? SignGate { get; set; }
+
+        public TrustDomain TrustDomain => inner.TrustDomain;
+
+        public async Task<IssuedX509Svid> SignX509SvidAsync(SpiffeId id, ReadOnlyMemory<byte> csr, IReadOnlyList<string> dnsNames, TimeSpan? ttl, CancellationToken cancellationToken)
+        {
+            if (SignGate is { } gate)
+            {
+                await gate();
+            }
+
+            return await inner.SignX509SvidAsync(id, csr, dnsNames, ttl, cancellationToken);
+        }
+
+        public Task<IssuedJwtSvid> MintJwtSvidAsync(SpiffeId id, IReadOnlyList<string> audience, TimeSpan? ttl, CancellationToken cancellationToken) =>
+            inner.MintJwtSvidAsync(id, audience, ttl, cancellationToken);
+
+        public Task<StoredBundle> GetBundleAsync(CancellationToken cancellationToken) => inner.GetBundleAsync(cancellationToken);
+
+        public Task<IReadOnlyList<AuthorityRecord>> ListAuthoritiesAsync(AuthorityKind kind, CancellationToken cancellationToken) =>
+            inner.ListAuthoritiesAsync(kind, cancellationToken);
+
+        public Task<ImmutableArray<AuthorityRecord>> ListTaintedAsync(CancellationToken cancellationToken) => inner.ListTaintedAsync(cancellationToken);
+
+        public Task<AuthorityRecord> PrepareAsync(AuthorityKind kind, CancellationToken cancellationToken) => inner.PrepareAsync(kind, cancellationToken);
+
+        public Task<AuthorityRecord> ActivateAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
+            inner.ActivateAsync(kind, id, cancellationToken);
+
+        public Task<AuthorityRecord> TaintAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) => inner.TaintAsync(kind, id, cancellationToken);
+
+        public Task<AuthorityRecord> RevokeAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
+            inner.RevokeAsync(kind, id, cancellationToken);
     }
 }
