@@ -53,6 +53,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
             {
                 await server.WaitHealthyAsync(socket, TimeSpan.FromSeconds(60));
                 await CheckAsync(dir.Path, socket, acknowledged);
+                AssertNoErrorsLogged(server.Output);
 
                 using var channel = TestServer.AdminChannel(socket);
                 var admin = new AdminApi.AdminApiClient(channel);
@@ -80,6 +81,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
             await CheckAsync(dir.Path, socket, acknowledged);
             Assert.NotEmpty(acknowledged.Entries);
             Assert.NotEmpty(acknowledged.Svids);
+            AssertNoErrorsLogged(last.Output);
         }
         catch
         {
@@ -218,6 +220,13 @@ public sealed class CrashSafetyTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"check: {acknowledged.Entries.Count} entries present, {verified} svids verified, {expired} expired");
+    }
+
+    // A restart after SIGKILL is routine: it must not log errors (a missing key, a failed rotation).
+    private static void AssertNoErrorsLogged(string log)
+    {
+        var errors = log.Split('\n').Where(l => l.Contains(" fail: ", StringComparison.Ordinal) || l.Contains(" crit: ", StringComparison.Ordinal)).ToList();
+        Assert.True(errors.Count == 0, "the server logged errors:\n" + string.Join('\n', errors));
     }
 
     private static DateTime Deadline() => TimeProvider.System.GetUtcNow().UtcDateTime.AddSeconds(15);
