@@ -6,6 +6,7 @@ using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
+using Anchorage.Testing.Postgres;
 using Anchorage.Testing;
 using Grpc.Core;
 
@@ -22,7 +23,7 @@ public sealed class HighAvailabilityTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (PostgresFactAttribute.ConnectionString is null && !string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        if (PostgresTestEnvironment.SkipReason is not null)
         {
             return; // every test here is skipped
         }

@@ -1,3 +1,4 @@
+using Anchorage.Testing.Postgres;
 using Npgsql;
 
 namespace Anchorage.IntegrationTests;
@@ -20,7 +21,7 @@ internal sealed class TestDatabase : IAsyncDisposable
 
     public static async Task<TestDatabase> CreateAsync()
     {
-        var admin = PostgresFactAttribute.Require();
+        var admin = PostgresTestEnvironment.Require();
         var db = new TestDatabase(admin, "anchorage_it_" + Guid.NewGuid().ToString("N"));
         await db.ExecuteOnAdminAsync($"CREATE DATABASE {db.Name}");
         return db;

@@ -1,3 +1,4 @@
+using Anchorage.Testing.Postgres;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 

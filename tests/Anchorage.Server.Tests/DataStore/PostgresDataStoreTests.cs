@@ -1,4 +1,5 @@
 using Anchorage.Server.DataStore;
+using Anchorage.Testing.Postgres;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Anchorage.Server.Tests.DataStore;

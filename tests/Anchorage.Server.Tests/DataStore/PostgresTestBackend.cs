@@ -1,4 +1,5 @@
 using Anchorage.Server.DataStore;
+using Anchorage.Testing.Postgres;
 using Npgsql;
 
 namespace Anchorage.Server.Tests.DataStore;

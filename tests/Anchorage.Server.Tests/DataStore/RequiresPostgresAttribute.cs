@@ -1,3 +1,4 @@
+using Anchorage.Testing.Postgres;
 namespace Anchorage.Server.Tests.DataStore;
 
 /// <summary>

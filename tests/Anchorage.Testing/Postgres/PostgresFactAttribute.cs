@@ -1,4 +1,6 @@
-namespace Anchorage.Server.Tests.DataStore;
+using Xunit;
+
+namespace Anchorage.Testing.Postgres;
 
 /// <summary>A fact that needs a PostgreSQL server: skipped locally without one, failing on CI without one.</summary>
 [AttributeUsage(AttributeTargets.Method)]

@@ -1,4 +1,4 @@
-namespace Anchorage.Server.Tests.DataStore;
+namespace Anchorage.Testing.Postgres;
 
 /// <summary>
 /// Where the PostgreSQL tests get their server: the connection string in ANCHORAGE_TEST_POSTGRES
@@ -17,12 +17,12 @@ public static class PostgresTestEnvironment
     /// <summary>Null when the tests must run (a server is configured, or this is CI).</summary>
     public static string? SkipReason =>
         ConnectionString is null && !OnCi
-            ? $"{Variable} is not set; run `eval \"$(sudo scripts/postgres-test-setup)\"` to run the PostgreSQL datastore tests"
+            ? $"{Variable} is not set; run `eval \"$(sudo scripts/postgres-test-setup)\"` to run the PostgreSQL tests"
             : null;
 
     /// <summary>The connection string, or a failure that says how to provide one.</summary>
     public static string Require() =>
         ConnectionString ?? throw new InvalidOperationException(
-            $"{Variable} is not set but CI is true: CI must run the PostgreSQL datastore tests; " +
+            $"{Variable} is not set but CI is true: CI must run the PostgreSQL tests; " +
             $"call scripts/postgres-test-setup and export the line it prints");
 }
