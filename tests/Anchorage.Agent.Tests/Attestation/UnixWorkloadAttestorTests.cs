@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Net.Sockets;
 using Anchorage.Agent.Attestation;
 using Anchorage.Testing;
 
@@ -27,6 +29,39 @@ public sealed class UnixWorkloadAttestorTests : IDisposable
         Assert.Contains("unix:group:" + Id("-gn"), selectors);
         Assert.Contains("unix:path:" + Sleep, selectors);
         Assert.Contains("unix:sha256:" + Sha256Sum(Sleep), selectors);
+    }
+
+    [Fact]
+    public async Task AttestAsync_PeerReadFromSocket_ReturnsConnectingBinary()
+    {
+        var endpoint = new UnixDomainSocketEndPoint(Path.Combine(dir.Path, "agent.sock"));
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(endpoint);
+        listener.Listen();
+        var psi = new ProcessStartInfo("curl") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "--silent", "--max-time", "30", "--unix-socket", endpoint.ToString(), "http://localhost/" })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        using var curl = Process.Start(psi)!;
+        try
+        {
+            using var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            using var peer = PeerCredentialsReader.Read(accepted);
+
+            var selectors = Strings(await new UnixWorkloadAttestor().AttestAsync(peer, CancellationToken.None));
+
+            var curlPath = Processes.Run("realpath", Processes.Run("which", "curl").Trim()).Trim();
+            Assert.Contains("unix:path:" + curlPath, selectors);
+            Assert.Contains("unix:sha256:" + Sha256Sum(curlPath), selectors);
+            Assert.Contains("unix:uid:" + Id("-u"), selectors);
+        }
+        finally
+        {
+            curl.Kill();
+            await curl.WaitForExitAsync();
+        }
     }
 
     [RootFact]
