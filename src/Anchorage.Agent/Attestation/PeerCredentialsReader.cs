@@ -1,0 +1,182 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Net.Sockets;
+using Anchorage.Agent.Internal;
+using Microsoft.Win32.SafeHandles;
+
+namespace Anchorage.Agent.Attestation;
+
+/// <summary>
+/// Reads who is on the other end of a connected Unix domain socket, and pins that process with a
+/// pidfd so it cannot be confused with a later process that reuses its pid.
+/// </summary>
+public static class PeerCredentialsReader
+{
+    /// <summary>
+    /// Reads <c>SO_PEERCRED</c> (pid, uid, gid at connect time) and <c>SO_PEERPIDFD</c> (Linux 6.5+)
+    /// from <paramref name="socket"/>.
+    /// </summary>
+    /// <remarks>
+    /// <c>SO_PEERPIDFD</c> hands out a pidfd for the very process that connected, so no pid
+    /// lookup is involved. On older kernels the pidfd comes from <c>pidfd_open(pid)</c>; the start
+    /// time is read before and after that call and must match, which narrows (but cannot close)
+    /// the window in which the peer could have exited and its pid been reused. Without any pidfd
+    /// support (before Linux 5.3) only the start time guards against pid reuse.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The socket is not a Unix domain socket.</exception>
+    /// <exception cref="WorkloadAttestationException">
+    /// The peer is outside the agent's pid namespace or has already exited.
+    /// </exception>
+    public static PeerProcess Read(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (socket.AddressFamily != AddressFamily.Unix)
+        {
+            throw new ArgumentException("socket must be a unix domain socket", nameof(socket));
+        }
+
+        Span<byte> ucred = stackalloc byte[12];
+        var length = socket.GetRawSocketOption(LinuxNative.SolSocket, LinuxNative.SoPeerCred, ucred);
+        if (length < 12)
+        {
+            throw new WorkloadAttestationException("peer credentials are not available");
+        }
+
+        var pid = BinaryPrimitives.ReadInt32LittleEndian(ucred);
+        var uid = BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]);
+        var gid = BinaryPrimitives.ReadUInt32LittleEndian(ucred[8..]);
+        if (pid <= 0)
+        {
+            throw new WorkloadAttestationException("peer process is not visible in the agent's pid namespace");
+        }
+
+        var pidFd = TryReadPeerPidFd(socket);
+        if (pidFd is not null)
+        {
+            return Pin(pid, uid, gid, pidFd);
+        }
+
+        return Open(pid, uid, gid);
+    }
+
+    /// <summary>
+    /// Opens a running process by pid (<c>pidfd_open</c>) with the effective uid and gid from
+    /// /proc/pid/status; for workloads found by other means than a socket.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="processId"/> is not positive.</exception>
+    /// <exception cref="WorkloadAttestationException">The process does not exist.</exception>
+    public static PeerProcess FromProcessId(int processId)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
+        var before = ProcFs.TryReadStartTime(processId) ?? throw NoSuchProcess(processId);
+        var peer = Open(processId, 0, 0);
+        string status;
+        try
+        {
+            status = File.ReadAllText($"/proc/{processId.ToString(CultureInfo.InvariantCulture)}/status");
+        }
+        catch (Exception e) when (e is IOException)
+        {
+            peer.Dispose();
+            throw Exited(processId);
+        }
+
+        var result = new PeerProcess(
+            processId,
+            ProcFs.ParseEffectiveId(status, "Uid:"),
+            ProcFs.ParseEffectiveId(status, "Gid:"),
+            peer.StartTime,
+            peer.PidFd);
+        if (result.StartTime != before || !IsAlive(result))
+        {
+            result.Dispose();
+            throw Exited(processId);
+        }
+
+        return result;
+    }
+
+    /// <summary>True when the process has not exited (pidfd poll) and its pid still has the same start time.</summary>
+    internal static bool IsAlive(PeerProcess peer)
+    {
+        if (peer.PidFd is not null && LinuxNative.PidfdHasExited(peer.PidFd))
+        {
+            return false;
+        }
+
+        return ProcFs.TryReadStartTime(peer.ProcessId) == peer.StartTime;
+    }
+
+    internal static WorkloadAttestationException Exited(int pid) =>
+        new($"process {pid.ToString(CultureInfo.InvariantCulture)} exited during attestation");
+
+    private static WorkloadAttestationException NoSuchProcess(int pid) =>
+        new($"process {pid.ToString(CultureInfo.InvariantCulture)} does not exist");
+
+    private static SafeFileHandle? TryReadPeerPidFd(Socket socket)
+    {
+        Span<byte> fd = stackalloc byte[4];
+        try
+        {
+            if (socket.GetRawSocketOption(LinuxNative.SolSocket, LinuxNative.SoPeerPidFd, fd) < 4)
+            {
+                return null;
+            }
+        }
+        catch (SocketException)
+        {
+            // ENOPROTOOPT before Linux 6.5; ESRCH when the peer has already been reaped.
+            return null;
+        }
+
+        return new SafeFileHandle(BinaryPrimitives.ReadInt32LittleEndian(fd), ownsHandle: true);
+    }
+
+    /// <summary>Reads the start time for a pidfd the kernel gave us and checks it still belongs to it.</summary>
+    private static PeerProcess Pin(int pid, uint uid, uint gid, SafeFileHandle pidFd)
+    {
+        var startTime = ProcFs.TryReadStartTime(pid);
+        var peer = new PeerProcess(pid, uid, gid, startTime ?? 0, pidFd);
+
+        // The start time was read through the pid; it is this process's only if the pidfd's
+        // process was still alive afterwards (a live process keeps its pid).
+        if (startTime is null || LinuxNative.PidfdHasExited(pidFd))
+        {
+            peer.Dispose();
+            throw Exited(pid);
+        }
+
+        return peer;
+    }
+
+    private static PeerProcess Open(int pid, uint uid, uint gid)
+    {
+        var before = ProcFs.TryReadStartTime(pid) ?? throw Exited(pid);
+        var fd = LinuxNative.PidfdOpen(pid, out var errno);
+        if (fd < 0)
+        {
+            if (errno == LinuxNative.Esrch)
+            {
+                throw Exited(pid);
+            }
+
+            if (errno != LinuxNative.Enosys)
+            {
+                throw new WorkloadAttestationException(
+                    $"cannot open pidfd for process {pid.ToString(CultureInfo.InvariantCulture)} (errno {errno.ToString(CultureInfo.InvariantCulture)})");
+            }
+
+            // No pidfds on this kernel: the start time is the only guard.
+            return new PeerProcess(pid, uid, gid, before, null);
+        }
+
+        var peer = new PeerProcess(pid, uid, gid, before, new SafeFileHandle(fd, ownsHandle: true));
+        if (!IsAlive(peer))
+        {
+            peer.Dispose();
+            throw Exited(pid);
+        }
+
+        return peer;
+    }
+}

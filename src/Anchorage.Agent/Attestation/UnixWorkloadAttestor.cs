@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Anchorage.Agent.Internal;
+
+namespace Anchorage.Agent.Attestation;
+
+/// <summary>
+/// Attests a local process by its Unix facts: <c>unix:uid:N</c>, <c>unix:user:NAME</c>,
+/// <c>unix:gid:N</c>, <c>unix:group:NAME</c>, <c>unix:supplementary_gid:N</c>,
+/// <c>unix:supplementary_group:NAME</c>, <c>unix:path:/abs/exe</c> and
+/// <c>unix:sha256:HEX</c> of the executable.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every fact is read from /proc/&lt;pid&gt;, and a pid can be reused by another process as soon
+/// as the peer exits. So the attestor gathers the facts first and checks afterwards that the
+/// peer's pidfd has not exited and that the pid still has the peer's start time. A process that
+/// is alive keeps its pid, so if it was alive after the last read, every read saw that process;
+/// if not, attestation fails with <see cref="WorkloadAttestationException"/> and the caller never
+/// receives another process's identity.
+/// </para>
+/// <para>
+/// The uid and gid are those the kernel recorded when the peer connected (<c>SO_PEERCRED</c>);
+/// names come from /etc/passwd and /etc/group, supplementary groups from the <c>Groups:</c> line
+/// of /proc/pid/status. The executable is hashed through /proc/pid/exe, which reaches the
+/// running binary even when its path has been replaced or deleted; a deleted binary gets no
+/// <c>unix:path</c> selector. Hashes are cached by device, inode, size, mtime and ctime, so an
+/// unchanged binary is read once; the cache holds at most the configured number of binaries.
+/// </para>
+/// </remarks>
+public sealed class UnixWorkloadAttestor : IWorkloadAttestor
+{
+    /// <summary>How many executables' hashes are kept by default.</summary>
+    public const int DefaultHashCacheCapacity = 1024;
+
+    private const string SelectorType = "unix";
+    private const string DeletedSuffix = " (deleted)";
+
+    private readonly int hashCacheCapacity;
+    private readonly Dictionary<FileIdentity, string> hashCache = [];
+    private readonly Queue<FileIdentity> hashCacheOrder = new();
+    private readonly Lock hashCacheLock = new();
+    private long hashComputations;
+
+    /// <summary>Creates an attestor with <see cref="DefaultHashCacheCapacity"/>.</summary>
+    public UnixWorkloadAttestor()
+        : this(DefaultHashCacheCapacity)
+    {
+    }
+
+    /// <param name="hashCacheCapacity">How many executables' hashes to keep (at least 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="hashCacheCapacity"/> is less than 1.</exception>
+    public UnixWorkloadAttestor(int hashCacheCapacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hashCacheCapacity);
+        this.hashCacheCapacity = hashCacheCapacity;
+    }
+
+    /// <summary>Test hook: runs after the facts are gathered, before the final liveness check.</summary>
+    internal Func<PeerProcess, ValueTask>? AfterGathering { get; set; }
+
+    /// <summary>How many times an executable was actually hashed (cache misses).</summary>
+    internal long HashComputations => Interlocked.Read(ref hashComputations);
+
+    /// <inheritdoc />
+    public async ValueTask<WorkloadAttestation> AttestAsync(PeerProcess peer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        var pid = peer.ProcessId;
+        var proc = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}";
+        var selectors = new List<WorkloadSelector>();
+
+        if (!PeerCredentialsReader.IsAlive(peer))
+        {
+            throw PeerCredentialsReader.Exited(pid);
+        }
+
+        try
+        {
+            var users = ProcFs.ReadIdNames("/etc/passwd");
+            var groups = ProcFs.ReadIdNames("/etc/group");
+
+            Add(selectors, "uid", peer.UserId);
+            if (users.TryGetValue(peer.UserId, out var user))
+            {
+                Add(selectors, "user", user);
+            }
+
+            Add(selectors, "gid", peer.GroupId);
+            if (groups.TryGetValue(peer.GroupId, out var group))
+            {
+                Add(selectors, "group", group);
+            }
+
+            var status = await File.ReadAllTextAsync(proc + "/status", cancellationToken).ConfigureAwait(false);
+            foreach (var gid in ProcFs.ParseGroups(status))
+            {
+                Add(selectors, "supplementary_gid", gid);
+                if (groups.TryGetValue(gid, out var name))
+                {
+                    Add(selectors, "supplementary_group", name);
+                }
+            }
+
+            var exe = new FileInfo(proc + "/exe").LinkTarget ?? throw PeerCredentialsReader.Exited(pid);
+            if (!exe.EndsWith(DeletedSuffix, StringComparison.Ordinal))
+            {
+                Add(selectors, "path", exe);
+            }
+
+            Add(selectors, "sha256", await HashExecutableAsync(proc + "/exe", cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // The /proc entry vanished: the process exited (or is a zombie) while we read it.
+            throw PeerCredentialsReader.Exited(pid);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new WorkloadAttestationException(
+                $"cannot read /proc entries of process {pid.ToString(CultureInfo.InvariantCulture)}: permission denied", e);
+        }
+
+        if (AfterGathering is { } hook)
+        {
+            await hook(peer).ConfigureAwait(false);
+        }
+
+        // The facts are this process's only if it is still the one behind the pid now.
+        if (!PeerCredentialsReader.IsAlive(peer))
+        {
+            throw PeerCredentialsReader.Exited(pid);
+        }
+
+        return new WorkloadAttestation(pid, selectors);
+    }
+
+    private static void Add(List<WorkloadSelector> selectors, string key, uint id) =>
+        Add(selectors, key, id.ToString(CultureInfo.InvariantCulture));
+
+    private static void Add(List<WorkloadSelector> selectors, string key, string value) =>
+        selectors.Add(new WorkloadSelector(SelectorType, key + ":" + value));
+
+    private async Task<string> HashExecutableAsync(string exeLink, CancellationToken cancellationToken)
+    {
+        using var handle = File.OpenHandle(exeLink, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+        var identity = LinuxNative.StatxIdentity(handle);
+        lock (hashCacheLock)
+        {
+            if (hashCache.TryGetValue(identity, out var cached))
+            {
+                return cached;
+            }
+        }
+
+        Interlocked.Increment(ref hashComputations);
+        // The stream does not own the handle's lifetime here: the handle is disposed by the
+        // using above, after the second statx.
+        var stream = new FileStream(handle, FileAccess.Read, bufferSize: 0);
+        var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+
+        // A binary rewritten while we read it gives a hash of neither version: do not keep it.
+        if (LinuxNative.StatxIdentity(handle) != identity)
+        {
+            return hash;
+        }
+
+        lock (hashCacheLock)
+        {
+            if (hashCache.TryAdd(identity, hash))
+            {
+                hashCacheOrder.Enqueue(identity);
+                while (hashCache.Count > hashCacheCapacity)
+                {
+                    hashCache.Remove(hashCacheOrder.Dequeue());
+                }
+            }
+        }
+
+        return hash;
+    }
+}

@@ -1,0 +1,125 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Anchorage.Agent.Internal;
+
+/// <summary>
+/// The few Linux calls the BCL does not wrap. Syscall number 434 (pidfd_open) is the same on every
+/// architecture (it was allocated after the tables were unified in Linux 5.1).
+/// </summary>
+internal static partial class LinuxNative
+{
+    internal const int SolSocket = 1;
+    internal const int SoPeerCred = 17;
+    internal const int SoPeerPidFd = 77;
+
+    internal const int Enoent = 2;
+    internal const int Esrch = 3;
+    internal const int Enosys = 38;
+
+    private const nint SysPidfdOpen = 434;
+    private const short PollIn = 0x001;
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxBasicStats = 0x7ff;
+
+    /// <summary>pidfd_open(2). Returns the pidfd, or -1 with the errno in <paramref name="errno"/>.</summary>
+    internal static int PidfdOpen(int pid, out int errno)
+    {
+        var fd = Syscall(SysPidfdOpen, pid, 0);
+        errno = fd < 0 ? Marshal.GetLastPInvokeError() : 0;
+        return (int)fd;
+    }
+
+    /// <summary>
+    /// True when the pidfd reports that its process has exited (a pidfd polls readable once the
+    /// process terminates, before it is reaped, so a zombie counts as exited).
+    /// </summary>
+    internal static bool PidfdHasExited(SafeFileHandle pidFd)
+    {
+        var added = false;
+        pidFd.DangerousAddRef(ref added);
+        try
+        {
+            var fds = new PollFd { Fd = (int)pidFd.DangerousGetHandle(), Events = PollIn };
+            var rc = Poll(ref fds, 1, 0);
+            if (rc < 0)
+            {
+                throw new IOException($"poll on pidfd failed (errno {Marshal.GetLastPInvokeError()})");
+            }
+
+            return rc > 0 && (fds.Revents & PollIn) != 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                pidFd.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>statx(2) of an open descriptor: the identity of the file behind it.</summary>
+    internal static FileIdentity StatxIdentity(SafeFileHandle file)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        int rc;
+        var added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            rc = Statx((int)file.DangerousGetHandle(), string.Empty, AtEmptyPath, StatxBasicStats, ref MemoryMarshal.GetReference(buffer));
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+
+        if (rc != 0)
+        {
+            throw new IOException($"statx failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        // struct statx has the same layout on every architecture (include/uapi/linux/stat.h).
+        return new FileIdentity(
+            DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(buffer[136..]),
+            DevMinor: BinaryPrimitives.ReadUInt32LittleEndian(buffer[140..]),
+            Inode: BinaryPrimitives.ReadUInt64LittleEndian(buffer[32..]),
+            Size: BinaryPrimitives.ReadUInt64LittleEndian(buffer[40..]),
+            MtimeSeconds: BinaryPrimitives.ReadInt64LittleEndian(buffer[112..]),
+            MtimeNanoseconds: BinaryPrimitives.ReadUInt32LittleEndian(buffer[120..]),
+            CtimeSeconds: BinaryPrimitives.ReadInt64LittleEndian(buffer[96..]),
+            CtimeNanoseconds: BinaryPrimitives.ReadUInt32LittleEndian(buffer[104..]));
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial nint Syscall(nint number, nint arg1, nint arg2);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(ref PollFd fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirFd, string path, int flags, uint mask, ref byte buffer);
+}
+
+/// <summary>What identifies one version of a file: device, inode, size, mtime and ctime.</summary>
+internal readonly record struct FileIdentity(
+    uint DevMajor,
+    uint DevMinor,
+    ulong Inode,
+    ulong Size,
+    long MtimeSeconds,
+    uint MtimeNanoseconds,
+    long CtimeSeconds,
+    uint CtimeNanoseconds);

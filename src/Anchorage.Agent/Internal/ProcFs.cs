@@ -1,0 +1,113 @@
+using System.Globalization;
+
+namespace Anchorage.Agent.Internal;
+
+/// <summary>Readers for the /proc and /etc files the Unix attestor uses.</summary>
+internal static class ProcFs
+{
+    /// <summary>
+    /// The start time of <paramref name="pid"/> in clock ticks since boot (proc(5), /proc/pid/stat
+    /// field 22), or null when the process no longer exists. The command name (field 2) may hold
+    /// spaces and parentheses, so fields are counted from the last ')'.
+    /// </summary>
+    internal static ulong? TryReadStartTime(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (IOException)
+        {
+            // ESRCH: the process went away between open and read.
+            return null;
+        }
+
+        return ParseStartTime(stat);
+    }
+
+    internal static ulong ParseStartTime(string stat)
+    {
+        var close = stat.LastIndexOf(')');
+        if (close < 0)
+        {
+            throw new FormatException("/proc/pid/stat has no command field");
+        }
+
+        // After ") " comes field 3 (state); field 22 is the 20th field from there.
+        var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length < 20)
+        {
+            throw new FormatException("/proc/pid/stat has too few fields");
+        }
+
+        return ulong.Parse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The supplementary group ids from the "Groups:" line of /proc/pid/status.</summary>
+    internal static IReadOnlyList<uint> ParseGroups(string status)
+    {
+        foreach (var line in status.Split('\n'))
+        {
+            if (line.StartsWith("Groups:", StringComparison.Ordinal))
+            {
+                return line["Groups:".Length..]
+                    .Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
+                    .Select(g => uint.Parse(g, NumberStyles.None, CultureInfo.InvariantCulture))
+                    .ToArray();
+            }
+        }
+
+        return [];
+    }
+
+    /// <summary>The effective id (second column) of the "Uid:" or "Gid:" line of /proc/pid/status.</summary>
+    internal static uint ParseEffectiveId(string status, string key)
+    {
+        foreach (var line in status.Split('\n'))
+        {
+            if (line.StartsWith(key, StringComparison.Ordinal))
+            {
+                var ids = line[key.Length..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+                return uint.Parse(ids[1], NumberStyles.None, CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new FormatException($"/proc/pid/status has no {key} line");
+    }
+
+    /// <summary>
+    /// Maps ids to names from an /etc/passwd or /etc/group style file (name:password:id:...).
+    /// The first entry for an id wins, as getpwuid(3) would return it.
+    /// </summary>
+    internal static Dictionary<uint, string> ReadIdNames(string path)
+    {
+        var names = new Dictionary<uint, string>();
+        if (!File.Exists(path))
+        {
+            return names;
+        }
+
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var parts = line.Split(':');
+            if (parts.Length >= 3
+                && parts[0].Length > 0
+                && uint.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                names.TryAdd(id, parts[0]);
+            }
+        }
+
+        return names;
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Internal;
+using Anchorage.Testing;
+
+namespace Anchorage.Agent.Tests.Attestation;
+
+public sealed class PeerCredentialsReaderTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    [Fact]
+    public async Task Read_ClientInTestProcess_ReturnsOurPidUidGidAndPidFd()
+    {
+        using var listener = Listen(out var endpoint);
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await client.ConnectAsync(endpoint);
+        using var accepted = await listener.AcceptAsync();
+
+        using var peer = PeerCredentialsReader.Read(accepted);
+
+        Assert.Equal(Environment.ProcessId, peer.ProcessId);
+        Assert.Equal(uint.Parse(Processes.Run("id", "-u").Trim()), peer.UserId);
+        Assert.Equal(uint.Parse(Processes.Run("id", "-g").Trim()), peer.GroupId);
+        Assert.Equal(ProcFs.ParseStartTime(File.ReadAllText("/proc/self/stat")), peer.StartTime);
+        Assert.NotNull(peer.PidFd);
+        Assert.True(PeerCredentialsReader.IsAlive(peer));
+    }
+
+    [Fact]
+    public async Task Read_ClientInChildProcess_ReturnsChildPid()
+    {
+        using var listener = Listen(out var endpoint);
+        var psi = new ProcessStartInfo("curl") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "--silent", "--max-time", "30", "--unix-socket", endpoint.ToString(), "http://localhost/" })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        using var curl = Process.Start(psi)!;
+        try
+        {
+            using var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            using var peer = PeerCredentialsReader.Read(accepted);
+
+            Assert.Equal(curl.Id, peer.ProcessId);
+            Assert.NotEqual(Environment.ProcessId, peer.ProcessId);
+            Assert.Equal(ProcFs.TryReadStartTime(curl.Id), peer.StartTime);
+            Assert.NotNull(peer.PidFd);
+            Assert.True(PeerCredentialsReader.IsAlive(peer));
+        }
+        finally
+        {
+            curl.Kill();
+            await curl.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
+    public void Read_TcpSocket_ThrowsArgumentException()
+    {
+        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+        var e = Assert.Throws<ArgumentException>(() => PeerCredentialsReader.Read(tcp));
+        Assert.Equal("socket must be a unix domain socket (Parameter 'socket')", e.Message);
+    }
+
+    [Fact]
+    public void FromProcessId_LiveChild_ReturnsItsIdentity()
+    {
+        using var child = ChildProcess.Start("/bin/sleep", "30");
+
+        using var peer = PeerCredentialsReader.FromProcessId(child.Pid);
+
+        Assert.Equal(child.Pid, peer.ProcessId);
+        Assert.Equal(uint.Parse(Processes.Run("id", "-u").Trim()), peer.UserId);
+        Assert.Equal(ProcFs.TryReadStartTime(child.Pid), peer.StartTime);
+        Assert.NotNull(peer.PidFd);
+        Assert.True(PeerCredentialsReader.IsAlive(peer));
+    }
+
+    [Fact]
+    public async Task FromProcessId_ReapedChild_ThrowsDoesNotExist()
+    {
+        int pid;
+        using (var child = ChildProcess.Start("/bin/sleep", "30"))
+        {
+            pid = child.Pid;
+            await child.KillAsync();
+        }
+
+        var e = Assert.Throws<WorkloadAttestationException>(() => PeerCredentialsReader.FromProcessId(pid));
+        Assert.Equal($"process {pid} does not exist", e.Message);
+    }
+
+    [Fact]
+    public async Task IsAlive_ChildKilledAfterOpen_ReturnsFalse()
+    {
+        using var child = ChildProcess.Start("/bin/sleep", "30");
+        using var peer = PeerCredentialsReader.FromProcessId(child.Pid);
+        Assert.True(PeerCredentialsReader.IsAlive(peer));
+
+        await child.KillAsync();
+
+        Assert.False(PeerCredentialsReader.IsAlive(peer));
+    }
+
+    [Theory]
+    [InlineData("1234 (sleep) S 1 1234 1234 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 987654 8192 100", 987654UL)]
+    [InlineData("1234 (we ird) (x) R 1 1234 1234 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 42 8192 100", 42UL)]
+    public void ParseStartTime_CommandWithSpacesAndParens_ReadsField22(string stat, ulong expected) =>
+        Assert.Equal(expected, ProcFs.ParseStartTime(stat));
+
+    private Socket Listen(out UnixDomainSocketEndPoint endpoint)
+    {
+        endpoint = new UnixDomainSocketEndPoint(Path.Combine(dir.Path, "agent.sock"));
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(endpoint);
+        listener.Listen();
+        return listener;
+    }
+}
