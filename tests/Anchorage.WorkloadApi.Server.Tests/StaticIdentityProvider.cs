@@ -31,9 +31,6 @@ public sealed class StaticIdentityProvider : IWorkloadIdentityProvider, IDisposa
 
     public JwtSigningKey JwtKey { get; }
 
-    /// <summary>How many times a caller was resolved (streams resolve again on every change).</summary>
-    public int Resolutions { get; private set; }
-
     /// <summary>Publishes a new snapshot and wakes every open stream.</summary>
     public void Update(IEnumerable<X509Svid> svids, BundleSet bundles)
     {
@@ -59,7 +56,6 @@ public sealed class StaticIdentityProvider : IWorkloadIdentityProvider, IDisposa
     {
         lock (_lock)
         {
-            Resolutions++;
             return ValueTask.FromResult(_current);
         }
     }
