@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
+using Anchorage.Server.DataStore;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -31,7 +32,7 @@ internal sealed class AgentAuthenticator
     private readonly NodeService _nodes;
     private readonly X509SvidVerifier _verifier;
     private readonly ILogger _logger;
-    private volatile Intermediates? _intermediates;
+    private volatile Trust? _trust;
 
     public AgentAuthenticator(ICertificateAuthority ca, NodeService nodes, TimeProvider timeProvider, ILoggerFactory loggerFactory)
     {
@@ -54,12 +55,11 @@ internal sealed class AgentAuthenticator
         }
 
         var stored = await _ca.GetBundleAsync(cancellationToken).ConfigureAwait(false);
-        var bundle = stored.Bundle.ToX509Bundle();
-        var intermediates = await GetIntermediatesAsync(stored.Bundle.SequenceNumber, cancellationToken).ConfigureAwait(false);
+        var trust = await GetTrustAsync(stored, cancellationToken).ConfigureAwait(false);
         SpiffeId id;
         try
         {
-            id = _verifier.Verify([certificate, .. intermediates], bundle).Id;
+            id = _verifier.Verify([certificate, .. trust.Intermediates], trust.Bundle).Id;
         }
         catch (Exception ex) when (ex is SpiffeException or ArgumentException or CryptographicException)
         {
@@ -80,12 +80,15 @@ internal sealed class AgentAuthenticator
 
     // The CA certificates, as intermediates: agent SVIDs of an upstream-signed CA chain through
     // them to the upstream root in the bundle. Reloaded when the bundle's sequence changes.
-    private async Task<ImmutableArray<X509Certificate2>> GetIntermediatesAsync(ulong? sequence, CancellationToken cancellationToken)
+    // The bundle object is kept per sequence too: the verifier caches verified paths per bundle
+    // instance, so a new object on every call would make every agent call a cold verification.
+    private async Task<Trust> GetTrustAsync(StoredBundle stored, CancellationToken cancellationToken)
     {
-        var cached = _intermediates;
+        var sequence = stored.Bundle.SequenceNumber;
+        var cached = _trust;
         if (cached is not null && cached.Sequence == sequence)
         {
-            return cached.Certificates;
+            return cached;
         }
 
         var authorities = await _ca.ListAuthoritiesAsync(AuthorityKind.X509, cancellationToken).ConfigureAwait(false);
@@ -101,10 +104,10 @@ internal sealed class AgentAuthenticator
             certificates.AddRange(X509Bundle.FromDer(_ca.TrustDomain, upstream).Authorities);
         }
 
-        var result = certificates.ToImmutable();
-        _intermediates = new Intermediates(sequence, result);
+        var result = new Trust(sequence, stored.Bundle.ToX509Bundle(), certificates.ToImmutable());
+        _trust = result;
         return result;
     }
 
-    private sealed record Intermediates(ulong? Sequence, ImmutableArray<X509Certificate2> Certificates);
+    private sealed record Trust(ulong? Sequence, X509Bundle Bundle, ImmutableArray<X509Certificate2> Intermediates);
 }
