@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Config;
 using System.Net.Http;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;

@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Config;
 using Anchorage.Server.Ca;
 
 namespace Anchorage.Server.Config;

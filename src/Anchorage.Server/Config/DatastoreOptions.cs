@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Config;
 using System.Text;
 using Anchorage.Server.DataStore;
 

@@ -1,3 +1,5 @@
+using Anchorage.Hosting.Config;
+
 namespace Anchorage.Server.Config;
 
 /// <summary><c>listen:</c> where the server accepts connections.</summary>

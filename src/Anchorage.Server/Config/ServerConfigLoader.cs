@@ -1,8 +1,8 @@
+using Anchorage.Hosting.Config;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using Anchorage.Server.Ca;
-using Anchorage.Server.Config.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Ids;
 using Npgsql;

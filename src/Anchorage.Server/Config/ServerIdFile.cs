@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Config;
 using System.Security.Cryptography;
 using System.Text;
 

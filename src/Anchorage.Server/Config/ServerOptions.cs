@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Config;
 using System.Collections.Immutable;
 using Anchorage.Spiffe.Ids;
 

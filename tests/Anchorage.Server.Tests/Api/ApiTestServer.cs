@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Config;
 using System.Net.Http;
 using System.Net.Security;
 using System.Net.Sockets;

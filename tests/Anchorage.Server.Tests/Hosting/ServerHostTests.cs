@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Config;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;

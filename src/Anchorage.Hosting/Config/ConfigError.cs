@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Anchorage.Server.Config;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>
 /// One problem in a configuration file: where it is (file, line, key path) and what is wrong.

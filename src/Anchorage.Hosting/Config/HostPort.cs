@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Anchorage.Server.Config;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>
 /// A listen address from configuration: an IPv4 address, an IPv6 address (written in brackets:

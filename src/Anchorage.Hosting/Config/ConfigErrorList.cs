@@ -1,9 +1,9 @@
 using System.Collections.Immutable;
 
-namespace Anchorage.Server.Config.Internal;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>Collects every error of one file; reported sorted by line, errors without a line last.</summary>
-internal sealed class ConfigErrorList(string source)
+public sealed class ConfigErrorList(string source)
 {
     private readonly List<ConfigError> _errors = [];
 

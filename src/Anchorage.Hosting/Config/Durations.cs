@@ -1,14 +1,14 @@
 using System.Globalization;
 using System.Text;
 
-namespace Anchorage.Server.Config.Internal;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>
 /// Durations as operators write them: one or more <c>&lt;integer&gt;&lt;unit&gt;</c> terms with units
 /// <c>d</c>, <c>h</c>, <c>m</c>, <c>s</c>, <c>ms</c>, largest first, each at most once
 /// (<c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>7d</c>). No sign, no fractions, no spaces.
 /// </summary>
-internal static class Durations
+public static class Durations
 {
     public const string Examples = "e.g. 90s, 5m, 24h";
 

@@ -2,19 +2,19 @@ using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Anchorage.Server.Config.Internal;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>
 /// A mapping section of a configuration file. Readers ask for each key they know with
 /// <see cref="Get"/>; <see cref="RejectUnknownKeys"/> then reports every other key. A section
 /// that is absent reads as empty, so defaults apply and "required" errors name the section.
 /// </summary>
-internal sealed class ConfigMap
+public sealed class ConfigMap
 {
     private readonly YamlMappingNode? _node;
     private readonly HashSet<string> _known = new(StringComparer.Ordinal);
 
-    internal ConfigMap(YamlMappingNode? node, string path, int? line, ConfigErrorList errors)
+    public ConfigMap(YamlMappingNode? node, string path, int? line, ConfigErrorList errors)
     {
         _node = node;
         Path = path;

@@ -3,10 +3,10 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Anchorage.Server.Config.Internal;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>Parses <c>host:port</c> listen addresses (IPv4, bracketed IPv6, localhost).</summary>
-internal static class Endpoints
+public static class Endpoints
 {
     public static bool TryParse(string text, [NotNullWhen(true)] out HostPort? result, [NotNullWhen(false)] out string? error)
     {

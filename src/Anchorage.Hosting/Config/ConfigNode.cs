@@ -1,16 +1,16 @@
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Anchorage.Server.Config.Internal;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>
 /// One value in a configuration file with its key path and line. Every accessor reports a
 /// type or format error against that path and returns null, so a reader goes on and collects
 /// every error in one pass.
 /// </summary>
-internal sealed class ConfigNode
+public sealed class ConfigNode
 {
-    internal ConfigNode(YamlNode node, string path, int line, ConfigErrorList errors)
+    public ConfigNode(YamlNode node, string path, int line, ConfigErrorList errors)
     {
         Node = node;
         Path = path;
@@ -124,11 +124,11 @@ internal sealed class ConfigNode
     }
 
     /// <summary>True for YAML's null: an empty value, <c>~</c> or <c>null</c> (unquoted).</summary>
-    internal static bool IsNull(YamlNode node) =>
+    public static bool IsNull(YamlNode node) =>
         node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any } scalar
         && scalar.Value is null or "" or "~" or "null" or "Null" or "NULL";
 
-    internal static int LineOf(YamlNode node) => (int)node.Start.Line;
+    public static int LineOf(YamlNode node) => (int)node.Start.Line;
 
     private static bool Path_IsAbsolute(string text) => System.IO.Path.IsPathFullyQualified(text);
 }

@@ -1,9 +1,9 @@
 using System.Text;
 
-namespace Anchorage.Server.Config.Internal;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>Quotes configuration values for error messages: printable, bounded.</summary>
-internal static class ConfigText
+public static class ConfigText
 {
     private const int MaxShown = 60;
 

@@ -1,6 +1,6 @@
-using Anchorage.Server.Config.Internal;
+using Anchorage.Hosting.Config;
 
-namespace Anchorage.Server.Tests.Config;
+namespace Anchorage.Hosting.Tests.Config;
 
 public class DurationsTests
 {

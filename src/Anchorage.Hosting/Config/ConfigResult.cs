@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
 
-namespace Anchorage.Server.Config;
+namespace Anchorage.Hosting.Config;
 
 /// <summary>
 /// The outcome of loading a configuration file: either the options or every error found, never
