@@ -1,0 +1,392 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Anchorage.Agent.Node;
+using Anchorage.Protos.Agent.V1;
+using Anchorage.Spiffe;
+using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Ids;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Agent.Cache;
+
+/// <summary>
+/// Keeps the <see cref="WorkloadCache"/> in step with the server: renews the agent SVID at half
+/// life, pulls bundles and tainted authorities, syncs entries incrementally (by revision), and
+/// asks for X.509-SVIDs in batches for entries that have none, changed, reached half life (plus
+/// jitter), or were signed by a tainted authority. On failure it retries with backoff and jitter
+/// while the cache keeps serving what it holds.
+/// </summary>
+public sealed class CacheSynchronizer : IDisposable
+{
+    /// <summary>At most this many CSRs per <c>BatchNewX509Svid</c> call.</summary>
+    public const int BatchSize = 100;
+
+    /// <summary>The longest wait between two attempts while the server is unreachable.</summary>
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
+
+    private readonly NodeSession _session;
+    private readonly WorkloadCache _cache;
+    private readonly TimeSpan _interval;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _running = new(1, 1);
+    private string? _lastError;
+
+    /// <summary>Creates a synchronizer; <see cref="RunAsync"/> starts it.</summary>
+    public CacheSynchronizer(NodeSession session, WorkloadCache cache, TimeSpan interval, TimeProvider time, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(cache);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        _session = session;
+        _cache = cache;
+        _interval = interval;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>When the last sync succeeded; null before the first.</summary>
+    public DateTimeOffset? LastSuccess { get; private set; }
+
+    /// <summary>Why the last sync failed; null when it succeeded.</summary>
+    public string? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> fires.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var backoff = FirstBackoff;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            TimeSpan delay;
+            try
+            {
+                await SyncOnceAsync(cancellationToken).ConfigureAwait(false);
+                backoff = FirstBackoff;
+                delay = NextWake();
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException e)
+            {
+                delay = Jitter(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                var error = $"{e.StatusCode}: {e.Status.Detail}";
+                if (Interlocked.Exchange(ref _lastError, error) != error)
+                {
+                    CacheLog.SyncFailed(_logger, e.StatusCode, e.Status.Detail, delay);
+                }
+            }
+
+            try
+            {
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One full round: renew, bundles, entries, SVIDs. Concurrent calls run one after the other.</summary>
+    /// <exception cref="RpcException">The server could not be reached or refused; the cache is unchanged by the failed part.</exception>
+    public async Task SyncOnceAsync(CancellationToken cancellationToken)
+    {
+        await _running.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _session.RenewIfDueAsync(cancellationToken).ConfigureAwait(false);
+            var state = _cache.State;
+            var (next, tainted) = await PullBundlesAsync(state, cancellationToken).ConfigureAwait(false);
+            next = await PullEntriesAsync(next, cancellationToken).ConfigureAwait(false);
+            next = await IssueAsync(next, tainted, cancellationToken).ConfigureAwait(false);
+            if (!ReferenceEquals(next, state) && next != state)
+            {
+                _cache.Publish(next);
+            }
+
+            _session.Observe(null);
+            LastSuccess = _time.GetUtcNow();
+            if (Interlocked.Exchange(ref _lastError, null) is not null)
+            {
+                CacheLog.SyncRecovered(_logger);
+            }
+        }
+        catch (RpcException e)
+        {
+            _session.Observe(e);
+            throw;
+        }
+        finally
+        {
+            _running.Release();
+        }
+    }
+
+    private async Task<(CacheState Next, IReadOnlySet<string> Tainted)> PullBundlesAsync(CacheState state, CancellationToken cancellationToken)
+    {
+        var response = await _session.Client.GetBundlesAsync(new GetBundlesRequest(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        var trustDomain = _session.AgentId.TrustDomain;
+        SpiffeBundle own;
+        try
+        {
+            own = SpiffeBundle.Parse(trustDomain, response.Own.SpiffeBundleJson.Span);
+        }
+        catch (Exception e) when (e is SpiffeException or FormatException)
+        {
+            throw new RpcException(new Status(StatusCode.Internal, "the server sent an unusable bundle of its own trust domain: " + e.Message));
+        }
+
+        var federated = ImmutableDictionary.CreateBuilder<TrustDomain, SpiffeBundle>();
+        foreach (var proto in response.Federated)
+        {
+            if (!TrustDomain.TryParse(proto.TrustDomain, out var td) || td == trustDomain)
+            {
+                CacheLog.FederatedBundleSkipped(_logger, proto.TrustDomain, "not a foreign trust domain");
+                continue;
+            }
+
+            try
+            {
+                // Parsed for its own trust domain only: a federated bundle never vouches for another.
+                federated[td] = SpiffeBundle.Parse(td, proto.SpiffeBundleJson.Span);
+            }
+            catch (Exception e) when (e is SpiffeException or FormatException)
+            {
+                CacheLog.FederatedBundleSkipped(_logger, proto.TrustDomain, e.Message);
+                if (state.Federated.TryGetValue(td, out var previous))
+                {
+                    federated[td] = previous;
+                }
+            }
+        }
+
+        var tainted = response.Tainted.Where(t => t.Kind == "x509").Select(t => t.Id.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+        if (response.Tainted.Any(t => t.Kind == "jwt"))
+        {
+            _cache.DropJwtSvids();
+        }
+
+        _session.UpdateBundle(own);
+        var next = state;
+        if (state.OwnBundle?.SequenceNumber != own.SequenceNumber || state.OwnBundle is null)
+        {
+            next = next with { OwnBundle = own };
+        }
+
+        var federatedNow = federated.ToImmutable();
+        if (!SameSequences(state.Federated, federatedNow))
+        {
+            next = next with { Federated = federatedNow };
+        }
+
+        return (next, tainted);
+    }
+
+    private async Task<CacheState> PullEntriesAsync(CacheState state, CancellationToken cancellationToken)
+    {
+        using var call = _session.Client.SyncEntries(new SyncEntriesRequest { SinceRevision = state.Revision }, cancellationToken: cancellationToken);
+        var entries = state.Entries.ToBuilder();
+        var revision = state.Revision;
+        var changed = false;
+        var first = true;
+        await foreach (var page in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (first && page.FullResync)
+            {
+                changed |= entries.Count > 0;
+                entries.Clear();
+            }
+
+            first = false;
+            foreach (var proto in page.Upserted)
+            {
+                var entry = CachedEntry.From(proto, out var problem);
+                if (entry is null)
+                {
+                    CacheLog.EntrySkipped(_logger, proto.Id, problem!);
+                    continue;
+                }
+
+                entries[entry.EntryId] = entry;
+                changed = true;
+            }
+
+            foreach (var id in page.RemovedIds)
+            {
+                changed |= entries.Remove(id);
+            }
+
+            revision = page.Revision;
+        }
+
+        if (!changed && revision == state.Revision)
+        {
+            return state;
+        }
+
+        var built = entries.ToImmutable();
+        var svids = state.Svids;
+        foreach (var id in svids.Keys)
+        {
+            if (!built.ContainsKey(id))
+            {
+                svids = svids.Remove(id);
+            }
+        }
+
+        return state with { Entries = built, Svids = svids, Revision = revision };
+    }
+
+    private async Task<CacheState> IssueAsync(CacheState state, IReadOnlySet<string> tainted, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var due = new List<CachedEntry>();
+        foreach (var entry in state.Entries.Values)
+        {
+            if (!state.Svids.TryGetValue(entry.EntryId, out var held)
+                || held.EntryRevision != entry.Revision
+                || now >= held.RenewAt
+                || held.AuthorityIds.Any(tainted.Contains))
+            {
+                due.Add(entry);
+            }
+        }
+
+        if (due.Count == 0)
+        {
+            return state;
+        }
+
+        var svids = state.Svids.ToBuilder();
+        foreach (var batch in due.Chunk(BatchSize))
+        {
+            var keys = new Dictionary<string, ECDsa>(StringComparer.Ordinal);
+            try
+            {
+                var request = new BatchNewX509SvidRequest();
+                foreach (var entry in batch)
+                {
+                    var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+                    keys[entry.EntryId] = key;
+                    request.Params.Add(new NewX509SvidParams { EntryId = entry.EntryId, Csr = ByteString.CopyFrom(NodeSession.CreateCsr(key)) });
+                }
+
+                var response = await _session.Client.BatchNewX509SvidAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+                foreach (var result in response.Results)
+                {
+                    if (!keys.TryGetValue(result.EntryId, out var key) || !state.Entries.TryGetValue(result.EntryId, out var entry))
+                    {
+                        continue;
+                    }
+
+                    if (result.Svid is null)
+                    {
+                        CacheLog.SvidRefused(_logger, result.EntryId, (StatusCode)result.ErrorCode, result.Error);
+                        continue;
+                    }
+
+                    try
+                    {
+                        var svid = NodeSession.ToSvid(result.Svid, key, string.IsNullOrEmpty(entry.Proto.Hint) ? null : entry.Proto.Hint);
+                        if (svid.Id != entry.Id)
+                        {
+                            CacheLog.SvidRefused(_logger, result.EntryId, StatusCode.Internal, $"the server issued {svid.Id} for an entry of {entry.Id}");
+                            continue;
+                        }
+
+                        var rotated = svids.ContainsKey(entry.EntryId);
+                        svids[entry.EntryId] = new CachedSvid(svid, entry.Revision, RenewAt(svid.Leaf), AuthorityIds(svid.Certificates));
+                        CacheLog.SvidIssued(_logger, entry.EntryId, svid.Id, svid.Leaf.NotAfter, rotated);
+                    }
+                    catch (RpcException e)
+                    {
+                        CacheLog.SvidRefused(_logger, result.EntryId, e.StatusCode, e.Status.Detail);
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var key in keys.Values)
+                {
+                    key.Dispose();
+                }
+            }
+        }
+
+        return state with { Svids = svids.ToImmutable() };
+    }
+
+    // Half the lifetime, plus up to a tenth of it at random, so that the SVIDs of a fleet issued
+    // together do not all come back to the server in the same second.
+    /// <inheritdoc/>
+    public void Dispose() => _running.Dispose();
+
+    private static DateTimeOffset RenewAt(X509Certificate2 leaf)
+    {
+        var notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime());
+        var lifetime = new DateTimeOffset(leaf.NotAfter.ToUniversalTime()) - notBefore;
+        var jitterTicks = lifetime.Ticks / 10 <= 0 ? 0 : RandomNumberGenerator.GetInt32((int)Math.Min(lifetime.Ticks / 10, int.MaxValue));
+        return notBefore + (lifetime / 2) + TimeSpan.FromTicks(jitterTicks);
+    }
+
+    private static List<string> AuthorityIds(IReadOnlyList<X509Certificate2> chain)
+    {
+        var ids = new List<string>();
+        foreach (var certificate in chain)
+        {
+            foreach (var extension in certificate.Extensions)
+            {
+                switch (extension)
+                {
+                    case X509AuthorityKeyIdentifierExtension aki when aki.KeyIdentifier is { } keyId:
+                        ids.Add(Convert.ToHexStringLower(keyId.Span));
+                        break;
+                    case X509SubjectKeyIdentifierExtension ski when !ReferenceEquals(certificate, chain[0]) && ski.SubjectKeyIdentifier is { } id:
+                        ids.Add(id.ToLowerInvariant());
+                        break;
+                }
+            }
+        }
+
+        return ids;
+    }
+
+    private static bool SameSequences(ImmutableDictionary<TrustDomain, SpiffeBundle> a, ImmutableDictionary<TrustDomain, SpiffeBundle> b) =>
+        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var other) && other.SequenceNumber == kv.Value.SequenceNumber);
+
+    private static TimeSpan Jitter(TimeSpan backoff) =>
+        backoff + TimeSpan.FromMilliseconds(RandomNumberGenerator.GetInt32((int)Math.Max(1, backoff.TotalMilliseconds / 2)));
+
+    // The next sync: the interval, or sooner when an SVID (or the agent's own) reaches its renewal time.
+    private TimeSpan NextWake()
+    {
+        var now = _time.GetUtcNow();
+        var wake = now + _interval;
+        foreach (var held in _cache.State.Svids.Values)
+        {
+            if (held.RenewAt < wake)
+            {
+                wake = held.RenewAt;
+            }
+        }
+
+        var agentRenewal = NodeSession.RenewalTime(_session.Svid.Leaf);
+        if (agentRenewal < wake)
+        {
+            wake = agentRenewal;
+        }
+
+        var delay = wake - now;
+        return delay < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : delay;
+    }
+}
