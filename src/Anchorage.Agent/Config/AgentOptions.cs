@@ -1,3 +1,4 @@
+using System.Text;
 using Anchorage.Hosting.Config;
 using Anchorage.Spiffe.Ids;
 
@@ -44,6 +45,22 @@ public sealed record AgentOptions
 
     /// <summary>How often entries and bundles are pulled from the server (default 5 s).</summary>
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    // The join token is a secret and records print every property: leave it out, so logging the options is safe.
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append("TrustDomain = ").Append(TrustDomain)
+            .Append(", DataDir = ").Append(DataDir)
+            .Append(", ServerAddress = ").Append(ServerAddress)
+            .Append(", JoinToken = ").Append(JoinToken is null ? string.Empty : "(redacted)")
+            .Append(", TrustBundleFile = ").Append(TrustBundleFile)
+            .Append(", InsecureBootstrap = ").Append(InsecureBootstrap)
+            .Append(", WorkloadApi = ").Append(WorkloadApi)
+            .Append(", Listen = ").Append(Listen)
+            .Append(", AdminUids = [").AppendJoin(", ", AdminUids).Append(']')
+            .Append(", SyncInterval = ").Append(SyncInterval);
+        return true;
+    }
 }
 
 /// <summary>Where the agent serves the SPIFFE Workload API.</summary>

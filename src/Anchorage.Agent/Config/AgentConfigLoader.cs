@@ -1,0 +1,510 @@
+using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Anchorage.Hosting.Config;
+using Anchorage.Spiffe.Ids;
+
+namespace Anchorage.Agent.Config;
+
+/// <summary>
+/// Reads <c>agent.yaml</c> (camelCase keys) into <see cref="AgentOptions"/>. Bad input never
+/// throws: the result carries every error at once, each with its key path and line, e.g.
+/// <c>agent.yaml:3: serverAddress: port "0" must be a number from 1 to 65535</c>. The join
+/// token is never quoted in a message.
+/// </summary>
+public static class AgentConfigLoader
+{
+    /// <summary>The name used in messages when <see cref="Parse"/> is given no other.</summary>
+    public const string DefaultSourceName = "agent.yaml";
+
+    /// <summary>The highest uid accepted in <c>adminUids</c> ((uid_t)-1 means "no uid").</summary>
+    public const uint MaxUid = uint.MaxValue - 1;
+
+    /// <summary>Unix socket paths are limited by <c>sun_path</c> (108 bytes with the terminating NUL).</summary>
+    public const int MaxSocketPathBytes = 107;
+
+    /// <summary>The highest <c>workloadApi.maxStreamsPerCaller</c> accepted (the lowest is 1).</summary>
+    public const int MaxStreamsPerCallerLimit = 1024;
+
+    /// <summary>The shortest <c>syncInterval</c> accepted.</summary>
+    public static readonly TimeSpan MinSyncInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest <c>syncInterval</c> accepted.</summary>
+    public static readonly TimeSpan MaxSyncInterval = TimeSpan.FromMinutes(10);
+
+    // The server's join tokens: 8 random bytes as lowercase hex, a dot, 32 random bytes as unpadded base64url.
+    private const int JoinTokenIdChars = 16;
+    private const int JoinTokenSecretChars = 43;
+
+    /// <summary>Reads and parses the file at <paramref name="path"/>; messages name the file as given.</summary>
+    public static ConfigResult<AgentOptions> Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new ConfigResult<AgentOptions>([new ConfigError(path, null, null, string.Empty, "file not found")]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new ConfigResult<AgentOptions>([new ConfigError(path, null, null, string.Empty, "cannot read the file: " + e.Message)]);
+        }
+
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses YAML text; <paramref name="sourceName"/> prefixes every message.</summary>
+    public static ConfigResult<AgentOptions> Parse(string yaml, string sourceName = DefaultSourceName)
+    {
+        ArgumentNullException.ThrowIfNull(yaml);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        var errors = new ConfigErrorList(sourceName);
+        var root = ConfigMap.Load(yaml, errors);
+        if (root is null)
+        {
+            return new ConfigResult<AgentOptions>(errors.ToImmutable());
+        }
+
+        var trustDomain = ReadTrustDomain(root);
+        var dataDirNode = root.Get("dataDir");
+        var dataDir = dataDirNode?.AbsolutePath() ?? AgentOptions.DefaultDataDir;
+        var serverAddress = ReadServerAddress(root);
+        var joinToken = ReadJoinToken(root.Get("joinToken"));
+        var (trustBundleFile, insecureBootstrap) = ReadBootstrapTrust(root);
+        var syncInterval = ReadSyncInterval(root.Get("syncInterval"));
+        var workloadSection = root.Section("workloadApi");
+        var workloadApi = ReadWorkloadApi(workloadSection, out var workloadSocketValid);
+        var listenSection = root.Section("listen");
+        var listen = ReadListen(listenSection, dataDir, dataDirNode?.Line, out var adminSocketValid);
+        var adminUids = ReadAdminUids(root);
+        root.RejectUnknownKeys();
+        if (workloadSocketValid && adminSocketValid)
+        {
+            CheckSocketsApart(workloadSection, workloadApi, listenSection, listen, dataDirNode?.Line);
+        }
+
+        CheckPortsApart(workloadSection, workloadApi, listenSection, listen);
+
+        if (!errors.IsEmpty || serverAddress is null)
+        {
+            return new ConfigResult<AgentOptions>(errors.ToImmutable());
+        }
+
+        var options = new AgentOptions
+        {
+            TrustDomain = trustDomain,
+            DataDir = dataDir,
+            ServerAddress = serverAddress,
+            JoinToken = joinToken,
+            TrustBundleFile = trustBundleFile,
+            InsecureBootstrap = insecureBootstrap,
+            WorkloadApi = workloadApi,
+            Listen = listen,
+            AdminUids = adminUids,
+        };
+        return new ConfigResult<AgentOptions>(syncInterval is { } interval ? options with { SyncInterval = interval } : options);
+    }
+
+    private static TrustDomain ReadTrustDomain(ConfigMap root)
+    {
+        var node = root.Get("trustDomain");
+        if (node is null)
+        {
+            root.Required("trustDomain");
+            return default;
+        }
+
+        var text = node.Scalar();
+        if (text is null)
+        {
+            return default;
+        }
+
+        if (TrustDomain.TryParse(text, out var trustDomain, out var error))
+        {
+            return trustDomain;
+        }
+
+        node.Error(error);
+        return default;
+    }
+
+    private static HostPort? ReadServerAddress(ConfigMap root)
+    {
+        var node = root.Get("serverAddress");
+        if (node is null)
+        {
+            root.Required("serverAddress");
+            return null;
+        }
+
+        var text = node.Scalar();
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (TryParseDialAddress(text, out var address, out var error))
+        {
+            return address;
+        }
+
+        node.Error(error);
+        return null;
+    }
+
+    // The token is a secret: no message quotes it, whole or in part.
+    private static string? ReadJoinToken(ConfigNode? node)
+    {
+        var text = node?.Scalar();
+        if (node is null || text is null)
+        {
+            return null;
+        }
+
+        if (IsJoinTokenShape(text))
+        {
+            return text;
+        }
+
+        node.Error(string.Create(
+            CultureInfo.InvariantCulture,
+            $"must look like <id>.<secret> ({JoinTokenIdChars} lowercase hex digits, a dot, {JoinTokenSecretChars} base64url characters)"));
+        return null;
+    }
+
+    private static bool IsJoinTokenShape(string text)
+    {
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        return dot == JoinTokenIdChars
+            && text.Length == dot + 1 + JoinTokenSecretChars
+            && text[..dot].All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f')
+            && text[(dot + 1)..].All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+    }
+
+    // Exactly one way to trust the server on first contact: its bundle, or an explicit blind trust.
+    // The bundle file's existence is checked when the agent starts, not here.
+    private static (string? TrustBundleFile, bool InsecureBootstrap) ReadBootstrapTrust(ConfigMap root)
+    {
+        var bundleNode = root.Get("trustBundleFile");
+        var bundle = bundleNode?.AbsolutePath();
+        var insecureNode = root.Get("insecureBootstrap");
+        var insecure = insecureNode is null ? false : ReadBoolean(insecureNode);
+        if (insecure == true && bundleNode is not null)
+        {
+            root.Errors.Add(root.PathOf("insecureBootstrap"), "set only one of trustBundleFile and insecureBootstrap: true", insecureNode!.Line);
+        }
+        else if (insecure == false && bundleNode is null)
+        {
+            root.Errors.Add(root.PathOf("trustBundleFile"), "either trustBundleFile or insecureBootstrap: true is required", insecureNode?.Line);
+        }
+
+        return (bundle, insecure ?? false);
+    }
+
+    private static bool? ReadBoolean(ConfigNode node)
+    {
+        var text = node.Scalar();
+        switch (text)
+        {
+            case null:
+                return null;
+            case "true" or "True" or "TRUE":
+                return true;
+            case "false" or "False" or "FALSE":
+                return false;
+            default:
+                node.Error($"{ConfigText.Quote(text)} must be true or false");
+                return null;
+        }
+    }
+
+    private static TimeSpan? ReadSyncInterval(ConfigNode? node)
+    {
+        var value = node?.Duration();
+        if (node is null || value is null)
+        {
+            return null;
+        }
+
+        if (value.Value < MinSyncInterval || value.Value > MaxSyncInterval)
+        {
+            node.Error($"must be from {Durations.Format(MinSyncInterval)} to {Durations.Format(MaxSyncInterval)}");
+            return null;
+        }
+
+        return value;
+    }
+
+    private static WorkloadApiListenOptions ReadWorkloadApi(ConfigMap section, out bool socketValid)
+    {
+        var defaults = new WorkloadApiListenOptions();
+        var socketNode = section.Get("socket");
+        var socket = socketNode?.AbsolutePath();
+        var tcpNode = section.Get("tcp");
+        var tcp = tcpNode?.Endpoint();
+        var maxStreams = ReadMaxStreams(section.Get("maxStreamsPerCaller"));
+        section.RejectUnknownKeys();
+
+        socketValid = socketNode is null || socket is not null;
+        if (socket is not null)
+        {
+            CheckSocketLength(section, "socket", socket, socketNode?.Line);
+        }
+
+        if (tcp is not null && !IsLoopbackAddress(tcp))
+        {
+            tcpNode!.Error($"host {ConfigText.Quote(tcp.Host)} must be a loopback IP address (127.0.0.0/8 or [::1])");
+            tcp = null;
+        }
+
+        return new WorkloadApiListenOptions
+        {
+            Socket = socket ?? defaults.Socket,
+            Tcp = tcp,
+            MaxStreamsPerCaller = maxStreams ?? defaults.MaxStreamsPerCaller,
+        };
+    }
+
+    private static int? ReadMaxStreams(ConfigNode? node)
+    {
+        var text = node?.Scalar();
+        if (node is null || text is null)
+        {
+            return null;
+        }
+
+        if (text.Length is >= 1 and <= 4 && text.All(char.IsAsciiDigit)
+            && int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var value and >= 1 and <= MaxStreamsPerCallerLimit)
+        {
+            return value;
+        }
+
+        node.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} must be a number from 1 to {MaxStreamsPerCallerLimit}"));
+        return null;
+    }
+
+    private static AgentListenOptions ReadListen(ConfigMap section, string dataDir, int? dataDirLine, out bool socketValid)
+    {
+        var adminSocketNode = section.Get("adminSocket");
+        var adminSocket = adminSocketNode?.AbsolutePath();
+        socketValid = adminSocketNode is null || adminSocket is not null;
+        var health = section.Get("health")?.Endpoint();
+        section.RejectUnknownKeys();
+
+        // A default socket that is too long is the dataDir's fault: report it at that line.
+        var socketPath = adminSocket ?? Path.Join(dataDir, "admin.sock");
+        CheckSocketLength(section, "adminSocket", socketPath, adminSocketNode?.Line ?? dataDirLine);
+        return new AgentListenOptions { AdminSocket = socketPath, Health = health ?? AgentListenOptions.DefaultHealth };
+    }
+
+    private static void CheckSocketLength(ConfigMap section, string key, string socketPath, int? line)
+    {
+        if (Encoding.UTF8.GetByteCount(socketPath) > MaxSocketPathBytes)
+        {
+            section.Errors.Add(
+                section.PathOf(key),
+                string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(socketPath)} is longer than {MaxSocketPathBytes} bytes, the limit of a unix socket path"),
+                line);
+        }
+    }
+
+    // Two listeners on one socket path or one port would fail at start with a bind error; name the clashing keys now.
+    private static void CheckSocketsApart(ConfigMap workloadSection, WorkloadApiListenOptions workloadApi, ConfigMap listenSection, AgentListenOptions listen, int? dataDirLine)
+    {
+        if (string.Equals(NormalizePath(listen.AdminSocket), NormalizePath(workloadApi.Socket), StringComparison.Ordinal))
+        {
+            listenSection.Errors.Add(
+                listenSection.PathOf("adminSocket"),
+                $"must differ from {workloadSection.PathOf("socket")}",
+                listenSection.Get("adminSocket")?.Line ?? workloadSection.Get("socket")?.Line ?? dataDirLine);
+        }
+    }
+
+    private static void CheckPortsApart(ConfigMap workloadSection, WorkloadApiListenOptions workloadApi, ConfigMap listenSection, AgentListenOptions listen)
+    {
+        if (workloadApi.Tcp is { Port: not 0 } tcp && tcp == listen.Health)
+        {
+            listenSection.Errors.Add(
+                listenSection.PathOf("health"),
+                $"must differ from {workloadSection.PathOf("tcp")}",
+                listenSection.Get("health")?.Line ?? workloadSection.Get("tcp")?.Line);
+        }
+    }
+
+    // "/run//a/./api.sock" and "/run/a/api.sock" are one socket; pure text, so it cannot throw.
+    private static string NormalizePath(string path)
+    {
+        var parts = new List<string>();
+        foreach (var part in path.Split('/'))
+        {
+            if (part.Length == 0 || part == ".")
+            {
+                continue;
+            }
+
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                {
+                    parts.RemoveAt(parts.Count - 1);
+                }
+
+                continue;
+            }
+
+            parts.Add(part);
+        }
+
+        return "/" + string.Join('/', parts);
+    }
+
+    private static ImmutableArray<uint> ReadAdminUids(ConfigMap root)
+    {
+        var node = root.Get("adminUids");
+        if (node is null)
+        {
+            return [0];
+        }
+
+        var items = node.List();
+        if (items is null)
+        {
+            return [0];
+        }
+
+        if (items.Count == 0)
+        {
+            node.Error("must list at least one uid");
+            return [0];
+        }
+
+        var uids = ImmutableArray.CreateBuilder<uint>(items.Count);
+        foreach (var item in items)
+        {
+            var text = item.Scalar();
+            if (text is null)
+            {
+                continue;
+            }
+
+            if (text.Length is >= 1 and <= 10 && text.All(char.IsAsciiDigit)
+                && ulong.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var uid && uid <= MaxUid)
+            {
+                uids.Add((uint)uid);
+            }
+            else
+            {
+                item.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} is not a uid (a number from 0 to {MaxUid})"));
+            }
+        }
+
+        return uids.ToImmutable();
+    }
+
+    private static bool IsLoopbackAddress(HostPort endpoint)
+    {
+        if (endpoint.IsLocalhost || !IPAddress.TryParse(endpoint.Host, out var address))
+        {
+            return false;
+        }
+
+        return address.AddressFamily == AddressFamily.InterNetwork
+            ? address.GetAddressBytes()[0] == 127
+            : address.Equals(IPAddress.IPv6Loopback);
+    }
+
+    // The server is dialed, so unlike a listen address the host may be a DNS name and port 0 means nothing.
+    private static bool TryParseDialAddress(string text, [NotNullWhen(true)] out HostPort? result, out string error)
+    {
+        result = null;
+        string host;
+        string port;
+        if (text.StartsWith('['))
+        {
+            var close = text.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0 || close + 1 >= text.Length || text[close + 1] != ':')
+            {
+                error = "must be host:port";
+                return false;
+            }
+
+            host = text[1..close];
+            port = text[(close + 2)..];
+            if (!IPAddress.TryParse(host, out var v6) || v6.AddressFamily != AddressFamily.InterNetworkV6)
+            {
+                error = $"host {ConfigText.Quote(host)} in brackets must be an IPv6 address";
+                return false;
+            }
+        }
+        else
+        {
+            var colon = text.LastIndexOf(':');
+            if (colon <= 0)
+            {
+                error = "must be host:port";
+                return false;
+            }
+
+            host = text[..colon];
+            port = text[(colon + 1)..];
+            if (host.Contains(':', StringComparison.Ordinal))
+            {
+                error = "an IPv6 address must be in brackets, e.g. [fd00::1]:8081";
+                return false;
+            }
+
+            if (!IsDottedQuad(host) && !IsDnsName(host))
+            {
+                error = $"host {ConfigText.Quote(host)} must be a DNS name or an IP address";
+                return false;
+            }
+        }
+
+        var number = port.Length is >= 1 and <= 5 && port.All(char.IsAsciiDigit)
+            ? int.Parse(port, NumberStyles.None, CultureInfo.InvariantCulture)
+            : -1;
+        if (number is < 1 or > 65535)
+        {
+            error = $"port {ConfigText.Quote(port)} must be a number from 1 to 65535";
+            return false;
+        }
+
+        result = new HostPort(host, number);
+        error = string.Empty;
+        return true;
+    }
+
+    // IPAddress.TryParse accepts "1" or "010.1" (inet_aton forms); configuration wants a.b.c.d only.
+    private static bool IsDottedQuad(string host)
+    {
+        var parts = host.Split('.');
+        return parts.Length == 4 && parts.All(p =>
+            p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit)
+            && int.Parse(p, NumberStyles.None, CultureInfo.InvariantCulture) <= 255);
+    }
+
+    // RFC 1123 host names: labels of letters, digits and inner hyphens, 1 to 63 characters, 253 in all.
+    // A numeric last label is refused so a mistyped IPv4 address ("10.1.2") is not taken for a name.
+    private static bool IsDnsName(string host)
+    {
+        if (host.Length is 0 or > 253)
+        {
+            return false;
+        }
+
+        var labels = host.Split('.');
+        return labels.All(l =>
+                l.Length is >= 1 and <= 63
+                && l[0] != '-' && l[^1] != '-'
+                && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+            && !labels[^1].All(char.IsAsciiDigit);
+    }
+}
