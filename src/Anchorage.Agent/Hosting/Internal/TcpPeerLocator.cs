@@ -18,9 +18,6 @@ internal static class TcpPeerLocator
     public const string NoOwner = "no process holds the peer socket";
     public const string SharedSocket = "the peer socket is held by more than one process";
 
-    /// <summary>Test hook: runs after the pidfd is opened, before the socket is checked again.</summary>
-    internal static Action<int>? AfterOpen { get; set; }
-
     /// <summary>Locates the client of a connection accepted on <paramref name="server"/> from <paramref name="client"/>.</summary>
     public static WorkloadPeerFeature Locate(IPEndPoint server, IPEndPoint client)
     {
@@ -58,8 +55,6 @@ internal static class TcpPeerLocator
         {
             return WorkloadPeerFeature.NotFound(e.Message);
         }
-
-        AfterOpen?.Invoke(pid);
 
         // The pid was found before the pidfd was opened: if the process exited meanwhile and its
         // pid went to another process, that process does not hold this socket. Checked while the
