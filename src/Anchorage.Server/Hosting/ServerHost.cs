@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Hosting.Sockets;
 using Anchorage.Server.Config;
 using Anchorage.Server.Hosting.Internal;
 using Grpc.Core;
@@ -68,7 +69,8 @@ public static class ServerHost
 
         var serverId = options.ServerId ?? ServerIdFile.LoadOrCreate(options.DataDir);
         var socketPath = options.AdminSocketPath;
-        if (await AdminSocketPath.PrepareAsync(socketPath, cancellationToken).ConfigureAwait(false))
+        if (await UnixSocketFile.PrepareAsync(
+            socketPath, "admin socket", $"admin socket {socketPath} is in use by another process", directoryMode: null, cancellationToken).ConfigureAwait(false))
         {
             HostingLog.StaleSocketRemoved(logger, socketPath);
         }

@@ -1,0 +1,346 @@
+using System.Net;
+using System.Net.Sockets;
+using Anchorage.Agent.Config;
+using Anchorage.Agent.Hosting.Internal;
+using Anchorage.Hosting.Sockets;
+using Anchorage.WorkloadApi.Server;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OpenTelemetry.Metrics;
+
+namespace Anchorage.Agent.Hosting;
+
+/// <summary>
+/// The agent process on Kestrel: the SPIFFE Workload API (HTTP/2 on a unix socket, mode 0777,
+/// and optionally on a loopback TCP port, each caller attested by its process), the admin API
+/// (HTTP/2 on a unix socket, mode 0600, callers checked by uid with <c>SO_PEERCRED</c>) and the
+/// health listener (HTTP/1.1: <c>/live</c>, <c>/ready</c>, <c>/metrics</c>). gRPC health is served
+/// on the Workload API and admin listeners, gRPC server reflection on the Workload API listeners.
+/// </summary>
+public static class AgentHost
+{
+    /// <summary>The name of the agent's <see cref="System.Diagnostics.Metrics.Meter"/>.</summary>
+    public const string MeterName = "Anchorage.Agent";
+
+    /// <summary>The logger category of hosting events.</summary>
+    public const string LoggerCategory = "Anchorage.Agent.Hosting";
+
+    /// <summary>The readiness reason when the readiness callback throws.</summary>
+    public const string ReadinessCheckFailedReason = "readiness check failed";
+
+    private const UnixFileMode WorkloadDirectoryMode =
+        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private const UnixFileMode WorkloadSocketMode =
+        UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    private const UnixFileMode AdminSocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Starts the agent host and runs it until <paramref name="cancellationToken"/> fires or the host stops itself.</summary>
+    /// <exception cref="IOException">Another agent serves one of the sockets, or a listener cannot bind.</exception>
+    public static async Task RunAsync(
+        AgentOptions options, AgentHostSetup setup, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        var handle = await StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);
+        await using (handle.ConfigureAwait(false))
+        {
+            var lifetime = handle.Services.GetRequiredService<IHostApplicationLifetime>();
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (cancellationToken.Register(() => stopped.TrySetResult()))
+            using (lifetime.ApplicationStopping.Register(() => stopped.TrySetResult()))
+            {
+                await stopped.Task.ConfigureAwait(false);
+            }
+
+            await handle.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Starts the agent host and returns once every listener is bound. Port 0 binds a free port;
+    /// the handle tells which. Dispose the handle to stop.
+    /// </summary>
+    /// <remarks>
+    /// A socket file left by an agent that died is removed (logged); the Workload API socket's
+    /// directory is created with mode 0755 when missing.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The Workload API TCP address is not a loopback address.</exception>
+    /// <exception cref="IOException">
+    /// Another agent serves one of the sockets (<c>another agent is serving &lt;path&gt;</c>), a
+    /// socket path is taken by something else, or a listener cannot bind.
+    /// </exception>
+    public static async Task<AgentHostHandle> StartAsync(
+        AgentOptions options, AgentHostSetup setup, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(setup);
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(LoggerCategory);
+
+        var tcp = options.WorkloadApi.Tcp?.ToIPEndPoint();
+        if (tcp is not null && !IPAddress.IsLoopback(tcp.Address))
+        {
+            throw new ArgumentException("the workload api tcp listener must be on a loopback address", nameof(options));
+        }
+
+        var workloadSocket = options.WorkloadApi.Socket;
+        var adminSocket = options.Listen.AdminSocket;
+        await PrepareSocketAsync(workloadSocket, "workload api socket", WorkloadDirectoryMode, logger, cancellationToken).ConfigureAwait(false);
+        await PrepareSocketAsync(adminSocket, "admin socket", null, logger, cancellationToken).ConfigureAwait(false);
+
+        ListenOptions? tcpListen = null;
+        ListenOptions? healthListen = null;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+
+        // Everything comes from AgentOptions: no appsettings, environment or Kestrel config section adds listeners.
+        builder.Configuration.Sources.Clear();
+        if (loggerFactory is not null)
+        {
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(loggerFactory);
+        }
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(setup.TimeProvider);
+        builder.Services.AddSingleton(setup.Cache);
+        builder.Services.AddSingleton(setup.Attestor);
+        if (setup.Metrics is { } metrics)
+        {
+            builder.Services.AddSingleton(metrics);
+        }
+        else
+        {
+            builder.Services.AddSingleton<AgentMetrics>();
+        }
+
+        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, logger));
+        builder.Services.AddSingleton<IWorkloadIdentityProvider, WorkloadIdentityProvider>();
+        builder.Services.AddSingleton<WorkloadApiCallMetrics>();
+        builder.Services.AddWorkloadApi(o =>
+        {
+            o.MaxStreamsPerCaller = options.WorkloadApi.MaxStreamsPerCaller;
+            o.TimeProvider = setup.TimeProvider;
+        });
+        builder.Services.AddGrpc().AddServiceOptions<WorkloadApiService>(o => o.Interceptors.Add<WorkloadApiCallMetrics>());
+        builder.Services.AddGrpcReflection();
+        builder.Services.AddGrpcHealthChecks().AddCheck<ReadinessHealthCheck>("ready");
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MeterName).AddPrometheusExporter());
+        setup.ConfigureServices?.Invoke(builder.Services);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(options.Listen.Health.ToIPEndPoint(), listen =>
+            {
+                healthListen = listen;
+                listen.Protocols = HttpProtocols.Http1;
+                listen.Use(Tag(AgentListener.Health));
+            });
+            kestrel.ListenUnixSocket(workloadSocket, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                listen.Use(WorkloadUnixConnection(logger));
+            });
+            if (tcp is not null)
+            {
+                kestrel.Listen(tcp, listen =>
+                {
+                    tcpListen = listen;
+                    listen.Protocols = HttpProtocols.Http2;
+                    listen.Use(WorkloadTcpConnection(logger));
+                });
+            }
+
+            kestrel.ListenUnixSocket(adminSocket, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                listen.Use(AdminConnection(logger));
+            });
+        });
+
+        var app = builder.Build();
+        try
+        {
+            Configure(app, options, logger);
+            setup.MapAdminApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(AgentListener.Admin)));
+
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+
+            // Kestrel creates sockets with the umask's mode. Every local user may reach the
+            // Workload API (attestation decides who gets what); only this user the admin socket.
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(workloadSocket, WorkloadSocketMode);
+                File.SetUnixFileMode(adminSocket, AdminSocketMode);
+            }
+
+            var agentMetrics = app.Services.GetRequiredService<AgentMetrics>();
+            agentMetrics.Starts.Add(1);
+            var boundTcp = tcpListen is null ? null : (IPEndPoint)tcpListen.EndPoint;
+            var health = (IPEndPoint)healthListen!.EndPoint;
+            var tcpText = boundTcp is null ? "off" : boundTcp.ToString();
+            AgentHostingLog.Started(logger, options.TrustDomain.Name, workloadSocket, tcpText, health, adminSocket);
+
+            return new AgentHostHandle(app, logger, workloadSocket, boundTcp, health, adminSocket, agentMetrics);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task PrepareSocketAsync(string path, string label, UnixFileMode? directoryMode, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (await UnixSocketFile.PrepareAsync(path, label, $"another agent is serving {path}", directoryMode, cancellationToken).ConfigureAwait(false))
+        {
+            AgentHostingLog.StaleSocketRemoved(logger, path);
+        }
+    }
+
+    private static void Configure(WebApplication app, AgentOptions options, ILogger logger)
+    {
+        var metrics = app.Services.GetRequiredService<AgentMetrics>();
+        var adminUids = options.AdminUids.ToHashSet();
+
+        // Admin socket: every request from a uid outside adminUids is refused before routing.
+        app.Use((context, next) =>
+        {
+            if (context.Features.Get<ListenerFeature>()?.Listener != AgentListener.Admin)
+            {
+                return next(context);
+            }
+
+            var peer = context.Features.Get<AdminPeerFeature>();
+            if (peer is not null && adminUids.Contains(peer.UserId))
+            {
+                return next(context);
+            }
+
+            var uid = peer?.UserId ?? uint.MaxValue;
+            var pid = peer?.ProcessId ?? 0;
+            metrics.AdminRefused.Add(1);
+            AgentHostingLog.AdminRefused(logger, uid, pid);
+            return GrpcReply.RefuseAsync(
+                context, StatusCode.PermissionDenied, StatusCodes.Status403Forbidden, $"caller uid {uid} is not an admin");
+        });
+
+        app.UseRouting();
+
+        // Each endpoint answers on the listeners its metadata names, and nowhere else.
+        app.Use((context, next) =>
+        {
+            var endpoint = context.GetEndpoint();
+            var listener = context.Features.Get<ListenerFeature>()?.Listener;
+            if (endpoint is null
+                || (listener is { } l && endpoint.Metadata.GetMetadata<ListenerMetadata>()?.Allows(l) == true))
+            {
+                return next(context);
+            }
+
+            return GrpcReply.RefuseAsync(context, StatusCode.Unimplemented, StatusCodes.Status404NotFound, "not found");
+        });
+
+        var health = new ListenerMetadata(AgentListener.Health);
+        var workload = new ListenerMetadata(AgentListener.WorkloadApi);
+        app.MapGet("/live", () => Results.Text("live\n")).WithMetadata(health);
+        app.MapGet("/ready", async (ReadinessProbe probe, HttpContext context) =>
+        {
+            var status = await probe.CheckAsync(context.RequestAborted).ConfigureAwait(false);
+            return Results.Text(
+                status.Reason.ReplaceLineEndings(" ") + "\n",
+                statusCode: status.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        }).WithMetadata(health);
+        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(health);
+        app.MapWorkloadApi().WithMetadata(workload);
+        app.MapGrpcReflectionService().WithMetadata(workload);
+        app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata(AgentListener.WorkloadApi, AgentListener.Admin));
+    }
+
+    private static Func<ConnectionDelegate, ConnectionDelegate> Tag(AgentListener listener) => next => connection =>
+    {
+        connection.Features.Set(new ListenerFeature(listener));
+        return next(connection);
+    };
+
+    // The peer is fixed when it connects: found once per connection, its pidfd held until the connection ends.
+    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadUnixConnection(ILogger logger) => next => async connection =>
+    {
+        WorkloadPeerFeature peer;
+        try
+        {
+            var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
+                ?? throw new InvalidOperationException("the workload api connection exposes no socket");
+            peer = WorkloadPeerFeature.Found(Attestation.PeerCredentialsReader.Read(socket));
+        }
+        catch (Exception e) when (e is Attestation.WorkloadAttestationException or SocketException or ObjectDisposedException)
+        {
+            AgentHostingLog.UnixPeerNotFound(logger, e.Message);
+            peer = WorkloadPeerFeature.NotFound(e.Message);
+        }
+
+        await ServeWorkloadConnectionAsync(next, connection, peer).ConfigureAwait(false);
+    };
+
+    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadTcpConnection(ILogger logger) => next => async connection =>
+    {
+        WorkloadPeerFeature peer;
+        if (connection.LocalEndPoint is IPEndPoint local && connection.RemoteEndPoint is IPEndPoint remote)
+        {
+            peer = TcpPeerLocator.Locate(local, remote);
+            if (peer.Failure is { } failure)
+            {
+                AgentHostingLog.TcpPeerNotFound(logger, remote, failure);
+            }
+        }
+        else
+        {
+            peer = WorkloadPeerFeature.NotFound("the connection has no ip endpoints");
+        }
+
+        await ServeWorkloadConnectionAsync(next, connection, peer).ConfigureAwait(false);
+    };
+
+    private static async Task ServeWorkloadConnectionAsync(ConnectionDelegate next, ConnectionContext connection, WorkloadPeerFeature peer)
+    {
+        using (peer)
+        {
+            connection.Features.Set(new ListenerFeature(AgentListener.WorkloadApi));
+            connection.Features.Set(peer);
+            await next(connection).ConfigureAwait(false);
+        }
+    }
+
+    // Credentials are fixed when the peer connects, so one read per connection covers every request on it.
+    private static Func<ConnectionDelegate, ConnectionDelegate> AdminConnection(ILogger logger) => next => connection =>
+    {
+        AdminPeerFeature peer;
+        try
+        {
+            var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
+                ?? throw new InvalidOperationException("the admin connection exposes no socket");
+            peer = AdminPeerFeature.Read(socket);
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException or ObjectDisposedException)
+        {
+            AgentHostingLog.AdminPeerUnavailable(logger, e);
+            connection.Abort();
+            return Task.CompletedTask;
+        }
+
+        connection.Features.Set(new ListenerFeature(AgentListener.Admin));
+        connection.Features.Set(peer);
+        return next(connection);
+    };
+}
