@@ -1,0 +1,132 @@
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Cache;
+using Anchorage.Agent.Config;
+using Anchorage.Agent.Hosting;
+using Anchorage.Agent.Node;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Agent;
+
+/// <summary>
+/// Composes an agent from its options: the node session (saved SVID or join-token attestation,
+/// retried while the server is unreachable), the identity cache and its synchronizer, and the
+/// host's listeners. The one place where the parts are wired together; <c>anchorage agent run</c>
+/// and the tests use it.
+/// </summary>
+public static class AgentApp
+{
+    /// <summary>The logger category of the node lifecycle.</summary>
+    public const string NodeLoggerCategory = "Anchorage.Agent.Node";
+
+    /// <summary>The logger category of the identity cache.</summary>
+    public const string CacheLoggerCategory = "Anchorage.Agent.Cache";
+
+    /// <summary>The longest wait between two attempts to reach the server at start.</summary>
+    public static readonly TimeSpan StartMaxRetryDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Starts an agent: returns once it holds its own SVID, tried one sync, and every listener is
+    /// bound. The cache keeps syncing in the background until the agent is disposed.
+    /// </summary>
+    /// <exception cref="AgentStartException">The agent cannot get an identity (no SVID and no join token, token refused, no way to trust the server).</exception>
+    /// <exception cref="IOException">A socket is served by another agent, or a listener cannot bind.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while the server was still unreachable.</exception>
+    public static async Task<RunningAgent> StartAsync(
+        AgentOptions options, ILoggerFactory loggerFactory, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(time);
+        var nodeLogger = loggerFactory.CreateLogger(NodeLoggerCategory);
+        var cacheLogger = loggerFactory.CreateLogger(CacheLoggerCategory);
+        var session = new NodeSession(options, new AgentStateStore(options.DataDir, options.TrustDomain), time, nodeLogger);
+        WorkloadCache? cache = null;
+        CacheSynchronizer? sync = null;
+        AgentHostHandle? host = null;
+        try
+        {
+            await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
+            cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
+            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger);
+            try
+            {
+                // One sync before the listeners open, so the first callers find their identities.
+                await sync.SyncOnceAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException)
+            {
+                // Logged by the synchronizer's loop on its next attempt; the agent serves once it succeeds.
+            }
+
+            var cacheForReadiness = cache;
+            host = await AgentHost.StartAsync(
+                options,
+                new AgentHostSetup
+                {
+                    Cache = cache,
+                    Attestor = new UnixWorkloadAttestor(),
+                    TimeProvider = time,
+                    Readiness = _ => ValueTask.FromResult(Readiness(session, cacheForReadiness)),
+                },
+                loggerFactory,
+                cancellationToken).ConfigureAwait(false);
+            return new RunningAgent(host, session, cache, sync);
+        }
+        catch
+        {
+            if (host is not null)
+            {
+                await host.DisposeAsync().ConfigureAwait(false);
+            }
+
+            sync?.Dispose();
+            cache?.Dispose();
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs an agent until <paramref name="cancellationToken"/> is cancelled (SIGINT/SIGTERM).</summary>
+    public static async Task RunAsync(AgentOptions options, ILoggerFactory loggerFactory, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var agent = await StartAsync(options, loggerFactory, time, cancellationToken).ConfigureAwait(false);
+        await using (agent.ConfigureAwait(false))
+        {
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Shutdown requested.
+            }
+        }
+    }
+
+    private static AgentReadiness Readiness(NodeSession session, WorkloadCache cache) =>
+        session.Refusal is { } refusal ? AgentReadiness.NotReady(refusal)
+        : !cache.HasBundle ? AgentReadiness.NotReady("waiting for the first sync with the server")
+        : AgentReadiness.Ready;
+
+    // The server may come up after the agent (boot order, outage): retry until it answers, with backoff.
+    private static async Task StartSessionAsync(NodeSession session, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                await session.StartAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal)
+            {
+                AgentLog.ServerUnreachableAtStart(logger, e.StatusCode, e.Status.Detail, delay);
+            }
+
+            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, StartMaxRetryDelay.Ticks));
+        }
+    }
+}

@@ -1,0 +1,11 @@
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Agent;
+
+/// <summary>The composition root's log events.</summary>
+internal static partial class AgentLog
+{
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "the server is not reachable yet ({Code}: {Detail}); retrying in {Delay}")]
+    public static partial void ServerUnreachableAtStart(ILogger logger, StatusCode code, string detail, TimeSpan delay);
+}
