@@ -16,6 +16,16 @@ public sealed class RunningAgent : IAsyncDisposable
         Session = session;
         Cache = cache;
         Sync = sync;
+        var metrics = host.Metrics;
+        sync.SvidIssued = rotated =>
+        {
+            metrics.SvidsIssued.Add(1);
+            if (rotated)
+            {
+                metrics.SvidRotations.Add(1);
+            }
+        };
+        sync.SyncFailed = () => metrics.SyncFailures.Add(1);
         _syncLoop = Task.Run(() => sync.RunAsync(_stop.Token));
     }
 

@@ -52,6 +52,12 @@ public sealed class CacheSynchronizer : IDisposable
         _logger = logger;
     }
 
+    /// <summary>Called for every workload SVID received; the argument is true when it replaced one (a rotation).</summary>
+    internal Action<bool>? SvidIssued { get; set; }
+
+    /// <summary>Called for every failed sync.</summary>
+    internal Action? SyncFailed { get; set; }
+
     /// <summary>When the last sync succeeded; null before the first.</summary>
     public DateTimeOffset? LastSuccess { get; private set; }
 
@@ -124,6 +130,7 @@ public sealed class CacheSynchronizer : IDisposable
         catch (RpcException e)
         {
             _session.Observe(e);
+            SyncFailed?.Invoke();
             throw;
         }
         finally
@@ -307,6 +314,7 @@ public sealed class CacheSynchronizer : IDisposable
                         var rotated = svids.ContainsKey(entry.EntryId);
                         svids[entry.EntryId] = new CachedSvid(svid, entry.Revision, RenewAt(svid.Leaf), AuthorityIds(svid.Certificates));
                         CacheLog.SvidIssued(_logger, entry.EntryId, svid.Id, svid.Leaf.NotAfter, rotated);
+                        SvidIssued?.Invoke(rotated);
                     }
                     catch (RpcException e)
                     {
