@@ -224,8 +224,11 @@ public sealed class WorkloadApiClient : IAsyncDisposable, IDisposable
             }
 
             var delay = backoff.Next();
+
+            // The timer exists before anyone hears of the retry, so a test clock advanced on that news fires it.
+            var wait = Task.Delay(delay, _options.TimeProvider, cancellationToken);
             _options.RetryScheduled?.Invoke(failure, delay);
-            await Task.Delay(delay, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            await wait.ConfigureAwait(false);
         }
     }
 

@@ -21,8 +21,16 @@ internal sealed class Watcher<T> : IAsyncDisposable
 
     public Exception? Failure { get; private set; }
 
+    private int _disposed;
+
+    /// <summary>Stops the watch; safe to call more than once (DI may dispose a source under several registrations).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
