@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -65,7 +66,8 @@ public sealed class TestWorkloadApiServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k => k.ListenUnixSocket(SocketPath, l => l.Protocols = HttpProtocols.Http2));
         builder.Services.AddSingleton<IWorkloadIdentityProvider>(Provider);
         builder.Services.AddWorkloadApi(o => o.TimeProvider = Time);
-        builder.Services.AddGrpcHealthChecks();
+        // gRPC health answers Unknown while no check is registered; the agent registers its own.
+        builder.Services.AddGrpcHealthChecks().AddCheck("workload-api", () => HealthCheckResult.Healthy());
         _app = builder.Build();
         _app.MapWorkloadApi();
         _app.MapGrpcHealthChecksService();
