@@ -84,12 +84,14 @@ internal static class CliApp
         root.Add(Noun("token", "agent join tokens (admin API)", Commands.Token.GenerateCommand.Create(context)));
         root.Add(Noun(
             "agent",
-            "attested agents (admin API)",
+            "the node agent (run, healthcheck, Workload API) and attested agents (admin API)",
             Commands.Agent.ListCommand.Create(context),
             Commands.Agent.ShowCommand.Create(context),
             Commands.Agent.EvictCommand.Create(context),
             Commands.Agent.BanCommand.Create(context),
-            Commands.Agent.RunCommand.Create(context)));
+            Commands.Agent.RunCommand.Create(context),
+            Commands.Agent.ApiCommand.Create(context),
+            Commands.Agent.HealthcheckCommand.Create(context)));
         root.Add(Noun("server", "the control plane", Commands.Server.RunCommand.Create(context), Commands.Server.HealthcheckCommand.Create(context)));
         root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
         return root;

@@ -1,0 +1,106 @@
+using System.CommandLine;
+using System.Text.Json;
+using Anchorage.Cli.Internal;
+using Anchorage.WorkloadApi;
+using Grpc.Core;
+
+namespace Anchorage.Cli.Commands.Agent;
+
+/// <summary>
+/// <c>anchorage agent api fetch x509 [--socket PATH] [--write DIR] [--output json]</c>: the
+/// caller's X.509-SVIDs and bundles. With <c>--write</c>, DIR gets <c>svid.N.pem</c> (chain),
+/// <c>svid.N.key</c> (PKCS#8, mode 0600), <c>bundle.N.pem</c> and <c>federated_bundle.TD.pem</c>.
+/// </summary>
+internal static class ApiFetchX509Command
+{
+    public static Command Create(CliContext context)
+    {
+        var socket = WorkloadApiConnection.SocketOption();
+        var write = new Option<string?>("--write") { Description = "write the SVIDs, keys and bundles as PEM files into this directory" };
+        var output = OutputOption.Create();
+        var command = new Command("x509", "fetch the caller's X.509-SVIDs and bundles") { socket, write, output };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var client = WorkloadApiConnection.Open(parse, socket, context);
+            X509Context x509;
+            try
+            {
+                x509 = await client.FetchX509ContextAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException ex)
+            {
+                throw WorkloadApiConnection.ToCliException(ex, client);
+            }
+
+            if (parse.GetValue(write) is { } dir)
+            {
+                Write(x509, dir);
+                await context.Out.WriteLineAsync($"wrote {x509.Svids.Length} svid(s) and {x509.Bundles.X509Bundles.Count} bundle(s) to {dir}").ConfigureAwait(false);
+            }
+            else if (parse.GetValue(output) == OutputFormat.Json)
+            {
+                var json = new
+                {
+                    svids = x509.Svids.Select(s => new { spiffeId = s.Id.ToString(), hint = s.Hint ?? string.Empty, expiresAt = WorkloadApiConnection.Time(s.Leaf.NotAfter) }),
+                    bundles = x509.Bundles.X509Bundles.Keys.Order().Select(t => t.Name),
+                };
+                await context.Out.WriteLineAsync(JsonSerializer.Serialize(json, JsonOptions.Indented)).ConfigureAwait(false);
+            }
+            else
+            {
+                foreach (var svid in x509.Svids)
+                {
+                    await context.Out.WriteLineAsync($"SPIFFE ID:  {svid.Id}").ConfigureAwait(false);
+                    await context.Out.WriteLineAsync($"Hint:       {svid.Hint ?? "-"}").ConfigureAwait(false);
+                    await context.Out.WriteLineAsync($"Expires:    {WorkloadApiConnection.Time(svid.Leaf.NotAfter)}").ConfigureAwait(false);
+                    await context.Out.WriteLineAsync().ConfigureAwait(false);
+                }
+
+                await context.Out.WriteLineAsync("Bundles:    " + string.Join(", ", x509.Bundles.X509Bundles.Keys.Order().Select(t => t.Name))).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static void Write(X509Context x509, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var own = new HashSet<Spiffe.Ids.TrustDomain>();
+        for (var i = 0; i < x509.Svids.Length; i++)
+        {
+            var svid = x509.Svids[i];
+            own.Add(svid.Id.TrustDomain);
+            File.WriteAllText(Path.Combine(dir, $"svid.{i}.pem"), svid.ToPem());
+            WritePrivate(Path.Combine(dir, $"svid.{i}.key"), svid.KeyToPem());
+            if (x509.Bundles.TryGetX509Bundle(svid.Id.TrustDomain, out var bundle))
+            {
+                File.WriteAllText(Path.Combine(dir, $"bundle.{i}.pem"), bundle.ToPem());
+            }
+        }
+
+        foreach (var (trustDomain, bundle) in x509.Bundles.X509Bundles)
+        {
+            if (!own.Contains(trustDomain))
+            {
+                File.WriteAllText(Path.Combine(dir, $"federated_bundle.{trustDomain.Name}.pem"), bundle.ToPem());
+            }
+        }
+    }
+
+    /// <summary>Creates the key file readable by its owner only; an old file is replaced, never reused with its mode.</summary>
+    private static void WritePrivate(string path, string content)
+    {
+        File.Delete(path);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var stream = new FileStream(path, options);
+        using var writer = new StreamWriter(stream);
+        writer.Write(content);
+    }
+}
