@@ -14,8 +14,9 @@ namespace Anchorage.Server.Attestation;
 /// </summary>
 /// <remarks>
 /// Certificate serials are hex; they are compared and stored normalized (lowercase, no leading
-/// zeros), so <c>00AB</c> and <c>ab</c> are the same serial. Only the SVID the server issued last
-/// renews: a copied older SVID of the same agent is refused.
+/// zeros), so <c>00AB</c> and <c>ab</c> are the same serial. Only the agent's current SVID and the
+/// one its last renewal signed (until first used, which retires the current one) are accepted: a
+/// copied older SVID of the same agent is refused.
 /// </remarks>
 public sealed class NodeService
 {
@@ -93,10 +94,12 @@ public sealed class NodeService
 
     /// <summary>
     /// Checks an agent presenting its SVID (serial <paramref name="presentedSerial"/>): it must be
-    /// attested, not banned, present the SVID issued last, and that SVID must not have expired.
-    /// Call it on every agent API request and before signing a renewal.
+    /// attested, not banned, present its current SVID or the one its last renewal signed (pending),
+    /// and the presented SVID must not have expired. The first call with the pending SVID makes it
+    /// the current one; from then on the previous SVID is refused. Call it on every agent API
+    /// request and before signing a renewal.
     /// </summary>
-    /// <returns>The node record.</returns>
+    /// <returns>The node record (after any promotion of the pending SVID).</returns>
     /// <exception cref="ArgumentException">Empty ID, or a serial that is not hex.</exception>
     /// <exception cref="AttestationException">
     /// <c>agent &lt;id&gt; is not attested (evicted or unknown)</c>, <c>agent &lt;id&gt; is banned</c>,
@@ -106,37 +109,63 @@ public sealed class NodeService
     {
         ThrowIfEmpty(agentId);
         var serial = NormalizeSerial(presentedSerial, nameof(presentedSerial));
-        var node = await _store.GetNodeAsync(agentId, cancellationToken).ConfigureAwait(false)
-            ?? throw Refuse(agentId, AttestationFailure.NotAttested, $"agent {agentId} is not attested (evicted or unknown)");
-        if (node.Banned)
+        for (var attempt = 1; ; attempt++)
         {
-            throw Refuse(agentId, AttestationFailure.Banned, $"agent {agentId} is banned");
-        }
+            var node = await _store.GetNodeAsync(agentId, cancellationToken).ConfigureAwait(false)
+                ?? throw Refuse(agentId, AttestationFailure.NotAttested, $"agent {agentId} is not attested (evicted or unknown)");
+            if (node.Banned)
+            {
+                throw Refuse(agentId, AttestationFailure.Banned, $"agent {agentId} is banned");
+            }
 
-        if (!string.Equals(serial, node.CertSerial, StringComparison.Ordinal))
-        {
-            throw Refuse(agentId, AttestationFailure.StaleSvid, $"agent SVID serial {serial} is not the current one");
-        }
+            var isCurrent = string.Equals(serial, node.CertSerial, StringComparison.Ordinal);
+            var isPending = !isCurrent && string.Equals(serial, node.PendingCertSerial, StringComparison.Ordinal);
+            if (!isCurrent && !isPending)
+            {
+                throw Refuse(agentId, AttestationFailure.StaleSvid, $"agent SVID serial {serial} is not the current one");
+            }
 
-        if (_time.GetUtcNow() >= node.CertNotAfter)
-        {
-            throw Refuse(agentId, AttestationFailure.Expired, $"agent {agentId} SVID has expired");
-        }
+            var notAfter = isCurrent ? node.CertNotAfter : node.PendingCertNotAfter ?? DateTimeOffset.MinValue;
+            if (_time.GetUtcNow() >= notAfter)
+            {
+                throw Refuse(agentId, AttestationFailure.Expired, $"agent {agentId} SVID has expired");
+            }
 
-        return node;
+            if (isCurrent)
+            {
+                return node;
+            }
+
+            // First use of the renewed SVID: it becomes current and the previous one stops working.
+            // Compare-and-set on the pending serial; if another call promoted or renewed meanwhile
+            // (or the node was evicted), read again and judge the serial against what is stored now.
+            if (await _store.PromoteNodeSvidAsync(agentId, serial, cancellationToken).ConfigureAwait(false))
+            {
+                AttestationLog.NodeSvidPromoted(_logger, agentId, serial, notAfter);
+                return node with { CertSerial = serial, CertNotAfter = notAfter, PendingCertSerial = null, PendingCertNotAfter = null };
+            }
+
+            if (attempt >= 3)
+            {
+                throw Refuse(agentId, AttestationFailure.StaleSvid, $"agent SVID serial {serial} is not the current one");
+            }
+        }
     }
 
     /// <summary>
     /// Records a renewal: checks the presented SVID again (as <see cref="AuthenticateAsync"/>) and
-    /// makes the newly signed SVID the current one.
+    /// stores the newly signed SVID as pending. The presented SVID stays valid until the agent first
+    /// uses the new one, so a lost answer does not lock the agent out; a renewal presenting the
+    /// current SVID while one is pending replaces it (the agent lost the earlier answer and asked again).
     /// </summary>
+    /// <returns>The node record, with the new SVID pending.</returns>
     /// <exception cref="AttestationException">As <see cref="AuthenticateAsync"/>.</exception>
     public async Task<AttestedNode> RenewAsync(
         SpiffeId agentId, string presentedSerial, string newSerial, DateTimeOffset newNotAfter, CancellationToken cancellationToken)
     {
         var serial = NormalizeSerial(newSerial, nameof(newSerial));
         var node = await AuthenticateAsync(agentId, presentedSerial, cancellationToken).ConfigureAwait(false);
-        var renewed = node with { CertSerial = serial, CertNotAfter = newNotAfter };
+        var renewed = node with { PendingCertSerial = serial, PendingCertNotAfter = newNotAfter };
         try
         {
             await _store.UpdateNodeAsync(renewed, cancellationToken).ConfigureAwait(false);

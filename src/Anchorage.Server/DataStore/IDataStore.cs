@@ -67,6 +67,14 @@ public interface IDataStore : IAsyncDisposable
     /// <summary>Replaces a node (renewal, ban); not-found if absent.</summary>
     Task UpdateNodeAsync(AttestedNode node, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Makes the node's pending SVID its current one and clears the pending one, only if the pending
+    /// serial is still <paramref name="pendingSerial"/> (compare-and-set: a concurrent renewal or
+    /// promotion wins). False when the node is absent or its pending serial is another or none.
+    /// Leaves every other column (a concurrent ban included) as stored.
+    /// </summary>
+    Task<bool> PromoteNodeSvidAsync(SpiffeId id, string pendingSerial, CancellationToken cancellationToken);
+
     /// <summary>Deletes a node (eviction); false when absent.</summary>
     Task<bool> DeleteNodeAsync(SpiffeId id, CancellationToken cancellationToken);
 

@@ -73,22 +73,83 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
         Assert.Equal(token.AgentSpiffeId, svid.Id.ToString());
     }
 
+    private static string Stale(X509Svid svid) =>
+        $"agent SVID serial {svid.Leaf.SerialNumber.TrimStart('0').ToLowerInvariant()} is not the current one";
+
+    private async Task<X509Svid> RenewAsync(X509Svid svid)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var renewed = await _server.Agent(svid).RenewAgentAsync(new RenewAgentRequest { Csr = ApiTestServer.Csr(key) });
+        return ApiTestServer.ToSvid(renewed.Svid, key);
+    }
+
+    private async Task<RpcException> RefusedAsync(X509Svid svid) =>
+        await Assert.ThrowsAsync<RpcException>(() => _server.Agent(svid).GetBundlesAsync(new GetBundlesRequest()).ResponseAsync);
+
     [Fact]
-    public async Task RenewAgent_CurrentSvidThenTheReplacedOne_RenewsThenPermissionDenied()
+    public async Task RenewAgent_NewSvidUsed_OldSvidThenPermissionDenied()
     {
         var first = await _server.AttestAsync();
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var second = await RenewAsync(first);
+        await _server.Agent(first).GetBundlesAsync(new GetBundlesRequest()); // still accepted until the new one is used
 
-        var renewed = await _server.Agent(first).RenewAgentAsync(new RenewAgentRequest { Csr = ApiTestServer.Csr(key) });
-        var second = ApiTestServer.ToSvid(renewed.Svid, key);
-        var old = await Assert.ThrowsAsync<RpcException>(() => _server.Agent(first).RenewAgentAsync(new RenewAgentRequest { Csr = ApiTestServer.NewCsr() }).ResponseAsync);
+        await _server.Agent(second).GetBundlesAsync(new GetBundlesRequest());
+        var old = await RefusedAsync(first);
+        var oldRenew = await Assert.ThrowsAsync<RpcException>(() => _server.Agent(first).RenewAgentAsync(new RenewAgentRequest { Csr = ApiTestServer.NewCsr() }).ResponseAsync);
         var again = await _server.Agent(second).RenewAgentAsync(new RenewAgentRequest { Csr = ApiTestServer.NewCsr() });
 
         Assert.Equal(first.Id, second.Id);
         Assert.NotEqual(first.Leaf.SerialNumber, second.Leaf.SerialNumber);
         Assert.Equal(StatusCode.PermissionDenied, old.StatusCode);
-        Assert.Equal($"agent SVID serial {first.Leaf.SerialNumber.TrimStart('0').ToLowerInvariant()} is not the current one", old.Status.Detail);
+        Assert.Equal(Stale(first), old.Status.Detail);
+        Assert.Equal(StatusCode.PermissionDenied, oldRenew.StatusCode);
+        Assert.Equal(Stale(first), oldRenew.Status.Detail);
         Assert.Equal(first.Id.ToString(), again.Svid.SpiffeId);
+    }
+
+    [Fact]
+    public async Task RenewAgent_AnswerLost_OldSvidStillAcceptedAndRenewsAgain()
+    {
+        var first = await _server.AttestAsync();
+        await _server.Agent(first).RenewAgentAsync(new RenewAgentRequest { Csr = ApiTestServer.NewCsr() }); // answer "lost"
+
+        await _server.Agent(first).GetBundlesAsync(new GetBundlesRequest());
+        var third = await RenewAsync(first);
+        await _server.Agent(third).GetBundlesAsync(new GetBundlesRequest());
+
+        Assert.Equal(Stale(first), (await RefusedAsync(first)).Status.Detail);
+        var node = await Admin.GetAgentAsync(new GetAgentRequest { SpiffeId = first.Id.ToString() });
+        Assert.Equal(third.Leaf.SerialNumber.TrimStart('0').ToLowerInvariant(), node.CertSerial);
+    }
+
+    [Fact]
+    public async Task RenewAgent_TwiceWithOldSvid_OnlyTheLatestNewSvidAccepted()
+    {
+        var first = await _server.AttestAsync();
+        var second = await RenewAsync(first);
+        var third = await RenewAsync(first);
+
+        var replaced = await RefusedAsync(second);
+        await _server.Agent(first).GetBundlesAsync(new GetBundlesRequest());
+        await _server.Agent(third).GetBundlesAsync(new GetBundlesRequest());
+
+        Assert.Equal(StatusCode.PermissionDenied, replaced.StatusCode);
+        Assert.Equal(Stale(second), replaced.Status.Detail);
+        Assert.Equal(Stale(first), (await RefusedAsync(first)).Status.Detail);
+        Assert.Equal(Stale(second), (await RefusedAsync(second)).Status.Detail);
+    }
+
+    [Fact]
+    public async Task RenewAgent_NewSvidNotYetUsed_SecondServerCallWithItAcceptedOnce()
+    {
+        // Positive control for the test above: the second SVID works when no later renewal replaced it.
+        var first = await _server.AttestAsync();
+        var second = await RenewAsync(first);
+
+        await _server.Agent(second).GetBundlesAsync(new GetBundlesRequest());
+        await _server.Agent(second).GetBundlesAsync(new GetBundlesRequest());
+
+        Assert.Single(_server.Log.Events, e => e.EventId == 3315);
     }
 
     [Fact]

@@ -34,19 +34,158 @@ public sealed class NodeServiceTests : RegistrationFixture
         Assert.Equal("a1b", (await Nodes.AuthenticateAsync(AgentId, "00A1B", None)).CertSerial);
     }
 
+    private const string StaleA1b = "agent SVID serial a1b is not the current one";
+
     [Fact]
-    public async Task Renew_CurrentSerial_NewSerialCurrentOldRefused()
+    public async Task Renew_CurrentSerial_NewSerialPendingCurrentUnchanged()
     {
         await RecordAsync();
 
         var renewed = await Nodes.RenewAsync(AgentId, "a1b", "0C", Start.AddHours(2), None);
-        var ex = await RefusedAsync(() => Nodes.RenewAsync(AgentId, "a1b", "0D", Start.AddHours(3), None));
 
-        Assert.Equal("c", renewed.CertSerial);
-        Assert.Equal("agent SVID serial a1b is not the current one", ex.Message);
-        Assert.Equal(AttestationFailure.StaleSvid, ex.Failure);
-        Assert.Equal(Start.AddHours(2), (await Nodes.GetAsync(AgentId, None))!.CertNotAfter);
-        Assert.Contains(Log.Lines, l => l.EventId == 3312 && l.Message == $"agent {AgentId} refused: agent SVID serial a1b is not the current one");
+        Assert.Equal("a1b", renewed.CertSerial);
+        Assert.Equal(Start.AddHours(1), renewed.CertNotAfter);
+        Assert.Equal("c", renewed.PendingCertSerial);
+        Assert.Equal(Start.AddHours(2), renewed.PendingCertNotAfter);
+        var stored = (await Nodes.GetAsync(AgentId, None))!;
+        Assert.Equal(("a1b", "c", Start.AddHours(2)), (stored.CertSerial, stored.PendingCertSerial, stored.PendingCertNotAfter));
+        Assert.Contains(Log.Lines, l => l.EventId == 3311 && l.Message == $"agent {AgentId} renewed, SVID serial c until {Start.AddHours(2):O}");
+    }
+
+    [Fact]
+    public async Task Renew_AnswerLostOldSerialKeptInUse_StillAccepted()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddHours(2), None);
+
+        // The agent never got "c": it goes on with its previous SVID, for calls and for the next renewal.
+        var node = await Nodes.AuthenticateAsync(AgentId, "a1b", None);
+        var again = await Nodes.AuthenticateAsync(AgentId, "A1B", None);
+
+        Assert.Equal(("a1b", "c"), (node.CertSerial, node.PendingCertSerial));
+        Assert.Equal(("a1b", "c"), (again.CertSerial, again.PendingCertSerial));
+        Assert.Equal("d", (await Nodes.RenewAsync(AgentId, "a1b", "d", Start.AddHours(3), None)).PendingCertSerial);
+    }
+
+    [Fact]
+    public async Task Authenticate_PendingSerialUsed_PromotedAndOldRefused()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "0C", Start.AddHours(2), None);
+        Assert.Equal("a1b", (await Nodes.AuthenticateAsync(AgentId, "a1b", None)).CertSerial); // positive control
+
+        var promoted = await Nodes.AuthenticateAsync(AgentId, "c", None);
+        var old = await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "a1b", None));
+        var oldRenew = await RefusedAsync(() => Nodes.RenewAsync(AgentId, "a1b", "e", Start.AddHours(3), None));
+
+        Assert.Equal(("c", Start.AddHours(2), (string?)null, (DateTimeOffset?)null), (promoted.CertSerial, promoted.CertNotAfter, promoted.PendingCertSerial, promoted.PendingCertNotAfter));
+        var stored = (await Nodes.GetAsync(AgentId, None))!;
+        Assert.Equal(("c", Start.AddHours(2), (string?)null, (DateTimeOffset?)null), (stored.CertSerial, stored.CertNotAfter, stored.PendingCertSerial, stored.PendingCertNotAfter));
+        Assert.Equal(StaleA1b, old.Message);
+        Assert.Equal(AttestationFailure.StaleSvid, old.Failure);
+        Assert.Equal(StaleA1b, oldRenew.Message);
+        Assert.Equal("c", (await Nodes.AuthenticateAsync(AgentId, "c", None)).CertSerial);
+        Assert.Single(Log.Lines, l => l.EventId == 3315);
+        Assert.Contains(Log.Lines, l => l.EventId == 3312 && l.Message == $"agent {AgentId} refused: {StaleA1b}");
+    }
+
+    [Fact]
+    public async Task Renew_WithPendingSerial_PromotesThenNewPending()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddHours(2), None);
+
+        var renewed = await Nodes.RenewAsync(AgentId, "c", "d", Start.AddHours(3), None);
+
+        Assert.Equal(("c", "d"), (renewed.CertSerial, renewed.PendingCertSerial));
+        Assert.Equal(StaleA1b, (await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "a1b", None))).Message);
+        Assert.Equal("c", (await Nodes.AuthenticateAsync(AgentId, "c", None)).CertSerial);
+        Assert.Equal("d", (await Nodes.AuthenticateAsync(AgentId, "d", None)).CertSerial);
+    }
+
+    [Fact]
+    public async Task Renew_TwiceWithOldSerial_OnlyLatestPendingAccepted()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddHours(2), None);
+        Assert.Equal("c", (await Nodes.GetAsync(AgentId, None))!.PendingCertSerial); // "c" was pending (positive control)
+
+        await Nodes.RenewAsync(AgentId, "a1b", "d", Start.AddHours(3), None);
+        var first = await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "c", None));
+
+        Assert.Equal("agent SVID serial c is not the current one", first.Message);
+        Assert.Equal(AttestationFailure.StaleSvid, first.Failure);
+        Assert.Equal("a1b", (await Nodes.AuthenticateAsync(AgentId, "a1b", None)).CertSerial);
+        var latest = await Nodes.AuthenticateAsync(AgentId, "d", None);
+        Assert.Equal(("d", Start.AddHours(3)), (latest.CertSerial, latest.CertNotAfter));
+        Assert.Equal("agent SVID serial c is not the current one", (await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "c", None))).Message);
+        Assert.Equal(StaleA1b, (await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "a1b", None))).Message);
+    }
+
+    [Fact]
+    public async Task Authenticate_PendingSerialExpired_RefusedAndNotPromoted()
+    {
+        await RecordAsync(); // current SVID until Start + 1h
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddMinutes(30), None);
+        Clock.Advance(TimeSpan.FromMinutes(30) - TimeSpan.FromMilliseconds(1));
+        await Nodes.AuthenticateAsync(AgentId, "a1b", None);
+        Assert.Equal("c", (await Nodes.GetAsync(AgentId, None))!.PendingCertSerial);
+        Clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        var ex = await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "c", None));
+
+        Assert.Equal($"agent {AgentId} SVID has expired", ex.Message);
+        Assert.Equal(AttestationFailure.Expired, ex.Failure);
+        Assert.Equal(("a1b", "c"), ((await Nodes.GetAsync(AgentId, None))!.CertSerial, (await Nodes.GetAsync(AgentId, None))!.PendingCertSerial));
+        Assert.Equal("a1b", (await Nodes.AuthenticateAsync(AgentId, "a1b", None)).CertSerial); // the unexpired current one still works
+    }
+
+    [Fact]
+    public async Task Authenticate_PendingSerialBeforeExpiry_Accepted()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddMinutes(30), None);
+        Clock.Advance(TimeSpan.FromMinutes(30) - TimeSpan.FromMilliseconds(1));
+
+        Assert.Equal("c", (await Nodes.AuthenticateAsync(AgentId, "c", None)).CertSerial);
+    }
+
+    [Fact]
+    public async Task Authenticate_OldSerialExpiredWhilePendingValid_RefusedAsExpired()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddHours(2), None);
+        Clock.Advance(TimeSpan.FromHours(1));
+
+        var ex = await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "a1b", None));
+
+        Assert.Equal($"agent {AgentId} SVID has expired", ex.Message);
+        Assert.Equal("c", (await Nodes.AuthenticateAsync(AgentId, "c", None)).CertSerial);
+    }
+
+    [Fact]
+    public async Task Ban_WithPendingSerial_BothRefused()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddHours(2), None);
+        Assert.True(await Nodes.BanAsync(AgentId, None));
+
+        Assert.Equal($"agent {AgentId} is banned", (await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "a1b", None))).Message);
+        Assert.Equal($"agent {AgentId} is banned", (await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "c", None))).Message);
+        Assert.True((await Nodes.GetAsync(AgentId, None))!.Banned);
+    }
+
+    [Fact]
+    public async Task Record_AgainWithPendingSerial_PendingCleared()
+    {
+        await RecordAsync();
+        await Nodes.RenewAsync(AgentId, "a1b", "c", Start.AddHours(2), None);
+
+        var again = await RecordAsync("beef");
+
+        Assert.Null(again.PendingCertSerial);
+        Assert.Equal("agent SVID serial c is not the current one", (await RefusedAsync(() => Nodes.AuthenticateAsync(AgentId, "c", None))).Message);
+        Assert.Equal("beef", (await Nodes.AuthenticateAsync(AgentId, "beef", None)).CertSerial);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Data.Common;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
@@ -531,6 +532,8 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.Equal(expected.Selectors.ToArray(), actual.Selectors.ToArray());
         Assert.Equal(expected.Banned, actual.Banned);
         Assert.Equal(expected.CreatedAt, actual.CreatedAt);
+        Assert.Equal(expected.PendingCertSerial, actual.PendingCertSerial);
+        Assert.Equal(expected.PendingCertNotAfter, actual.PendingCertNotAfter);
     }
 
     [ContractFact]
@@ -564,6 +567,54 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.Equal("node \"spiffe://example.org/anchorage/agent/join_token/n2\" not found", notFound.Message);
         await Store.CreateNodeAsync(Node("n2"), None);
         await Store.UpdateNodeAsync(Node("n2"), None);
+    }
+
+    [ContractFact]
+    public async Task Node_PendingSvid_StoredUpdatedAndCleared()
+    {
+        var node = Node("n1") with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2) };
+        await Store.CreateNodeAsync(node, None);
+        AssertSameNode(node with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
+
+        var replaced = node with { PendingCertSerial = "0e", PendingCertNotAfter = Start.AddHours(3) };
+        await Store.UpdateNodeAsync(replaced, None);
+        AssertSameNode(replaced with { CreatedAt = Start }, Assert.Single(await Store.ListNodesAsync(None)));
+
+        await Store.UpdateNodeAsync(node with { PendingCertSerial = null, PendingCertNotAfter = null }, None);
+        AssertSameNode(Node("n1") with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
+    }
+
+    [ContractFact]
+    public async Task Node_PendingSerialWithoutNotAfter_ArgumentException()
+    {
+        var half = Node("n1") with { PendingCertSerial = "0d" };
+
+        var create = await Assert.ThrowsAsync<ArgumentException>(() => Store.CreateNodeAsync(half, None));
+        await Store.CreateNodeAsync(Node("n1"), None);
+        var update = await Assert.ThrowsAsync<ArgumentException>(
+            () => Store.UpdateNodeAsync(Node("n1") with { PendingCertNotAfter = Start.AddHours(2) }, None));
+
+        const string message = "node \"spiffe://example.org/anchorage/agent/join_token/n1\" must have both or neither of a pending serial and not-after (Parameter 'node')";
+        Assert.Equal(message, create.Message);
+        Assert.Equal(message, update.Message);
+        await Store.UpdateNodeAsync(half with { PendingCertNotAfter = Start.AddHours(2) }, None);
+    }
+
+    [ContractFact]
+    public async Task PromoteNodeSvid_PendingSerialMatches_BecomesCurrentOtherColumnsKept()
+    {
+        var node = Node("n1") with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2), Banned = true };
+        await Store.CreateNodeAsync(node, None);
+
+        Assert.False(await Store.PromoteNodeSvidAsync(node.SpiffeId, "0e", None));
+        AssertSameNode(node with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
+        Assert.True(await Store.PromoteNodeSvidAsync(node.SpiffeId, "0d", None));
+
+        var promoted = node with { CertSerial = "0d", CertNotAfter = Start.AddHours(2), PendingCertSerial = null, PendingCertNotAfter = null, CreatedAt = Start };
+        AssertSameNode(promoted, await Store.GetNodeAsync(node.SpiffeId, None));
+        Assert.False(await Store.PromoteNodeSvidAsync(node.SpiffeId, "0d", None)); // no longer pending
+        Assert.False(await Store.PromoteNodeSvidAsync(Node("absent").SpiffeId, "0d", None));
+        AssertSameNode(promoted, await Store.GetNodeAsync(node.SpiffeId, None));
     }
 
     [ContractFact]
@@ -792,8 +843,34 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.NotNull(await reopened.GetNodeAsync(Node("n1").SpiffeId, None));
         Assert.Single(await reopened.ListAuthoritiesAsync(None));
         Assert.Equal(1UL, (await reopened.PublishBundleAsync(Bundle(), None)).Bundle.SequenceNumber);
-        Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+    }
+
+    [ContractFact]
+    public async Task Open_DatabaseAtSchemaVersion1_UpgradedInPlaceKeepingNodes()
+    {
+        // A database as schema version 1 left it: a node row without the pending SVID columns that
+        // version 2 adds, and version 1 the latest recorded.
+        var node = Node("n1") with { Banned = true };
+        await Store.CreateNodeAsync(node, None);
+        await Store.DisposeAsync();
+        await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_serial");
+        await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_not_after");
+        await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 2");
         Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT pending_cert_serial FROM nodes"));
+
+        var upgraded = await OpenAsync();
+
+        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        AssertSameNode(node with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
+        var renewed = node with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2) };
+        await upgraded.UpdateNodeAsync(renewed, None);
+        AssertSameNode(renewed with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
+        Assert.True(await upgraded.PromoteNodeSvidAsync(node.SpiffeId, "0d", None));
+        Assert.Equal("0d", (await upgraded.GetNodeAsync(node.SpiffeId, None))!.CertSerial);
     }
 
     [ContractFact]
@@ -803,7 +880,7 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
 
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(OpenAsync);
 
-        Assert.Equal("datastore schema version 999 is newer than this server supports (1); run a newer server or restore a backup", ex.Message);
+        Assert.Equal("datastore schema version 999 is newer than this server supports (2); run a newer server or restore a backup", ex.Message);
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 999");
         await OpenAsync();
     }

@@ -60,4 +60,8 @@ internal static partial class AttestationLog
     [LoggerMessage(EventId = 3314, EventName = "NodeBanned", Level = LogLevel.Warning,
         Message = "agent {AgentId} banned")]
     public static partial void NodeBanned(ILogger logger, SpiffeId agentId);
+
+    [LoggerMessage(EventId = 3315, EventName = "NodeSvidPromoted", Level = LogLevel.Information,
+        Message = "agent {AgentId} used its renewed SVID serial {Serial} (until {NotAfter:O}): the previous SVID is no longer accepted")]
+    public static partial void NodeSvidPromoted(ILogger logger, SpiffeId agentId, string serial, DateTimeOffset notAfter);
 }

@@ -22,7 +22,8 @@ internal static class Rows
     /// <summary>How many columns <see cref="EntryColumns"/> has.</summary>
     public const int EntryColumnCount = 13;
 
-    public const string NodeColumns = "spiffe_id, attestation_type, cert_serial, cert_not_after, selectors, banned, created_at";
+    public const string NodeColumns =
+        "spiffe_id, attestation_type, cert_serial, cert_not_after, selectors, banned, created_at, pending_cert_serial, pending_cert_not_after";
 
     public const string AuthorityColumns =
         "kind, id, server_id, state, tainted, certificate_der, upstream_chain_der, public_key, not_before, not_after, created_at";
@@ -151,6 +152,8 @@ internal static class Rows
         ("selectors", JsonStrings.Write((node.Selectors.IsDefault ? [] : node.Selectors).Select(s => s.ToString()))),
         ("banned", node.Banned),
         ("created_at", ToUnixMs(createdAt)),
+        ("pending_cert_serial", node.PendingCertSerial),
+        ("pending_cert_not_after", node.PendingCertNotAfter is { } pendingNotAfter ? ToUnixMs(pendingNotAfter) : null),
     ];
 
     public static AttestedNode ReadNode(DbDataReader reader)
@@ -166,6 +169,8 @@ internal static class Rows
             Selectors = row.Selectors(4, "selectors"),
             Banned = row.Boolean(5),
             CreatedAt = FromUnixMs(row.Int64(6, "created_at")),
+            PendingCertSerial = row.NullableString(7),
+            PendingCertNotAfter = row.NullableInt64(8) is { } pendingNotAfter ? FromUnixMs(pendingNotAfter) : null,
         };
     }
 

@@ -454,6 +454,23 @@ internal abstract class SqlDataStore : IDataStore
         }, cancellationToken);
     }
 
+    public Task<bool> PromoteNodeSvidAsync(SpiffeId id, string pendingSerial, CancellationToken cancellationToken)
+    {
+        ThrowIfEmpty(id, nameof(id));
+        ArgumentException.ThrowIfNullOrEmpty(pendingSerial);
+        return RunAsync("promote node svid", async (c, ct) =>
+            await ExecuteAsync(
+                c,
+                null,
+                "UPDATE nodes SET cert_serial = pending_cert_serial, cert_not_after = pending_cert_not_after, " +
+                "pending_cert_serial = NULL, pending_cert_not_after = NULL " +
+                "WHERE spiffe_id = @id AND pending_cert_serial = @serial AND pending_cert_not_after IS NOT NULL",
+                ct,
+                ("id", id.ToString()),
+                ("serial", pendingSerial)).ConfigureAwait(false) > 0,
+            cancellationToken);
+    }
+
     public Task<bool> DeleteNodeAsync(SpiffeId id, CancellationToken cancellationToken)
     {
         ThrowIfEmpty(id, nameof(id));
@@ -802,6 +819,10 @@ internal abstract class SqlDataStore : IDataStore
     {
         ArgumentNullException.ThrowIfNull(node);
         ThrowIfEmpty(node.SpiffeId, nameof(node));
+        if ((node.PendingCertSerial is null) != (node.PendingCertNotAfter is null))
+        {
+            throw new ArgumentException($"node \"{node.SpiffeId}\" must have both or neither of a pending serial and not-after", nameof(node));
+        }
     }
 
     private static void ThrowIfEmpty(SpiffeId id, string paramName)

@@ -131,6 +131,19 @@ internal static class SchemaMigrations
                     PRIMARY KEY (kind, id));
                 CREATE TABLE bundles (trust_domain text COLLATE "C" PRIMARY KEY, document text NOT NULL, updated_at bigint NOT NULL);
                 """),
+
+        // The renewed agent SVID stays pending next to the current one until the agent first uses
+        // it, so an agent that lost the renewal's answer is not locked out. Null on existing rows.
+        new Migration(
+            2,
+            "nodes: pending renewed SVID serial and not-after",
+            Sqlite: """
+                ALTER TABLE nodes ADD COLUMN pending_cert_serial TEXT;
+                ALTER TABLE nodes ADD COLUMN pending_cert_not_after INTEGER;
+                """,
+            Postgres: """
+                ALTER TABLE nodes ADD COLUMN pending_cert_serial text, ADD COLUMN pending_cert_not_after bigint;
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>
