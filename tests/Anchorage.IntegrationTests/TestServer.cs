@@ -68,7 +68,10 @@ internal sealed class TestServer : IAsyncDisposable
 
     public static Task<TestServer> StartAsync() => StartAsync(null);
 
-    public static async Task<TestServer> StartAsync(ServerOptions? options)
+    public static Task<TestServer> StartAsync(ServerOptions? options) => StartAsync(options, null);
+
+    /// <summary>Starts a server logging to <paramref name="loggers"/> (none when null).</summary>
+    public static async Task<TestServer> StartAsync(ServerOptions? options, Microsoft.Extensions.Logging.ILoggerFactory? loggers)
     {
         TempDir? dir = null;
         if (options is null)
@@ -80,7 +83,7 @@ internal sealed class TestServer : IAsyncDisposable
         try
         {
             using var timeout = new CancellationTokenSource(StartTimeout);
-            var server = await ServerApp.StartAsync(options, NullLoggerFactory.Instance, TimeProvider.System, timeout.Token);
+            var server = await ServerApp.StartAsync(options, loggers ?? NullLoggerFactory.Instance, TimeProvider.System, timeout.Token);
             return new TestServer(dir, options.DataDir, server);
         }
         catch
