@@ -104,6 +104,19 @@ public static class AgentApp
         }
     }
 
+    private static bool IsUntrustedServer(RpcException e)
+    {
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Security.Authentication.AuthenticationException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static AgentReadiness Readiness(NodeSession session, WorkloadCache cache) =>
         session.Refusal is { } refusal ? AgentReadiness.NotReady(refusal)
         : !cache.HasBundle ? AgentReadiness.NotReady("waiting for the first sync with the server")
@@ -119,6 +132,11 @@ public static class AgentApp
             {
                 await session.StartAsync(cancellationToken).ConfigureAwait(false);
                 return;
+            }
+            catch (RpcException e) when (IsUntrustedServer(e))
+            {
+                // Kept retrying: the server may be mid-rotation, or the operator fixing the bundle file.
+                AgentLog.ServerNotTrusted(logger, delay);
             }
             catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal)
             {
