@@ -2,7 +2,19 @@ using Anchorage.Benchmarks;
 using BenchmarkDotNet.Running;
 
 // "ratio": fixed-time throughput for bench/crypto-ratio.sh; "issuance": the same for
-// bench/issuance-ratio.sh; anything else goes to BenchmarkDotNet.
+// bench/issuance-ratio.sh; "workload-api": the load generator of bench/workload-api.sh
+// ("workload-api-parts": its per-call costs, piece by piece);
+// anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "workload-api-parts")
+{
+    return WorkloadApiParts.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "workload-api")
+{
+    return WorkloadApiMode.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "issuance")
 {
     return IssuanceRatio.Run(args[1..]);
