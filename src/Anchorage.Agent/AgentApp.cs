@@ -49,16 +49,6 @@ public static class AgentApp
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
             sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger);
-            try
-            {
-                // One sync before the listeners open, so the first callers find their identities.
-                await sync.SyncOnceAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException)
-            {
-                // Logged by the synchronizer's loop on its next attempt; the agent serves once it succeeds.
-            }
-
             var cacheForReadiness = cache;
             host = await AgentHost.StartAsync(
                 options,
@@ -71,7 +61,20 @@ public static class AgentApp
                 },
                 loggerFactory,
                 cancellationToken).ConfigureAwait(false);
-            return new RunningAgent(host, session, cache, sync);
+            var running = new RunningAgent(host, session, cache, sync);
+            try
+            {
+                // One sync before StartAsync returns, so the first callers find their identities
+                // (until it completes, /ready says so and callers without an SVID yet get PermissionDenied).
+                await sync.SyncOnceAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException)
+            {
+                // Logged by the synchronizer's loop on its next attempt; the agent serves once it succeeds.
+            }
+
+            running.StartSyncLoop();
+            return running;
         }
         catch
         {

@@ -8,7 +8,7 @@ namespace Anchorage.Agent;
 public sealed class RunningAgent : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _syncLoop;
+    private Task _syncLoop = Task.CompletedTask;
 
     internal RunningAgent(AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync)
     {
@@ -26,7 +26,6 @@ public sealed class RunningAgent : IAsyncDisposable
             }
         };
         sync.SyncFailed = () => metrics.SyncFailures.Add(1);
-        _syncLoop = Task.Run(() => sync.RunAsync(_stop.Token));
     }
 
     /// <summary>The listeners (sockets, ports) and services.</summary>
@@ -40,6 +39,15 @@ public sealed class RunningAgent : IAsyncDisposable
 
     /// <summary>The background synchronizer.</summary>
     public CacheSynchronizer Sync { get; }
+
+    /// <summary>Starts the background sync loop (once).</summary>
+    internal void StartSyncLoop()
+    {
+        if (_syncLoop.IsCompleted)
+        {
+            _syncLoop = Task.Run(() => Sync.RunAsync(_stop.Token));
+        }
+    }
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()

@@ -88,11 +88,20 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
         }
 
         var matched = new List<CachedEntry>();
-        foreach (var entry in state.Entries.Values)
+        var index = state.BySelector;
+        foreach (var selector in have)
         {
-            if (entry.Matches(have))
+            if (!index.TryGetValue(selector, out var candidates))
             {
-                matched.Add(entry);
+                continue;
+            }
+
+            foreach (var entry in candidates)
+            {
+                if (entry.Matches(have) && !matched.Contains(entry))
+                {
+                    matched.Add(entry);
+                }
             }
         }
 
