@@ -35,6 +35,7 @@ public sealed class CacheSynchronizer : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _running = new(1, 1);
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private string? _lastError;
 
     /// <summary>Creates a synchronizer; <see cref="RunAsync"/> starts it.</summary>
@@ -64,8 +65,24 @@ public sealed class CacheSynchronizer : IDisposable
     /// <summary>Why the last sync failed; null when it succeeded.</summary>
     public string? LastError => Volatile.Read(ref _lastError);
 
-    /// <summary>Runs until <paramref name="cancellationToken"/> fires.</summary>
+    /// <summary>
+    /// Runs until <paramref name="cancellationToken"/> fires: a sync every interval (sooner when an
+    /// SVID is due), and at once whenever the server's <c>WatchBundles</c> stream reports a change.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var watch = Task.Run(() => WatchBundlesAsync(cancellationToken), CancellationToken.None);
+        try
+        {
+            await SyncLoopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await watch.ConfigureAwait(false);
+        }
+    }
+
+    private async Task SyncLoopAsync(CancellationToken cancellationToken)
     {
         var backoff = FirstBackoff;
         while (!cancellationToken.IsCancellationRequested)
@@ -94,12 +111,76 @@ public sealed class CacheSynchronizer : IDisposable
 
             try
             {
-                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                // Whichever comes first: the delay, or a change reported by the server. The loser
+                // is cancelled; a wake-up that races the delay is harmless (the sync runs anyway).
+                using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var woken = _wake.WaitAsync(either.Token);
+                var elapsed = Task.Delay(delay, _time, either.Token);
+                await Task.WhenAny(woken, elapsed).ConfigureAwait(false);
+                await either.CancelAsync().ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
             }
             catch (OperationCanceledException)
             {
                 return;
             }
+        }
+    }
+
+    // The server pushes a version whenever a bundle or the tainted authorities change; every
+    // version after the first wakes the sync loop. Errors are retried quietly: polling still runs.
+    private async Task WatchBundlesAsync(CancellationToken cancellationToken)
+    {
+        string? seen = null;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var call = _session.Client.WatchBundles(new WatchBundlesRequest(), cancellationToken: cancellationToken);
+                await foreach (var change in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (seen is not null && !string.Equals(seen, change.Version, StringComparison.Ordinal))
+                    {
+                        Wake();
+                    }
+
+                    seen = change.Version;
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+            {
+                // A server without the stream: polling alone.
+                return;
+            }
+            catch (RpcException)
+            {
+                // Reconnect after a pause; the sync loop reports server problems.
+            }
+
+            try
+            {
+                await Task.Delay(Jitter(FirstBackoff * 2), _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // A wake-up is already pending.
         }
     }
 
@@ -337,7 +418,11 @@ public sealed class CacheSynchronizer : IDisposable
     // Half the lifetime, plus up to a tenth of it at random, so that the SVIDs of a fleet issued
     // together do not all come back to the server in the same second.
     /// <inheritdoc/>
-    public void Dispose() => _running.Dispose();
+    public void Dispose()
+    {
+        _running.Dispose();
+        _wake.Dispose();
+    }
 
     private static DateTimeOffset RenewAt(X509Certificate2 leaf)
     {

@@ -40,6 +40,7 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
     private readonly SigningAdmission _admission;
     private readonly EntrySnapshotCache _entries;
     private readonly AgentAuthenticator _authenticator;
+    private readonly BundleChangeFeed _bundleFeed;
     private readonly ILogger _logger;
 
     internal AgentApiService(
@@ -51,8 +52,10 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
         SigningAdmission admission,
         EntrySnapshotCache entries,
         AgentAuthenticator authenticator,
+        BundleChangeFeed bundleFeed,
         ILoggerFactory loggerFactory)
     {
+        _bundleFeed = bundleFeed;
         _ca = ca;
         _store = store;
         _joinTokens = joinTokens;
@@ -259,6 +262,29 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
         }
 
         return response;
+    }
+
+    /// <summary>
+    /// Tells the agent when bundles or tainted authorities change: a message at once, then one per
+    /// change, until the agent hangs up. The agent then pulls with <c>GetBundles</c>.
+    /// </summary>
+    public override async Task WatchBundles(WatchBundlesRequest request, IServerStreamWriter<WatchBundlesResponse> responseStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(responseStream);
+        ArgumentNullException.ThrowIfNull(context);
+        var ct = context.CancellationToken;
+        await _authenticator.AuthenticateAsync(context, ct).ConfigureAwait(false);
+        try
+        {
+            await foreach (var version in _bundleFeed.WatchAsync(ct).ConfigureAwait(false))
+            {
+                await responseStream.WriteAsync(new WatchBundlesResponse { Version = version }, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The agent hung up or the server is stopping.
+        }
     }
 
     private static RegistrationEntry FindAuthorized(AuthorizedEntrySet set, string entryId)

@@ -50,6 +50,11 @@ public static class ApiEndpoints
             sp.GetRequiredService<IDataStore>(), sp.GetRequiredService<ICertificateAuthority>().TrustDomain, sp.GetRequiredService<ILoggerFactory>()));
         services.TryAddSingleton(sp => new AgentAuthenticator(
             sp.GetRequiredService<ICertificateAuthority>(), sp.GetRequiredService<NodeService>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton(sp => new BundleChangeFeed(
+            sp.GetRequiredService<IDataStore>(),
+            sp.GetRequiredService<ICertificateAuthority>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(ApiLog.Category)));
 
         // The services are stateless beyond the singletons above, so one instance each serves every call.
         services.TryAddSingleton(sp => new AgentApiService(
@@ -61,6 +66,7 @@ public static class ApiEndpoints
             sp.GetRequiredService<SigningAdmission>(),
             sp.GetRequiredService<EntrySnapshotCache>(),
             sp.GetRequiredService<AgentAuthenticator>(),
+            sp.GetRequiredService<BundleChangeFeed>(),
             sp.GetRequiredService<ILoggerFactory>()));
         services.TryAddSingleton(sp => new AdminApiService(
             sp.GetRequiredService<EntryService>(),

@@ -45,6 +45,10 @@ internal static partial class ApiLog
         Message = "admin {Action} the bundle of {TrustDomain}")]
     public static partial void BundleChanged(ILogger logger, string action, string trustDomain);
 
+    [LoggerMessage(EventId = 3420, EventName = "ApiBundleFeedFailed", Level = LogLevel.Warning,
+        Message = "the bundle change feed could not read the datastore: {Reason}")]
+    public static partial void BundleFeedFailed(ILogger logger, string reason);
+
     /// <summary>The category of every API log event.</summary>
     public const string Category = "Anchorage.Server.Api";
 }
