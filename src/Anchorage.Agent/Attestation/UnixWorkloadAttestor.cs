@@ -40,6 +40,8 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
     private readonly Dictionary<FileIdentity, string> hashCache = [];
     private readonly Queue<FileIdentity> hashCacheOrder = new();
     private readonly Lock hashCacheLock = new();
+    private readonly IdNameFile _users = new("/etc/passwd");
+    private readonly IdNameFile _groups = new("/etc/group");
     private long hashComputations;
 
     /// <summary>Creates an attestor with <see cref="DefaultHashCacheCapacity"/>.</summary>
@@ -77,8 +79,8 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
 
         try
         {
-            var users = ProcFs.ReadIdNames("/etc/passwd");
-            var groups = ProcFs.ReadIdNames("/etc/group");
+            var users = _users.Read();
+            var groups = _groups.Read();
 
             Add(selectors, "uid", peer.UserId);
             if (users.TryGetValue(peer.UserId, out var user))

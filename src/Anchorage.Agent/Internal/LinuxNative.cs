@@ -22,6 +22,7 @@ internal static partial class LinuxNative
     private const short PollIn = 0x001;
     private const int AtEmptyPath = 0x1000;
     private const uint StatxBasicStats = 0x7ff;
+    private const int AtFdCwd = -100;
 
     /// <summary>pidfd_open(2). Returns the pidfd, or -1 with the errno in <paramref name="errno"/>.</summary>
     internal static int PidfdOpen(int pid, out int errno)
@@ -83,6 +84,24 @@ internal static partial class LinuxNative
             throw new IOException($"statx failed (errno {Marshal.GetLastPInvokeError()})");
         }
 
+        return ToIdentity(buffer);
+    }
+
+    /// <summary>statx(2) of a path (following symlinks): the identity of the file it names now.</summary>
+    /// <exception cref="IOException">statx failed (e.g. the file does not exist).</exception>
+    internal static FileIdentity StatxIdentity(string path)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, 0, StatxBasicStats, ref MemoryMarshal.GetReference(buffer)) != 0)
+        {
+            throw new IOException($"statx {path} failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        return ToIdentity(buffer);
+    }
+
+    private static FileIdentity ToIdentity(ReadOnlySpan<byte> buffer)
+    {
         // struct statx has the same layout on every architecture (include/uapi/linux/stat.h).
         return new FileIdentity(
             DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(buffer[136..]),
