@@ -13,7 +13,7 @@ namespace Anchorage.Server.Tests.Federation;
 /// servers with certificates from a private Web CA made by the openssl CLI (one for 127.0.0.1 and
 /// localhost, one for another host). Started once per test class; tests use their own paths.
 /// </summary>
-public sealed class BundleFetcherFixture : IAsyncLifetime
+public sealed class BundleFetcherFixture : IAsyncLifetime, IDisposable
 {
     public static readonly TrustDomain TrustDomain = TrustDomain.Parse("payments.test");
     public static readonly SpiffeId EndpointId = SpiffeId.Parse("spiffe://payments.test/anchorage/server");
@@ -81,9 +81,9 @@ public sealed class BundleFetcherFixture : IAsyncLifetime
                 await server.DisposeAsync();
             }
         }
-
-        _openssl.Dispose();
     }
+
+    public void Dispose() => _openssl.Dispose();
 
     private static Task<BundleServer> StartSvidServer(TestSvid svid) =>
         BundleServer.StartAsync(svid.Leaf.CopyWithPrivateKey((ECDsa)svid.Key), [.. svid.Intermediates]);

@@ -104,7 +104,7 @@ internal sealed class EndpointAuthenticator
         }
         catch (SpiffeException ex)
         {
-            return $"endpoint certificate is not an X.509-SVID that verifies with the bundle of {trustDomain}: {ex.Message}";
+            return $"endpoint SVID does not verify: {ex.Message}";
         }
         catch (Exception ex) when (ex is CryptographicException or FormatException)
         {
