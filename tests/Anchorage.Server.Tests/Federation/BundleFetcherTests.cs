@@ -51,6 +51,21 @@ public sealed class BundleFetcherTests(BundleFetcherFixture f) : IClassFixture<B
         Assert.Empty(result.AuthoritiesRemoved);
     }
 
+    [Fact]
+    [Trait("Spec", Section5)]
+    public async Task FetchAsync_Request_IsGetAcceptingJson()
+    {
+        var body = f.Bundle.ToUtf8Json();
+        var url = Serve(f.Spiffe, context =>
+            context.Request.Method == "GET" && context.Request.Headers.Accept.ToString() == "application/json"
+                ? BundleServer.Json(body)(context)
+                : BundleServer.Status(406)(context));
+
+        var result = await Fetch(SpiffeRelationship(url), f.Bundle);
+
+        Assert.True(result.Accepted, result.Error);
+    }
+
     [Theory]
     [Trait("Spec", Section5)]
     [InlineData(404)]
