@@ -1,6 +1,6 @@
 namespace Anchorage.Server.Config;
 
-/// <summary><c>federation:</c> how the server refreshes the bundles of federated trust domains.</summary>
+/// <summary><c>federation:</c> how the server refreshes the bundles of federated trust domains and serves its own.</summary>
 public sealed record FederationOptions
 {
     /// <summary>The smallest allowed <see cref="RefreshFloor"/>: 1s.</summary>
@@ -8,4 +8,7 @@ public sealed record FederationOptions
 
     /// <summary>No foreign bundle is polled more often than this, whatever its refresh hint says. Default 1m, at least 1s.</summary>
     public TimeSpan RefreshFloor { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The bundle endpoint this server serves its trust bundle on. Default null: none.</summary>
+    public BundleEndpointOptions? BundleEndpoint { get; init; }
 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Ids;
 using Npgsql;
 
@@ -66,7 +67,7 @@ public static class ServerConfigLoader
         var listen = ReadListen(root.Section("listen"), dataDir, dataDirNode?.Line);
         var ca = ReadCa(root.Section("ca"));
         var bundle = ReadBundle(root.Section("bundle"));
-        var federation = ReadFederation(root.Section("federation"));
+        var federation = ReadFederation(root.Section("federation"), listen);
         var adminUids = ReadAdminUids(root);
         root.RejectUnknownKeys();
 
@@ -320,24 +321,127 @@ public static class ServerConfigLoader
         return hint is null ? new BundleOptions() : new BundleOptions { RefreshHint = hint.Value };
     }
 
-    private static FederationOptions ReadFederation(ConfigMap section)
+    private static FederationOptions ReadFederation(ConfigMap section, ListenerOptions listen)
     {
         var node = section.Get("refreshFloor");
         var floor = node?.Duration();
+        var endpoint = ReadBundleEndpoint(section.Get("bundleEndpoint"), listen);
         section.RejectUnknownKeys();
-        if (node is null || floor is null)
+        if (floor is { } value && value < FederationOptions.MinRefreshFloor)
         {
-            return new FederationOptions();
+            node!.Error($"must be at least {Durations.Format(FederationOptions.MinRefreshFloor)}");
+            floor = null;
         }
 
-        if (floor.Value < FederationOptions.MinRefreshFloor)
+        return new FederationOptions
         {
-            node.Error($"must be at least {Durations.Format(FederationOptions.MinRefreshFloor)}");
-            return new FederationOptions();
-        }
-
-        return new FederationOptions { RefreshFloor = floor.Value };
+            RefreshFloor = floor ?? new FederationOptions().RefreshFloor,
+            BundleEndpoint = endpoint,
+        };
     }
+
+    private static BundleEndpointOptions? ReadBundleEndpoint(ConfigNode? node, ListenerOptions listen)
+    {
+        var section = node?.Map();
+        if (section is null)
+        {
+            return null;
+        }
+
+        var listenNode = section.Get("listen");
+        var address = listenNode?.Endpoint();
+        var profileNode = section.Get("profile");
+        var profile = ReadProfile(profileNode);
+        var certNode = section.Get("servingCert");
+        var servingCert = ReadServingCert(certNode);
+        section.RejectUnknownKeys();
+        if (listenNode is null)
+        {
+            section.Required("listen");
+        }
+
+        if (profileNode is null)
+        {
+            section.Required("profile");
+        }
+
+        if (address is not null)
+        {
+            if (Overlaps(address, listen.AgentApi))
+            {
+                listenNode!.Error("must differ from listen.agentApi");
+            }
+            else if (Overlaps(address, listen.Health))
+            {
+                listenNode!.Error("must differ from listen.health");
+            }
+        }
+
+        if (profile == BundleEndpointProfile.HttpsWeb && certNode is null)
+        {
+            section.Errors.Add(section.PathOf("servingCert"), "required with profile https_web", profileNode!.Line);
+        }
+        else if (profile == BundleEndpointProfile.HttpsSpiffe && certNode is not null)
+        {
+            certNode.Error("must not be set with profile https_spiffe (the server's own svid is served)");
+        }
+
+        return address is null || profile is null || (profile == BundleEndpointProfile.HttpsWeb && servingCert is null)
+            ? null
+            : new BundleEndpointOptions { Listen = address, Profile = profile.Value, ServingCert = servingCert };
+    }
+
+    private static BundleEndpointProfile? ReadProfile(ConfigNode? node)
+    {
+        var text = node?.Scalar();
+        switch (text)
+        {
+            case null:
+                return null;
+            case "https_spiffe":
+                return BundleEndpointProfile.HttpsSpiffe;
+            case "https_web":
+                return BundleEndpointProfile.HttpsWeb;
+            default:
+                node!.Error($"{ConfigText.Quote(text)} is not one of https_spiffe, https_web");
+                return null;
+        }
+    }
+
+    private static ServingCertOptions? ReadServingCert(ConfigNode? node)
+    {
+        var section = node?.Map();
+        if (section is null)
+        {
+            return null;
+        }
+
+        var certNode = section.Get("certFile");
+        var cert = certNode?.AbsolutePath();
+        var keyNode = section.Get("keyFile");
+        var key = keyNode?.AbsolutePath();
+        if (certNode is null)
+        {
+            section.Required("certFile");
+        }
+
+        if (keyNode is null)
+        {
+            section.Required("keyFile");
+        }
+
+        section.RejectUnknownKeys();
+        return cert is null || key is null ? null : new ServingCertOptions { CertFile = cert, KeyFile = key };
+    }
+
+    // Two listen addresses collide on the same fixed port when their hosts are equal or either is a wildcard.
+    private static bool Overlaps(HostPort a, HostPort b) =>
+        a.Port != 0 && a.Port == b.Port
+        && (string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) || IsWildcard(a) || IsWildcard(b));
+
+    private static bool IsWildcard(HostPort address) =>
+        !address.IsLocalhost && System.Net.IPAddress.TryParse(address.Host, out var ip)
+        && (ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any));
 
     private static ImmutableArray<uint> ReadAdminUids(ConfigMap root)
     {

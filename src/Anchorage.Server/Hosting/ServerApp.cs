@@ -2,6 +2,7 @@ using Anchorage.Server.Api;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Authorization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -10,7 +11,8 @@ namespace Anchorage.Server.Hosting;
 
 /// <summary>
 /// Composes a server from its options: datastore (retried with backoff until reachable), key
-/// manager, CA manager, registration and attestation services, and the three listeners. The
+/// manager, CA manager, registration and attestation services, the three listeners and, when
+/// configured, the bundle endpoint. The
 /// one place where the parts are wired together; <c>anchorage server run</c> and the tests use it.
 /// </summary>
 public static class ServerApp
@@ -38,6 +40,15 @@ public static class ServerApp
             {
                 upstream = UpstreamAuthority.Load(u.CertFile, u.KeyFile, u.BundleFile ?? u.CertFile, time);
             }
+
+            // https_web files are loaded before the CA starts, so a bad pair stops the start early.
+            var servingCertificate = options.Federation.BundleEndpoint is { Profile: BundleEndpointProfile.HttpsWeb } web
+                ? new ServingCertificateFiles(
+                    web.ServingCert?.CertFile ?? throw new ArgumentException("federation.bundleEndpoint.servingCert is required with profile https_web", nameof(options)),
+                    web.ServingCert.KeyFile,
+                    time,
+                    logger)
+                : null;
 
             ca = await CaManager.StartAsync(
                 new CaManagerOptions
@@ -74,6 +85,12 @@ public static class ServerApp
                     services.AddSingleton(caManager);
                     services.AddAnchorageApis();
                 },
+                BundleEndpointCertificate = options.Federation.BundleEndpoint is null
+                    ? null
+                    : servingCertificate ?? (IServerCertificateProvider)new SvidCertificateProvider(ca.ServerSvid),
+
+                // Read through on every request: the latest bundle, whichever server sharing the datastore published it.
+                TrustBundle = async cancel => (await caManager.GetBundleAsync(cancel).ConfigureAwait(false)).Bundle,
                 MapAgentApi = ApiEndpoints.MapAgentApi,
                 MapAdminApi = ApiEndpoints.MapAdminApi,
                 TimeProvider = time,

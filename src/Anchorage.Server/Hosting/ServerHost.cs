@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Hosting.Sockets;
 using Anchorage.Server.Config;
+using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
@@ -24,8 +25,9 @@ namespace Anchorage.Server.Hosting;
 /// <summary>
 /// The server process on Kestrel: the agent API (HTTP/2 over mutual TLS), the admin API (HTTP/2
 /// on a unix socket, mode 0600, callers checked by uid with <c>SO_PEERCRED</c>) and the health
-/// listener (HTTP/1.1: <c>/live</c>, <c>/ready</c>, <c>/metrics</c>). gRPC health is served on the
-/// agent and admin listeners.
+/// listener (HTTP/1.1: <c>/live</c>, <c>/ready</c>, <c>/metrics</c>), and when configured the bundle
+/// endpoint (HTTPS without client authentication, <c>GET /</c>: the trust bundle). gRPC health is
+/// served on the agent and admin listeners.
 /// </summary>
 public static class ServerHost
 {
@@ -65,6 +67,13 @@ public static class ServerHost
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(setup);
+        var bundleEndpoint = options.Federation.BundleEndpoint;
+        if (bundleEndpoint is not null && (setup.BundleEndpointCertificate is null || setup.TrustBundle is null))
+        {
+            throw new ArgumentException(
+                "federation.bundleEndpoint is configured: setup.BundleEndpointCertificate and setup.TrustBundle are required", nameof(setup));
+        }
+
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(LoggerCategory);
 
         var serverId = options.ServerId ?? ServerIdFile.LoadOrCreate(options.DataDir);
@@ -77,6 +86,7 @@ public static class ServerHost
 
         ListenOptions? agentListen = null;
         ListenOptions? healthListen = null;
+        ListenOptions? bundleListen = null;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
 
         // Everything comes from ServerOptions: no appsettings, environment or Kestrel config section adds listeners.
@@ -115,6 +125,21 @@ public static class ServerHost
                     OnConnection = _ => ValueTask.FromResult(AgentTlsOptions(setup.AgentTls)),
                 });
             });
+            if (bundleEndpoint is not null)
+            {
+                var certificate = setup.BundleEndpointCertificate!;
+                kestrel.Listen(bundleEndpoint.Listen.ToIPEndPoint(), listen =>
+                {
+                    bundleListen = listen;
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.Use(Tag(ServerListener.BundleEndpoint));
+                    listen.UseHttps(new TlsHandshakeCallbackOptions
+                    {
+                        OnConnection = _ => ValueTask.FromResult(BundleEndpointTlsOptions(certificate)),
+                    });
+                });
+            }
+
             kestrel.ListenUnixSocket(socketPath, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
@@ -125,7 +150,7 @@ public static class ServerHost
         var app = builder.Build();
         try
         {
-            Configure(app, options, logger);
+            Configure(app, options, setup, logger);
             setup.MapAgentApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(ServerListener.AgentApi)));
             setup.MapAdminApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(ServerListener.Admin)));
 
@@ -140,8 +165,15 @@ public static class ServerHost
             app.Services.GetRequiredService<ServerMetrics>().Starts.Add(1);
             var agent = (IPEndPoint)agentListen!.EndPoint;
             var health = (IPEndPoint)healthListen!.EndPoint;
+            var bundle = (IPEndPoint?)bundleListen?.EndPoint;
             HostingLog.Started(logger, serverId, options.TrustDomain.Name, agent, health, socketPath);
-            return new ServerHostHandle(app, logger, serverId, agent, health, socketPath);
+            if (bundle is not null)
+            {
+                var profile = ProfileName(bundleEndpoint!.Profile);
+                HostingLog.BundleEndpointStarted(logger, profile, bundle);
+            }
+
+            return new ServerHostHandle(app, logger, serverId, agent, health, socketPath, bundle);
         }
         catch
         {
@@ -150,7 +182,7 @@ public static class ServerHost
         }
     }
 
-    private static void Configure(WebApplication app, ServerOptions options, ILogger logger)
+    private static void Configure(WebApplication app, ServerOptions options, ServerHostSetup setup, ILogger logger)
     {
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var adminUids = options.AdminUids.ToHashSet();
@@ -202,7 +234,16 @@ public static class ServerHost
         }).WithMetadata(health);
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(health);
         app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata(ServerListener.AgentApi, ServerListener.Admin));
+
+        if (options.Federation.BundleEndpoint is not null)
+        {
+            // "/" only, every method: the handler answers 405 itself, with Allow, on this listener only.
+            var handler = new BundleEndpointHandler(setup.TrustBundle!, options.Bundle.RefreshHint, logger);
+            app.Map("/", (RequestDelegate)handler.HandleAsync).WithMetadata(new ListenerMetadata(ServerListener.BundleEndpoint));
+        }
     }
+
+    private static string ProfileName(BundleEndpointProfile profile) => profile == BundleEndpointProfile.HttpsSpiffe ? "https_spiffe" : "https_web";
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
@@ -232,6 +273,16 @@ public static class ServerHost
         connection.Features.Set(new ListenerFeature(ServerListener.Admin));
         connection.Features.Set(peer);
         return next(connection);
+    };
+
+    // No client certificate is asked for: anyone may fetch a bundle (SPIFFE Trust Domain and Bundle §5.2).
+    private static SslServerAuthenticationOptions BundleEndpointTlsOptions(IServerCertificateProvider certificate) => new()
+    {
+        ServerCertificateContext = certificate.GetServerCertificate(),
+        ClientCertificateRequired = false,
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
     };
 
     private static SslServerAuthenticationOptions AgentTlsOptions(IServerTlsProvider tls) => new()

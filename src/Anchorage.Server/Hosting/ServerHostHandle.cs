@@ -12,7 +12,7 @@ public sealed class ServerHostHandle : IAsyncDisposable
     private readonly ILogger _logger;
     private int _stopped;
 
-    internal ServerHostHandle(WebApplication app, ILogger logger, string serverId, IPEndPoint agentApi, IPEndPoint health, string adminSocketPath)
+    internal ServerHostHandle(WebApplication app, ILogger logger, string serverId, IPEndPoint agentApi, IPEndPoint health, string adminSocketPath, IPEndPoint? bundleEndpoint)
     {
         _app = app;
         _logger = logger;
@@ -20,6 +20,7 @@ public sealed class ServerHostHandle : IAsyncDisposable
         AgentApiEndpoint = agentApi;
         HealthEndpoint = health;
         AdminSocketPath = adminSocketPath;
+        BundleEndpoint = bundleEndpoint;
     }
 
     /// <summary>The server id in use (configured, or read from or stored in <c>&lt;dataDir&gt;/server-id</c>).</summary>
@@ -30,6 +31,9 @@ public sealed class ServerHostHandle : IAsyncDisposable
 
     /// <summary>Where <c>/live</c>, <c>/ready</c> and <c>/metrics</c> are served.</summary>
     public IPEndPoint HealthEndpoint { get; }
+
+    /// <summary>Where the bundle endpoint listens; null when <c>federation.bundleEndpoint</c> is not configured.</summary>
+    public IPEndPoint? BundleEndpoint { get; }
 
     /// <summary>The admin unix socket.</summary>
     public string AdminSocketPath { get; }

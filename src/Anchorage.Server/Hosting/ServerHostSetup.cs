@@ -1,3 +1,4 @@
+using Anchorage.Spiffe.Bundles;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,6 +28,18 @@ public sealed class ServerHostSetup
 
     /// <summary>Maps the admin API; reachable on the admin socket only, by admin uids only.</summary>
     public Action<IEndpointRouteBuilder>? MapAdminApi { get; init; }
+
+    /// <summary>
+    /// The certificate of the bundle endpoint listener; required when <c>federation.bundleEndpoint</c>
+    /// is configured (<see cref="SvidCertificateProvider"/> for https_spiffe, <see cref="ServingCertificateFiles"/> for https_web).
+    /// </summary>
+    public IServerCertificateProvider? BundleEndpointCertificate { get; init; }
+
+    /// <summary>
+    /// The trust bundle the bundle endpoint serves, asked for on every request so the answer is
+    /// always the latest published bundle; required when <c>federation.bundleEndpoint</c> is configured.
+    /// </summary>
+    public Func<CancellationToken, ValueTask<SpiffeBundle>>? TrustBundle { get; init; }
 
     /// <summary>The clock registered for the services. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -11,4 +11,7 @@ public enum ServerListener
 
     /// <summary>Plain HTTP/1.1: <c>/live</c>, <c>/ready</c>, <c>/metrics</c> (<c>listen.health</c>).</summary>
     Health,
+
+    /// <summary>HTTPS (HTTP/1.1 and HTTP/2), no client authentication: <c>GET /</c> serves the trust bundle (<c>federation.bundleEndpoint.listen</c>).</summary>
+    BundleEndpoint,
 }

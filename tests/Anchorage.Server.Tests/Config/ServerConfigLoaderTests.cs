@@ -2,6 +2,7 @@ using Anchorage.Hosting.Config;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 
@@ -31,6 +32,10 @@ public class ServerConfigLoaderTests
           refreshHint: 10m
         federation:
           refreshFloor: 90s
+          bundleEndpoint:
+            listen: 0.0.0.0:8443
+            profile: https_web
+            servingCert: { certFile: /etc/anchorage/web.crt, keyFile: /etc/anchorage/web.key }
         adminUids: [0, 1000]
         """;
 
@@ -71,7 +76,16 @@ public class ServerConfigLoaderTests
                 },
             },
             Bundle = new BundleOptions { RefreshHint = TimeSpan.FromMinutes(10) },
-            Federation = new FederationOptions { RefreshFloor = TimeSpan.FromSeconds(90) },
+            Federation = new FederationOptions
+            {
+                RefreshFloor = TimeSpan.FromSeconds(90),
+                BundleEndpoint = new BundleEndpointOptions
+                {
+                    Listen = new HostPort("0.0.0.0", 8443),
+                    Profile = BundleEndpointProfile.HttpsWeb,
+                    ServingCert = new ServingCertOptions { CertFile = "/etc/anchorage/web.crt", KeyFile = "/etc/anchorage/web.key" },
+                },
+            },
             AdminUids = [0, 1000],
         };
         // ImmutableArray compares by reference: compare the uids as a sequence, the rest as records.
@@ -106,6 +120,7 @@ public class ServerConfigLoaderTests
         Assert.Null(options.Ca.Upstream);
         Assert.Equal(TimeSpan.FromMinutes(5), options.Bundle.RefreshHint);
         Assert.Equal(TimeSpan.FromMinutes(1), options.Federation.RefreshFloor);
+        Assert.Null(options.Federation.BundleEndpoint);
         Assert.Equal([0u], options.AdminUids.ToArray());
     }
 
@@ -317,6 +332,60 @@ public class ServerConfigLoaderTests
             ["server.yaml:3: federation.refreshFloor: must be at least 1s"]
         },
         {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint: {}\n",
+            [
+                "server.yaml:3: federation.bundleEndpoint.listen: required",
+                "server.yaml:3: federation.bundleEndpoint.profile: required",
+            ]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint: 8443\n",
+            ["server.yaml:3: federation.bundleEndpoint: must be a mapping of settings"]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 0.0.0.0:8443\n    profile: https\n",
+            ["server.yaml:5: federation.bundleEndpoint.profile: \"https\" is not one of https_spiffe, https_web"]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 0.0.0.0:8443\n    profile: https_web\n",
+            ["server.yaml:5: federation.bundleEndpoint.servingCert: required with profile https_web"]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 0.0.0.0:8443\n    profile: https_spiffe\n    servingCert: { certFile: /a.crt, keyFile: /a.key }\n",
+            ["server.yaml:6: federation.bundleEndpoint.servingCert: must not be set with profile https_spiffe (the server's own svid is served)"]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 0.0.0.0:8443\n    profile: https_web\n    servingCert:\n      certFile: web.crt\n",
+            [
+                "server.yaml:6: federation.bundleEndpoint.servingCert.keyFile: required",
+                "server.yaml:7: federation.bundleEndpoint.servingCert.certFile: \"web.crt\" must be an absolute path",
+            ]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 0.0.0.0:8443\n    profile: https_web\n    servingCert: { certFile: /a.crt, keyFile: /a.key, chainFile: /b.crt }\n",
+            ["server.yaml:6: federation.bundleEndpoint.servingCert.chainFile: unknown setting"]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 8443\n    profile: https_spiffe\n    url: https://acme.corp/\n",
+            [
+                "server.yaml:4: federation.bundleEndpoint.listen: must be host:port",
+                "server.yaml:6: federation.bundleEndpoint.url: unknown setting",
+            ]
+        },
+        {
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 127.0.0.1:8081\n    profile: https_spiffe\n",
+            ["server.yaml:4: federation.bundleEndpoint.listen: must differ from listen.agentApi"]
+        },
+        {
+            // A wildcard address collides with any host on the same port.
+            "trustDomain: acme.corp\nfederation:\n  bundleEndpoint:\n    listen: 0.0.0.0:8080\n    profile: https_spiffe\n",
+            ["server.yaml:4: federation.bundleEndpoint.listen: must differ from listen.health"]
+        },
+        {
+            "trustDomain: acme.corp\nlisten:\n  health: \"[::]:9090\"\nfederation:\n  bundleEndpoint:\n    listen: \"[::1]:9090\"\n    profile: https_spiffe\n",
+            ["server.yaml:6: federation.bundleEndpoint.listen: must differ from listen.health"]
+        },
+        {
             "trustDomain: acme.corp\nadminUids: 0\n",
             ["server.yaml:2: adminUids: must be a list"]
         },
@@ -392,6 +461,39 @@ public class ServerConfigLoaderTests
 
         Assert.Empty(result.ErrorLines);
         Assert.Equal(TimeSpan.FromDays(2), result.Value!.Ca.X509SvidTtl);
+    }
+
+    public static TheoryData<string, string, int, BundleEndpointProfile, string?> BundleEndpointControls => new()
+    {
+        // The table's bundle endpoint rows with the defect switched off.
+        { "listen: 0.0.0.0:8443\n    profile: https_spiffe", "0.0.0.0", 8443, BundleEndpointProfile.HttpsSpiffe, null },
+        { "listen: 127.0.0.1:8082\n    profile: https_spiffe", "127.0.0.1", 8082, BundleEndpointProfile.HttpsSpiffe, null },
+        { "listen: \"[::1]:9091\"\n    profile: https_spiffe", "::1", 9091, BundleEndpointProfile.HttpsSpiffe, null },
+        { "listen: 0.0.0.0:8443\n    profile: https_web\n    servingCert: { certFile: /a.crt, keyFile: /a.key }", "0.0.0.0", 8443, BundleEndpointProfile.HttpsWeb, "/a.crt" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BundleEndpointControls))]
+    public void Parse_BundleEndpointValid_ReturnsIt(string body, string host, int port, BundleEndpointProfile profile, string? certFile)
+    {
+        var result = ServerConfigLoader.Parse("trustDomain: acme.corp\nlisten:\n  health: \"[::]:9090\"\nfederation:\n  bundleEndpoint:\n    " + body + "\n");
+
+        Assert.Empty(result.ErrorLines);
+        var endpoint = result.Value!.Federation.BundleEndpoint!;
+        Assert.Equal(new HostPort(host, port), endpoint.Listen);
+        Assert.Equal(profile, endpoint.Profile);
+        Assert.Equal(certFile, endpoint.ServingCert?.CertFile);
+        Assert.Equal(TimeSpan.FromMinutes(1), result.Value.Federation.RefreshFloor);
+    }
+
+    [Fact]
+    public void Parse_BundleEndpointOnPortZero_AllowedBesideOtherPortZeroListeners()
+    {
+        var result = ServerConfigLoader.Parse(
+            "trustDomain: acme.corp\nlisten:\n  agentApi: 127.0.0.1:0\n  health: 127.0.0.1:0\nfederation:\n  bundleEndpoint:\n    listen: 127.0.0.1:0\n    profile: https_spiffe\n");
+
+        Assert.Empty(result.ErrorLines);
+        Assert.Equal(new HostPort("127.0.0.1", 0), result.Value!.Federation.BundleEndpoint!.Listen);
     }
 
     public static TheoryData<string, string> MalformedYaml => new()

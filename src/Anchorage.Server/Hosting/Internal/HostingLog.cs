@@ -23,4 +23,19 @@ internal static partial class HostingLog
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "server {ServerId} stopping")]
     public static partial void Stopping(ILogger logger, string serverId);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "bundle endpoint ({Profile}) on {Endpoint}")]
+    public static partial void BundleEndpointStarted(ILogger logger, string profile, System.Net.IPEndPoint endpoint);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "bundle endpoint certificate reloaded from {File}: {Subject}, valid until {NotAfter:O}")]
+    public static partial void ServingCertificateReloaded(ILogger logger, string file, string subject, DateTime notAfter);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Error, Message = "bundle endpoint certificate not reloaded from {File}: {Reason}; still serving {Subject}")]
+    public static partial void ServingCertificateReloadFailed(ILogger logger, string file, string reason, string subject);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "bundle endpoint certificate files not read: {Reason}; still serving the previous certificate")]
+    public static partial void ServingCertificateUnreadable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Error, Message = "bundle endpoint: the bundle cannot be read; answered 503")]
+    public static partial void BundleUnavailable(ILogger logger, Exception exception);
 }
