@@ -45,6 +45,10 @@ internal static partial class ApiLog
         Message = "admin {Action} the bundle of {TrustDomain}")]
     public static partial void BundleChanged(ILogger logger, string action, string trustDomain);
 
+    [LoggerMessage(EventId = 3409, EventName = "ApiFederationChanged", Level = LogLevel.Information,
+        Message = "admin {Action} the federation relationship with {TrustDomain}")]
+    public static partial void FederationChanged(ILogger logger, string action, string trustDomain);
+
     /// <summary>The category of every API log event.</summary>
     public const string Category = "Anchorage.Server.Api";
 }
