@@ -83,6 +83,14 @@ internal static class CliApp
             Commands.Entry.CountCommand.Create(context)));
         root.Add(Noun("token", "agent join tokens (admin API)", Commands.Token.GenerateCommand.Create(context)));
         root.Add(Noun(
+            "federation",
+            "federation relationships with other trust domains (admin API)",
+            Commands.Federation.ApplyCommand.Create(context),
+            Commands.Federation.ListCommand.Create(context),
+            Commands.Federation.ShowCommand.Create(context),
+            Commands.Federation.RefreshCommand.Create(context),
+            Commands.Federation.DeleteCommand.Create(context)));
+        root.Add(Noun(
             "agent",
             "the node agent (run, healthcheck, Workload API) and attested agents (admin API)",
             Commands.Agent.ListCommand.Create(context),

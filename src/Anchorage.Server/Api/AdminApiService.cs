@@ -3,6 +3,7 @@ using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -22,7 +23,7 @@ namespace Anchorage.Server.Api;
 /// lists only federated ones, and <c>SetBundle</c>/<c>DeleteBundle</c> refuse it. Durations are
 /// whole seconds, 0 meaning the default.
 /// </remarks>
-public sealed class AdminApiService : AdminApi.AdminApiBase
+public sealed partial class AdminApiService : AdminApi.AdminApiBase
 {
     /// <summary>Entries per <c>ListEntries</c> page when the caller asks for 0.</summary>
     public const int DefaultListPageSize = 1000;
@@ -34,6 +35,8 @@ public sealed class AdminApiService : AdminApi.AdminApiBase
     private readonly ICertificateAuthority _ca;
     private readonly SigningAdmission _admission;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly IFederationRefresher? _refresher;
 
     internal AdminApiService(
         EntryService entries,
@@ -42,8 +45,12 @@ public sealed class AdminApiService : AdminApi.AdminApiBase
         IDataStore store,
         ICertificateAuthority ca,
         SigningAdmission admission,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        TimeProvider? timeProvider = null,
+        IFederationRefresher? refresher = null)
     {
+        _time = timeProvider ?? TimeProvider.System;
+        _refresher = refresher;
         _entries = entries;
         _joinTokens = joinTokens;
         _nodes = nodes;

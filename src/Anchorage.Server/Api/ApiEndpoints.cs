@@ -2,6 +2,7 @@ using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -23,7 +24,7 @@ public static class ApiEndpoints
     /// Registers both services, their shared parts (the signing admission limit, the entry snapshot,
     /// the agent authenticator) and the interceptor that makes every status through
     /// <see cref="GrpcStatusMapper"/>. Needs <see cref="IDataStore"/>, <see cref="ICertificateAuthority"/>
-    /// and <see cref="TimeProvider"/> registered; <see cref="EntryValidator"/>, <see cref="EntryService"/>,
+    /// and <see cref="TimeProvider"/> registered (and <see cref="IFederationRefresher"/> for <c>RefreshFederation</c>, optional); <see cref="EntryValidator"/>, <see cref="EntryService"/>,
     /// <see cref="JoinTokenService"/> and <see cref="NodeService"/> are added with defaults unless already registered.
     /// </summary>
     /// <param name="services">The host's services.</param>
@@ -75,7 +76,9 @@ public static class ApiEndpoints
             sp.GetRequiredService<IDataStore>(),
             sp.GetRequiredService<ICertificateAuthority>(),
             sp.GetRequiredService<SigningAdmission>(),
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<IFederationRefresher>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

@@ -1,5 +1,6 @@
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
+using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -108,4 +109,28 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>Deletes a trust domain's bundle; false when absent.</summary>
     Task<bool> DeleteBundleAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
+
+    // ---- federation relationships ----
+
+    /// <summary>
+    /// Inserts or replaces the declaration of the relationship with <see cref="FederationRelationship.TrustDomain"/>:
+    /// a new one gets <c>CreatedAt</c> = <c>UpdatedAt</c> = now and an empty refresh state; a replaced one
+    /// keeps its <c>CreatedAt</c> and refresh state, and gets <c>UpdatedAt</c> = now. Returns what is stored.
+    /// </summary>
+    Task<FederationRelationship> PutRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken);
+
+    /// <summary>The relationship with <paramref name="trustDomain"/> and its refresh state; null when absent.</summary>
+    Task<(FederationRelationship Relationship, FederationRefreshState State)?> GetRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
+
+    /// <summary>Every relationship with its refresh state, ordered by trust domain name.</summary>
+    Task<IReadOnlyList<(FederationRelationship Relationship, FederationRefreshState State)>> ListRelationshipsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the relationship and, in the same transaction, the trust domain's stored bundle, so
+    /// agents and workloads stop receiving it; false (and nothing deleted) when there is no such relationship.
+    /// </summary>
+    Task<bool> DeleteRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the relationship's refresh state; not-found if the relationship is absent.</summary>
+    Task UpdateRefreshStateAsync(TrustDomain trustDomain, FederationRefreshState state, CancellationToken cancellationToken);
 }

@@ -79,6 +79,16 @@ public sealed class FakeAdminApi : AdminApi.AdminApiBase
 
     public override Task<MintX509SvidResponse> MintX509Svid(MintX509SvidRequest request, ServerCallContext context) => Handle<MintX509SvidResponse>(request, context);
 
+    public override Task<FederationStatus> ApplyFederation(ApplyFederationRequest request, ServerCallContext context) => Handle<FederationStatus>(request, context);
+
+    public override Task<ListFederationsResponse> ListFederations(ListFederationsRequest request, ServerCallContext context) => Handle<ListFederationsResponse>(request, context);
+
+    public override Task<FederationStatus> GetFederation(GetFederationRequest request, ServerCallContext context) => Handle<FederationStatus>(request, context);
+
+    public override Task<DeleteFederationResponse> DeleteFederation(DeleteFederationRequest request, ServerCallContext context) => Handle<DeleteFederationResponse>(request, context);
+
+    public override Task<FederationStatus> RefreshFederation(RefreshFederationRequest request, ServerCallContext context) => Handle<FederationStatus>(request, context);
+
     public override Task<MintJwtSvidResponse> MintJwtSvid(MintJwtSvidRequest request, ServerCallContext context) => Handle<MintJwtSvidResponse>(request, context);
 
     private Task<TResponse> Handle<TResponse>(IMessage request, ServerCallContext context, [CallerMemberName] string method = "")

@@ -61,7 +61,9 @@ internal sealed class ApiTestServer : IAsyncDisposable
 
     /// <param name="options">The API limits.</param>
     /// <param name="decorate">Wraps the CA the services see (e.g. to hold signing calls); null for the CA itself.</param>
-    public static async Task<ApiTestServer> StartAsync(ApiOptions? options = null, Func<ICertificateAuthority, ICertificateAuthority>? decorate = null)
+    /// <param name="configure">Registers more services (e.g. a test federation refresher); null for none.</param>
+    public static async Task<ApiTestServer> StartAsync(
+        ApiOptions? options = null, Func<ICertificateAuthority, ICertificateAuthority>? decorate = null, Action<IServiceCollection>? configure = null)
     {
         var dir = new TempDir();
         var log = new LogCapture();
@@ -82,6 +84,7 @@ internal sealed class ApiTestServer : IAsyncDisposable
                 services.AddSingleton(store);
                 services.AddSingleton(decorate is null ? ca : decorate(ca));
                 services.AddAnchorageApis(options);
+                configure?.Invoke(services);
             },
             MapAgentApi = ApiEndpoints.MapAgentApi,
             MapAdminApi = ApiEndpoints.MapAdminApi,

@@ -4,6 +4,7 @@ using System.Data.Common;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -817,6 +818,143 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.NotNull(await Store.GetEntryAsync("e3", None));
     }
 
+    // ---- federation relationships ----
+
+    private static readonly TrustDomain Payments = TrustDomain.Parse("payments.example.com");
+
+    private static FederationRelationship Relationship(string td = "payments.example.com", string owner = "payments-platform@example.com") => new()
+    {
+        TrustDomain = TrustDomain.Parse(td),
+        Name = td,
+        Owner = owner,
+        Url = new Uri($"https://{td}:8443/"),
+        Profile = BundleEndpointProfile.HttpsSpiffe,
+        EndpointSpiffeId = SpiffeId.Parse($"spiffe://{td}/anchorage/server"),
+        MaxStaleness = TimeSpan.FromMinutes(30),
+    };
+
+    [ContractFact]
+    public async Task PutRelationship_New_StoresEveryFieldWithEmptyRefreshState()
+    {
+        var web = Relationship("web.example.net") with
+        {
+            Name = "web",
+            Profile = BundleEndpointProfile.HttpsWeb,
+            EndpointSpiffeId = null,
+            CaBundlePem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            MaxStaleness = TimeSpan.FromSeconds(90),
+        };
+
+        var stored = await Store.PutRelationshipAsync(web, None);
+
+        Assert.Equal(web with { CreatedAt = Start, UpdatedAt = Start }, stored);
+        var got = await Store.GetRelationshipAsync(web.TrustDomain, None);
+        Assert.NotNull(got);
+        Assert.Equal(stored, got.Value.Relationship);
+        Assert.Equal(new FederationRefreshState(), got.Value.State);
+        Assert.Null(await Store.GetRelationshipAsync(Payments, None));
+    }
+
+    [ContractFact]
+    public async Task PutRelationship_Existing_ReplacesDeclarationKeepsCreatedAtAndRefreshState()
+    {
+        await Store.PutRelationshipAsync(Relationship(), None);
+        var state = new FederationRefreshState
+        {
+            LastSuccess = Start.AddMinutes(1),
+            LastAttempt = Start.AddMinutes(2),
+            LastError = "bundle endpoint answered 503",
+            LastErrorAt = Start.AddMinutes(2),
+            NextRefresh = Start.AddMinutes(3),
+            ConsecutiveFailures = 1,
+        };
+        await Store.UpdateRefreshStateAsync(Payments, state, None);
+        Clock.Advance(TimeSpan.FromMinutes(5));
+
+        var replaced = await Store.PutRelationshipAsync(Relationship(owner: "new-owner@example.com") with { CreatedAt = Start.AddDays(-9) }, None);
+
+        Assert.Equal(Start, replaced.CreatedAt);
+        Assert.Equal(Start.AddMinutes(5), replaced.UpdatedAt);
+        var got = (await Store.GetRelationshipAsync(Payments, None))!.Value;
+        Assert.Equal("new-owner@example.com", got.Relationship.Owner);
+        Assert.Equal(replaced, got.Relationship);
+        Assert.Equal(state, got.State);
+    }
+
+    [ContractFact]
+    public async Task ListRelationships_Several_OrderedByTrustDomain()
+    {
+        await Store.PutRelationshipAsync(Relationship("zeta.example"), None);
+        await Store.PutRelationshipAsync(Relationship("alpha.example"), None);
+        await Store.PutRelationshipAsync(Relationship(), None);
+
+        var list = await Store.ListRelationshipsAsync(None);
+
+        Assert.Equal(["alpha.example", "payments.example.com", "zeta.example"], list.Select(r => r.Relationship.TrustDomain.Name));
+        Assert.All(list, r => Assert.Equal(new FederationRefreshState(), r.State));
+    }
+
+    [ContractFact]
+    public async Task DeleteRelationship_Existing_DeletesItAndItsBundleOnly()
+    {
+        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.PutRelationshipAsync(Relationship("other.example"), None);
+        await Store.SetBundleAsync(Bundle(td: Payments.Name, sequence: 3), None);
+        await Store.SetBundleAsync(Bundle(td: "other.example", sequence: 4), None);
+        await Store.PublishBundleAsync(Bundle(), None);
+
+        Assert.True(await Store.DeleteRelationshipAsync(Payments, None));
+
+        Assert.Null(await Store.GetRelationshipAsync(Payments, None));
+        Assert.Null(await Store.GetBundleAsync(Payments, None));
+        Assert.Equal(["example.org", "other.example"], (await Store.ListBundlesAsync(None)).Select(b => b.Bundle.TrustDomain.Name));
+        Assert.Equal(["other.example"], (await Store.ListRelationshipsAsync(None)).Select(r => r.Relationship.TrustDomain.Name));
+        Assert.False(await Store.DeleteRelationshipAsync(Payments, None));
+    }
+
+    [ContractFact]
+    public async Task DeleteRelationship_Absent_FalseAndBundleKept()
+    {
+        await Store.SetBundleAsync(Bundle(td: Payments.Name, sequence: 3), None);
+
+        Assert.False(await Store.DeleteRelationshipAsync(Payments, None));
+
+        Assert.NotNull(await Store.GetBundleAsync(Payments, None));
+    }
+
+    [ContractFact]
+    public async Task UpdateRefreshState_Absent_NotFound()
+    {
+        var ex = await Assert.ThrowsAsync<DataStoreNotFoundException>(
+            () => Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState { ConsecutiveFailures = 1 }, None));
+
+        Assert.Equal("federation relationship \"payments.example.com\" not found", ex.Message);
+        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState { ConsecutiveFailures = 1 }, None);
+        Assert.Equal(1, (await Store.GetRelationshipAsync(Payments, None))!.Value.State.ConsecutiveFailures);
+    }
+
+    [ContractFact]
+    public async Task UpdateRefreshState_BackToEmpty_NullsStored()
+    {
+        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState { LastError = "x", LastErrorAt = Start, ConsecutiveFailures = 2 }, None);
+
+        await Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState(), None);
+
+        Assert.Equal(new FederationRefreshState(), (await Store.GetRelationshipAsync(Payments, None))!.Value.State);
+    }
+
+    [ContractFact]
+    public async Task PutRelationship_OnSecondStore_VisibleToFirst()
+    {
+        var second = await OpenAsync();
+
+        await second.PutRelationshipAsync(Relationship(), None);
+
+        Assert.NotNull(await Store.GetRelationshipAsync(Payments, None));
+    }
+
     // ---- lifecycle: reopen, migrations ----
 
     [ContractFact]
@@ -843,8 +981,8 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.NotNull(await reopened.GetNodeAsync(Node("n1").SpiffeId, None));
         Assert.Single(await reopened.ListAuthoritiesAsync(None));
         Assert.Equal(1UL, (await reopened.PublishBundleAsync(Bundle(), None)).Bundle.SequenceNumber);
-        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
-        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
     }
 
     [ContractFact]
@@ -857,14 +995,16 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Store.DisposeAsync();
         await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_serial");
         await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_not_after");
-        await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 2");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_relationships");
+        await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 2");
         Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT pending_cert_serial FROM nodes"));
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
-        Assert.Equal(2L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Empty(await upgraded.ListRelationshipsAsync(None));
         AssertSameNode(node with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
         var renewed = node with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2) };
         await upgraded.UpdateNodeAsync(renewed, None);
@@ -880,7 +1020,7 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
 
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(OpenAsync);
 
-        Assert.Equal("datastore schema version 999 is newer than this server supports (2); run a newer server or restore a backup", ex.Message);
+        Assert.Equal("datastore schema version 999 is newer than this server supports (3); run a newer server or restore a backup", ex.Message);
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 999");
         await OpenAsync();
     }

@@ -49,6 +49,10 @@ internal static partial class ApiLog
         Message = "the bundle change feed could not read the datastore: {Reason}")]
     public static partial void BundleFeedFailed(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 3409, EventName = "ApiFederationChanged", Level = LogLevel.Information,
+        Message = "admin {Action} the federation relationship with {TrustDomain}")]
+    public static partial void FederationChanged(ILogger logger, string action, string trustDomain);
+
     /// <summary>The category of every API log event.</summary>
     public const string Category = "Anchorage.Server.Api";
 }

@@ -140,6 +140,38 @@ internal static class ProtoMapper
         _ => throw ApiException.InvalidArgument($"kind \"{kind}\" is not x509 or jwt"),
     };
 
+    public static Admin.FederationStatus ToProto(Federation.FederationStatus status)
+    {
+        var r = status.Relationship;
+        var s = status.State;
+        var proto = new Admin.FederationStatus
+        {
+            TrustDomain = r.TrustDomain.Name,
+            Name = r.Name,
+            Owner = r.Owner,
+            Profile = Federation.BundleEndpointProfiles.ToName(r.Profile),
+            Url = r.Url.OriginalString,
+            EndpointSpiffeId = r.EndpointSpiffeId?.ToString() ?? string.Empty,
+            MaxStalenessSeconds = (long)r.MaxStaleness.TotalSeconds,
+            Sequence = status.Sequence,
+            LastRefresh = UnixSeconds(s.LastSuccess),
+            LastError = s.LastError ?? string.Empty,
+            LastErrorAt = UnixSeconds(s.LastErrorAt),
+            NextRefresh = UnixSeconds(s.NextRefresh),
+            ConsecutiveFailures = s.ConsecutiveFailures,
+            EarliestAnchorExpiry = UnixSeconds(status.EarliestAnchorExpiry),
+            FederatingEntries = status.FederatingEntries,
+            LastAttempt = UnixSeconds(s.LastAttempt),
+            CreatedAt = UnixSeconds(r.CreatedAt),
+            UpdatedAt = UnixSeconds(r.UpdatedAt),
+            HasCaBundle = r.CaBundlePem is not null,
+        };
+        proto.Flags.AddRange(status.Flags);
+        return proto;
+    }
+
+    private static long UnixSeconds(DateTimeOffset? instant) => instant is { } i ? i.ToUnixTimeSeconds() : 0;
+
     /// <summary>A required SPIFFE ID field.</summary>
     /// <exception cref="ApiException"><c>&lt;field&gt; is required</c> or <c>&lt;field&gt;: &lt;parse error&gt;</c> (InvalidArgument).</exception>
     public static SpiffeId ParseId(string text, string field)

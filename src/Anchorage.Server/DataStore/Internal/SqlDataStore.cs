@@ -31,7 +31,7 @@ namespace Anchorage.Server.DataStore.Internal;
 /// PostgreSQL: a transaction-scoped advisory lock), so concurrent publishers never repeat a sequence.</para>
 /// <para>Join tokens: taken with one <c>DELETE ... RETURNING</c>; of concurrent takers exactly one gets the row.</para>
 /// </remarks>
-internal abstract class SqlDataStore : IDataStore
+internal abstract partial class SqlDataStore : IDataStore
 {
     private const int MaxAttempts = 5;
 

@@ -144,6 +144,50 @@ internal static class SchemaMigrations
             Postgres: """
                 ALTER TABLE nodes ADD COLUMN pending_cert_serial text, ADD COLUMN pending_cert_not_after bigint;
                 """),
+
+        // Federation relationships (kind: FederatedTrustDomain) with their refresh state in the same
+        // row, so every server sharing the database and the governance commands see one record.
+        new Migration(
+            3,
+            "federation relationships and their refresh state",
+            Sqlite: """
+                CREATE TABLE federation_relationships (
+                    trust_domain TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    profile TEXT NOT NULL,
+                    endpoint_spiffe_id TEXT,
+                    ca_bundle_pem TEXT,
+                    max_staleness_ms INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    last_success INTEGER,
+                    last_attempt INTEGER,
+                    last_error TEXT,
+                    last_error_at INTEGER,
+                    next_refresh INTEGER,
+                    consecutive_failures INTEGER NOT NULL);
+                """,
+            Postgres: """
+                CREATE TABLE federation_relationships (
+                    trust_domain text COLLATE "C" PRIMARY KEY,
+                    name text NOT NULL,
+                    owner text NOT NULL,
+                    url text NOT NULL,
+                    profile text NOT NULL,
+                    endpoint_spiffe_id text,
+                    ca_bundle_pem text,
+                    max_staleness_ms bigint NOT NULL,
+                    created_at bigint NOT NULL,
+                    updated_at bigint NOT NULL,
+                    last_success bigint,
+                    last_attempt bigint,
+                    last_error text,
+                    last_error_at bigint,
+                    next_refresh bigint,
+                    consecutive_failures integer NOT NULL);
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Text.Json;
+using Anchorage.Protos.Admin.V1;
+
+namespace Anchorage.Cli.Internal;
+
+/// <summary>
+/// How <c>federation</c> verbs print relationships. <c>--output json</c>: one object per
+/// relationship (an array for <c>list</c>) with camelCase keys: <c>trustDomain</c>, <c>name</c>,
+/// <c>owner</c>, <c>profile</c>, <c>url</c>, <c>endpointSpiffeId</c>, <c>sequence</c> (number),
+/// <c>lastRefresh</c>, <c>lastAttempt</c>, <c>lastError</c>, <c>lastErrorAt</c>, <c>nextRefresh</c>,
+/// <c>consecutiveFailures</c>, <c>maxStaleness</c> (a duration such as <c>30m</c>),
+/// <c>maxStalenessSeconds</c>, <c>ageSeconds</c> (since the last refresh, by this machine's clock),
+/// <c>earliestAnchorExpiry</c>, <c>federatingEntries</c>, <c>flags</c> (array of <c>stale</c>,
+/// <c>unused</c>, <c>expiring</c>, <c>never-fetched</c>, as the server computed them), <c>createdAt</c>,
+/// <c>updatedAt</c>. Times are RFC 3339 UTC strings, absent ones and empty strings null.
+/// </summary>
+internal static class FederationOutput
+{
+    public static void WriteJson(TextWriter writer, FederationStatus status, DateTimeOffset now) =>
+        Write(writer, w => WriteObject(w, status, now));
+
+    public static void WriteJson(TextWriter writer, IEnumerable<FederationStatus> statuses, DateTimeOffset now) =>
+        Write(writer, w =>
+        {
+            w.WriteStartArray();
+            foreach (var status in statuses)
+            {
+                WriteObject(w, status, now);
+            }
+
+            w.WriteEndArray();
+        });
+
+    public static void WriteTable(TextWriter writer, IEnumerable<FederationStatus> statuses, DateTimeOffset now) => Tables.Write(
+        writer,
+        ["TRUST DOMAIN", "OWNER", "PROFILE", "URL", "SEQUENCE", "LAST REFRESH", "AGE", "MAX STALENESS", "NEXT REFRESH", "LAST ERROR", "ENTRIES", "FLAGS"],
+        statuses.Select(s => new[]
+        {
+            s.TrustDomain,
+            s.Owner,
+            s.Profile,
+            s.Url,
+            s.Sequence.ToString(CultureInfo.InvariantCulture),
+            Tables.Time(s.LastRefresh),
+            Age(s, now) is { } age ? Durations.Format(Math.Max(age, 1)) : "-",
+            Durations.Format(s.MaxStalenessSeconds),
+            Tables.Time(s.NextRefresh),
+            s.LastError.Length == 0 ? "-" : $"{Tables.Time(s.LastErrorAt)} {s.LastError}",
+            s.FederatingEntries.ToString(CultureInfo.InvariantCulture),
+            Tables.List(s.Flags),
+        }));
+
+    public static void WriteFields(TextWriter writer, FederationStatus s, DateTimeOffset now) => Tables.WriteFields(writer,
+    [
+        ("trust domain", s.TrustDomain),
+        ("name", s.Name),
+        ("owner", s.Owner),
+        ("profile", s.Profile),
+        ("url", s.Url),
+        ("endpoint spiffe id", s.EndpointSpiffeId.Length == 0 ? "-" : s.EndpointSpiffeId),
+        ("extra ca roots", s.HasCaBundle ? "yes" : "no"),
+        ("sequence", s.Sequence.ToString(CultureInfo.InvariantCulture)),
+        ("last refresh", Tables.Time(s.LastRefresh)),
+        ("age", Age(s, now) is { } age ? Durations.Format(Math.Max(age, 1)) : "-"),
+        ("max staleness", Durations.Format(s.MaxStalenessSeconds)),
+        ("last attempt", Tables.Time(s.LastAttempt)),
+        ("next refresh", Tables.Time(s.NextRefresh)),
+        ("last error", s.LastError.Length == 0 ? "-" : s.LastError),
+        ("last error at", Tables.Time(s.LastErrorAt)),
+        ("consecutive failures", s.ConsecutiveFailures.ToString(CultureInfo.InvariantCulture)),
+        ("earliest anchor expiry", Tables.Time(s.EarliestAnchorExpiry)),
+        ("federating entries", s.FederatingEntries.ToString(CultureInfo.InvariantCulture)),
+        ("flags", Tables.List(s.Flags)),
+        ("created", Tables.Time(s.CreatedAt)),
+        ("updated", Tables.Time(s.UpdatedAt)),
+    ]);
+
+    private static long? Age(FederationStatus s, DateTimeOffset now) =>
+        s.LastRefresh == 0 ? null : Math.Max(0, now.ToUnixTimeSeconds() - s.LastRefresh);
+
+    private static void Write(TextWriter writer, Action<Utf8JsonWriter> body)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            body(json);
+        }
+
+        writer.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+
+    private static void WriteObject(Utf8JsonWriter w, FederationStatus s, DateTimeOffset now)
+    {
+        w.WriteStartObject();
+        w.WriteString("trustDomain", s.TrustDomain);
+        w.WriteString("name", s.Name);
+        w.WriteString("owner", s.Owner);
+        w.WriteString("profile", s.Profile);
+        w.WriteString("url", s.Url);
+        StringOrNull(w, "endpointSpiffeId", s.EndpointSpiffeId);
+        w.WriteNumber("sequence", s.Sequence);
+        Time(w, "lastRefresh", s.LastRefresh);
+        Time(w, "lastAttempt", s.LastAttempt);
+        StringOrNull(w, "lastError", s.LastError);
+        Time(w, "lastErrorAt", s.LastErrorAt);
+        Time(w, "nextRefresh", s.NextRefresh);
+        w.WriteNumber("consecutiveFailures", s.ConsecutiveFailures);
+        w.WriteString("maxStaleness", Durations.Format(s.MaxStalenessSeconds));
+        w.WriteNumber("maxStalenessSeconds", s.MaxStalenessSeconds);
+        if (Age(s, now) is { } age)
+        {
+            w.WriteNumber("ageSeconds", age);
+        }
+        else
+        {
+            w.WriteNull("ageSeconds");
+        }
+
+        Time(w, "earliestAnchorExpiry", s.EarliestAnchorExpiry);
+        w.WriteNumber("federatingEntries", s.FederatingEntries);
+        w.WriteStartArray("flags");
+        foreach (var flag in s.Flags)
+        {
+            w.WriteStringValue(flag);
+        }
+
+        w.WriteEndArray();
+        w.WriteBoolean("hasCaBundle", s.HasCaBundle);
+        Time(w, "createdAt", s.CreatedAt);
+        Time(w, "updatedAt", s.UpdatedAt);
+        w.WriteEndObject();
+    }
+
+    private static void StringOrNull(Utf8JsonWriter w, string name, string value)
+    {
+        if (value.Length == 0)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, value);
+        }
+    }
+
+    private static void Time(Utf8JsonWriter w, string name, long unixSeconds)
+    {
+        if (unixSeconds == 0)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, Tables.Time(unixSeconds));
+        }
+    }
+}

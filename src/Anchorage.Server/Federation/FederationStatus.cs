@@ -1,0 +1,27 @@
+namespace Anchorage.Server.Federation;
+
+/// <summary>
+/// The governance view of one relationship (issue 5 item 6), as of one instant: the declaration,
+/// the refresher's state, the stored bundle's sequence and earliest anchor expiry, how many entries
+/// federate with it, and the flags computed by <see cref="FederationStatusView"/>.
+/// </summary>
+public sealed record FederationStatus
+{
+    /// <summary>The declaration.</summary>
+    public required FederationRelationship Relationship { get; init; }
+
+    /// <summary>The refresher's record.</summary>
+    public required FederationRefreshState State { get; init; }
+
+    /// <summary>The stored bundle's <c>spiffe_sequence</c>; 0 when no bundle is stored or it has none.</summary>
+    public ulong Sequence { get; init; }
+
+    /// <summary>The earliest <c>NotAfter</c> over the stored bundle's X.509 authorities; null when there are none.</summary>
+    public DateTimeOffset? EarliestAnchorExpiry { get; init; }
+
+    /// <summary>How many registration entries name the trust domain in <c>federatesWith</c>.</summary>
+    public long FederatingEntries { get; init; }
+
+    /// <summary>The flags that hold, in the order <c>stale</c>, <c>unused</c>, <c>expiring</c>, <c>never-fetched</c>.</summary>
+    public required IReadOnlyList<string> Flags { get; init; }
+}

@@ -1,0 +1,100 @@
+using Anchorage.Spiffe.Bundles;
+
+namespace Anchorage.Server.Federation;
+
+/// <summary>
+/// The one place where a relationship's governance flags are decided, so the admin API, the
+/// inventory and the metrics agree. Every rule compares with one instant from the server's clock.
+/// </summary>
+/// <remarks>
+/// Flags (issue 5 item 6):
+/// <list type="bullet">
+/// <item><c>stale</c>: the last successful refresh is more than <c>maxStaleness</c> ago; or, never
+/// fetched, the relationship was created more than <c>maxStaleness</c> ago (a bootstrap bundle does
+/// not count as fresh forever). Exactly <c>maxStaleness</c> is still fresh.</item>
+/// <item><c>unused</c>: no registration entry federates with the trust domain.</item>
+/// <item><c>expiring</c>: an X.509 authority of the stored bundle expires within
+/// <see cref="ExpiringWindow"/> (7 days) of now, or has expired. No stored bundle: not expiring.</item>
+/// <item><c>never-fetched</c>: no fetch has ever succeeded (the stored bundle, if any, is the bootstrap one).</item>
+/// </list>
+/// </remarks>
+public static class FederationStatusView
+{
+    /// <summary>The flag for a bundle older than its freshness SLO.</summary>
+    public const string Stale = "stale";
+
+    /// <summary>The flag for a relationship no entry federates with.</summary>
+    public const string Unused = "unused";
+
+    /// <summary>The flag for a bundle with an anchor that expires within <see cref="ExpiringWindow"/>.</summary>
+    public const string Expiring = "expiring";
+
+    /// <summary>The flag for a relationship whose endpoint has never answered with an accepted bundle.</summary>
+    public const string NeverFetched = "never-fetched";
+
+    /// <summary>How close an anchor's expiry must be for <see cref="Expiring"/>: 7 days.</summary>
+    public static readonly TimeSpan ExpiringWindow = TimeSpan.FromDays(7);
+
+    /// <summary>The status of one relationship as of <paramref name="now"/>.</summary>
+    /// <param name="relationship">The declaration.</param>
+    /// <param name="state">The refresher's record.</param>
+    /// <param name="bundle">The trust domain's stored bundle; null when none is stored.</param>
+    /// <param name="federatingEntries">How many entries federate with the trust domain.</param>
+    /// <param name="now">The server's current time.</param>
+    public static FederationStatus Compute(
+        FederationRelationship relationship,
+        FederationRefreshState state,
+        SpiffeBundle? bundle,
+        long federatingEntries,
+        DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(relationship);
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentOutOfRangeException.ThrowIfNegative(federatingEntries);
+
+        DateTimeOffset? earliest = null;
+        if (bundle is not null)
+        {
+            foreach (var authority in bundle.X509Authorities)
+            {
+                var notAfter = new DateTimeOffset(authority.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+                if (earliest is null || notAfter < earliest)
+                {
+                    earliest = notAfter;
+                }
+            }
+        }
+
+        var flags = new List<string>(4);
+        var freshSince = state.LastSuccess ?? relationship.CreatedAt;
+        if (now - freshSince > relationship.MaxStaleness)
+        {
+            flags.Add(Stale);
+        }
+
+        if (federatingEntries == 0)
+        {
+            flags.Add(Unused);
+        }
+
+        if (earliest is { } expiry && expiry - now <= ExpiringWindow)
+        {
+            flags.Add(Expiring);
+        }
+
+        if (state.LastSuccess is null)
+        {
+            flags.Add(NeverFetched);
+        }
+
+        return new FederationStatus
+        {
+            Relationship = relationship,
+            State = state,
+            Sequence = bundle?.SequenceNumber ?? 0,
+            EarliestAnchorExpiry = earliest,
+            FederatingEntries = federatingEntries,
+            Flags = flags,
+        };
+    }
+}

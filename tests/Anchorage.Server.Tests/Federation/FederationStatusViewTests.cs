@@ -1,0 +1,124 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Anchorage.Server.Federation;
+using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Ids;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Anchorage.Server.Tests.Federation;
+
+public sealed class FederationStatusViewTests
+{
+    private static readonly DateTimeOffset Created = new(2026, 5, 1, 12, 0, 0, TimeSpan.Zero);
+    private static readonly TrustDomain Payments = TrustDomain.Parse("payments.example.com");
+
+    private readonly FakeTimeProvider _clock = new(Created);
+
+    private static FederationRelationship Relationship() => new()
+    {
+        TrustDomain = Payments,
+        Name = "payments",
+        Owner = "payments-platform@example.com",
+        Url = new Uri("https://payments.example.com:8443/"),
+        Profile = BundleEndpointProfile.HttpsSpiffe,
+        EndpointSpiffeId = SpiffeId.Parse("spiffe://payments.example.com/anchorage/server"),
+        MaxStaleness = TimeSpan.FromMinutes(30),
+        CreatedAt = Created,
+        UpdatedAt = Created,
+    };
+
+    private static X509Certificate2 Ca(DateTimeOffset notAfter)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=payments ca", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var withKey = request.CreateSelfSigned(Created.AddYears(-1), notAfter);
+        return X509CertificateLoader.LoadCertificate(withKey.RawData);
+    }
+
+    private static SpiffeBundle Bundle(ulong? sequence, params DateTimeOffset[] expiries) =>
+        new(Payments, expiries.Select(Ca), [], sequence, null);
+
+    private FederationStatus Compute(FederationRefreshState? state = null, SpiffeBundle? bundle = null, long entries = 1) =>
+        FederationStatusView.Compute(Relationship(), state ?? new FederationRefreshState { LastSuccess = _clock.GetUtcNow() }, bundle, entries, _clock.GetUtcNow());
+
+    [Fact]
+    public void Compute_FreshUsedFarFromExpiry_NoFlags()
+    {
+        var status = Compute(bundle: Bundle(7, Created.AddDays(30)));
+
+        Assert.Empty(status.Flags);
+        Assert.Equal(7UL, status.Sequence);
+        Assert.Equal(Created.AddDays(30), status.EarliestAnchorExpiry);
+        Assert.Equal(1, status.FederatingEntries);
+    }
+
+    [Fact]
+    public void Compute_LastSuccessExactlyMaxStalenessAgo_NotStale_OneMsLater_Stale()
+    {
+        var state = new FederationRefreshState { LastSuccess = Created };
+        _clock.Advance(TimeSpan.FromMinutes(30));
+        Assert.Empty(Compute(state).Flags);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal([FederationStatusView.Stale], Compute(state).Flags);
+    }
+
+    [Fact]
+    public void Compute_NeverFetched_NeverFetchedThenStaleAfterMaxStalenessSinceCreation()
+    {
+        var never = new FederationRefreshState { LastError = "connection refused", LastErrorAt = Created, ConsecutiveFailures = 1 };
+        Assert.Equal([FederationStatusView.NeverFetched], Compute(never).Flags);
+
+        _clock.Advance(TimeSpan.FromMinutes(31));
+        Assert.Equal([FederationStatusView.Stale, FederationStatusView.NeverFetched], Compute(never).Flags);
+    }
+
+    [Fact]
+    public void Compute_NoEntryFederates_Unused()
+    {
+        Assert.Equal([FederationStatusView.Unused], Compute(entries: 0).Flags);
+        Assert.Empty(Compute(entries: 2).Flags);
+    }
+
+    [Fact]
+    public void Compute_EarliestAnchorWithin7Days_Expiring_JustOutside_NotExpiring()
+    {
+        var edge = Bundle(1, Created.AddDays(60), Created.AddDays(7));
+        var outside = Bundle(1, Created.AddDays(60), Created.AddDays(7).AddSeconds(1));
+
+        var expiring = Compute(bundle: edge);
+        Assert.Equal([FederationStatusView.Expiring], expiring.Flags);
+        Assert.Equal(Created.AddDays(7), expiring.EarliestAnchorExpiry);
+        Assert.Empty(Compute(bundle: outside).Flags);
+    }
+
+    [Fact]
+    public void Compute_AnchorAlreadyExpired_Expiring()
+    {
+        Assert.Equal([FederationStatusView.Expiring], Compute(bundle: Bundle(1, Created.AddDays(-1))).Flags);
+    }
+
+    [Fact]
+    public void Compute_NoBundleOrNoX509Authorities_SequenceZeroNoExpiry()
+    {
+        var none = Compute();
+        Assert.Equal(0UL, none.Sequence);
+        Assert.Null(none.EarliestAnchorExpiry);
+
+        var empty = Compute(bundle: Bundle(null));
+        Assert.Equal(0UL, empty.Sequence);
+        Assert.Null(empty.EarliestAnchorExpiry);
+        Assert.Empty(empty.Flags);
+    }
+
+    [Fact]
+    public void Compute_EverythingWrong_AllFlagsInDocumentedOrder()
+    {
+        _clock.Advance(TimeSpan.FromHours(1));
+
+        var status = Compute(new FederationRefreshState(), Bundle(1, Created.AddDays(1)), entries: 0);
+
+        Assert.Equal(["stale", "unused", "expiring", "never-fetched"], status.Flags);
+    }
+}
