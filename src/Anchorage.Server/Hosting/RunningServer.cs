@@ -1,5 +1,6 @@
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
 
 namespace Anchorage.Server.Hosting;
 
@@ -8,8 +9,9 @@ public sealed class RunningServer : IAsyncDisposable
 {
     private readonly UpstreamAuthority? _upstream;
 
-    internal RunningServer(ServerHostHandle host, CaManager ca, IDataStore store, UpstreamAuthority? upstream)
+    internal RunningServer(ServerHostHandle host, CaManager ca, IDataStore store, UpstreamAuthority? upstream, FederationRefresher refresher)
     {
+        Federation = refresher;
         Host = host;
         Ca = ca;
         Store = store;
@@ -25,8 +27,12 @@ public sealed class RunningServer : IAsyncDisposable
     /// <summary>The datastore.</summary>
     public IDataStore Store { get; }
 
+    /// <summary>The refresher of federated bundles.</summary>
+    public FederationRefresher Federation { get; }
+
     public async ValueTask DisposeAsync()
     {
+        await Federation.DisposeAsync().ConfigureAwait(false);
         await Host.DisposeAsync().ConfigureAwait(false);
         await Ca.DisposeAsync().ConfigureAwait(false);
         _upstream?.Dispose();

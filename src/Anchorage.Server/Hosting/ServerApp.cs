@@ -34,6 +34,7 @@ public static class ServerApp
             options.Datastore.ToDataStoreOptions(options.DataDir), time, logger, DatastoreMaxRetryDelay, cancellationToken).ConfigureAwait(false);
         UpstreamAuthority? upstream = null;
         CaManager? ca = null;
+        FederationRefresher? refresher = null;
         try
         {
             if (options.Ca.Upstream is { } u)
@@ -69,6 +70,8 @@ public static class ServerApp
                 cancellationToken).ConfigureAwait(false);
 
             var caManager = ca;
+            refresher = new FederationRefresher(
+                store, new BundleFetcher(time), options.Federation, time, loggerFactory.CreateLogger("Anchorage.Server.Federation"));
             var setup = new ServerHostSetup
             {
                 // Attestation needs no client certificate; every other agent call is
@@ -83,6 +86,7 @@ public static class ServerApp
                     services.AddSingleton(store);
                     services.AddSingleton<ICertificateAuthority>(caManager);
                     services.AddSingleton(caManager);
+                    services.AddSingleton<IFederationRefresher>(refresher);
                     services.AddAnchorageApis();
                 },
                 BundleEndpointCertificate = options.Federation.BundleEndpoint is null
@@ -96,10 +100,16 @@ public static class ServerApp
                 TimeProvider = time,
             };
             var host = await ServerHost.StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);
-            return new RunningServer(host, ca, store, upstream);
+            refresher.Start();
+            return new RunningServer(host, ca, store, upstream, refresher);
         }
         catch
         {
+            if (refresher is not null)
+            {
+                await refresher.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (ca is not null)
             {
                 await ca.DisposeAsync().ConfigureAwait(false);

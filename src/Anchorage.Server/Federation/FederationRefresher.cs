@@ -1,0 +1,216 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Anchorage.Server.Config;
+using Anchorage.Server.DataStore;
+using Anchorage.Spiffe.Ids;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Server.Federation;
+
+/// <summary>
+/// Keeps every federated trust domain's bundle current: fetches each relationship's bundle
+/// endpoint when its refresh is due, stores what <see cref="BundleFetcher"/> accepts under that
+/// trust domain only, and records every outcome (datastore refresh state, a log line per fetch).
+/// </summary>
+/// <remarks>
+/// Schedule: after a success, at the peer's <c>spiffe_refresh_hint</c> (default 5 minutes), never
+/// sooner than <see cref="FederationOptions.RefreshFloor"/>. After a failure, the floor doubled per
+/// consecutive failure, with ±10 % jitter, capped at the hint: the last good bundle stays in use.
+/// Every server of a trust domain runs a refresher; the checks make concurrent fetches harmless.
+/// </remarks>
+public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
+{
+    /// <summary>The refresh interval when the peer's bundle gives no hint.</summary>
+    public static readonly TimeSpan DefaultRefreshHint = TimeSpan.FromMinutes(5);
+
+    private readonly IDataStore _store;
+    private readonly BundleFetcher _fetcher;
+    private readonly TimeSpan _floor;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<TrustDomain, SemaphoreSlim> _locks = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+    private int _disposed;
+
+    /// <summary>Creates a refresher; <see cref="Start"/> begins the schedule.</summary>
+    public FederationRefresher(IDataStore store, BundleFetcher fetcher, FederationOptions options, TimeProvider time, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(fetcher);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(logger);
+        _store = store;
+        _fetcher = fetcher;
+        _floor = options.RefreshFloor;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Raised after a fetch stored a changed bundle (argument: its trust domain).</summary>
+    public event EventHandler<TrustDomain>? BundleChanged;
+
+    /// <summary>Starts the background schedule.</summary>
+    public void Start()
+    {
+        if (_loop.IsCompleted)
+        {
+            _loop = Task.Run(() => RunAsync(_stop.Token));
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<FederationRefreshState> RefreshNowAsync(TrustDomain trustDomain, CancellationToken cancellationToken)
+    {
+        var found = await _store.GetRelationshipAsync(trustDomain, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"no federation relationship with {trustDomain.Name}");
+        return await RefreshAsync(found.Relationship, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+
+        _stop.Dispose();
+        _fetcher.Dispose();
+        foreach (var gate in _locks.Values)
+        {
+            gate.Dispose();
+        }
+    }
+
+    /// <summary>When the next fetch is due after an outcome (also used by tests and the governance view).</summary>
+    internal DateTimeOffset NextRefresh(DateTimeOffset now, TimeSpan? hint, int consecutiveFailures)
+    {
+        var cap = hint is { } h && h > TimeSpan.Zero ? h : DefaultRefreshHint;
+        if (cap < _floor)
+        {
+            cap = _floor;
+        }
+
+        if (consecutiveFailures == 0)
+        {
+            return now + cap;
+        }
+
+        var backoff = _floor * Math.Pow(2, Math.Min(consecutiveFailures - 1, 20));
+        if (backoff > cap)
+        {
+            backoff = cap;
+        }
+
+        // ±10 % so that servers retrying the same endpoint spread out.
+        var jitter = backoff * ((RandomNumberGenerator.GetInt32(2001) - 1000) / 10000.0);
+        var delay = backoff + jitter;
+        return now + (delay < _floor ? _floor : delay);
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var tick = _floor < TimeSpan.FromSeconds(5) ? _floor : TimeSpan.FromSeconds(5);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var now = _time.GetUtcNow();
+                foreach (var (relationship, state) in await _store.ListRelationshipsAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (state.NextRefresh is null || state.NextRefresh <= now)
+                    {
+                        await RefreshAsync(relationship, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (DataStoreUnavailableException e)
+            {
+                FederationLog.StoreUnavailable(_logger, e.Message);
+            }
+
+            await Task.Delay(tick, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<FederationRefreshState> RefreshAsync(FederationRelationship relationship, CancellationToken cancellationToken)
+    {
+        var gate = _locks.GetOrAdd(relationship.TrustDomain, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var found = await _store.GetRelationshipAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false);
+            if (found is null)
+            {
+                throw new KeyNotFoundException($"no federation relationship with {relationship.TrustDomain.Name}");
+            }
+
+            (relationship, var state) = found.Value;
+            var current = (await _store.GetBundleAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false))?.Bundle;
+            var result = await _fetcher.FetchAsync(relationship, current, cancellationToken).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            FederationRefreshState next;
+            if (result.Accepted && result.Bundle is { } bundle)
+            {
+                if (result.Changed)
+                {
+                    await _store.SetBundleAsync(bundle, cancellationToken).ConfigureAwait(false);
+                }
+
+                FederationLog.FetchAccepted(
+                    _logger, relationship.TrustDomain.Name, result.FinalUrl, result.Sequence, result.Changed,
+                    result.AuthoritiesAdded, result.AuthoritiesRemoved);
+                next = state with
+                {
+                    LastSuccess = now,
+                    LastAttempt = now,
+                    LastError = null,
+                    ConsecutiveFailures = 0,
+                    NextRefresh = NextRefresh(now, bundle.RefreshHint, 0),
+                };
+                await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+                if (result.Changed)
+                {
+                    BundleChanged?.Invoke(this, relationship.TrustDomain);
+                }
+            }
+            else
+            {
+                var failures = state.ConsecutiveFailures + 1;
+                var error = result.Error ?? "the bundle was rejected";
+                FederationLog.FetchRejected(_logger, relationship.TrustDomain.Name, result.FinalUrl, error, failures);
+                next = state with
+                {
+                    LastAttempt = now,
+                    LastError = error,
+                    LastErrorAt = now,
+                    ConsecutiveFailures = failures,
+                    NextRefresh = NextRefresh(now, current?.RefreshHint, failures),
+                };
+                await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+            }
+
+            return next;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+}
