@@ -21,7 +21,7 @@ public static class ServerConfigLoader
     public const string DefaultSourceName = "server.yaml";
 
     /// <summary>The highest uid accepted in <c>adminUids</c> ((uid_t)-1 means "no uid").</summary>
-    public const uint MaxUid = uint.MaxValue - 1;
+    public const uint MaxUid = AdminUids.MaxUid;
 
     /// <summary>Unix sockets paths are limited by <c>sun_path</c> (108 bytes with the terminating NUL).</summary>
     public const int MaxSocketPathBytes = 107;
@@ -443,48 +443,7 @@ public static class ServerConfigLoader
         !address.IsLocalhost && System.Net.IPAddress.TryParse(address.Host, out var ip)
         && (ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any));
 
-    private static ImmutableArray<uint> ReadAdminUids(ConfigMap root)
-    {
-        var node = root.Get("adminUids");
-        if (node is null)
-        {
-            return [0];
-        }
-
-        var items = node.List();
-        if (items is null)
-        {
-            return [0];
-        }
-
-        if (items.Count == 0)
-        {
-            node.Error("must list at least one uid");
-            return [0];
-        }
-
-        var uids = ImmutableArray.CreateBuilder<uint>(items.Count);
-        foreach (var item in items)
-        {
-            var text = item.Scalar();
-            if (text is null)
-            {
-                continue;
-            }
-
-            if (text.Length is >= 1 and <= 10 && text.All(char.IsAsciiDigit)
-                && ulong.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var uid && uid <= MaxUid)
-            {
-                uids.Add((uint)uid);
-            }
-            else
-            {
-                item.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} is not a uid (a number from 0 to {MaxUid})"));
-            }
-        }
-
-        return uids.ToImmutable();
-    }
+    private static ImmutableArray<uint> ReadAdminUids(ConfigMap root) => AdminUids.Read(root);
 
     private static TimeSpan? Positive(ConfigNode? node)
     {
