@@ -257,6 +257,7 @@ public sealed class FederationScenarioTests(ITestOutputHelper output)
         var forged = rogue.IssueLeaf(new TestLeafOptions { UriSans = [payments.Id.ToString()], NotBefore = now.AddHours(-1), NotAfter = now.AddHours(1) });
         var error = Assert.Throws<SvidValidationException>(() => verifier.Verify(forged.Chain, payments.Source));
         output.WriteLine($"forged {payments.Id} signed by an acme.corp authority: {error.Message}");
+        Assert.Equal("leaf certificate does not chain to an authority of trust domain \"payments.acme.corp\"", error.Message);
 
         // And over mTLS: payments' workload as the server refuses the forged client SVID and accepts the control.
         var forgedSvid = new X509Svid(forged.Chain, forged.Key);
