@@ -76,9 +76,18 @@ internal sealed class NodeParts : IDisposable
     }
 
     /// <summary>Creates a workload entry under <paramref name="parent"/> with <paramref name="selectors"/> (type:value).</summary>
-    public static async Task<Common.Entry> EntryAsync(TestServer server, SpiffeId parent, string path, params string[] selectors)
+    public static Task<Common.Entry> EntryAsync(TestServer server, SpiffeId parent, string path, params string[] selectors) =>
+        EntryAsync(server, parent, path, selectors, []);
+
+    /// <summary>
+    /// Creates a workload entry in <paramref name="parent"/>'s trust domain under <paramref name="parent"/>
+    /// with <paramref name="selectors"/> (type:value), federating with <paramref name="federatesWith"/>.
+    /// </summary>
+    public static async Task<Common.Entry> EntryAsync(
+        TestServer server, SpiffeId parent, string path, IEnumerable<string> selectors, IEnumerable<TrustDomain> federatesWith)
     {
-        var entry = new Common.Entry { SpiffeId = $"spiffe://{TestServer.Td.Name}{path}", ParentId = parent.ToString() };
+        var entry = new Common.Entry { SpiffeId = $"spiffe://{parent.TrustDomain.Name}{path}", ParentId = parent.ToString() };
+        entry.FederatesWith.Add(federatesWith.Select(td => td.Name));
         foreach (var selector in selectors)
         {
             var colon = selector.IndexOf(':', StringComparison.Ordinal);
