@@ -102,6 +102,7 @@ internal static class CliApp
             Commands.Agent.HealthcheckCommand.Create(context)));
         root.Add(Noun("server", "the control plane", Commands.Server.RunCommand.Create(context), Commands.Server.HealthcheckCommand.Create(context)));
         root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
+        root.Add(Commands.Inventory.InventoryCommand.Create(context));
         return root;
     }
 

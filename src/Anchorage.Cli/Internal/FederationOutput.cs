@@ -79,7 +79,8 @@ internal static class FederationOutput
     private static long? Age(FederationStatus s, DateTimeOffset now) =>
         s.LastRefresh == 0 ? null : Math.Max(0, now.ToUnixTimeSeconds() - s.LastRefresh);
 
-    private static void Write(TextWriter writer, Action<Utf8JsonWriter> body)
+    /// <summary>Writes one JSON document (indented) and a newline.</summary>
+    public static void Write(TextWriter writer, Action<Utf8JsonWriter> body)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -90,7 +91,8 @@ internal static class FederationOutput
         writer.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
     }
 
-    private static void WriteObject(Utf8JsonWriter w, FederationStatus s, DateTimeOffset now)
+    /// <summary>The one JSON object for a relationship, shared by <c>federation list|show</c> and <c>inventory</c>.</summary>
+    public static void WriteObject(Utf8JsonWriter w, FederationStatus s, DateTimeOffset now)
     {
         w.WriteStartObject();
         w.WriteString("trustDomain", s.TrustDomain);

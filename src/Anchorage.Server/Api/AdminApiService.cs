@@ -2,6 +2,7 @@ using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
+using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
@@ -37,6 +38,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly IFederationRefresher? _refresher;
+    private readonly BundleEndpointOptions? _bundleEndpoint;
 
     internal AdminApiService(
         EntryService entries,
@@ -47,10 +49,12 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         SigningAdmission admission,
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
-        IFederationRefresher? refresher = null)
+        IFederationRefresher? refresher = null,
+        BundleEndpointOptions? bundleEndpoint = null)
     {
         _time = timeProvider ?? TimeProvider.System;
         _refresher = refresher;
+        _bundleEndpoint = bundleEndpoint;
         _entries = entries;
         _joinTokens = joinTokens;
         _nodes = nodes;

@@ -1,6 +1,7 @@
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
+using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
@@ -78,7 +79,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<SigningAdmission>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<IFederationRefresher>()));
+            sp.GetService<IFederationRefresher>(),
+            sp.GetService<ServerOptions>()?.Federation.BundleEndpoint));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

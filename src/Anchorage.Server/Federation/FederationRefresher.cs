@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation.Internal;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +30,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<TrustDomain, SemaphoreSlim> _locks = new();
+    private readonly ConcurrentDictionary<TrustDomain, FederationReading> _readings = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private int _disposed;
@@ -50,6 +52,15 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
 
     /// <summary>Raised after a fetch stored a changed bundle (argument: its trust domain).</summary>
     public event EventHandler<TrustDomain>? BundleChanged;
+
+    /// <summary>Raised after a fetch failed or its bundle was rejected (argument: the trust domain); for the metrics.</summary>
+    internal event EventHandler<TrustDomain>? RefreshFailed;
+
+    /// <summary>
+    /// What this refresher last saw per relationship (the list it reads every tick, updated after
+    /// each fetch), so metric callbacks never query the datastore.
+    /// </summary>
+    internal ICollection<FederationReading> Readings => _readings.Values;
 
     /// <summary>Starts the background schedule.</summary>
     public void Start()
@@ -128,7 +139,9 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
             try
             {
                 var now = _time.GetUtcNow();
-                foreach (var (relationship, state) in await _store.ListRelationshipsAsync(cancellationToken).ConfigureAwait(false))
+                var relationships = await _store.ListRelationshipsAsync(cancellationToken).ConfigureAwait(false);
+                Remember(relationships);
+                foreach (var (relationship, state) in relationships)
                 {
                     if (state.NextRefresh is null || state.NextRefresh <= now)
                     {
@@ -148,6 +161,26 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
             await Task.Delay(tick, _time, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private void Remember(IReadOnlyList<(FederationRelationship Relationship, FederationRefreshState State)> relationships)
+    {
+        var current = relationships.Select(r => r.Relationship.TrustDomain).ToHashSet();
+        foreach (var gone in _readings.Keys.Where(td => !current.Contains(td)))
+        {
+            _readings.TryRemove(gone, out _);
+        }
+
+        // The list carries no bundle: keep the sequence this refresher last saw for the trust domain.
+        foreach (var (relationship, state) in relationships)
+        {
+            _readings.AddOrUpdate(
+                relationship.TrustDomain,
+                td => new FederationReading(td, state.LastSuccess, null),
+                (td, seen) => seen with { LastSuccess = Later(state.LastSuccess, seen.LastSuccess) });
+        }
+    }
+
+    private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null || a > b ? a : b;
 
     private async Task<FederationRefreshState> RefreshAsync(FederationRelationship relationship, CancellationToken cancellationToken)
     {
@@ -185,6 +218,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                     NextRefresh = NextRefresh(now, bundle.RefreshHint, 0),
                 };
                 await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+                _readings[relationship.TrustDomain] = new FederationReading(relationship.TrustDomain, now, bundle.SequenceNumber);
                 if (result.Changed)
                 {
                     BundleChanged?.Invoke(this, relationship.TrustDomain);
@@ -204,6 +238,8 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                     NextRefresh = NextRefresh(now, current?.RefreshHint, failures),
                 };
                 await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+                _readings[relationship.TrustDomain] = new FederationReading(relationship.TrustDomain, state.LastSuccess, current?.SequenceNumber);
+                RefreshFailed?.Invoke(this, relationship.TrustDomain);
             }
 
             return next;

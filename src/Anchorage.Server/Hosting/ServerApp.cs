@@ -1,8 +1,10 @@
+using System.Diagnostics.Metrics;
 using Anchorage.Server.Api;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
+using Anchorage.Server.Hosting.Internal;
 using Anchorage.Spiffe.Authorization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -87,6 +89,7 @@ public static class ServerApp
                     services.AddSingleton<ICertificateAuthority>(caManager);
                     services.AddSingleton(caManager);
                     services.AddSingleton<IFederationRefresher>(refresher);
+                    services.AddSingleton(sp => new FederationMetrics(sp.GetRequiredService<IMeterFactory>(), refresher, time));
                     services.AddAnchorageApis();
                 },
                 BundleEndpointCertificate = options.Federation.BundleEndpoint is null
@@ -100,6 +103,9 @@ public static class ServerApp
                 TimeProvider = time,
             };
             var host = await ServerHost.StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);
+
+            // Created before the first fetch so that its failure is counted.
+            host.Services.GetRequiredService<FederationMetrics>();
             refresher.Start();
             return new RunningServer(host, ca, store, upstream, refresher);
         }

@@ -89,6 +89,8 @@ public sealed class FakeAdminApi : AdminApi.AdminApiBase
 
     public override Task<FederationStatus> RefreshFederation(RefreshFederationRequest request, ServerCallContext context) => Handle<FederationStatus>(request, context);
 
+    public override Task<ServerInfo> GetServerInfo(GetServerInfoRequest request, ServerCallContext context) => Handle<ServerInfo>(request, context);
+
     public override Task<MintJwtSvidResponse> MintJwtSvid(MintJwtSvidRequest request, ServerCallContext context) => Handle<MintJwtSvidResponse>(request, context);
 
     private Task<TResponse> Handle<TResponse>(IMessage request, ServerCallContext context, [CallerMemberName] string method = "")
