@@ -1,9 +1,8 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Anchorage.Agent;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Node;
-using Microsoft.Extensions.Logging;
+using Anchorage.Cli.Internal;
 
 namespace Anchorage.Cli.Commands.Agent;
 
@@ -19,57 +18,14 @@ internal static class RunCommand
         var command = new Command("run", "run the node agent (Workload API, attestation, SVID rotation)") { config };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var path = parse.GetRequiredValue(config);
-            var loaded = AgentConfigLoader.Load(path);
-            if (!loaded.IsValid)
-            {
-                foreach (var line in loaded.ErrorLines)
-                {
-                    await context.Error.WriteLineAsync(line).ConfigureAwait(false);
-                }
-
-                return ExitCodes.UsageOrIo;
-            }
-
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
-            {
-                signal.Cancel = true;
-                stop.Cancel();
-            });
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal =>
-            {
-                signal.Cancel = true;
-                stop.Cancel();
-            });
-            using var loggerFactory = LoggerFactory.Create(logging => logging
-                .AddSimpleConsole(o =>
-                {
-                    o.SingleLine = true;
-                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                    o.UseUtcTimestamp = true;
-                })
-                .SetMinimumLevel(LogLevel.Information)
-                .AddFilter("Microsoft", LogLevel.Warning)
-                .AddFilter("Grpc", LogLevel.Warning));
-            try
-            {
-                await AgentApp.RunAsync(loaded.Value!, loggerFactory, context.Time, stop.Token).ConfigureAwait(false);
-                return ExitCodes.Success;
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                // Stopped while the server was still unreachable.
-                return ExitCodes.Success;
-            }
-            catch (AgentStartException ex)
-            {
-                throw CliException.Usage("agent failed to start: " + CliApp.OneLine(ex.Message));
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
-            {
-                throw CliException.Usage("agent failed to start: " + CliApp.OneLine(ex.Message));
-            }
+            var loaded = AgentConfigLoader.Load(parse.GetRequiredValue(config));
+            return await DaemonRunner.RunAsync(
+                context,
+                loaded,
+                "agent",
+                (options, loggers, stop) => AgentApp.RunAsync(options, loggers, context.Time, stop),
+                ex => ex is AgentStartException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException,
+                cancellationToken).ConfigureAwait(false);
         });
         return command;
     }

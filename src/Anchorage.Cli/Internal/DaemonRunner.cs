@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using Anchorage.Hosting.Config;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Cli.Internal;
+
+/// <summary>
+/// What <c>server run</c> and <c>agent run</c> share: a config with errors prints every error and
+/// exits 2 (nothing starts); otherwise the process runs with single-line UTC console logs until
+/// SIGINT or SIGTERM, and a start failure is one line on stderr.
+/// </summary>
+internal static class DaemonRunner
+{
+    public static async Task<int> RunAsync<TOptions>(
+        CliContext context,
+        ConfigResult<TOptions> loaded,
+        string name,
+        Func<TOptions, ILoggerFactory, CancellationToken, Task> run,
+        Func<Exception, bool> isStartFailure,
+        CancellationToken cancellationToken)
+        where TOptions : class
+    {
+        if (!loaded.IsValid)
+        {
+            foreach (var line in loaded.ErrorLines)
+            {
+                await context.Error.WriteLineAsync(line).ConfigureAwait(false);
+            }
+
+            return ExitCodes.UsageOrIo;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal =>
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        });
+        using var loggerFactory = LoggerFactory.Create(logging => logging
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.UseUtcTimestamp = true;
+            })
+            .SetMinimumLevel(LogLevel.Information)
+
+            // Per-request framework chatter buries Anchorage's own events.
+            .AddFilter("Microsoft", LogLevel.Warning)
+            .AddFilter("Grpc", LogLevel.Warning));
+        try
+        {
+            await run(loaded.Value, loggerFactory, stop.Token).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopped while still waiting for a dependency (datastore, server).
+            return ExitCodes.Success;
+        }
+        catch (Exception ex) when (isStartFailure(ex))
+        {
+            throw CliException.Usage($"{name} failed to start: " + CliApp.OneLine(ex.Message));
+        }
+    }
+}
