@@ -40,25 +40,7 @@ public static class AgentConfigLoader
     private const int JoinTokenSecretChars = 43;
 
     /// <summary>Reads and parses the file at <paramref name="path"/>; messages name the file as given.</summary>
-    public static ConfigResult<AgentOptions> Load(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return new ConfigResult<AgentOptions>([new ConfigError(path, null, null, string.Empty, "file not found")]);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return new ConfigResult<AgentOptions>([new ConfigError(path, null, null, string.Empty, "cannot read the file: " + e.Message)]);
-        }
-
-        return Parse(text, path);
-    }
+    public static ConfigResult<AgentOptions> Load(string path) => ConfigFile.Load(path, Parse);
 
     /// <summary>Parses YAML text; <paramref name="sourceName"/> prefixes every message.</summary>
     public static ConfigResult<AgentOptions> Parse(string yaml, string sourceName = DefaultSourceName)

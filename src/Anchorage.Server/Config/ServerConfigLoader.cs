@@ -27,25 +27,7 @@ public static class ServerConfigLoader
     public const int MaxSocketPathBytes = 107;
 
     /// <summary>Reads and parses the file at <paramref name="path"/>; messages name the file as given.</summary>
-    public static ConfigResult<ServerOptions> Load(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return new ConfigResult<ServerOptions>([new ConfigError(path, null, null, string.Empty, "file not found")]);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return new ConfigResult<ServerOptions>([new ConfigError(path, null, null, string.Empty, "cannot read the file: " + e.Message)]);
-        }
-
-        return Parse(text, path);
-    }
+    public static ConfigResult<ServerOptions> Load(string path) => ConfigFile.Load(path, Parse);
 
     /// <summary>Parses YAML text; <paramref name="sourceName"/> prefixes every message.</summary>
     public static ConfigResult<ServerOptions> Parse(string yaml, string sourceName = DefaultSourceName)
