@@ -1,0 +1,14 @@
+using Anchorage.Spiffe.Ids;
+
+namespace Anchorage.Policy;
+
+/// <summary>
+/// One connection to decide. The outbound gate fills <see cref="From"/> with the local process's
+/// own SVID and <see cref="FromSelectors"/> with that process's selectors; the inbound gate fills
+/// <see cref="From"/> with the verified peer and leaves the selectors empty.
+/// </summary>
+/// <param name="From">The SPIFFE ID of the side opening the connection.</param>
+/// <param name="FromSelectors">The opening process's selectors (<c>type:value</c>); empty when unknown.</param>
+/// <param name="To">The SPIFFE ID of the side accepting it.</param>
+/// <param name="Port">The destination port.</param>
+public readonly record struct PolicyRequest(SpiffeId From, IReadOnlySet<string> FromSelectors, SpiffeId To, int Port);

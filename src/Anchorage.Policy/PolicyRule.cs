@@ -1,0 +1,22 @@
+namespace Anchorage.Policy;
+
+/// <summary>One rule of a <see cref="CommunicationPolicy"/>.</summary>
+/// <param name="Name">Unique within the policy; audit records and decisions name it.</param>
+/// <param name="Action">Allow or deny.</param>
+/// <param name="From">The side that opens the connection.</param>
+/// <param name="To">The side that accepts it.</param>
+public sealed record PolicyRule(string Name, PolicyAction Action, FromMatch From, ToMatch To);
+
+/// <summary>
+/// The connecting side of a rule: an identity pattern and, optionally, process selectors the
+/// connecting process must all have (<c>unix:path:/usr/bin/web</c>). Selectors can only match
+/// where the process is known: at the outbound gate, never for a remote peer.
+/// </summary>
+/// <param name="Identity">The IDs matched.</param>
+/// <param name="Selectors">Selectors as <c>type:value</c>; empty when the rule names none.</param>
+public sealed record FromMatch(IdentityPattern Identity, IReadOnlyList<string> Selectors);
+
+/// <summary>The accepting side of a rule: an identity pattern and, optionally, a port.</summary>
+/// <param name="Identity">The IDs matched.</param>
+/// <param name="Port">The port the connection goes to; null matches every port.</param>
+public sealed record ToMatch(IdentityPattern Identity, int? Port);
