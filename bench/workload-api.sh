@@ -68,29 +68,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port() { # a loopback port nothing answers on, not handed out before in this run
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    [[ " ${taken:-} " == *" $p "* ]] && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    taken="${taken:-} $p"; echo "$p"; return
-  done
-}
-die() { # die MESSAGE LOG...: print the tail of each log, then the message
-  local message=$1; shift
-  for log in "$@"; do echo "--- tail of $log" >&2; tail -n 20 "$log" >&2 || true; done
-  echo "workload-api: $message" >&2
-  exit 1
-}
-wait_for() { # wait_for SECONDS PID LOG COMMAND...: until COMMAND succeeds, or the process exits
-  local deadline=$((SECONDS + $1)) pid=$2 log=$3; shift 3
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || die "the process $pid exited" "$log"
-    [[ $SECONDS -lt $deadline ]] || die "timed out waiting for: $*" "$log"
-    sleep 0.5
-  done
-}
+bench_name=workload-api
+# shellcheck source=lib/procs.sh
+source "$root/bench/lib/procs.sh"
 
 td=bench.test
 agent_api_port=$(port)

@@ -3,8 +3,19 @@ using BenchmarkDotNet.Running;
 
 // "ratio": fixed-time throughput for bench/crypto-ratio.sh; "issuance": the same for
 // bench/issuance-ratio.sh; "workload-api": the load generator of bench/workload-api.sh
-// ("workload-api-parts": its per-call costs, piece by piece);
+// ("workload-api-parts": its per-call costs, piece by piece); "gate-echo"/"gate-load": the
+// backend and load generator of bench/gate.sh;
 // anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "gate-echo")
+{
+    return GateLoadMode.RunEcho(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "gate-load")
+{
+    return GateLoadMode.RunLoad(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "workload-api-parts")
 {
     return WorkloadApiParts.Run(args[1..]);

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The gate against stunnel4, in one run, with the same certificates: starts `anchorage server run`
+# and `anchorage agent run` (gate: a TCP and a unix outbound listener whose target is the same
+# agent's inbound listener, which forwards to a plain echo backend), and stunnel4 as client and
+# server with the SVID and bundle the agent hands this process. One load generator
+# (`Anchorage.Benchmarks.dll gate-load`) measures every path:
+#   gate      client -> outbound gate (tcp) -> mTLS -> inbound gate -> echo
+#   gate-unix client -> outbound gate (unix socket) -> mTLS -> inbound gate -> echo
+#   stunnel   client -> stunnel client -> mTLS -> stunnel server -> echo
+#   mtls      client does mTLS itself -> TLS echo (direct, no proxy)
+#   plain     client -> echo (no TLS, no proxy)
+# and prints, besides each path's figures,
+#   gate conn/s = R x stunnel       (closed loop, C clients, new connection + 1-byte echo each)
+#   gate MB/s = R x stunnel         (S streams echoing 64 KiB chunks)
+#   gate set-up p50 = A ms (direct mTLS B ms)
+#   gate tcp attribution with 1000 processes: p50 = A ms (unix socket B ms)
+# Goals (issue 6): conn/s R >= 1.0, MB/s R >= 0.8.
+#
+# usage: bench/gate.sh [--seconds S] [--clients C] [--streams S] [--keep]
+set -euo pipefail
+
+seconds=5
+clients=16
+streams=4
+keep=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift ;;
+    --clients) clients="$2"; shift ;;
+    --streams) streams="$2"; shift ;;
+    --keep) keep=1 ;;
+    *) echo "usage: $0 [--seconds S] [--clients C] [--streams S] [--keep]" >&2; exit 2 ;;
+  esac
+  shift
+done
+command -v stunnel4 >/dev/null || { echo "gate: needs stunnel4 (apt-get install stunnel4)" >&2; exit 2; }
+command -v curl >/dev/null || { echo "gate: needs curl (apt-get install curl)" >&2; exit 2; }
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cli=(dotnet "$root/src/Anchorage.Cli/bin/Release/net10.0/anchorage.dll")
+bench=(dotnet "$root/bench/Anchorage.Benchmarks/bin/Release/net10.0/Anchorage.Benchmarks.dll")
+bench_name=gate
+# shellcheck source=lib/procs.sh
+source "$root/bench/lib/procs.sh"
+
+echo "building anchorage and the benchmarks (Release) ..."
+for project in src/Anchorage.Cli bench/Anchorage.Benchmarks; do
+  out="$(dotnet build "$root/$project" -c Release -v q -nologo 2>&1)" || { printf '%s\n' "$out" >&2; exit 1; }
+done
+
+work="$(mktemp -d)"
+pids=()
+sleepers=()
+cleanup() {
+  local pid
+  for pid in "${sleepers[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[i]}" 2>/dev/null && wait "${pids[i]}" 2>/dev/null || true
+  done
+  if [[ $keep -eq 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+td=bench.test
+agent_api_port=$(port); server_health_port=$(port); agent_health_port=$(port)
+echo_port=$(port); tls_echo_port=$(port); out_port=$(port); in_port=$(port); sc_port=$(port); ss_port=$(port)
+mkdir -p "$work/server" "$work/agent" "$work/svid"
+cat >"$work/server/server.yaml" <<YAML
+trustDomain: $td
+dataDir: $work/server/data
+listen:
+  agentApi: 127.0.0.1:$agent_api_port
+  health: 127.0.0.1:$server_health_port
+YAML
+
+echo "starting the server ($work) ..."
+"${cli[@]}" server run --config "$work/server/server.yaml" >"$work/server/log" 2>&1 &
+pids+=($!)
+export ANCHORAGE_ADMIN_SOCKET="$work/server/data/admin.sock"
+wait_for 60 "${pids[0]}" "$work/server/log" "${cli[@]}" server healthcheck
+
+"${cli[@]}" bundle show --format spiffe >"$work/agent/bundle.json"
+token_json="$("${cli[@]}" token generate --ttl 10m --output json)"
+json_field() { grep -o "\"$1\": *\"[^\"]*\"" <<<"$token_json" | head -n 1 | sed 's/.*: *"\(.*\)"/\1/'; }
+token="$(json_field token)"
+agent_id="$(json_field agentSpiffeId)"
+[[ -n "$token" && "$agent_id" == spiffe://* ]] || die "cannot read token and agentSpiffeId from: token generate --output json" "$work/server/log"
+
+# One identity for this user's processes: the load generator (outbound) and the echo backend
+# (the inbound gate presents the SVID of the process listening on its forward address).
+self_id="spiffe://$td/bench/self"
+"${cli[@]}" entry create --spiffe-id "$self_id" --parent-id "$agent_id" --selector "unix:uid:$(id -u)" >/dev/null ||
+  die "entry create failed" "$work/server/log"
+
+cat >"$work/agent/policy.yaml" <<YAML
+apiVersion: anchorage.dev/v1alpha1
+kind: CommunicationPolicy
+metadata: { name: bench }
+spec:
+  rules:
+    - name: self-to-self
+      action: allow
+      from: { spiffeId: "$self_id" }
+      to: { spiffeId: "$self_id", port: $in_port }
+YAML
+
+cat >"$work/agent/agent.yaml" <<YAML
+trustDomain: $td
+dataDir: $work/agent/data
+serverAddress: 127.0.0.1:$agent_api_port
+joinToken: "$token"
+trustBundleFile: $work/agent/bundle.json
+workloadApi:
+  socket: $work/agent/api.sock
+listen:
+  adminSocket: $work/agent/admin.sock
+  health: 127.0.0.1:$agent_health_port
+adminUids: [$(id -u)]
+gate:
+  policyFile: $work/agent/policy.yaml
+  audit: { file: $work/agent/audit.jsonl, maxSizeMB: 100, keep: 2 }
+  outbound:
+    - name: bench-tcp
+      listen: tcp://127.0.0.1:$out_port
+      target: 127.0.0.1:$in_port
+      peer: $self_id
+    - name: bench-unix
+      listen: unix://$work/agent/out.sock
+      target: 127.0.0.1:$in_port
+      peer: $self_id
+  inbound:
+    - name: echo
+      listen: tcp://127.0.0.1:$in_port
+      forward: 127.0.0.1:$echo_port
+YAML
+
+echo "starting the echo backends and the agent ..."
+"${bench[@]}" gate-echo --listen "127.0.0.1:$echo_port" >"$work/echo.log" 2>&1 &
+pids+=($!)
+"${cli[@]}" agent run --config "$work/agent/agent.yaml" >"$work/agent/log" 2>&1 &
+agent_pid=$!
+pids+=("$agent_pid")
+wait_for 60 "$agent_pid" "$work/agent/log" curl -fsS "http://127.0.0.1:$agent_health_port/ready"
+fetch() { SPIFFE_ENDPOINT_SOCKET="unix://$work/agent/api.sock" "${cli[@]}" agent api fetch x509 --write "$work/svid"; }
+wait_for 60 "$agent_pid" "$work/agent/log" fetch
+svid="$work/svid/svid.0.pem" key="$work/svid/svid.0.key" ca="$work/svid/bundle.0.pem"
+
+"${bench[@]}" gate-echo --listen "127.0.0.1:$tls_echo_port" --cert "$svid" --key "$key" --ca "$ca" >"$work/tls-echo.log" 2>&1 &
+pids+=($!)
+
+# stunnel4 with the same SVID, key and bundle: verifyChain checks the peer chains to the bundle
+# (stunnel cannot check a URI SAN, so it verifies less than the gate does).
+for side in server client; do
+  cat >"$work/stunnel-$side.conf" <<CONF
+foreground = yes
+pid =
+output = $work/stunnel-$side.log
+debug = 3
+[$side]
+$([[ $side == client ]] && echo "client = yes")
+accept = 127.0.0.1:$([[ $side == client ]] && echo "$sc_port" || echo "$ss_port")
+connect = 127.0.0.1:$([[ $side == client ]] && echo "$ss_port" || echo "$echo_port")
+cert = $svid
+key = $key
+CAfile = $ca
+verifyChain = yes
+$([[ $side == server ]] && echo "requireCert = yes")
+CONF
+  stunnel4 "$work/stunnel-$side.conf" &
+  pids+=($!)
+done
+
+probe() { "${bench[@]}" gate-load --connect "$1" --mode conn --clients 1 --seconds 0.2 --label probe | grep -q 'errors=0'; }
+wait_for 30 "${pids[0]}" "$work/agent/log" probe "127.0.0.1:$out_port"
+wait_for 30 "${pids[0]}" "$work/stunnel-client.log" probe "127.0.0.1:$sc_port"
+echo "ready; load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+
+out="$work/results"
+load() { "${bench[@]}" gate-load "$@" --seconds "$seconds" | tee -a "$out"; }
+tls=(--cert "$svid" --key "$key" --ca "$ca")
+# Set-up latency, one client at a time.
+load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients 1
+load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients 1
+load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients 1
+load --label mtls --connect "127.0.0.1:$tls_echo_port" --mode conn --clients 1 "${tls[@]}"
+load --label plain --connect "127.0.0.1:$echo_port" --mode conn --clients 1
+# Throughput of connections and of bytes, gate then stunnel.
+load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients "$clients"
+load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients "$clients"
+load --label gate --connect "127.0.0.1:$out_port" --mode stream --clients "$streams"
+load --label stunnel --connect "127.0.0.1:$sc_port" --mode stream --clients "$streams"
+
+# TCP attribution looks the caller up among every process's sockets: time it with 1000 more
+# processes running, against the unix socket path (SO_PEERCRED, no lookup) in the same state.
+echo "starting 1000 idle processes ..."
+for ((i = 0; i < 1000; i++)); do sleep 600 & sleepers+=($!); done
+load --label gate-1000procs --connect "127.0.0.1:$out_port" --mode conn --clients 1
+load --label gate-unix-1000procs --connect "unix:$work/agent/out.sock" --mode conn --clients 1
+for pid in "${sleepers[@]}"; do kill "$pid" 2>/dev/null || true; done
+sleepers=()
+
+field() { # field LABEL KIND C NAME: the value of NAME= on the line "LABEL KIND c=C: ..."
+  awk -v l="$1" -v k="$2" -v c="c=$3:" -v n="$4=" '$1 == l && $2 == k && $3 == c {
+      for (i = 4; i <= NF; i++) if (index($i, n) == 1) { v = substr($i, length(n) + 1); sub(/ms$/, "", v); print v } }' "$out"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "gate set-up p50 = $(field gate conn 1 p50) ms (direct mTLS $(field mtls conn 1 p50) ms, stunnel $(field stunnel conn 1 p50) ms, plain $(field plain conn 1 p50) ms)"
+echo "gate tcp attribution with 1000 processes: p50 = $(field gate-1000procs conn 1 p50) ms (unix socket $(field gate-unix-1000procs conn 1 p50) ms; tcp without them $(field gate conn 1 p50) ms)"
+echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients; goal >= 1.0)"
+echo "gate MB/s = $(ratio "$(field gate stream "$streams" MB/s)" "$(field stunnel stream "$streams" MB/s)") x stunnel ($streams streams; goal >= 0.8)"
+denied="$(grep -c '"decision":"deny"' "$work/agent/audit.jsonl" || true)"
+echo "audit: $(wc -l <"$work/agent/audit.jsonl") records, $denied denials; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
