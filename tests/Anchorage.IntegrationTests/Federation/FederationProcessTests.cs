@@ -20,7 +20,7 @@ namespace Anchorage.IntegrationTests.Federation;
 /// refresh interval (2 s hint) plus a few seconds; with acme.corp's server down, payments marks the
 /// relationship stale after its maxStaleness (3 s) and keeps the last bundle; after
 /// <c>federation delete</c> payments' workload no longer receives acme.corp's bundle.
-/// The same scenario runs over a veth pair between two network namespaces (root only) and on loopback.
+/// The scenario runs over a veth pair between two network namespaces when root, else on loopback.
 /// </summary>
 [SupportedOSPlatform("linux")]
 [Trait("Category", "Slow")]
@@ -31,15 +31,32 @@ public sealed class FederationProcessTests(ITestOutputHelper output)
     private static readonly TrustDomain Acme = TwoDomains.AcmeTd;
     private static readonly TrustDomain Payments = TwoDomains.PaymentsTd;
 
-    [NetnsFact]
-    public Task FederateRevokeStaleDelete_ProcessesInTwoNetworkNamespaces_AsTheIssueRequires() => ScenarioAsync(useNamespaces: true);
+    /// <summary>Set to <c>loopback</c> or <c>netns</c> to choose the transport; by default netns when root, else loopback.</summary>
+    public const string TransportVariable = "ANCHORAGE_TEST_FEDERATION_TRANSPORT";
 
+    // The transport is chosen at run time and printed: network namespaces when they can be made
+    // (root, iproute2), else loopback; ANCHORAGE_TEST_FEDERATION_TRANSPORT forces one.
     [Fact]
-    public Task FederateRevokeStaleDelete_ProcessesOnLoopback_AsTheIssueRequires() => ScenarioAsync(useNamespaces: false);
+    public async Task FederateRevokeStaleDelete_ServersAndAgentsAsSeparateProcesses_AsTheIssueRequires()
+    {
+        var forced = Environment.GetEnvironmentVariable(TransportVariable);
+        Assert.True(forced is null or "" or "loopback" or "netns", $"{TransportVariable} must be loopback or netns, not \"{forced}\"");
+        var useNamespaces = forced == "netns" || (forced != "loopback" && NetworkNamespaces.Unavailable is null);
+        if (!useNamespaces)
+        {
+            output.WriteLine(forced == "loopback"
+                ? $"loopback forced by {TransportVariable}"
+                : $"network namespaces unavailable ({NetworkNamespaces.Unavailable}): running on loopback");
+        }
+
+        await ServerProcess.CliDllAsync();
+        var total = Stopwatch.StartNew();
+        await ScenarioAsync(useNamespaces);
+        output.WriteLine($"scenario took {total.Elapsed.TotalSeconds:F1} s");
+    }
 
     private async Task ScenarioAsync(bool useNamespaces)
     {
-        await ServerProcess.CliDllAsync();
         using var dir = new TempDir();
         using var openssl = new OpenSsl();
         var namespaces = useNamespaces ? NetworkNamespaces.Create() : null;
@@ -50,6 +67,7 @@ public sealed class FederationProcessTests(ITestOutputHelper output)
             output.WriteLine(namespaces is null
                 ? "transport: loopback (127.0.0.1), processes in the root network namespace"
                 : $"transport: network namespaces {namespaces.A} ({NetworkNamespaces.AddressA}) and {namespaces.B} ({NetworkNamespaces.AddressB}) joined by a veth pair");
+            var phase = Stopwatch.StartNew();
             var starting = new[]
             {
                 ProcessDomain.StartAsync(Acme, dir.Path, namespaces?.A, namespaces is null ? "127.0.0.1" : NetworkNamespaces.AddressA, RefreshHint),
@@ -65,6 +83,7 @@ public sealed class FederationProcessTests(ITestOutputHelper output)
                 payments = starting[1].IsCompletedSuccessfully ? starting[1].Result : null;
             }
 
+            output.WriteLine($"both servers healthy after {phase.ElapsedMilliseconds} ms");
             output.WriteLine($"bundle endpoints (bound, from inventory): acme.corp {acme!.BundleEndpoint}, payments.acme.corp {payments!.BundleEndpoint}");
             Assert.StartsWith(acme.Address + ":", acme.BundleEndpoint, StringComparison.Ordinal);
             Assert.DoesNotContain(":0", acme.BundleEndpoint[acme.Address.Length..], StringComparison.Ordinal);
@@ -114,9 +133,16 @@ public sealed class FederationProcessTests(ITestOutputHelper output)
 
     private async Task WorkloadsAsync(ProcessDomain acme, ProcessDomain payments, OpenSsl openssl, string dir)
     {
+        var phase = Stopwatch.StartNew();
         await Task.WhenAll(acme.StartAgentAsync("/orders", Payments), payments.StartAgentAsync("/ledger", Acme));
-        var fetchedA = await acme.FetchX509Async(Path.Combine(dir, "workload-a"), d => File.Exists(Path.Combine(d, "federated_bundle.payments.acme.corp.pem")));
-        var fetchedB = await payments.FetchX509Async(Path.Combine(dir, "workload-b"), d => File.Exists(Path.Combine(d, "federated_bundle.acme.corp.pem")));
+        output.WriteLine($"both agents serving after {phase.ElapsedMilliseconds} ms");
+        var fetching = new[]
+        {
+            acme.FetchX509Async(Path.Combine(dir, "workload-a"), d => File.Exists(Path.Combine(d, "federated_bundle.payments.acme.corp.pem"))),
+            payments.FetchX509Async(Path.Combine(dir, "workload-b"), d => File.Exists(Path.Combine(d, "federated_bundle.acme.corp.pem"))),
+        };
+        await Task.WhenAll(fetching);
+        var (fetchedA, fetchedB) = (fetching[0].Result, fetching[1].Result);
         var svidA = Path.Combine(fetchedA, "svid.0.pem");
         var svidB = Path.Combine(fetchedB, "svid.0.pem");
         var acmeBundleInB = Path.Combine(fetchedB, "federated_bundle.acme.corp.pem");
