@@ -142,7 +142,7 @@ public sealed class FederationProcessTests(ITestOutputHelper output)
             payments.FetchX509Async(Path.Combine(dir, "workload-b"), d => File.Exists(Path.Combine(d, "federated_bundle.acme.corp.pem"))),
         };
         await Task.WhenAll(fetching);
-        var (fetchedA, fetchedB) = (fetching[0].Result, fetching[1].Result);
+        var (fetchedA, fetchedB) = (await fetching[0], await fetching[1]);
         var svidA = Path.Combine(fetchedA, "svid.0.pem");
         var svidB = Path.Combine(fetchedB, "svid.0.pem");
         var acmeBundleInB = Path.Combine(fetchedB, "federated_bundle.acme.corp.pem");
