@@ -9,7 +9,8 @@ public sealed partial class AdminApiService
 {
     /// <summary>
     /// The local trust domain and, when <c>federation.bundleEndpoint</c> is configured, its profile
-    /// and listen address as configured (SPIFFE Trust Domain and Bundle §5).
+    /// and the address its listener is bound to (the real port when <c>listen</c> names port 0;
+    /// the configured address only if asked before the listener is up) (SPIFFE Trust Domain and Bundle §5).
     /// </summary>
     public override Task<ServerInfo> GetServerInfo(GetServerInfoRequest request, ServerCallContext context)
     {
@@ -19,7 +20,7 @@ public sealed partial class AdminApiService
             info.BundleEndpoint = new BundleEndpointInfo
             {
                 Profile = BundleEndpointProfiles.ToName(endpoint.Profile),
-                Listen = endpoint.Listen.ToString(),
+                Listen = _bound?.BundleEndpoint?.ToString() ?? endpoint.Listen.ToString(),
             };
         }
 

@@ -5,6 +5,7 @@ using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
+using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -39,6 +40,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly TimeProvider _time;
     private readonly IFederationRefresher? _refresher;
     private readonly BundleEndpointOptions? _bundleEndpoint;
+    private readonly BoundListeners? _bound;
 
     internal AdminApiService(
         EntryService entries,
@@ -50,8 +52,10 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
         IFederationRefresher? refresher = null,
-        BundleEndpointOptions? bundleEndpoint = null)
+        BundleEndpointOptions? bundleEndpoint = null,
+        BoundListeners? bound = null)
     {
+        _bound = bound;
         _time = timeProvider ?? TimeProvider.System;
         _refresher = refresher;
         _bundleEndpoint = bundleEndpoint;

@@ -4,6 +4,7 @@ using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
+using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.Registration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
@@ -80,7 +81,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<IFederationRefresher>(),
-            sp.GetService<ServerOptions>()?.Federation.BundleEndpoint));
+            sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
+            sp.GetService<BoundListeners>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

@@ -101,6 +101,8 @@ public static class ServerHost
         builder.Services.AddSingleton(setup.TimeProvider);
         builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, sp.GetRequiredService<ILogger<ReadinessProbe>>()));
         builder.Services.AddSingleton<ServerMetrics>();
+        var bound = new BoundListeners();
+        builder.Services.AddSingleton(bound);
         builder.Services.AddGrpc();
         builder.Services.AddGrpcHealthChecks().AddCheck<ReadinessHealthCheck>("ready");
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(MeterName).AddPrometheusExporter());
@@ -166,6 +168,7 @@ public static class ServerHost
             var agent = (IPEndPoint)agentListen!.EndPoint;
             var health = (IPEndPoint)healthListen!.EndPoint;
             var bundle = (IPEndPoint?)bundleListen?.EndPoint;
+            bound.BundleEndpoint = bundle;
             HostingLog.Started(logger, serverId, options.TrustDomain.Name, agent, health, socketPath);
             if (bundle is not null)
             {

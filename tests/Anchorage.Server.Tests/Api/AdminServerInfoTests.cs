@@ -14,7 +14,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Anchorage.Server.Tests.Api;
 
-/// <summary><c>GetServerInfo</c> on a real server's admin socket: the trust domain and the configured bundle endpoint.</summary>
+/// <summary><c>GetServerInfo</c> on a real server's admin socket: the trust domain and the bundle endpoint's bound address.</summary>
 [SupportedOSPlatform("linux")]
 [Trait("Category", "Slow")]
 public sealed class AdminServerInfoTests : IDisposable
@@ -25,27 +25,29 @@ public sealed class AdminServerInfoTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public async Task GetServerInfo_BundleEndpointConfigured_ProfileAndListenAsConfigured()
+    public async Task GetServerInfo_BundleEndpointOnPortZero_ListenIsTheBoundPort()
     {
         var endpoint = new BundleEndpointOptions { Listen = new HostPort("127.0.0.1", 0), Profile = BundleEndpointProfile.HttpsSpiffe };
 
-        var info = await GetServerInfoAsync(endpoint);
+        var (info, bound) = await GetServerInfoAsync(endpoint);
 
         Assert.Equal("acme.corp", info.TrustDomain);
         Assert.Equal("https_spiffe", info.BundleEndpoint.Profile);
-        Assert.Equal("127.0.0.1:0", info.BundleEndpoint.Listen);
+        Assert.NotEqual(0, bound!.Port);
+        Assert.Equal($"127.0.0.1:{bound.Port}", info.BundleEndpoint.Listen);
     }
 
     [Fact]
     public async Task GetServerInfo_NoBundleEndpoint_Unset()
     {
-        var info = await GetServerInfoAsync(null);
+        var (info, bound) = await GetServerInfoAsync(null);
 
+        Assert.Null(bound);
         Assert.Equal("acme.corp", info.TrustDomain);
         Assert.Null(info.BundleEndpoint);
     }
 
-    private async Task<ServerInfo> GetServerInfoAsync(BundleEndpointOptions? endpoint)
+    private async Task<(ServerInfo Info, System.Net.IPEndPoint? Bound)> GetServerInfoAsync(BundleEndpointOptions? endpoint)
     {
         var options = new ServerOptions
         {
@@ -70,6 +72,6 @@ public sealed class AdminServerInfoTests : IDisposable
             },
         };
         using var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler });
-        return await new AdminApi.AdminApiClient(channel).GetServerInfoAsync(new GetServerInfoRequest());
+        return (await new AdminApi.AdminApiClient(channel).GetServerInfoAsync(new GetServerInfoRequest()), server.Host.BundleEndpoint);
     }
 }
