@@ -13,8 +13,14 @@ namespace Anchorage.Server.Federation;
 /// fetched, the relationship was created more than <c>maxStaleness</c> ago (a bootstrap bundle does
 /// not count as fresh forever). Exactly <c>maxStaleness</c> is still fresh.</item>
 /// <item><c>unused</c>: no registration entry federates with the trust domain.</item>
-/// <item><c>expiring</c>: an X.509 authority of the stored bundle expires within
-/// <see cref="ExpiringWindow"/> (7 days) of now, or has expired. No stored bundle: not expiring.</item>
+/// <item><c>expiring</c>: even the NEWEST X.509 authority of the stored bundle (the one expiring
+/// last) expires within <see cref="ExpiringWindow"/> (7 days) or within a third of its own lifetime,
+/// whichever is shorter, or has expired. A peer that rotates on schedule publishes its next
+/// authority at half life (SPIRE's prepare), so its newest anchor never gets that close; an old
+/// anchor nearing its end while a newer one is published is rotation working, not a warning.
+/// The window scales with the lifetime so that 24-hour CAs are not flagged for ever. No stored
+/// bundle: not expiring. <see cref="FederationStatus.EarliestAnchorExpiry"/> still reports the
+/// first anchor to go.</item>
 /// <item><c>never-fetched</c>: no fetch has ever succeeded (the stored bundle, if any, is the bootstrap one).</item>
 /// </list>
 /// </remarks>
@@ -32,7 +38,7 @@ public static class FederationStatusView
     /// <summary>The flag for a relationship whose endpoint has never answered with an accepted bundle.</summary>
     public const string NeverFetched = "never-fetched";
 
-    /// <summary>How close an anchor's expiry must be for <see cref="Expiring"/>: 7 days.</summary>
+    /// <summary>The longest window for <see cref="Expiring"/>: 7 days (shorter for authorities that live less than 21 days).</summary>
     public static readonly TimeSpan ExpiringWindow = TimeSpan.FromDays(7);
 
     /// <summary>The status of one relationship as of <paramref name="now"/>.</summary>
@@ -53,6 +59,8 @@ public static class FederationStatusView
         ArgumentOutOfRangeException.ThrowIfNegative(federatingEntries);
 
         DateTimeOffset? earliest = null;
+        DateTimeOffset? newest = null;
+        var newestWindow = ExpiringWindow;
         if (bundle is not null)
         {
             foreach (var authority in bundle.X509Authorities)
@@ -61,6 +69,13 @@ public static class FederationStatusView
                 if (earliest is null || notAfter < earliest)
                 {
                     earliest = notAfter;
+                }
+
+                if (newest is null || notAfter > newest)
+                {
+                    newest = notAfter;
+                    var lifetime = notAfter - new DateTimeOffset(authority.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+                    newestWindow = TimeSpan.FromTicks(Math.Min(ExpiringWindow.Ticks, Math.Max(0, lifetime.Ticks / 3)));
                 }
             }
         }
@@ -77,7 +92,7 @@ public static class FederationStatusView
             flags.Add(Unused);
         }
 
-        if (earliest is { } expiry && expiry - now <= ExpiringWindow)
+        if (newest is { } expiry && expiry - now <= newestWindow)
         {
             flags.Add(Expiring);
         }

@@ -27,12 +27,14 @@ public sealed class FederationStatusViewTests
         UpdatedAt = Created,
     };
 
-    private static X509Certificate2 Ca(DateTimeOffset notAfter)
+    private static X509Certificate2 Ca(DateTimeOffset notAfter) => Ca(Created.AddYears(-1), notAfter);
+
+    private static X509Certificate2 Ca(DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=payments ca", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using var withKey = request.CreateSelfSigned(Created.AddYears(-1), notAfter);
+        using var withKey = request.CreateSelfSigned(notBefore, notAfter);
         return X509CertificateLoader.LoadCertificate(withKey.RawData);
     }
 
@@ -82,15 +84,35 @@ public sealed class FederationStatusViewTests
     }
 
     [Fact]
-    public void Compute_EarliestAnchorWithin7Days_Expiring_JustOutside_NotExpiring()
+    public void Compute_NewestAnchorWithin7Days_Expiring_JustOutside_NotExpiring()
     {
-        var edge = Bundle(1, Created.AddDays(60), Created.AddDays(7));
-        var outside = Bundle(1, Created.AddDays(60), Created.AddDays(7).AddSeconds(1));
+        var edge = Bundle(1, Created.AddDays(2), Created.AddDays(7));
+        var outside = Bundle(1, Created.AddDays(2), Created.AddDays(7).AddSeconds(1));
 
         var expiring = Compute(bundle: edge);
         Assert.Equal([FederationStatusView.Expiring], expiring.Flags);
-        Assert.Equal(Created.AddDays(7), expiring.EarliestAnchorExpiry);
+        Assert.Equal(Created.AddDays(2), expiring.EarliestAnchorExpiry);
         Assert.Empty(Compute(bundle: outside).Flags);
+    }
+
+    [Fact]
+    public void Compute_OldAnchorEndingWhileANewerIsPublished_NotExpiring_EarliestStillReported()
+    {
+        var rotating = Compute(bundle: Bundle(1, Created.AddDays(60), Created.AddDays(1)));
+
+        Assert.Empty(rotating.Flags);
+        Assert.Equal(Created.AddDays(1), rotating.EarliestAnchorExpiry);
+    }
+
+    [Fact]
+    public void Compute_ShortLivedAuthority_WindowIsAThirdOfItsLifetime()
+    {
+        // A 24-hour authority: the window is 8 hours, not 7 days (else every 24-hour CA is flagged).
+        var fresh = new SpiffeBundle(Payments, [Ca(Created.AddHours(-12), Created.AddHours(12))], [], 1, null);
+        var ending = new SpiffeBundle(Payments, [Ca(Created.AddHours(-17), Created.AddHours(7))], [], 1, null);
+
+        Assert.Empty(Compute(bundle: fresh).Flags);
+        Assert.Equal([FederationStatusView.Expiring], Compute(bundle: ending).Flags);
     }
 
     [Fact]
