@@ -82,6 +82,9 @@ public sealed record AuditRecord
 
     /// <summary>Free text for what no field above holds, one line.</summary>
     public string? Detail { get; init; }
+
+    /// <summary>For <see cref="AuditKinds.AuditDropped"/>: how many records were lost because the audit queue was full.</summary>
+    public long? Dropped { get; init; }
 }
 
 /// <summary>A process as the audit trail records it.</summary>
@@ -113,4 +116,7 @@ public static class AuditKinds
 
     /// <summary>A federated bundle endpoint was fetched.</summary>
     public const string FederationFetch = "federation-fetch";
+
+    /// <summary>The audit log itself lost records (its queue was full); <see cref="AuditRecord.Dropped"/> says how many.</summary>
+    public const string AuditDropped = "audit-dropped";
 }
