@@ -23,6 +23,7 @@ public static class AuditConfig
             return null;
         }
 
+        var errorsBefore = section.Errors.ToImmutable().Length;
         var fileNode = section.Get("file");
         var file = fileNode?.AbsolutePath();
         if (fileNode is null)
@@ -41,8 +42,7 @@ public static class AuditConfig
         var keep = WholeNumber(keepNode, 0, AuditOptions.MaxKeep);
         section.RejectUnknownKeys();
 
-        var failed = file is null || (maxSizeNode is not null && maxSize is null) || (keepNode is not null && keep is null);
-        return failed
+        return file is null || section.Errors.ToImmutable().Length != errorsBefore
             ? null
             : new AuditOptions
             {
