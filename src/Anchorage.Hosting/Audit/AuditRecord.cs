@@ -80,6 +80,15 @@ public sealed record AuditRecord
     /// <summary>For bundle changes and fetches: authorities removed.</summary>
     public IReadOnlyList<string>? AuthoritiesRemoved { get; init; }
 
+    /// <summary>For authority changes: the authority's id (X.509: subject key id in hex; JWT: key id).</summary>
+    public string? Authority { get; init; }
+
+    /// <summary>For authority changes: <c>x509</c> or <c>jwt</c>.</summary>
+    public string? AuthorityKind { get; init; }
+
+    /// <summary>For authority changes: the server that owns the authority's key.</summary>
+    public string? ServerId { get; init; }
+
     /// <summary>Free text for what no field above holds, one line.</summary>
     public string? Detail { get; init; }
 
