@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
@@ -82,7 +83,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<IFederationRefresher>(),
             sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
-            sp.GetService<BoundListeners>()));
+            sp.GetService<BoundListeners>(),
+            sp.GetService<IAuditSink>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()
