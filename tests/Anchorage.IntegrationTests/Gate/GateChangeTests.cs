@@ -142,13 +142,17 @@ public sealed class GateChangeTests
         // Rotation of the caller's SVID: a new acme.corp authority, activated, the old one tainted,
         // so the agent re-issues every workload SVID (and the acme bundle changes on the way).
         await domains.Acme.Admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+
+        // As an operator would: activate once the remote side trusts the prepared authority.
+        await UntilAsync(() => service.BundleFor(AcmeTd)?.Authorities.Length == 2, "the prepared acme.corp authority to reach the remote service");
         await domains.Acme.Admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
         await domains.Acme.Admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
         await UntilAsync(() => OwnSvidAsync(node).GetAwaiter().GetResult().Leaf.Thumbprint != before.Leaf.Thumbprint, "the caller's re-issued svid");
         node.Gate.Recheck();
 
-        Assert.Equal("pong", await GateClients.EchoAsync(stream, "pong")); // still open after rotation
         Assert.DoesNotContain(node.Audit.Records, r => r.Kind == AuditKinds.ConnectionClosed);
+        Assert.Equal("pong", await GateClients.EchoAsync(stream, "pong")); // still open after rotation
+
         await using (var fresh = await GateClients.ConnectUnixAsync(socket))
         {
             Assert.Equal("new", await GateClients.EchoAsync(fresh, "new")); // new connections present the new svid
@@ -158,6 +162,8 @@ public sealed class GateChangeTests
         // federation brings the narrower bundle to acme.corp's agent; the live peer chain no longer verifies.
         var payments = domains.Payments.Admin;
         await payments.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await node.Audit.WaitForAsync(
+            r => r is { Kind: AuditKinds.Bundle, Decision: "updated", TrustDomain: "payments.acme.corp" } && r.AuthoritiesAdded is not null, "the prepared payments authority");
         await payments.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
         await payments.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
         await payments.RevokeAuthorityAsync(new AuthorityRequest { Kind = "x509" });

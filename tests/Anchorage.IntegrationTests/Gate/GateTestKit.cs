@@ -101,6 +101,9 @@ internal sealed class TlsEchoService : IAsyncDisposable
     /// <summary>TCP connections accepted.</summary>
     public int Accepted => Volatile.Read(ref _accepted);
 
+    /// <summary>How each served connection ended.</summary>
+    public ConcurrentQueue<string> Ends { get; } = new();
+
     /// <summary>Clients that completed the handshake.</summary>
     public IReadOnlyList<SpiffeId> Peers => [.. _peers];
 
@@ -138,10 +141,13 @@ internal sealed class TlsEchoService : IAsyncDisposable
                 {
                     await tls.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
                 }
+
+                Ends.Enqueue("eof");
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException or ObjectDisposedException)
             {
                 // The gate or the test closed it.
+                Ends.Enqueue(e.GetType().Name + ": " + e.Message);
             }
         }
     }
