@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
@@ -80,7 +81,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<IFederationRefresher>(),
-            sp.GetService<ServerOptions>()?.Federation.BundleEndpoint));
+            sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
+            sp.GetService<IAuditSink>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()
