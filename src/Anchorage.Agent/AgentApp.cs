@@ -3,6 +3,7 @@ using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -21,6 +22,9 @@ public static class AgentApp
 
     /// <summary>The logger category of the identity cache.</summary>
     public const string CacheLoggerCategory = "Anchorage.Agent.Cache";
+
+    /// <summary>The logger category of the communication policy sources.</summary>
+    public const string PolicyLoggerCategory = "Anchorage.Agent.Policy";
 
     /// <summary>The longest wait between two attempts to reach the server at start.</summary>
     public static readonly TimeSpan StartMaxRetryDelay = TimeSpan.FromSeconds(30);
@@ -48,7 +52,8 @@ public static class AgentApp
         {
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
-            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger);
+            var serverPolicy = new ServerPolicySource(loggerFactory.CreateLogger(PolicyLoggerCategory));
+            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger, serverPolicy);
             var cacheForReadiness = cache;
             host = await AgentHost.StartAsync(
                 options,
@@ -61,7 +66,7 @@ public static class AgentApp
                 },
                 loggerFactory,
                 cancellationToken).ConfigureAwait(false);
-            var running = new RunningAgent(host, session, cache, sync);
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities

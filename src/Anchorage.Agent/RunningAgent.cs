@@ -1,6 +1,7 @@
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 
 namespace Anchorage.Agent;
 
@@ -10,8 +11,9 @@ public sealed class RunningAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _syncLoop = Task.CompletedTask;
 
-    internal RunningAgent(AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync)
+    internal RunningAgent(AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy)
     {
+        ServerPolicy = serverPolicy;
         Host = host;
         Session = session;
         Cache = cache;
@@ -39,6 +41,9 @@ public sealed class RunningAgent : IAsyncDisposable
 
     /// <summary>The background synchronizer.</summary>
     public CacheSynchronizer Sync { get; }
+
+    /// <summary>The communication policy the server distributes, kept current by <see cref="Sync"/>.</summary>
+    public ServerPolicySource ServerPolicy { get; }
 
     /// <summary>Starts the background sync loop (once).</summary>
     internal void StartSyncLoop()
