@@ -3,9 +3,9 @@ using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Internal;
-using Anchorage.Agent.Policy.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +24,9 @@ public static class AgentApp
 
     /// <summary>The logger category of the identity cache.</summary>
     public const string CacheLoggerCategory = "Anchorage.Agent.Cache";
+
+    /// <summary>The logger category of the communication policy sources.</summary>
+    public const string PolicyLoggerCategory = "Anchorage.Agent.Policy";
 
     /// <summary>The longest wait between two attempts to reach the server at start.</summary>
     public static readonly TimeSpan StartMaxRetryDelay = TimeSpan.FromSeconds(30);
@@ -47,12 +50,13 @@ public static class AgentApp
         WorkloadCache? cache = null;
         CacheSynchronizer? sync = null;
         AgentHostHandle? host = null;
-        GateHost? gate = null;
+        GateRuntime? gate = null;
         try
         {
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
-            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger);
+            var serverPolicy = new ServerPolicySource(loggerFactory.CreateLogger(PolicyLoggerCategory));
+            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger, serverPolicy);
             var cacheForReadiness = cache;
             var attestor = new UnixWorkloadAttestor();
             host = await AgentHost.StartAsync(
@@ -68,20 +72,10 @@ public static class AgentApp
                 cancellationToken).ConfigureAwait(false);
             if (options.Gate is { } gateOptions)
             {
-                gate = GateHost.Start(gateOptions, new GateSetup
-                {
-                    Cache = cache,
-                    Attestor = attestor,
-
-                    // Placeholders until the policy sources and the audit log are merged (see their docs).
-                    Policy = new FixedPolicySource(Anchorage.Policy.CompiledPolicy.DenyAll),
-                    Audit = DiscardingAuditSink.Instance,
-                    TimeProvider = time,
-                    LoggerFactory = loggerFactory,
-                });
+                gate = GateRuntime.Start(gateOptions, cache, attestor, serverPolicy, loggerFactory, time);
             }
 
-            var running = new RunningAgent(host, session, cache, sync, gate);
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities

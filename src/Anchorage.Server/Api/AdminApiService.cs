@@ -43,6 +43,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly IFederationRefresher? _refresher;
     private readonly BundleEndpointOptions? _bundleEndpoint;
     private readonly IAuditSink _audit;
+    private readonly BundleChangeFeed? _changeFeed;
 
     internal AdminApiService(
         EntryService entries,
@@ -55,9 +56,11 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         TimeProvider? timeProvider = null,
         IFederationRefresher? refresher = null,
         BundleEndpointOptions? bundleEndpoint = null,
-        IAuditSink? audit = null)
+        IAuditSink? audit = null,
+        BundleChangeFeed? changeFeed = null)
     {
         _audit = audit ?? NullAuditSink.Instance;
+        _changeFeed = changeFeed;
         _time = timeProvider ?? TimeProvider.System;
         _refresher = refresher;
         _bundleEndpoint = bundleEndpoint;
