@@ -1,6 +1,7 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
+using Anchorage.Hosting.Audit;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
@@ -18,8 +19,12 @@ internal sealed record GateEntry(string Path, string[] Selectors, params TrustDo
 /// </summary>
 internal sealed class GateNode : IAsyncDisposable
 {
-    private GateNode(TestAgent agent, GateHost gate, MutablePolicySource policy, CollectingAuditSink audit, TempDir dir)
+    private readonly AuditLog _log;
+    private int _disposed;
+
+    private GateNode(TestAgent agent, GateHost gate, MutablePolicySource policy, CollectingAuditSink audit, AuditLog log, TempDir dir)
     {
+        _log = log;
         Agent = agent;
         Gate = gate;
         Policy = policy;
@@ -71,14 +76,15 @@ internal sealed class GateNode : IAsyncDisposable
                 () => agent.Agent.Cache.SvidCount == entries.Length && federated.All(f => agent.Agent.Cache.State.Federated.ContainsKey(f)),
                 "the agent's svids and federated bundles");
             var audit = new CollectingAuditSink();
+            var log = new AuditLog(new AuditOptions { File = Path.Combine(dir.Path, "audit.jsonl") });
             var host = GateHost.Start(gate(dir), new GateSetup
             {
                 Cache = agent.Agent.Cache,
                 Attestor = new UnixWorkloadAttestor(),
                 Policy = policy,
-                Audit = audit,
+                Audit = new TeeAuditSink(audit, log),
             });
-            return new GateNode(agent, host, policy, audit, dir);
+            return new GateNode(agent, host, policy, audit, log, dir);
         }
         catch
         {
@@ -88,10 +94,33 @@ internal sealed class GateNode : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the gate, flushes the real audit log (AuditLog) and returns its lines.</summary>
+    public async Task<string[]> AuditFileLinesAsync()
     {
         await Gate.DisposeAsync();
+        await _log.DisposeAsync();
+        return await File.ReadAllLinesAsync(Path.Combine(Dir.Path, "audit.jsonl"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await Gate.DisposeAsync();
+        await _log.DisposeAsync();
         await Agent.DisposeAsync();
         Dir.Dispose();
+    }
+
+    private sealed class TeeAuditSink(IAuditSink first, IAuditSink second) : IAuditSink
+    {
+        public void Write(AuditRecord record)
+        {
+            first.Write(record);
+            second.Write(record);
+        }
     }
 }

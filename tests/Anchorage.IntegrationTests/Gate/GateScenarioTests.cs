@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Hosting.Audit;
@@ -100,6 +101,17 @@ public sealed class GateScenarioTests
         Assert.Equal("/usr/bin/node", rogue.Process!.Exe);
         Assert.Null(rogue.SpiffeId);
         Assert.Equal(2, audit.Records.Count(r => r.Decision == "deny"));
+
+        // The same in the real audit file: JSON lines with the process of each denied caller.
+        var lines = await node.AuditFileLinesAsync();
+        var denials = lines.Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.TryGetProperty("decision", out var d) && d.GetString() == "deny").ToArray();
+        Assert.Equal(2, denials.Length);
+        var nodeLine = Assert.Single(denials, e => e.GetProperty("process").GetProperty("pid").GetInt32() == nodePid);
+        Assert.Equal("/usr/bin/node", nodeLine.GetProperty("process").GetProperty("exe").GetString());
+        Assert.Equal("unattested", nodeLine.GetProperty("reason").GetString());
+        var pythonLine = Assert.Single(denials, e => e.GetProperty("process").GetProperty("pid").GetInt32() == pythonPid);
+        Assert.Equal(GateClients.PythonExe, pythonLine.GetProperty("process").GetProperty("exe").GetString());
+        Assert.Equal("policy", pythonLine.GetProperty("reason").GetString());
     }
 
     [Fact]
