@@ -1,8 +1,11 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
+using Anchorage.Agent.Gate;
+using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -21,6 +24,9 @@ public static class AgentApp
 
     /// <summary>The logger category of the identity cache.</summary>
     public const string CacheLoggerCategory = "Anchorage.Agent.Cache";
+
+    /// <summary>The logger category of the communication policy sources.</summary>
+    public const string PolicyLoggerCategory = "Anchorage.Agent.Policy";
 
     /// <summary>The longest wait between two attempts to reach the server at start.</summary>
     public static readonly TimeSpan StartMaxRetryDelay = TimeSpan.FromSeconds(30);
@@ -44,24 +50,32 @@ public static class AgentApp
         WorkloadCache? cache = null;
         CacheSynchronizer? sync = null;
         AgentHostHandle? host = null;
+        GateRuntime? gate = null;
         try
         {
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
-            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger);
+            var serverPolicy = new ServerPolicySource(loggerFactory.CreateLogger(PolicyLoggerCategory));
+            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger, serverPolicy);
             var cacheForReadiness = cache;
+            var attestor = new UnixWorkloadAttestor();
             host = await AgentHost.StartAsync(
                 options,
                 new AgentHostSetup
                 {
                     Cache = cache,
-                    Attestor = new UnixWorkloadAttestor(),
+                    Attestor = attestor,
                     TimeProvider = time,
                     Readiness = _ => ValueTask.FromResult(Readiness(session, cacheForReadiness)),
                 },
                 loggerFactory,
                 cancellationToken).ConfigureAwait(false);
-            var running = new RunningAgent(host, session, cache, sync);
+            if (options.Gate is { } gateOptions)
+            {
+                gate = GateRuntime.Start(gateOptions, cache, attestor, serverPolicy, loggerFactory, time);
+            }
+
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities
@@ -78,6 +92,11 @@ public static class AgentApp
         }
         catch
         {
+            if (gate is not null)
+            {
+                await gate.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (host is not null)
             {
                 await host.DisposeAsync().ConfigureAwait(false);

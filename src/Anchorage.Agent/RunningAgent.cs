@@ -1,6 +1,9 @@
 using Anchorage.Agent.Cache;
+using Anchorage.Agent.Gate;
+using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 
 namespace Anchorage.Agent;
 
@@ -8,10 +11,14 @@ namespace Anchorage.Agent;
 public sealed class RunningAgent : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly GateRuntime? _gate;
     private Task _syncLoop = Task.CompletedTask;
 
-    internal RunningAgent(AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync)
+    internal RunningAgent(
+        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateRuntime? gate = null)
     {
+        ServerPolicy = serverPolicy;
+        _gate = gate;
         Host = host;
         Session = session;
         Cache = cache;
@@ -37,8 +44,14 @@ public sealed class RunningAgent : IAsyncDisposable
     /// <summary>The identities this node holds.</summary>
     public WorkloadCache Cache { get; }
 
+    /// <summary>The gate (agent.yaml <c>gate:</c>); null when none is configured.</summary>
+    public GateHost? Gate => _gate?.Host;
+
     /// <summary>The background synchronizer.</summary>
     public CacheSynchronizer Sync { get; }
+
+    /// <summary>The communication policy the server distributes, kept current by <see cref="Sync"/>.</summary>
+    public ServerPolicySource ServerPolicy { get; }
 
     /// <summary>Starts the background sync loop (once).</summary>
     internal void StartSyncLoop()
@@ -53,6 +66,11 @@ public sealed class RunningAgent : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
+        if (_gate is not null)
+        {
+            await _gate.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Host.DisposeAsync().ConfigureAwait(false);
         await _syncLoop.ConfigureAwait(false);
         Sync.Dispose();

@@ -45,6 +45,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly BundleEndpointOptions? _bundleEndpoint;
     private readonly BoundListeners? _bound;
     private readonly IAuditSink _audit;
+    private readonly BundleChangeFeed? _changeFeed;
 
     internal AdminApiService(
         EntryService entries,
@@ -58,10 +59,12 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         IFederationRefresher? refresher = null,
         BundleEndpointOptions? bundleEndpoint = null,
         BoundListeners? bound = null,
-        IAuditSink? audit = null)
+        IAuditSink? audit = null,
+        BundleChangeFeed? changeFeed = null)
     {
         _bound = bound;
         _audit = audit ?? NullAuditSink.Instance;
+        _changeFeed = changeFeed;
         _time = timeProvider ?? TimeProvider.System;
         _refresher = refresher;
         _bundleEndpoint = bundleEndpoint;

@@ -84,7 +84,8 @@ public static class ApiEndpoints
             sp.GetService<IFederationRefresher>(),
             sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
             sp.GetService<BoundListeners>(),
-            sp.GetService<IAuditSink>()));
+            sp.GetService<IAuditSink>(),
+            sp.GetRequiredService<BundleChangeFeed>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()
