@@ -19,10 +19,12 @@ namespace Anchorage.Policy;
 /// </para>
 /// <para>
 /// Rules are indexed by their <c>from</c> pattern (exact ID, trust domain, or a per-trust-domain
-/// trie of path prefixes walked segment by segment), then by their <c>to</c> pattern the same way,
-/// then by port; a decision visits only the buckets whose patterns match both IDs and checks
-/// selectors there, stopping in each bucket at the first rule that can decide. Cost grows with the
-/// depth of the IDs' paths and the number of rules sharing a bucket, not with the size of the policy.
+/// trie of path prefixes walked segment by segment). The rules of one <c>from</c> pattern are, up
+/// to 32 of them, an array checked rule by rule (port, then length and hash of the <c>to</c> text,
+/// then the text); more are indexed again by their <c>to</c> pattern the same way, then by port.
+/// A decision visits only the buckets whose patterns match the request's IDs, stopping in each at
+/// the first rule that can decide. Cost grows with the depth of the IDs' paths and the number of
+/// rules sharing a <c>from</c> pattern, not with the size of the policy. Decide allocates nothing.
 /// </para>
 /// </remarks>
 public sealed class CompiledPolicy
@@ -36,10 +38,11 @@ public sealed class CompiledPolicy
 
     private CompiledPolicy(CommunicationPolicy policy, string version, int flatLimit = FromBucket.FlatLimit)
     {
-        _policy = policy;
+        // A private copy of the rule list: the caller's list may change, the index must not drift from it.
+        _policy = policy with { Rules = [.. policy.Rules] };
         Version = version;
-        _index = BuildIndex(policy, flatLimit);
-        _decisions = [.. policy.Rules.Select(r => new PolicyDecision(r.Action == PolicyAction.Allow, r.Name, version))];
+        _index = BuildIndex(_policy, flatLimit);
+        _decisions = [.. _policy.Rules.Select(r => new PolicyDecision(r.Action == PolicyAction.Allow, r.Name, version))];
         _default = new PolicyDecision(false, PolicyDecision.DefaultRule, version);
     }
 
