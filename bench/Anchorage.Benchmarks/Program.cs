@@ -4,7 +4,7 @@ using BenchmarkDotNet.Running;
 // "ratio": fixed-time throughput for bench/crypto-ratio.sh; "issuance": the same for
 // bench/issuance-ratio.sh; "workload-api": the load generator of bench/workload-api.sh
 // ("workload-api-parts": its per-call costs, piece by piece); "gate-echo"/"gate-load": the
-// backend and load generator of bench/gate.sh;
+// backend and load generator of bench/gate.sh; "policy": decision latency for bench/policy.sh;
 // anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "gate-echo")
 {
@@ -14,6 +14,11 @@ if (args.Length > 0 && args[0] == "gate-echo")
 if (args.Length > 0 && args[0] == "gate-load")
 {
     return GateLoadMode.RunLoad(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "policy")
+{
+    return PolicyMode.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "workload-api-parts")
