@@ -205,6 +205,13 @@ public sealed class CacheSynchronizer : IDisposable
             await _session.RenewIfDueAsync(cancellationToken).ConfigureAwait(false);
             var state = _cache.State;
             var (next, tainted) = await PullBundlesAsync(state, cancellationToken).ConfigureAwait(false);
+            if (tainted.Count > 0 && AuthorityIds(_session.Svid.Certificates).Any(tainted.Contains))
+            {
+                // The agent's own SVID was signed by a tainted authority: replace it before the
+                // authority is revoked, as the workloads' SVIDs are below.
+                await _session.RenewNowAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             next = await PullEntriesAsync(next, cancellationToken).ConfigureAwait(false);
             next = await IssueAsync(next, tainted, cancellationToken).ConfigureAwait(false);
             if (!ReferenceEquals(next, state) && next != state)

@@ -131,13 +131,25 @@ public sealed class NodeSession : IX509BundleSource, IDisposable
             return false;
         }
 
+        await RenewNowAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Renews the agent SVID now, whatever its age: the authority that signed it was tainted, and it
+    /// must be replaced before that authority is revoked (else the server can no longer
+    /// authenticate this agent and it is cut off until re-attested).
+    /// </summary>
+    /// <exception cref="RpcException">The server could not be reached or refused.</exception>
+    public async Task RenewNowAsync(CancellationToken cancellationToken)
+    {
+
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var response = await Client.RenewAgentAsync(
             new RenewAgentRequest { Csr = ByteString.CopyFrom(CreateCsr(key)) }, cancellationToken: cancellationToken).ConfigureAwait(false);
         var renewed = ToSvid(response.Svid, key);
         Replace(State with { Svid = renewed });
         NodeLog.Renewed(_logger, renewed.Id, renewed.Leaf.SerialNumber, renewed.Leaf.NotAfter);
-        return true;
     }
 
     /// <summary>Takes a newer own-trust-domain bundle from the server and saves it.</summary>
