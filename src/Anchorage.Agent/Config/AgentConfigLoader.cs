@@ -15,7 +15,7 @@ namespace Anchorage.Agent.Config;
 /// <c>agent.yaml:3: serverAddress: port "0" must be a number from 1 to 65535</c>. The join
 /// token is never quoted in a message.
 /// </summary>
-public static class AgentConfigLoader
+public static partial class AgentConfigLoader
 {
     /// <summary>The name used in messages when <see cref="Parse"/> is given no other.</summary>
     public const string DefaultSourceName = "agent.yaml";
@@ -66,6 +66,7 @@ public static class AgentConfigLoader
         var listenSection = root.Section("listen");
         var listen = ReadListen(listenSection, dataDir, dataDirNode?.Line, out var adminSocketValid);
         var adminUids = ReadAdminUids(root);
+        var gate = ReadGate(root);
         root.RejectUnknownKeys();
         if (workloadSocketValid && adminSocketValid)
         {
@@ -90,6 +91,7 @@ public static class AgentConfigLoader
             WorkloadApi = workloadApi,
             Listen = listen,
             AdminUids = adminUids,
+            Gate = gate,
         };
         return new ConfigResult<AgentOptions>(syncInterval is { } interval ? options with { SyncInterval = interval } : options);
     }

@@ -46,6 +46,9 @@ public sealed record AgentOptions
     /// <summary>How often entries and bundles are pulled from the server (default 5 s).</summary>
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The gate (agent.yaml <c>gate:</c>); null when the agent runs no gate.</summary>
+    public GateOptions? Gate { get; init; }
+
     // The join token is a secret and records print every property: leave it out, so logging the options is safe.
     private bool PrintMembers(StringBuilder builder)
     {
@@ -58,7 +61,8 @@ public sealed record AgentOptions
             .Append(", WorkloadApi = ").Append(WorkloadApi)
             .Append(", Listen = ").Append(Listen)
             .Append(", AdminUids = [").AppendJoin(", ", AdminUids).Append(']')
-            .Append(", SyncInterval = ").Append(SyncInterval);
+            .Append(", SyncInterval = ").Append(SyncInterval)
+            .Append(", Gate = ").Append(Gate);
         return true;
     }
 }

@@ -1,0 +1,332 @@
+using System.Globalization;
+using System.Text;
+using Anchorage.Hosting.Config;
+using Anchorage.Spiffe.Ids;
+
+namespace Anchorage.Agent.Config;
+
+/// <content>Reads the <c>gate:</c> section into <see cref="GateOptions"/>.</content>
+public static partial class AgentConfigLoader
+{
+    /// <summary>The largest <c>gate.audit.maxSizeMB</c> accepted (the smallest is 1).</summary>
+    public const int MaxAuditSizeMB = 10240;
+
+    /// <summary>The most rotated audit files <c>gate.audit.keep</c> accepts (the fewest is 1).</summary>
+    public const int MaxAuditKeep = 100;
+
+    private const string UnixScheme = "unix://";
+    private const string TcpScheme = "tcp://";
+
+    private static GateOptions? ReadGate(ConfigMap root)
+    {
+        var node = root.Get("gate");
+        if (node is null)
+        {
+            return null;
+        }
+
+        var section = node.Map();
+        if (section is null)
+        {
+            return null;
+        }
+
+        var policyFile = section.Get("policyFile")?.AbsolutePath();
+        var audit = ReadAudit(section.Section("audit"));
+        var closeNode = section.Get("closeOnRevoke");
+        var closeOnRevoke = closeNode is null ? true : ReadBoolean(closeNode) ?? true;
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
+        var outbound = new List<GateOutboundOptions>();
+        foreach (var item in section.Get("outbound")?.List() ?? [])
+        {
+            if (item.Map() is { } map && ReadOutbound(map, names, addresses) is { } options)
+            {
+                outbound.Add(options);
+            }
+        }
+
+        var inbound = new List<GateInboundOptions>();
+        foreach (var item in section.Get("inbound")?.List() ?? [])
+        {
+            if (item.Map() is { } map && ReadInbound(map, names, addresses) is { } options)
+            {
+                inbound.Add(options);
+            }
+        }
+
+        section.RejectUnknownKeys();
+        return new GateOptions
+        {
+            PolicyFile = policyFile,
+            Audit = audit,
+            CloseOnRevoke = closeOnRevoke,
+            Outbound = outbound,
+            Inbound = inbound,
+        };
+    }
+
+    private static GateAuditOptions ReadAudit(ConfigMap section)
+    {
+        var defaults = new GateAuditOptions();
+        var file = section.Get("file")?.AbsolutePath();
+        var maxSize = ReadBoundedNumber(section.Get("maxSizeMB"), 1, MaxAuditSizeMB);
+        var keep = ReadBoundedNumber(section.Get("keep"), 1, MaxAuditKeep);
+        section.RejectUnknownKeys();
+        return new GateAuditOptions
+        {
+            File = file ?? defaults.File,
+            MaxSizeMB = maxSize ?? defaults.MaxSizeMB,
+            Keep = keep ?? defaults.Keep,
+        };
+    }
+
+    private static int? ReadBoundedNumber(ConfigNode? node, int min, int max)
+    {
+        var text = node?.Scalar();
+        if (node is null || text is null)
+        {
+            return null;
+        }
+
+        if (text.Length is >= 1 and <= 9 && text.All(char.IsAsciiDigit)
+            && int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var value && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        node.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} must be a number from {min} to {max}"));
+        return null;
+    }
+
+    private static GateOutboundOptions? ReadOutbound(ConfigMap map, Dictionary<string, string> names, Dictionary<string, string> addresses)
+    {
+        var name = ReadListenerName(map, names);
+        var listenNode = map.Get("listen");
+        GateListenAddress? listen = null;
+        if (listenNode is null)
+        {
+            map.Required("listen");
+        }
+        else
+        {
+            listen = ReadListenAddress(listenNode, allowUnix: true);
+            if (listen?.Tcp is { } tcp && !IsLoopbackAddress(tcp))
+            {
+                // Attribution reads the caller's socket from this node's tables: only loopback callers can be attributed.
+                listenNode.Error($"host {ConfigText.Quote(tcp.Host)} must be a loopback IP address (127.0.0.0/8 or [::1]): only local callers can be attributed to a process");
+                listen = null;
+            }
+
+            if (listen is not null && !ClaimAddress(listenNode, listen, addresses))
+            {
+                listen = null;
+            }
+        }
+
+        HostPort? target = null;
+        var targetNode = map.Get("target");
+        if (targetNode is null)
+        {
+            map.Required("target");
+        }
+        else if (targetNode.Scalar() is { } targetText)
+        {
+            if (TryParseDialAddress(targetText, out var address, out var error))
+            {
+                target = address;
+            }
+            else
+            {
+                targetNode.Error(error);
+            }
+        }
+
+        var peerNode = map.Get("peer");
+        var peerTdNode = map.Get("peerTrustDomain");
+        SpiffeId? peer = null;
+        TrustDomain? peerTd = null;
+        if (peerNode is not null && peerTdNode is not null)
+        {
+            peerTdNode.Error("set only one of peer and peerTrustDomain");
+        }
+        else if (peerNode is null && peerTdNode is null)
+        {
+            map.Errors.Add(map.PathOf("peer"), "either peer or peerTrustDomain is required", map.Line);
+        }
+        else if (peerNode?.Scalar() is { } peerText)
+        {
+            if (SpiffeId.TryParse(peerText, out var id, out var error))
+            {
+                peer = id;
+            }
+            else
+            {
+                peerNode.Error(error);
+            }
+        }
+        else if (peerTdNode?.Scalar() is { } tdText)
+        {
+            if (TrustDomain.TryParse(tdText, out var td, out var error))
+            {
+                peerTd = td;
+            }
+            else
+            {
+                peerTdNode.Error(error);
+            }
+        }
+
+        map.RejectUnknownKeys();
+        if (name is null || listen is null || target is null || (peer is null && peerTd is null))
+        {
+            return null;
+        }
+
+        return new GateOutboundOptions { Name = name, Listen = listen, Target = target, Peer = peer, PeerTrustDomain = peerTd };
+    }
+
+    private static GateInboundOptions? ReadInbound(ConfigMap map, Dictionary<string, string> names, Dictionary<string, string> addresses)
+    {
+        var name = ReadListenerName(map, names);
+        HostPort? listen = null;
+        var listenNode = map.Get("listen");
+        if (listenNode is null)
+        {
+            map.Required("listen");
+        }
+        else if (ReadListenAddress(listenNode, allowUnix: false) is { } address && ClaimAddress(listenNode, address, addresses))
+        {
+            listen = address.Tcp;
+        }
+
+        HostPort? forward = null;
+        var forwardNode = map.Get("forward");
+        if (forwardNode is null)
+        {
+            map.Required("forward");
+        }
+        else if (forwardNode.Endpoint() is { } endpoint)
+        {
+            if (!IsLoopbackAddress(endpoint))
+            {
+                forwardNode.Error($"host {ConfigText.Quote(endpoint.Host)} must be a loopback IP address (127.0.0.0/8 or [::1]): the gate forwards to a process on this node");
+            }
+            else if (endpoint.Port == 0)
+            {
+                forwardNode.Error("port \"0\" must be a number from 1 to 65535");
+            }
+            else
+            {
+                forward = endpoint;
+            }
+        }
+
+        map.RejectUnknownKeys();
+        return name is null || listen is null || forward is null
+            ? null
+            : new GateInboundOptions { Name = name, Listen = listen, Forward = forward };
+    }
+
+    // Names label audit records and metrics: short, plain, unique across the gate.
+    private static string? ReadListenerName(ConfigMap map, Dictionary<string, string> names)
+    {
+        var node = map.Get("name");
+        if (node is null)
+        {
+            map.Required("name");
+            return null;
+        }
+
+        var text = node.Scalar();
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (text.Length is 0 or > 63 || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            node.Error($"{ConfigText.Quote(text)} must be 1 to 63 letters, digits, '-', '_' or '.'");
+            return null;
+        }
+
+        if (names.TryGetValue(text, out var first))
+        {
+            node.Error($"{ConfigText.Quote(text)} is already the name of {first}");
+            return null;
+        }
+
+        names[text] = map.Path;
+        return text;
+    }
+
+    private static GateListenAddress? ReadListenAddress(ConfigNode node, bool allowUnix)
+    {
+        var text = node.Scalar();
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (allowUnix && text.StartsWith(UnixScheme, StringComparison.Ordinal))
+        {
+            var path = text[UnixScheme.Length..];
+            if (!Path.IsPathFullyQualified(path))
+            {
+                node.Error($"{ConfigText.Quote(text)} must name an absolute path (unix:///run/anchorage/out/app.sock)");
+                return null;
+            }
+
+            if (Encoding.UTF8.GetByteCount(path) > MaxSocketPathBytes)
+            {
+                node.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(path)} is longer than {MaxSocketPathBytes} bytes, the limit of a unix socket path"));
+                return null;
+            }
+
+            return GateListenAddress.Unix(path);
+        }
+
+        if (text.StartsWith(TcpScheme, StringComparison.Ordinal))
+        {
+            if (Endpoints.TryParse(text[TcpScheme.Length..], out var address, out var error))
+            {
+                return GateListenAddress.TcpAt(address);
+            }
+
+            node.Error(error);
+            return null;
+        }
+
+        node.Error(allowUnix
+            ? $"{ConfigText.Quote(text)} must be unix:///absolute/path or tcp://IP:PORT"
+            : $"{ConfigText.Quote(text)} must be tcp://IP:PORT");
+        return null;
+    }
+
+    // Two gate listeners on one socket path or one fixed port would fail at start with a bind error.
+    private static bool ClaimAddress(ConfigNode node, GateListenAddress address, Dictionary<string, string> addresses)
+    {
+        string key;
+        if (address.UnixPath is { } path)
+        {
+            key = "unix:" + NormalizePath(path);
+        }
+        else if (address.Tcp is { Port: not 0 } tcp)
+        {
+            key = "tcp:" + tcp.Port.ToString(CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            return true;
+        }
+
+        if (addresses.TryGetValue(key, out var first))
+        {
+            node.Error($"must differ from {first}");
+            return false;
+        }
+
+        addresses[key] = node.Path;
+        return true;
+    }
+}

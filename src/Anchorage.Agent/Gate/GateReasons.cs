@@ -1,0 +1,35 @@
+namespace Anchorage.Agent.Gate;
+
+/// <summary>The values of <see cref="Anchorage.Hosting.Audit.AuditRecord.Reason"/> the gate writes.</summary>
+public static class GateReasons
+{
+    /// <summary>The local process could not be attested, or holds no SVID.</summary>
+    public const string Unattested = "unattested";
+
+    /// <summary>The policy denied the connection.</summary>
+    public const string Policy = "policy";
+
+    /// <summary>The remote side's SVID did not verify, or is not the expected peer.</summary>
+    public const string PeerVerification = "peer-verification";
+
+    /// <summary>Outbound: the target could not be reached; inbound: nothing listens on the forward address.</summary>
+    public const string Unreachable = "unreachable";
+
+    /// <summary>Inbound: no local process listens on the forward address.</summary>
+    public const string NoListener = "no-listener";
+
+    /// <summary>A live connection closed because the policy no longer allows it.</summary>
+    public const string PolicyChanged = "policy-changed";
+
+    /// <summary>A live connection closed because the bundle of the peer's trust domain is gone for the local process.</summary>
+    public const string BundleRemoved = "bundle-removed";
+
+    /// <summary>A live connection closed because the peer's chain no longer verifies (its authority was revoked).</summary>
+    public const string AuthorityRevoked = "authority-revoked";
+
+    /// <summary>A live connection closed because the local process lost its identity (entry removed).</summary>
+    public const string IdentityRemoved = "identity-removed";
+
+    /// <summary>A live connection closed because the gate stopped.</summary>
+    public const string GateStopped = "gate-stopped";
+}

@@ -1,0 +1,36 @@
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Cache;
+using Anchorage.Agent.Policy;
+using Anchorage.Hosting.Audit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Anchorage.Agent.Gate;
+
+/// <summary>
+/// What a <see cref="GateHost"/> shares with the rest of the agent: the same identity cache,
+/// attestor and bundles as the Workload API, so identity and enforcement cannot disagree.
+/// </summary>
+public sealed class GateSetup
+{
+    /// <summary>The agent's identity cache (SVIDs and the bundles each process may see).</summary>
+    public required WorkloadCache Cache { get; init; }
+
+    /// <summary>The agent's workload attestor.</summary>
+    public required IWorkloadAttestor Attestor { get; init; }
+
+    /// <summary>The policy connections are decided with.</summary>
+    public required IPolicySource Policy { get; init; }
+
+    /// <summary>Where audit records go.</summary>
+    public required IAuditSink Audit { get; init; }
+
+    /// <summary>The clock (audit times, durations, certificate validity).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Loggers (category <see cref="GateHost.LoggerCategory"/>).</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>How long dialing the target and each TLS handshake may take (default 10 s).</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,189 @@
+using System.Globalization;
+using System.Net;
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Internal;
+
+namespace Anchorage.Agent.Gate.Internal;
+
+/// <summary>
+/// Finds the local process behind a loopback TCP socket for the gate, without a full /proc scan
+/// per connection in the common case: the processes that recently opened gate connections are
+/// asked first (a client reconnects from the same process), then every process.
+/// </summary>
+/// <remarks>
+/// Outbound: the caller's socket inode is the row of /proc/net/tcp{,6} whose local end is the
+/// caller's endpoint and whose remote end is the gate's. Inbound: the forward target's LISTEN
+/// row. Either way the owner found is pinned with a pidfd and must still hold the inode after
+/// that, so a pid reused in between is never taken for the owner. A socket found in a recent
+/// owner is attributed to it without looking for other holders (as SO_PEERCRED attributes a
+/// unix socket to the process that connected); a socket found by the full scan must have exactly
+/// one holder (outbound) or is attributed to its lowest pid, the parent of pre-forked servers (inbound).
+/// </remarks>
+internal sealed class SocketOwnerIndex
+{
+    /// <summary>How many recent owners are remembered.</summary>
+    internal const int Capacity = 256;
+
+    private const int TcpListen = 0x0A;
+    private readonly Lock _lock = new();
+    private readonly LinkedList<int> _recent = new();
+
+    /// <summary>Full /proc scans done (a test and bench hook).</summary>
+    internal long FullScans;
+
+    /// <summary>The process that opened the loopback connection from <paramref name="client"/> to <paramref name="server"/>.</summary>
+    public PeerProcess Locate(IPEndPoint server, IPEndPoint client)
+    {
+        if (!IPAddress.IsLoopback(ProcNetTcp.Normalize(client).Address))
+        {
+            throw new WorkloadAttestationException("peer is not on the loopback interface");
+        }
+
+        var inode = FindConnectionInode(client, server) ?? throw new WorkloadAttestationException("peer socket not found in /proc/net/tcp");
+        return Owner(inode, unique: true);
+    }
+
+    /// <summary>The process listening on <paramref name="address"/> (or on the wildcard address with its port).</summary>
+    public PeerProcess LocateListener(IPEndPoint address)
+    {
+        var inode = FindListenInode(address) ?? throw new WorkloadAttestationException(
+            $"no process listens on {address.ToString()}");
+        return Owner(inode, unique: false);
+    }
+
+    private PeerProcess Owner(ulong inode, bool unique)
+    {
+        int[] recent;
+        lock (_lock)
+        {
+            recent = [.. _recent];
+        }
+
+        foreach (var pid in recent)
+        {
+            if (SocketOwners.Holds(pid, inode) && TryPin(pid, inode) is { } peer)
+            {
+                Remember(pid);
+                return peer;
+            }
+        }
+
+        Interlocked.Increment(ref FullScans);
+        var owners = SocketOwners.Find(inode);
+        if (owners.Count == 0)
+        {
+            throw new WorkloadAttestationException("no process holds the peer socket");
+        }
+
+        if (owners.Count > 1 && unique)
+        {
+            throw new WorkloadAttestationException("the peer socket is held by more than one process");
+        }
+
+        var owner = owners.Min();
+        var pinned = TryPin(owner, inode) ?? throw new WorkloadAttestationException(
+            $"process {owner.ToString(CultureInfo.InvariantCulture)} no longer holds the peer socket");
+        Remember(owner);
+        return pinned;
+    }
+
+    private static PeerProcess? TryPin(int pid, ulong inode)
+    {
+        PeerProcess peer;
+        try
+        {
+            peer = PeerCredentialsReader.FromProcessId(pid);
+        }
+        catch (WorkloadAttestationException)
+        {
+            return null;
+        }
+
+        // Found before the pidfd was opened: the process behind the pidfd must hold the socket now.
+        if (!SocketOwners.Holds(pid, inode) || !PeerCredentialsReader.IsAlive(peer))
+        {
+            peer.Dispose();
+            return null;
+        }
+
+        return peer;
+    }
+
+    private void Remember(int pid)
+    {
+        lock (_lock)
+        {
+            _recent.Remove(pid);
+            _recent.AddFirst(pid);
+            while (_recent.Count > Capacity)
+            {
+                _recent.RemoveLast();
+            }
+        }
+    }
+
+    private static ulong? FindConnectionInode(IPEndPoint local, IPEndPoint remote)
+    {
+        foreach (var text in Tables())
+        {
+            if (ProcNetTcp.FindInode(text, local, remote) is { } inode)
+            {
+                return inode;
+            }
+        }
+
+        return null;
+    }
+
+    private static ulong? FindListenInode(IPEndPoint address)
+    {
+        var want = ProcNetTcp.Normalize(address);
+        ulong? wildcard = null;
+        foreach (var text in Tables())
+        {
+            foreach (var line in text.AsSpan().EnumerateLines())
+            {
+                if (!ProcNetTcp.TryParseRow(line, out var row) || row.State != TcpListen || row.Inode == 0)
+                {
+                    continue;
+                }
+
+                var local = ProcNetTcp.Normalize(row.Local);
+                if (local.Port != want.Port)
+                {
+                    continue;
+                }
+
+                if (local.Address.Equals(want.Address))
+                {
+                    return row.Inode;
+                }
+
+                if (local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any))
+                {
+                    wildcard ??= row.Inode;
+                }
+            }
+        }
+
+        return wildcard;
+    }
+
+    private static IEnumerable<string> Tables()
+    {
+        foreach (var path in ProcNetTcp.TablePaths)
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            yield return text;
+        }
+    }
+}
