@@ -1,17 +1,40 @@
+using Anchorage.Policy.Internal;
+using Anchorage.Spiffe.Ids;
+
 namespace Anchorage.Policy;
 
 /// <summary>
 /// A <see cref="CommunicationPolicy"/> ready for connect-time decisions. Immutable and safe to
 /// share between threads; a new policy is a new instance.
 /// </summary>
+/// <remarks>
+/// <para>
+/// A rule matches a <see cref="PolicyRequest"/> when its <c>from</c> pattern matches
+/// <see cref="PolicyRequest.From"/>, the process has every selector the rule names, its <c>to</c>
+/// pattern matches <see cref="PolicyRequest.To"/> and, if it names a port, the port is
+/// <see cref="PolicyRequest.Port"/>. Among the matching rules a deny wins over any allow; with no
+/// matching rule the connection is denied by default. The deciding rule is the first matching deny
+/// in file order, else the first matching allow in file order, so the rule named in decisions and
+/// audit records does not depend on how the index is built.
+/// </para>
+/// <para>
+/// Rules are indexed by their <c>from</c> pattern (exact ID, trust domain, or a per-trust-domain
+/// trie of path prefixes walked segment by segment), then by their <c>to</c> pattern the same way,
+/// then by port; a decision visits only the buckets whose patterns match both IDs and checks
+/// selectors there, stopping in each bucket at the first rule that can decide. Cost grows with the
+/// depth of the IDs' paths and the number of rules sharing a bucket, not with the size of the policy.
+/// </para>
+/// </remarks>
 public sealed class CompiledPolicy
 {
     private readonly CommunicationPolicy _policy;
+    private readonly PatternIndex<ToIndex> _index;
 
     private CompiledPolicy(CommunicationPolicy policy, string version)
     {
         _policy = policy;
         Version = version;
+        _index = BuildIndex(policy);
     }
 
     /// <summary>A policy with no rules: everything is denied by default.</summary>
@@ -27,9 +50,14 @@ public sealed class CompiledPolicy
     public IReadOnlyList<PolicyRule> Rules => _policy.Rules;
 
     /// <summary>Compiles <paramref name="policy"/> under <paramref name="version"/>.</summary>
+    /// <exception cref="ArgumentException">
+    /// A rule has an empty identity, a prefix that is not a SPIFFE ID path, a port outside 1..65535
+    /// or a malformed selector (<see cref="PolicyDocument"/> never produces such rules).
+    /// </exception>
     public static CompiledPolicy Compile(CommunicationPolicy policy, string version)
     {
         ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(policy.Rules);
         ArgumentException.ThrowIfNullOrEmpty(version);
         return new CompiledPolicy(policy, version);
     }
@@ -37,48 +65,219 @@ public sealed class CompiledPolicy
     /// <summary>Decides <paramref name="request"/>: a matching deny wins, else a matching allow, else deny by default.</summary>
     public PolicyDecision Decide(in PolicyRequest request)
     {
-        // Placeholder evaluation (linear scan) until the index lands; same semantics.
-        PolicyRule? allow = null;
-        foreach (var rule in _policy.Rules)
+        var evaluation = new Evaluation(request.To, request.Port, request.FromSelectors);
+        _index.Visit(request.From, ref evaluation);
+        if (evaluation.Deny != Evaluation.None)
         {
-            if (!Matches(rule, request))
+            return new PolicyDecision(false, _policy.Rules[evaluation.Deny].Name, Version);
+        }
+
+        return evaluation.Allow != Evaluation.None
+            ? new PolicyDecision(true, _policy.Rules[evaluation.Allow].Name, Version)
+            : new PolicyDecision(false, PolicyDecision.DefaultRule, Version);
+    }
+
+    /// <summary>
+    /// Decides <paramref name="request"/> like <see cref="Decide"/> and says why: every rule whose
+    /// <c>from</c> or <c>to</c> pattern names one of the request's IDs, in file order, with whether it
+    /// matched and, if not, each check it failed. Slower than <see cref="Decide"/>; for
+    /// <c>anchorage policy check --explain</c> and diagnostics, not for the connection path.
+    /// </summary>
+    public PolicyExplanation Explain(in PolicyRequest request)
+    {
+        var considered = new List<RuleEvaluation>();
+        var selectors = request.FromSelectors ?? EmptySet;
+        for (var i = 0; i < _policy.Rules.Count; i++)
+        {
+            var rule = _policy.Rules[i];
+            var fromMatches = rule.From.Identity.Matches(request.From);
+            var toMatches = rule.To.Identity.Matches(request.To);
+            if (!fromMatches && !toMatches)
             {
                 continue;
             }
 
-            if (rule.Action == PolicyAction.Deny)
+            var failures = new List<string>();
+            if (!fromMatches)
             {
-                return new PolicyDecision(false, rule.Name, Version);
+                failures.Add($"from: {request.From} {Mismatch(rule.From.Identity)}");
             }
 
-            allow ??= rule;
+            var missing = rule.From.Selectors.Where(s => !selectors.Contains(s)).ToList();
+            if (missing.Count > 0)
+            {
+                failures.Add("from.selectors: the process lacks " + string.Join(", ", missing));
+            }
+
+            if (!toMatches)
+            {
+                failures.Add($"to: {request.To} {Mismatch(rule.To.Identity)}");
+            }
+
+            if (rule.To.Port is { } port && port != request.Port)
+            {
+                failures.Add(FormattableString.Invariant($"to.port: {request.Port} is not {port}"));
+            }
+
+            considered.Add(new RuleEvaluation(rule, i, failures.Count == 0, failures));
         }
 
-        return allow is null
-            ? new PolicyDecision(false, PolicyDecision.DefaultRule, Version)
-            : new PolicyDecision(true, allow.Name, Version);
+        return new PolicyExplanation(Decide(request), considered, _policy.Rules.Count);
     }
 
-    private static bool Matches(PolicyRule rule, in PolicyRequest request)
+    private static readonly IReadOnlySet<string> EmptySet = new HashSet<string>();
+
+    private static string Mismatch(IdentityPattern pattern) => pattern switch
     {
-        if (!rule.From.Identity.Matches(request.From) || !rule.To.Identity.Matches(request.To))
+        IdentityPattern.Exact exact => "is not " + exact.Id,
+        IdentityPattern.Prefix prefix => "is not under " + prefix,
+        IdentityPattern.InTrustDomain domain => "is not in trust domain " + domain.TrustDomain.Name,
+        _ => "does not match " + pattern,
+    };
+
+    private static PatternIndex<ToIndex> BuildIndex(CommunicationPolicy policy)
+    {
+        var rules = policy.Rules;
+        var from = new PatternIndex<ToIndex>.Builder();
+        for (var i = 0; i < rules.Count; i++)
         {
-            return false;
+            var rule = rules[i] ?? throw new ArgumentException($"rule {i} is null", nameof(policy));
+            foreach (var (side, pattern) in new[] { ("from", rule.From.Identity), ("to", rule.To.Identity) })
+            {
+                if (!IsIndexable(pattern))
+                {
+                    throw new ArgumentException($"rule {rule.Name}: {side} must be an exact ID, a path prefix of a SPIFFE ID or a trust domain", nameof(policy));
+                }
+            }
+
+            if (rule.To.Port is < 1 or > 65535)
+            {
+                throw new ArgumentException($"rule {rule.Name}: to.port must be from 1 to 65535", nameof(policy));
+            }
+
+            var selectors = rule.From.Selectors?.ToArray() ?? throw new ArgumentException($"rule {rule.Name}: from.selectors is null", nameof(policy));
+            if (!selectors.All(FromMatch.IsSelector))
+            {
+                throw new ArgumentException($"rule {rule.Name}: from.selectors must be type:value", nameof(policy));
+            }
+
+            var to = from.GetOrAdd(rule.From.Identity, static () => new ToIndex());
+            to.Builder!.GetOrAdd(rule.To.Identity, static () => new RuleBucket())
+                .Add(rule.To.Port, new RuleRef(i, rule.Action == PolicyAction.Deny, selectors));
         }
 
-        if (rule.To.Port is { } port && port != request.Port)
+        return from.Build(static to => to.Freeze());
+    }
+
+    // The index splits prefixes into segments; only a canonical SPIFFE ID path splits back to what Matches compares.
+    private static bool IsIndexable(IdentityPattern? pattern) =>
+        pattern switch
         {
-            return false;
+            IdentityPattern.Exact exact => !exact.Id.IsEmpty,
+            IdentityPattern.InTrustDomain domain => !domain.TrustDomain.IsEmpty,
+            IdentityPattern.Prefix prefix => !prefix.TrustDomain.IsEmpty
+                && prefix.PathPrefix is not null
+                && (prefix.PathPrefix.Length == 0 || (prefix.PathPrefix[0] == '/' && SpiffeId.TryParse(prefix.TrustDomain.IdString + prefix.PathPrefix, out _))),
+            _ => false,
+        };
+
+    /// <summary>The <c>to</c> side of the rules sharing one <c>from</c> pattern.</summary>
+    private sealed class ToIndex
+    {
+        public PatternIndex<RuleBucket>.Builder? Builder { get; private set; } = new();
+
+        public PatternIndex<RuleBucket>? Index { get; private set; }
+
+        public void Freeze()
+        {
+            Index = Builder!.Build(static bucket => bucket.Freeze());
+            Builder = null;
+        }
+    }
+
+    /// <summary>One decision in progress: the lowest matching deny and allow positions found so far.</summary>
+    private struct Evaluation(SpiffeId to, int port, IReadOnlySet<string>? selectors)
+        : IPatternVisitor<ToIndex>, IPatternVisitor<RuleBucket>
+    {
+        public const int None = int.MaxValue;
+
+        private readonly SpiffeId _to = to;
+        private readonly int _port = port;
+        private readonly IReadOnlySet<string>? _selectors = selectors;
+
+        public int Deny { get; private set; } = None;
+
+        public int Allow { get; private set; } = None;
+
+        public void Visit(ToIndex value) => value.Index!.Visit(_to, ref this);
+
+        public void Visit(RuleBucket value)
+        {
+            Scan(value.AnyPort);
+            if (value.ByPort is { } byPort && byPort.TryGetValue(_port, out var list))
+            {
+                Scan(list);
+            }
         }
 
-        foreach (var selector in rule.From.Selectors)
+        private void Scan(RuleList list)
         {
-            if (!request.FromSelectors.Contains(selector))
+            foreach (ref readonly var rule in list.Denies.AsSpan())
+            {
+                if (rule.Index >= Deny)
+                {
+                    break;
+                }
+
+                if (HasAll(rule.Selectors))
+                {
+                    Deny = rule.Index;
+                    break;
+                }
+            }
+
+            // Once any deny matched, no allow can decide.
+            if (Deny != None)
+            {
+                return;
+            }
+
+            foreach (ref readonly var rule in list.Allows.AsSpan())
+            {
+                if (rule.Index >= Allow)
+                {
+                    break;
+                }
+
+                if (HasAll(rule.Selectors))
+                {
+                    Allow = rule.Index;
+                    break;
+                }
+            }
+        }
+
+        private readonly bool HasAll(string[] required)
+        {
+            if (required.Length == 0)
+            {
+                return true;
+            }
+
+            if (_selectors is null)
             {
                 return false;
             }
-        }
 
-        return true;
+            foreach (var selector in required)
+            {
+                if (!_selectors.Contains(selector))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
     }
 }

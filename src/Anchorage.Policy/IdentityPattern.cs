@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Policy;
@@ -14,6 +15,35 @@ public abstract record IdentityPattern
 
     /// <summary>True when <paramref name="id"/> is one of the IDs this pattern names.</summary>
     public abstract bool Matches(SpiffeId id);
+
+    /// <summary>
+    /// Parses the <c>spiffeId</c> form of a rule side: an exact SPIFFE ID, or a path prefix written
+    /// with a whole last segment <c>*</c> (<c>spiffe://td/web/*</c>; <c>spiffe://td/*</c> names every
+    /// ID of the trust domain). The ID part follows SPIFFE-ID §2.
+    /// </summary>
+    /// <param name="text">The text as written.</param>
+    /// <param name="pattern">The pattern when the text is valid.</param>
+    /// <param name="error">Why the text is not valid (one short lowercase line), else null.</param>
+    public static bool TryParse(string text, [NotNullWhen(true)] out IdentityPattern? pattern, [NotNullWhen(false)] out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        pattern = null;
+        var prefix = text.EndsWith("/*", StringComparison.Ordinal);
+        var idText = prefix ? text[..^2] : text;
+        if (idText.Contains('*', StringComparison.Ordinal))
+        {
+            error = "a wildcard is only allowed as the whole last segment (spiffe://td/path/*)";
+            return false;
+        }
+
+        if (!SpiffeId.TryParse(idText, out var id, out error))
+        {
+            return false;
+        }
+
+        pattern = prefix ? new Prefix(id.TrustDomain, id.Path) : new Exact(id);
+        return true;
+    }
 
     /// <summary>Exactly <paramref name="Id"/>.</summary>
     public sealed record Exact(SpiffeId Id) : IdentityPattern

@@ -14,7 +14,22 @@ public sealed record PolicyRule(string Name, PolicyAction Action, FromMatch From
 /// </summary>
 /// <param name="Identity">The IDs matched.</param>
 /// <param name="Selectors">Selectors as <c>type:value</c>; empty when the rule names none.</param>
-public sealed record FromMatch(IdentityPattern Identity, IReadOnlyList<string> Selectors);
+public sealed record FromMatch(IdentityPattern Identity, IReadOnlyList<string> Selectors)
+{
+    /// <summary>
+    /// True when <paramref name="text"/> has the <c>type:value</c> shape of a selector: a type of
+    /// lowercase letters, digits, '-' or '_', a colon, and a non-empty value without control characters.
+    /// </summary>
+    public static bool IsSelector(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        return colon > 0
+            && colon < text.Length - 1
+            && text[..colon].All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_')
+            && !text.Any(char.IsControl);
+    }
+}
 
 /// <summary>The accepting side of a rule: an identity pattern and, optionally, a port.</summary>
 /// <param name="Identity">The IDs matched.</param>
