@@ -39,6 +39,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly TimeProvider _time;
     private readonly IFederationRefresher? _refresher;
     private readonly BundleEndpointOptions? _bundleEndpoint;
+    private readonly BundleChangeFeed? _changeFeed;
 
     internal AdminApiService(
         EntryService entries,
@@ -50,8 +51,10 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         ILoggerFactory loggerFactory,
         TimeProvider? timeProvider = null,
         IFederationRefresher? refresher = null,
-        BundleEndpointOptions? bundleEndpoint = null)
+        BundleEndpointOptions? bundleEndpoint = null,
+        BundleChangeFeed? changeFeed = null)
     {
+        _changeFeed = changeFeed;
         _time = timeProvider ?? TimeProvider.System;
         _refresher = refresher;
         _bundleEndpoint = bundleEndpoint;

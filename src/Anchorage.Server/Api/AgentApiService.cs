@@ -287,6 +287,34 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
         }
     }
 
+    /// <summary>
+    /// The trust domain's communication policy: only its version when the agent already holds it
+    /// (<c>known_version</c>) or none was applied (version 0); otherwise the policy with its version.
+    /// </summary>
+    public override async Task<GetPolicyResponse> GetPolicy(GetPolicyRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        var ct = context.CancellationToken;
+        await _authenticator.AuthenticateAsync(context, ct).ConfigureAwait(false);
+        if (request.KnownVersion < 0)
+        {
+            throw ApiException.InvalidArgument("knownVersion must not be negative");
+        }
+
+        // The version alone first: most syncs find the policy unchanged and move no text.
+        var version = await _store.GetPolicyVersionAsync(ct).ConfigureAwait(false);
+        if (version == 0 || version == request.KnownVersion)
+        {
+            return new GetPolicyResponse { Version = version };
+        }
+
+        var stored = await _store.GetPolicyAsync(ct).ConfigureAwait(false);
+        return stored is null
+            ? new GetPolicyResponse()
+            : new GetPolicyResponse { Version = stored.Version, Policy = ProtoMapper.ToProto(stored) };
+    }
+
     private static RegistrationEntry FindAuthorized(AuthorizedEntrySet set, string entryId)
     {
         if (entryId.Length == 0)

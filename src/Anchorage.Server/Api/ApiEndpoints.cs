@@ -80,7 +80,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<IFederationRefresher>(),
-            sp.GetService<ServerOptions>()?.Federation.BundleEndpoint));
+            sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
+            sp.GetRequiredService<BundleChangeFeed>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

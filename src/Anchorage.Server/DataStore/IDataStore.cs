@@ -133,4 +133,21 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>Replaces the relationship's refresh state; not-found if the relationship is absent.</summary>
     Task UpdateRefreshStateAsync(TrustDomain trustDomain, FederationRefreshState state, CancellationToken cancellationToken);
+
+    // ---- communication policy ----
+
+    /// <summary>The trust domain's communication policy; null when none was ever applied.</summary>
+    Task<StoredPolicy?> GetPolicyAsync(CancellationToken cancellationToken);
+
+    /// <summary>The stored policy's version without its text (cheap enough to poll); 0 when none was ever applied.</summary>
+    Task<long> GetPolicyVersionAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores the policy, replacing the one stored: when <paramref name="document"/> differs from
+    /// the stored text (ordinal), with version = stored version + 1 (1 for the first) and
+    /// <c>UpdatedAt</c> = now; otherwise leaves the stored one as it is. Returns what is stored and
+    /// whether it changed. Safe under concurrent writers: a version never repeats or goes down.
+    /// The caller validates the document; the store keeps it verbatim.
+    /// </summary>
+    Task<(StoredPolicy Policy, bool Changed)> PutPolicyAsync(string name, string document, CancellationToken cancellationToken);
 }

@@ -955,6 +955,105 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.NotNull(await Store.GetRelationshipAsync(Payments, None));
     }
 
+    // ---- communication policy ----
+
+    private static string PolicyText(string name = "acme", string action = "allow") =>
+        $"apiVersion: anchorage.dev/v1alpha1\nkind: CommunicationPolicy\nmetadata: {{ name: {name} }}\nspec:\n  rules:\n" +
+        $"    - name: r\n      action: {action}\n      from: {{ trustDomain: example.org }}\n      to: {{ trustDomain: example.org }}\n";
+
+    [ContractFact]
+    public async Task GetPolicy_NoneApplied_NullAndVersionZero()
+    {
+        Assert.Null(await Store.GetPolicyAsync(None));
+        Assert.Equal(0, await Store.GetPolicyVersionAsync(None));
+
+        // Positive control: the same reads see a stored policy.
+        await Store.PutPolicyAsync("acme", PolicyText(), None);
+        Assert.NotNull(await Store.GetPolicyAsync(None));
+        Assert.Equal(1, await Store.GetPolicyVersionAsync(None));
+    }
+
+    [ContractFact]
+    public async Task PutPolicy_First_StoredVerbatimAsVersion1()
+    {
+        var text = PolicyText() + "# trailing comment, kept\n";
+
+        var (stored, changed) = await Store.PutPolicyAsync("acme", text, None);
+
+        Assert.True(changed);
+        Assert.Equal(new StoredPolicy("acme", text, 1, Start), stored);
+        Assert.Equal(TimeSpan.Zero, stored.UpdatedAt.Offset);
+        Assert.Equal(stored, await Store.GetPolicyAsync(None));
+    }
+
+    [ContractFact]
+    public async Task PutPolicy_TextChangesOnly_BumpVersionAndTime()
+    {
+        await Store.PutPolicyAsync("acme", PolicyText(), None);
+        Clock.Advance(TimeSpan.FromMinutes(1));
+
+        var (same, sameChanged) = await Store.PutPolicyAsync("acme", PolicyText(), None);
+        Assert.False(sameChanged);
+        Assert.Equal(new StoredPolicy("acme", PolicyText(), 1, Start), same);
+
+        var (deny, denyChanged) = await Store.PutPolicyAsync("acme", PolicyText(action: "deny"), None);
+        Assert.True(denyChanged);
+        Assert.Equal(new StoredPolicy("acme", PolicyText(action: "deny"), 2, Start.AddMinutes(1)), deny);
+
+        // Any byte counts: a renamed policy, or only whitespace, is a new version.
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var (renamed, _) = await Store.PutPolicyAsync("acme-2", PolicyText("acme-2", "deny"), None);
+        Assert.Equal(3, renamed.Version);
+        Assert.Equal("acme-2", renamed.Name);
+        Assert.Equal(4, (await Store.PutPolicyAsync("acme-2", PolicyText("acme-2", "deny") + "\n", None)).Policy.Version);
+        Assert.Equal(new StoredPolicy("acme-2", PolicyText("acme-2", "deny") + "\n", 4, Start.AddMinutes(2)), await Store.GetPolicyAsync(None));
+        Assert.Equal(4, await Store.GetPolicyVersionAsync(None));
+    }
+
+    [ContractFact]
+    public async Task PutPolicy_8ConcurrentWritersOnTwoStores_VersionNeverRepeatsAndEndsAtChangeCount()
+    {
+        var second = await OpenAsync();
+        var results = new ConcurrentBag<(long Version, bool Changed)>();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(p => Task.Run(async () =>
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                // Alternating text: whether a write changes the policy depends on who ran last.
+                var text = PolicyText(action: (p + round) % 2 == 0 ? "allow" : "deny");
+                var (stored, changed) = await (p % 2 == 0 ? Store : second).PutPolicyAsync("acme", text, None);
+                results.Add((stored.Version, changed));
+            }
+        })));
+
+        var final = await Store.GetPolicyVersionAsync(None);
+        var changes = results.Where(r => r.Changed).Select(r => r.Version).Order().ToArray();
+
+        // Every version from 1 to the last was handed out by exactly one changing write.
+        Assert.Equal(Enumerable.Range(1, (int)final).Select(i => (long)i), changes);
+        Assert.Equal(final, results.Max(r => r.Version));
+    }
+
+    [ContractFact]
+    public async Task PutPolicy_EmptyName_ArgumentException()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.PutPolicyAsync("", PolicyText(), None));
+
+        Assert.Null(await Store.GetPolicyAsync(None));
+        Assert.Equal(1, (await Store.PutPolicyAsync("acme", PolicyText(), None)).Policy.Version);
+    }
+
+    [ContractFact]
+    public async Task GetPolicy_CorruptVersion_InvalidDataExceptionNamingTableAndColumn()
+    {
+        await Store.PutPolicyAsync("acme", PolicyText(), None);
+        await Backend.ExecuteScalarAsync("UPDATE policy SET version = 0");
+
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => Store.GetPolicyAsync(None));
+
+        Assert.Equal("corrupt row in table policy (key \"1\"), column version: must be at least 1", ex.Message);
+    }
+
     // ---- lifecycle: reopen, migrations ----
 
     [ContractFact]
@@ -981,8 +1080,8 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.NotNull(await reopened.GetNodeAsync(Node("n1").SpiffeId, None));
         Assert.Single(await reopened.ListAuthoritiesAsync(None));
         Assert.Equal(1UL, (await reopened.PublishBundleAsync(Bundle(), None)).Bundle.SequenceNumber);
-        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
-        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
     }
 
     [ContractFact]
@@ -996,15 +1095,17 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_serial");
         await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_not_after");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_relationships");
+        await Backend.ExecuteScalarAsync("DROP TABLE policy");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 2");
         Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT pending_cert_serial FROM nodes"));
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
-        Assert.Equal(3L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
         Assert.Empty(await upgraded.ListRelationshipsAsync(None));
+        Assert.Null(await upgraded.GetPolicyAsync(None));
         AssertSameNode(node with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
         var renewed = node with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2) };
         await upgraded.UpdateNodeAsync(renewed, None);
@@ -1014,13 +1115,31 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
     }
 
     [ContractFact]
+    public async Task Open_DatabaseAtSchemaVersion3_PolicyTableAddedOthersKept()
+    {
+        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.DisposeAsync();
+        await Backend.ExecuteScalarAsync("DROP TABLE policy");
+        await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 4");
+        await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM policy"));
+
+        var upgraded = await OpenAsync();
+
+        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal("communication policy", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 4"));
+        Assert.NotNull(await upgraded.GetRelationshipAsync(Payments, None));
+        Assert.Null(await upgraded.GetPolicyAsync(None));
+        Assert.Equal(1, (await upgraded.PutPolicyAsync("acme", PolicyText(), None)).Policy.Version);
+    }
+
+    [ContractFact]
     public async Task Open_SchemaNewerThanCode_FailsWithClearMessage()
     {
         await Backend.ExecuteScalarAsync("INSERT INTO schema_version (version, description, applied_at) VALUES (999, 'from the future', 0)");
 
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(OpenAsync);
 
-        Assert.Equal("datastore schema version 999 is newer than this server supports (3); run a newer server or restore a backup", ex.Message);
+        Assert.Equal("datastore schema version 999 is newer than this server supports (4); run a newer server or restore a backup", ex.Message);
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 999");
         await OpenAsync();
     }

@@ -53,6 +53,10 @@ internal static partial class ApiLog
         Message = "admin {Action} the federation relationship with {TrustDomain}")]
     public static partial void FederationChanged(ILogger logger, string action, string trustDomain);
 
+    [LoggerMessage(EventId = 3410, EventName = "ApiPolicyApplied", Level = LogLevel.Information,
+        Message = "admin applied policy {Name}: version {Version} ({Outcome})")]
+    public static partial void PolicyApplied(ILogger logger, string name, long version, string outcome);
+
     /// <summary>The category of every API log event.</summary>
     public const string Category = "Anchorage.Server.Api";
 }

@@ -8,10 +8,12 @@ using Microsoft.Extensions.Logging;
 namespace Anchorage.Server.Api.Internal;
 
 /// <summary>
-/// One shared watcher of the bundles (own and federated) and tainted authorities, for the agent
-/// API's <c>WatchBundles</c> stream: it reads the datastore once per interval, whatever the number
-/// of agents, so changes made by any server of the trust domain (rotation, taint, a federated
-/// refresh, an operator's <c>bundle set</c>) reach every agent within about one interval.
+/// One shared watcher of the bundles (own and federated), tainted authorities and the communication
+/// policy's version, for the agent API's <c>WatchBundles</c> stream: it reads the datastore once per
+/// interval, whatever the number of agents, so changes made by any server of the trust domain
+/// (rotation, taint, a federated refresh, an operator's <c>bundle set</c> or <c>policy apply</c>)
+/// reach every agent within about one interval; a change made through this server can be announced
+/// at once with <see cref="RefreshNowAsync"/>.
 /// </summary>
 internal sealed class BundleChangeFeed : IDisposable
 {
@@ -25,6 +27,7 @@ internal sealed class BundleChangeFeed : IDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string _version = string.Empty;
     private Task? _loop;
@@ -68,6 +71,9 @@ internal sealed class BundleChangeFeed : IDisposable
         }
     }
 
+    /// <summary>Reads the datastore now, so a change just written reaches the watching agents without waiting for the next interval.</summary>
+    public Task RefreshNowAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
+
     public void Dispose()
     {
         _stop.Cancel();
@@ -110,7 +116,21 @@ internal sealed class BundleChangeFeed : IDisposable
         }
     }
 
+    // Serialized: a slow read finishing after a newer one must not bring back an older version.
     private async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        await _refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _refreshing.Release();
+        }
+    }
+
+    private async Task ReadAsync(CancellationToken cancellationToken)
     {
         var text = new StringBuilder();
         foreach (var stored in (await _store.ListBundlesAsync(cancellationToken).ConfigureAwait(false)).OrderBy(b => b.Bundle.TrustDomain.Name, StringComparer.Ordinal))
@@ -123,6 +143,8 @@ internal sealed class BundleChangeFeed : IDisposable
         {
             text.Append(tainted).Append(';');
         }
+
+        text.Append(CultureInfo.InvariantCulture, $"|policy={await _store.GetPolicyVersionAsync(cancellationToken).ConfigureAwait(false)}");
 
         var version = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..16];
         TaskCompletionSource? fire = null;

@@ -89,6 +89,14 @@ internal static class ProtoMapper
         UpdatedAt = stored.UpdatedAt.ToUnixTimeSeconds(),
     };
 
+    public static Common.Policy ToProto(StoredPolicy stored) => new()
+    {
+        Name = stored.Name,
+        Yaml = stored.Document,
+        Version = stored.Version,
+        UpdatedAt = stored.UpdatedAt.ToUnixTimeSeconds(),
+    };
+
     public static Common.X509Svid ToProto(IssuedX509Svid svid)
     {
         var proto = new Common.X509Svid { SpiffeId = svid.Id.ToString(), ExpiresAt = svid.NotAfter.ToUnixTimeSeconds() };

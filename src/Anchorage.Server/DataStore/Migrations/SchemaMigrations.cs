@@ -188,6 +188,28 @@ internal static class SchemaMigrations
                     next_refresh bigint,
                     consecutive_failures integer NOT NULL);
                 """),
+
+        // The trust domain's communication policy: one row (applying replaces it), with a version
+        // the server assigns (+1 per apply that changes the text) so agents can tell it changed.
+        new Migration(
+            4,
+            "communication policy",
+            Sqlite: """
+                CREATE TABLE policy (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    name TEXT NOT NULL,
+                    document TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL);
+                """,
+            Postgres: """
+                CREATE TABLE policy (
+                    id integer PRIMARY KEY CHECK (id = 1),
+                    name text NOT NULL,
+                    document text NOT NULL,
+                    version bigint NOT NULL,
+                    updated_at bigint NOT NULL);
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>
