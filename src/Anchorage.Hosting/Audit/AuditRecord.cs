@@ -80,8 +80,20 @@ public sealed record AuditRecord
     /// <summary>For bundle changes and fetches: authorities removed.</summary>
     public IReadOnlyList<string>? AuthoritiesRemoved { get; init; }
 
+    /// <summary>For authority changes: the authority's id (X.509: subject key id in hex; JWT: key id).</summary>
+    public string? Authority { get; init; }
+
+    /// <summary>For authority changes: <c>x509</c> or <c>jwt</c>.</summary>
+    public string? AuthorityKind { get; init; }
+
+    /// <summary>For authority changes: the server that owns the authority's key.</summary>
+    public string? ServerId { get; init; }
+
     /// <summary>Free text for what no field above holds, one line.</summary>
     public string? Detail { get; init; }
+
+    /// <summary>For <see cref="AuditKinds.AuditDropped"/>: how many records were lost because the audit queue was full.</summary>
+    public long? Dropped { get; init; }
 }
 
 /// <summary>A process as the audit trail records it.</summary>
@@ -113,4 +125,7 @@ public static class AuditKinds
 
     /// <summary>A federated bundle endpoint was fetched.</summary>
     public const string FederationFetch = "federation-fetch";
+
+    /// <summary>The audit log itself lost records (its queue was full); <see cref="AuditRecord.Dropped"/> says how many.</summary>
+    public const string AuditDropped = "audit-dropped";
 }

@@ -154,6 +154,7 @@ public sealed partial class AdminApiService
         {
             await _store.SetBundleAsync(bootstrap, ct).ConfigureAwait(false);
             ApiLog.BundleChanged(_logger, "bootstrapped", trustDomain.Name);
+            AuditBundle(context, "added", trustDomain, bootstrap.SequenceNumber, "bootstrap bundle");
         }
 
         ApiLog.FederationChanged(_logger, "applied", trustDomain.Name);
@@ -195,6 +196,7 @@ public sealed partial class AdminApiService
         }
 
         ApiLog.FederationChanged(_logger, "deleted", trustDomain.Name);
+        AuditBundle(context, "removed", trustDomain, null, "federation relationship deleted");
         return new DeleteFederationResponse();
     }
 

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Anchorage.Hosting.Audit;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
@@ -5,6 +7,7 @@ using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
+using Anchorage.Server.Hosting;
 using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -40,6 +43,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly IFederationRefresher? _refresher;
     private readonly BundleEndpointOptions? _bundleEndpoint;
     private readonly BundleChangeFeed? _changeFeed;
+    private readonly IAuditSink _audit;
 
     internal AdminApiService(
         EntryService entries,
@@ -52,9 +56,11 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         TimeProvider? timeProvider = null,
         IFederationRefresher? refresher = null,
         BundleEndpointOptions? bundleEndpoint = null,
-        BundleChangeFeed? changeFeed = null)
+        BundleChangeFeed? changeFeed = null,
+        IAuditSink? audit = null)
     {
         _changeFeed = changeFeed;
+        _audit = audit ?? NullAuditSink.Instance;
         _time = timeProvider ?? TimeProvider.System;
         _refresher = refresher;
         _bundleEndpoint = bundleEndpoint;
@@ -268,6 +274,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         var bundle = SpiffeBundle.Load(trustDomain, request.Content.Span);
         var stored = await _store.SetBundleAsync(bundle, context.CancellationToken).ConfigureAwait(false);
         ApiLog.BundleChanged(_logger, "set", trustDomain.Name);
+        AuditBundle(context, "set", trustDomain, stored.Bundle.SequenceNumber, null);
         return ProtoMapper.ToProto(stored);
     }
 
@@ -283,6 +290,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         }
 
         ApiLog.BundleChanged(_logger, "deleted", trustDomain.Name);
+        AuditBundle(context, "removed", trustDomain, null, null);
         return new DeleteBundleResponse();
     }
 
@@ -369,6 +377,36 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         var id = request.Id.Length == 0 ? null : request.Id;
         var record = await CaCalls.RunAsync(() => verb(kind, id, context.CancellationToken)).ConfigureAwait(false);
         return ProtoMapper.ToProto(record);
+    }
+
+    // A change of a federated bundle made through the admin API, with the admin's uid (the admin socket's peer).
+    private void AuditBundle(ServerCallContext context, string change, TrustDomain trustDomain, ulong? sequence, string? why)
+    {
+        var admin = AdminPeer(context) is { } peer
+            ? string.Create(CultureInfo.InvariantCulture, $"by admin uid {peer.UserId}")
+            : "by the admin api";
+        _audit.Write(new AuditRecord
+        {
+            Time = _time.GetUtcNow(),
+            Kind = AuditKinds.Bundle,
+            Decision = change,
+            TrustDomain = trustDomain.Name,
+            Sequence = FederationRefresher.AuditSequence(sequence),
+            Detail = why is null ? admin : why + ", " + admin,
+        });
+    }
+
+    // Calls made in-process (tests) have no HTTP context.
+    private static PeerCredentials? AdminPeer(ServerCallContext context)
+    {
+        try
+        {
+            return context.GetPeerCredentials();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private TrustDomain FederatedTrustDomain(string text, string verb)

@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
@@ -81,7 +82,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<IFederationRefresher>(),
             sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
-            sp.GetRequiredService<BundleChangeFeed>()));
+            sp.GetRequiredService<BundleChangeFeed>(),
+            sp.GetService<IAuditSink>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

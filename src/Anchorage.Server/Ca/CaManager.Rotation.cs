@@ -2,8 +2,11 @@ using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Ca.Internal;
 using Anchorage.Server.DataStore;
+using Anchorage.Server.Federation;
+using Anchorage.Server.Federation.Internal;
 using Anchorage.Spiffe.Bundles;
 
 namespace Anchorage.Server.Ca;
@@ -108,6 +111,7 @@ public sealed partial class CaManager
 
         var kindName = Name(kind);
         CaManagerLog.Prepared(_logger, kindName, record.Id, record.NotAfter);
+        AuditAuthority("prepared", record);
         return record;
     }
 
@@ -156,6 +160,7 @@ public sealed partial class CaManager
         await ReconcileAsync(cancellationToken).ConfigureAwait(false);
         var kindName = Name(kind);
         CaManagerLog.Activated(_logger, kindName, prepared.Id, previous);
+        AuditAuthority("activated", prepared, "previous active: " + previous);
     }
 
     /// <summary>Journal entry first, then the key: the journal never names a key that is gone.</summary>
@@ -167,6 +172,7 @@ public sealed partial class CaManager
             await _keys.DeleteAsync(AuthorityKeyIds.For(record), cancellationToken).ConfigureAwait(false);
             var kindName = Name(record.Kind);
             CaManagerLog.Retired(_logger, kindName, record.Id, record.NotAfter);
+            AuditAuthority("retired", record, "expired");
         }
     }
 
@@ -337,6 +343,21 @@ public sealed partial class CaManager
         {
             CaManagerLog.BundleChanged(
                 _logger, TrustDomain.Name, stored.Bundle.SequenceNumber ?? 0, stored.Bundle.X509Authorities.Length, stored.Bundle.JwtAuthorities.Length);
+            if (previous is not null && _options.Audit is { } audit)
+            {
+                // The first read at start is not a change; later ones are (by this server or another sharing the datastore).
+                var (added, removed) = BundleComparison.Diff(previous.Bundle, stored.Bundle);
+                audit.Write(new AuditRecord
+                {
+                    Time = _time.GetUtcNow(),
+                    Kind = AuditKinds.Bundle,
+                    Decision = "updated",
+                    TrustDomain = TrustDomain.Name,
+                    Sequence = FederationRefresher.AuditSequence(stored.Bundle.SequenceNumber),
+                    AuthoritiesAdded = added,
+                    AuthoritiesRemoved = removed,
+                });
+            }
             _pendingBundle = stored;
         }
     }

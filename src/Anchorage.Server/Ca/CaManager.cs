@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Ca.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Bundles;
@@ -339,6 +340,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
                 var tainted = target with { Tainted = true };
                 await _store.UpsertAuthorityAsync(tainted, ct).ConfigureAwait(false);
                 CaManagerLog.Tainted(_logger, Name(kind), target.Id, target.ServerId);
+                AuditAuthority("tainted", target);
                 await ReconcileAsync(ct).ConfigureAwait(false);
                 await PublishAsync(ct).ConfigureAwait(false);
                 return Find(kind, target.Id);
@@ -379,6 +381,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
                 }
 
                 CaManagerLog.Revoked(_logger, Name(kind), target.Id, target.ServerId);
+                AuditAuthority("revoked", target);
                 await ReconcileAsync(ct).ConfigureAwait(false);
                 await PublishAsync(ct).ConfigureAwait(false);
                 return target;
@@ -491,6 +494,20 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     }
 
     private static string Name(AuthorityKind kind) => kind == AuthorityKind.X509 ? "x509" : "jwt";
+
+    // One record per journal change this server made, in the order made (the audit log keeps the order of writes).
+    private void AuditAuthority(string change, AuthorityRecord record, string? detail = null) =>
+        _options.Audit?.Write(new AuditRecord
+        {
+            Time = _time.GetUtcNow(),
+            Kind = AuditKinds.Authority,
+            Decision = change,
+            TrustDomain = TrustDomain.Name,
+            Authority = record.Id,
+            AuthorityKind = Name(record.Kind),
+            ServerId = record.ServerId,
+            Detail = detail,
+        });
 
     private static IEnumerable<AuthorityRecord> OldestFirst(IEnumerable<AuthorityRecord> records) =>
         records.OrderBy(RotationPlanner.IssuedAt).ThenBy(a => a.NotAfter).ThenBy(a => a.Id, StringComparer.Ordinal);

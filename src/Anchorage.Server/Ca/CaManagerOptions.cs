@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.Ca;
@@ -45,4 +46,10 @@ public sealed record CaManagerOptions
 
     /// <summary>How often the journal is re-read, the rotation plan applied and the bundle published. Default 10 s.</summary>
     public TimeSpan RotationCheckInterval { get; init; } = DefaultRotationCheckInterval;
+
+    /// <summary>
+    /// Where every authority change (prepared, activated, tainted, revoked, retired) is recorded as an
+    /// <see cref="AuditKinds.Authority"/> record. Default null: not audited. Borrowed, like <see cref="UpstreamAuthority"/>.
+    /// </summary>
+    public IAuditSink? Audit { get; init; }
 }

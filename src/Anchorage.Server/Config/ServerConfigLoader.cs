@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Config;
 using System.Collections.Immutable;
 using System.Globalization;
@@ -51,6 +52,7 @@ public static class ServerConfigLoader
         var bundle = ReadBundle(root.Section("bundle"));
         var federation = ReadFederation(root.Section("federation"), listen);
         var adminUids = ReadAdminUids(root);
+        var audit = AuditConfig.Read(root.Get("audit"));
         root.RejectUnknownKeys();
 
         if (!errors.IsEmpty)
@@ -69,6 +71,7 @@ public static class ServerConfigLoader
             Bundle = bundle,
             Federation = federation,
             AdminUids = adminUids,
+            Audit = audit,
         });
     }
 

@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Config;
 using System.Collections.Immutable;
 using Anchorage.Spiffe.Ids;
@@ -45,6 +46,12 @@ public sealed record ServerOptions
 
     /// <summary>Federation with other trust domains.</summary>
     public FederationOptions Federation { get; init; } = new();
+
+    /// <summary>
+    /// The audit trail (<c>audit: { file, maxSizeMB, keep }</c>): a record per federation fetch,
+    /// federated bundle change and local authority change. Default null: no audit file.
+    /// </summary>
+    public AuditOptions? Audit { get; init; }
 
     /// <summary>The uids allowed to use the admin socket. Default <c>[0]</c> (root).</summary>
     public ImmutableArray<uint> AdminUids { get; init; } = [0];

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation.Internal;
@@ -11,7 +12,8 @@ namespace Anchorage.Server.Federation;
 /// <summary>
 /// Keeps every federated trust domain's bundle current: fetches each relationship's bundle
 /// endpoint when its refresh is due, stores what <see cref="BundleFetcher"/> accepts under that
-/// trust domain only, and records every outcome (datastore refresh state, a log line per fetch).
+/// trust domain only, and records every outcome (datastore refresh state, a log line and an audit
+/// record per fetch, an audit record per stored bundle change).
 /// </summary>
 /// <remarks>
 /// Schedule: after a success, at the peer's <c>spiffe_refresh_hint</c> (default 5 minutes), never
@@ -29,6 +31,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
     private readonly TimeSpan _floor;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly IAuditSink _audit;
     private readonly ConcurrentDictionary<TrustDomain, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<TrustDomain, FederationReading> _readings = new();
     private readonly CancellationTokenSource _stop = new();
@@ -36,7 +39,13 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
     private int _disposed;
 
     /// <summary>Creates a refresher; <see cref="Start"/> begins the schedule.</summary>
-    public FederationRefresher(IDataStore store, BundleFetcher fetcher, FederationOptions options, TimeProvider time, ILogger logger)
+    /// <param name="store">Relationships, their refresh state and the federated bundles.</param>
+    /// <param name="fetcher">Fetches and checks a bundle endpoint (owned: disposed with the refresher).</param>
+    /// <param name="options">The refresh floor.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">Receives a line per fetch (3600-3699).</param>
+    /// <param name="audit">Receives a <see cref="AuditKinds.FederationFetch"/> record per fetch and a <see cref="AuditKinds.Bundle"/> record per stored change; default none.</param>
+    public FederationRefresher(IDataStore store, BundleFetcher fetcher, FederationOptions options, TimeProvider time, ILogger logger, IAuditSink? audit = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(fetcher);
@@ -48,6 +57,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
         _floor = options.RefreshFloor;
         _time = time;
         _logger = logger;
+        _audit = audit ?? NullAuditSink.Instance;
     }
 
     /// <summary>Raised after a fetch stored a changed bundle (argument: its trust domain).</summary>
@@ -180,6 +190,39 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
         }
     }
 
+    /// <summary>A URL as the audit trail shows it: scheme, host, port and path; never a query, fragment or user info.</summary>
+    internal static string AuditUrl(Uri url) =>
+        url.IsAbsoluteUri ? url.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped) : url.OriginalString;
+
+    /// <summary>A <c>spiffe_sequence</c> (uint64) as the audit record's number; one beyond <see cref="long.MaxValue"/> is left out rather than wrapped.</summary>
+    internal static long? AuditSequence(ulong? sequence) => sequence is { } value && value <= long.MaxValue ? (long)value : null;
+
+    private void AuditFetch(TrustDomain trustDomain, BundleFetchResult result, string outcome, DateTimeOffset now) =>
+        _audit.Write(new AuditRecord
+        {
+            Time = now,
+            Kind = AuditKinds.FederationFetch,
+            TrustDomain = trustDomain.Name,
+            Url = AuditUrl(result.FinalUrl),
+            Outcome = outcome,
+            Sequence = AuditSequence(result.Sequence),
+            AuthoritiesAdded = result.Accepted ? result.AuthoritiesAdded : null,
+            AuthoritiesRemoved = result.Accepted ? result.AuthoritiesRemoved : null,
+        });
+
+    private void AuditBundleStored(TrustDomain trustDomain, string change, BundleFetchResult result, DateTimeOffset now) =>
+        _audit.Write(new AuditRecord
+        {
+            Time = now,
+            Kind = AuditKinds.Bundle,
+            Decision = change,
+            TrustDomain = trustDomain.Name,
+            Url = AuditUrl(result.FinalUrl),
+            Sequence = AuditSequence(result.Bundle?.SequenceNumber),
+            AuthoritiesAdded = result.AuthoritiesAdded,
+            AuthoritiesRemoved = result.AuthoritiesRemoved,
+        });
+
     private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null || a > b ? a : b;
 
     private async Task<FederationRefreshState> RefreshAsync(FederationRelationship relationship, CancellationToken cancellationToken)
@@ -209,6 +252,12 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                 FederationLog.FetchAccepted(
                     _logger, relationship.TrustDomain.Name, result.FinalUrl, result.Sequence, result.Changed,
                     result.AuthoritiesAdded, result.AuthoritiesRemoved);
+                AuditFetch(relationship.TrustDomain, result, result.Changed ? "updated" : "unchanged", now);
+                if (result.Changed)
+                {
+                    AuditBundleStored(relationship.TrustDomain, current is null ? "added" : "updated", result, now);
+                }
+
                 next = state with
                 {
                     LastSuccess = now,
@@ -229,6 +278,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                 var failures = state.ConsecutiveFailures + 1;
                 var error = result.Error ?? "the bundle was rejected";
                 FederationLog.FetchRejected(_logger, relationship.TrustDomain.Name, result.FinalUrl, error, failures);
+                AuditFetch(relationship.TrustDomain, result, error, now);
                 next = state with
                 {
                     LastAttempt = now,

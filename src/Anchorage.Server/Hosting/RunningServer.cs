@@ -1,16 +1,19 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 
 namespace Anchorage.Server.Hosting;
 
-/// <summary>A started server: its listeners, CA and datastore. Disposing stops it in reverse order.</summary>
+/// <summary>A started server: its listeners, CA, datastore and audit trail. Disposing stops it in reverse order.</summary>
 public sealed class RunningServer : IAsyncDisposable
 {
     private readonly UpstreamAuthority? _upstream;
+    private readonly AuditLog? _audit;
 
-    internal RunningServer(ServerHostHandle host, CaManager ca, IDataStore store, UpstreamAuthority? upstream, FederationRefresher refresher)
+    internal RunningServer(ServerHostHandle host, CaManager ca, IDataStore store, UpstreamAuthority? upstream, FederationRefresher refresher, AuditLog? audit = null)
     {
+        _audit = audit;
         Federation = refresher;
         Host = host;
         Ca = ca;
@@ -30,6 +33,9 @@ public sealed class RunningServer : IAsyncDisposable
     /// <summary>The refresher of federated bundles.</summary>
     public FederationRefresher Federation { get; }
 
+    /// <summary>The audit trail (<c>audit:</c> in server.yaml); null when none is configured.</summary>
+    public AuditLog? Audit => _audit;
+
     public async ValueTask DisposeAsync()
     {
         await Federation.DisposeAsync().ConfigureAwait(false);
@@ -37,5 +43,10 @@ public sealed class RunningServer : IAsyncDisposable
         await Ca.DisposeAsync().ConfigureAwait(false);
         _upstream?.Dispose();
         await Store.DisposeAsync().ConfigureAwait(false);
+        if (_audit is not null)
+        {
+            // Last: writes what the parts recorded while stopping, then flushes the file.
+            await _audit.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Anchorage.Hosting.Audit;
 using Anchorage.Server.Api;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
@@ -14,7 +15,7 @@ namespace Anchorage.Server.Hosting;
 /// <summary>
 /// Composes a server from its options: datastore (retried with backoff until reachable), key
 /// manager, CA manager, registration and attestation services, the three listeners and, when
-/// configured, the bundle endpoint. The
+/// configured, the bundle endpoint and the audit trail. The
 /// one place where the parts are wired together; <c>anchorage server run</c> and the tests use it.
 /// </summary>
 public static class ServerApp
@@ -37,6 +38,11 @@ public static class ServerApp
         UpstreamAuthority? upstream = null;
         CaManager? ca = null;
         FederationRefresher? refresher = null;
+
+        // Opened first and closed last, so that every change the parts make is recorded.
+        var audit = options.Audit is { } auditOptions
+            ? new AuditLog(auditOptions, loggerFactory.CreateLogger("Anchorage.Hosting.Audit"), time)
+            : null;
         try
         {
             if (options.Ca.Upstream is { } u)
@@ -64,6 +70,7 @@ public static class ServerApp
                     JwtSvidTtl = options.Ca.JwtSvidTtl,
                     RefreshHint = options.Bundle.RefreshHint,
                     UpstreamAuthority = upstream,
+                    Audit = audit,
                 },
                 store,
                 new DiskKeyManager(options.DataDir),
@@ -73,7 +80,7 @@ public static class ServerApp
 
             var caManager = ca;
             refresher = new FederationRefresher(
-                store, new BundleFetcher(time), options.Federation, time, loggerFactory.CreateLogger("Anchorage.Server.Federation"));
+                store, new BundleFetcher(time), options.Federation, time, loggerFactory.CreateLogger("Anchorage.Server.Federation"), audit);
             var setup = new ServerHostSetup
             {
                 // Attestation needs no client certificate; every other agent call is
@@ -89,6 +96,12 @@ public static class ServerApp
                     services.AddSingleton<ICertificateAuthority>(caManager);
                     services.AddSingleton(caManager);
                     services.AddSingleton<IFederationRefresher>(refresher);
+                    if (audit is not null)
+                    {
+                        // An instance, not a factory: the container does not dispose it, RunningServer does, last.
+                        services.AddSingleton<IAuditSink>(audit);
+                    }
+
                     services.AddSingleton(sp => new FederationMetrics(sp.GetRequiredService<IMeterFactory>(), refresher, time));
                     services.AddAnchorageApis();
                 },
@@ -107,7 +120,7 @@ public static class ServerApp
             // Created before the first fetch so that its failure is counted.
             host.Services.GetRequiredService<FederationMetrics>();
             refresher.Start();
-            return new RunningServer(host, ca, store, upstream, refresher);
+            return new RunningServer(host, ca, store, upstream, refresher, audit);
         }
         catch
         {
@@ -123,6 +136,11 @@ public static class ServerApp
 
             upstream?.Dispose();
             await store.DisposeAsync().ConfigureAwait(false);
+            if (audit is not null)
+            {
+                await audit.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
     }
