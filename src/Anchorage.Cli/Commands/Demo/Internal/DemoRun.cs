@@ -76,6 +76,7 @@ internal sealed class DemoRun : IAsyncDisposable
         [
             ("servers", "start a server for acme.corp and one for payments.acme.corp (SQLite, loopback)", StartServersAsync),
             ("federation", "federate them both ways over https_spiffe, bootstrapped from each other's bundle", FederateAsync),
+            ("policy", "apply a communication policy in each domain (deny by default)", ApplyPoliciesAsync),
             ("service", "start the payments service (a line echo server) on loopback", StartServiceAsync),
             ("agents", "start an agent per node: acme.corp web node, acme.corp batch node, payments node", StartAgentsAsync),
             ("workloads", "register the workloads and wait for their SVIDs", RegisterWorkloadsAsync),
@@ -264,6 +265,63 @@ internal sealed class DemoRun : IAsyncDisposable
         }
     }
 
+    // ---- 3. policy ---------------------------------------------------------------------------
+
+    private async Task<string> ApplyPoliciesAsync(CancellationToken cancellationToken)
+    {
+        var acme = await ApplyPolicyAsync(AcmeDomain, $$"""
+            apiVersion: anchorage.dev/v1alpha1
+            kind: CommunicationPolicy
+            metadata: { name: acme }
+            spec:
+              rules:
+                - name: acme-to-payments-api
+                  action: allow
+                  from: { trustDomain: {{Acme}} }
+                  to:   { spiffeId: "{{ApiId}}" }
+
+            """, cancellationToken).ConfigureAwait(false);
+        var payments = await ApplyPolicyAsync(PaymentsDomain, $$"""
+            apiVersion: anchorage.dev/v1alpha1
+            kind: CommunicationPolicy
+            metadata: { name: payments }
+            spec:
+              rules:
+                - name: web-to-payments-api
+                  action: allow
+                  from: { spiffeId: "{{WebId}}" }
+                  to:   { spiffeId: "{{ApiId}}" }
+                - name: no-batch-payments
+                  action: deny
+                  from: { spiffeId: "{{BatchId}}" }
+                  to:   { trustDomain: {{Payments}} }
+
+            """, cancellationToken).ConfigureAwait(false);
+        return $"acme.corp policy version {acme}: its workloads may call {ApiId}; payments.acme.corp policy version {payments}: only {WebId} may, {BatchId} explicitly not";
+    }
+
+    private async Task<long> ApplyPolicyAsync(Domain domain, string yaml, CancellationToken cancellationToken)
+    {
+        var file = Path.Combine(domain.Dir, "policy.yaml");
+        await File.WriteAllTextAsync(file, yaml, cancellationToken).ConfigureAwait(false);
+        _console.Block(yaml);
+        if (HasVerb("policy", "apply"))
+        {
+            await CliCheckedAsync(domain, ["policy", "apply", "-f", file], cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            _console.Info($"(admin API ApplyPolicy on {domain.Name})");
+            await AdminAsync(domain, (c, o) => c.ApplyPolicyAsync(new ApplyPolicyRequest { Yaml = yaml, Source = file }, o), cancellationToken).ConfigureAwait(false);
+        }
+
+        var stored = await AdminAsync(domain, (c, o) => c.GetPolicyAsync(new GetPolicyRequest(), o), cancellationToken).ConfigureAwait(false);
+        return stored.Version > 0 ? stored.Version : throw new DemoStepException($"{domain.Name} stores no policy after applying one");
+    }
+
+    private bool HasVerb(string noun, string verb) =>
+        CliApp.BuildRoot(_context).Subcommands.FirstOrDefault(c => c.Name == noun)?.Subcommands.Any(c => c.Name == verb) == true;
+
     // ---- 3. the payments service -------------------------------------------------------------
 
     private async Task<string> StartServiceAsync(CancellationToken cancellationToken)
@@ -329,7 +387,7 @@ internal sealed class DemoRun : IAsyncDisposable
         var audit = Path.Combine(dir, "audit.jsonl");
         var config = Path.Combine(dir, "agent.yaml");
         var serverAddress = await ServerAddressAsync(domain).ConfigureAwait(false);
-        var gateSection = WithGate ? "gate:\n" + $"  audit: {{ file: {audit} }}\n  closeOnRevoke: true\n" + gate.Replace("@OUT@", outDir, StringComparison.Ordinal) : string.Empty;
+        var gateSection = "gate:\n" + $"  audit: {{ file: {audit} }}\n  closeOnRevoke: true\n" + gate.Replace("@OUT@", outDir, StringComparison.Ordinal);
         await File.WriteAllTextAsync(config, $"""
             trustDomain: {domain.Name}
             dataDir: {dir}/data
@@ -348,8 +406,6 @@ internal sealed class DemoRun : IAsyncDisposable
         _console.Command($"anchorage agent run --config {Short(config)}", $"pid {agent.Pid}, joins as {token.AgentSpiffeId}");
         return new Node(name, domain, dir, Path.Combine(dir, "api.sock"), token.AgentSpiffeId, audit, Path.Combine(outDir, "payments.sock"), agent);
     }
-
-    private const bool WithGate = false;
 
     private static async Task<string> ServerAddressAsync(Domain domain)
     {
