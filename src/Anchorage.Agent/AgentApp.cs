@@ -1,6 +1,9 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
+using Anchorage.Agent.Gate;
+using Anchorage.Agent.Gate.Internal;
+using Anchorage.Agent.Policy.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
 using Grpc.Core;
@@ -44,24 +47,41 @@ public static class AgentApp
         WorkloadCache? cache = null;
         CacheSynchronizer? sync = null;
         AgentHostHandle? host = null;
+        GateHost? gate = null;
         try
         {
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
             sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger);
             var cacheForReadiness = cache;
+            var attestor = new UnixWorkloadAttestor();
             host = await AgentHost.StartAsync(
                 options,
                 new AgentHostSetup
                 {
                     Cache = cache,
-                    Attestor = new UnixWorkloadAttestor(),
+                    Attestor = attestor,
                     TimeProvider = time,
                     Readiness = _ => ValueTask.FromResult(Readiness(session, cacheForReadiness)),
                 },
                 loggerFactory,
                 cancellationToken).ConfigureAwait(false);
-            var running = new RunningAgent(host, session, cache, sync);
+            if (options.Gate is { } gateOptions)
+            {
+                gate = GateHost.Start(gateOptions, new GateSetup
+                {
+                    Cache = cache,
+                    Attestor = attestor,
+
+                    // Placeholders until the policy sources and the audit log are merged (see their docs).
+                    Policy = new FixedPolicySource(Anchorage.Policy.CompiledPolicy.DenyAll),
+                    Audit = DiscardingAuditSink.Instance,
+                    TimeProvider = time,
+                    LoggerFactory = loggerFactory,
+                });
+            }
+
+            var running = new RunningAgent(host, session, cache, sync, gate);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities
@@ -78,6 +98,11 @@ public static class AgentApp
         }
         catch
         {
+            if (gate is not null)
+            {
+                await gate.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (host is not null)
             {
                 await host.DisposeAsync().ConfigureAwait(false);

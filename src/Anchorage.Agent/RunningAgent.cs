@@ -1,4 +1,5 @@
 using Anchorage.Agent.Cache;
+using Anchorage.Agent.Gate;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
 
@@ -10,8 +11,9 @@ public sealed class RunningAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _syncLoop = Task.CompletedTask;
 
-    internal RunningAgent(AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync)
+    internal RunningAgent(AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, GateHost? gate = null)
     {
+        Gate = gate;
         Host = host;
         Session = session;
         Cache = cache;
@@ -37,6 +39,9 @@ public sealed class RunningAgent : IAsyncDisposable
     /// <summary>The identities this node holds.</summary>
     public WorkloadCache Cache { get; }
 
+    /// <summary>The gate (agent.yaml <c>gate:</c>); null when none is configured.</summary>
+    public GateHost? Gate { get; }
+
     /// <summary>The background synchronizer.</summary>
     public CacheSynchronizer Sync { get; }
 
@@ -53,6 +58,11 @@ public sealed class RunningAgent : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
+        if (Gate is not null)
+        {
+            await Gate.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Host.DisposeAsync().ConfigureAwait(false);
         await _syncLoop.ConfigureAwait(false);
         Sync.Dispose();

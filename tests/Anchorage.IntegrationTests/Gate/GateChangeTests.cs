@@ -1,0 +1,173 @@
+using System.Globalization;
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Config;
+using Anchorage.Agent.Gate;
+using Anchorage.Hosting.Audit;
+using Anchorage.Hosting.Config;
+using Anchorage.IntegrationTests.Federation;
+using Anchorage.Policy;
+using Anchorage.Protos.Admin.V1;
+using Anchorage.Spiffe.Ids;
+using static Anchorage.IntegrationTests.Federation.TwoDomains;
+
+namespace Anchorage.IntegrationTests.Gate;
+
+/// <summary>
+/// Issue 6 item 5: changes apply at once. A narrowed policy, a removed federated bundle and a
+/// revoked authority close the live connections they no longer allow (audited with the reason);
+/// an SVID rotation and a policy change that still allows keep them open.
+/// </summary>
+[Trait("Category", "Slow")]
+public sealed class GateChangeTests
+{
+    private static readonly SpiffeId Web = SpiffeId.Parse("spiffe://acme.corp/web");
+    private static readonly SpiffeId Api = SpiffeId.Parse("spiffe://payments.acme.corp/api");
+    private static readonly SpiffeId AcmeApi = SpiffeId.Parse("spiffe://acme.corp/api");
+
+    private static string Uid => "unix:uid:" + TestServer.OwnUid().ToString(CultureInfo.InvariantCulture);
+
+    private static GateEntry WebEntry(params TrustDomain[] federatesWith) =>
+        new("/web", [Uid, "unix:path:" + GateClients.OwnExe], federatesWith);
+
+    [Fact]
+    public async Task LiveConnection_PolicyNarrowed_ClosedAndAudited_WhileAPolicyThatStillAllowsKeepsIt()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        var service = await domains.WorkloadAsync(PaymentsTd, "/api", AcmeTd);
+        await using var remote = new TlsEchoService(service.Source, service.Source);
+        string socket = null!;
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api)));
+        await using var node = await GateNode.StartAsync(domains, AcmeTd, [WebEntry(PaymentsTd)], dir => new GateOptions
+        {
+            Outbound = [new GateOutboundOptions { Name = "payments", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(dir, "payments")), Target = new HostPort("127.0.0.1", remote.Port), Peer = Api }],
+        }, policy);
+        await using var stream = await GateClients.ConnectUnixAsync(socket);
+        Assert.Equal("ping", await GateClients.EchoAsync(stream, "ping"));
+
+        // A new version that still allows the connection: it stays open.
+        policy.Set(Policies.Of("v2", Policies.Allow("web-to-api-renamed", Web, Api)));
+        node.Gate.Recheck(); // what the Changed handler runs; called here so the assertion follows it
+        Assert.Equal("pong", await GateClients.EchoAsync(stream, "pong"));
+
+        // Narrowed: an explicit deny for the whole trust domain.
+        policy.Set(Policies.Of("v3", Policies.Allow("web-to-api", Web, Api), Policies.Deny("no-payments", new IdentityPattern.InTrustDomain(AcmeTd), new IdentityPattern.InTrustDomain(PaymentsTd))));
+
+        Assert.True(await GateClients.ClosedAsync(stream));
+        var closed = await node.Audit.WaitForAsync(r => r.Kind == AuditKinds.ConnectionClosed, "the close");
+        Assert.Equal(GateReasons.PolicyChanged, closed.Reason);
+        Assert.Equal(8, closed.BytesOut);
+        Assert.Equal(Environment.ProcessId, closed.Process!.Pid);
+        Assert.Equal(0, node.Gate.LiveConnections);
+
+        // And new connections are decided by the narrowed policy.
+        await using var next = await GateClients.ConnectUnixAsync(socket);
+        Assert.True(await GateClients.ClosedAsync(next));
+        var denied = await node.Audit.WaitForAsync(r => r.Decision == "deny", "the new connection's denial");
+        Assert.Equal("no-payments", denied.Rule);
+        Assert.Equal("v3", denied.PolicyVersion);
+    }
+
+    [Fact]
+    public async Task LiveConnection_CloseOnRevokeOff_KeptOpenAndAuditedOnce()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        var service = await domains.WorkloadAsync(PaymentsTd, "/api", AcmeTd);
+        await using var remote = new TlsEchoService(service.Source, service.Source);
+        string socket = null!;
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api)));
+        await using var node = await GateNode.StartAsync(domains, AcmeTd, [WebEntry(PaymentsTd)], dir => new GateOptions
+        {
+            CloseOnRevoke = false,
+            Outbound = [new GateOutboundOptions { Name = "payments", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(dir, "payments")), Target = new HostPort("127.0.0.1", remote.Port), Peer = Api }],
+        }, policy);
+        await using var stream = await GateClients.ConnectUnixAsync(socket);
+        Assert.Equal("ping", await GateClients.EchoAsync(stream, "ping"));
+
+        policy.Set(CompiledPolicy.DenyAll);
+        node.Gate.Recheck();
+
+        Assert.Equal("pong", await GateClients.EchoAsync(stream, "pong"));
+        var stale = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "deny" }, "the stale connection");
+        Assert.Equal(GateReasons.PolicyChanged, stale.Reason);
+        Assert.Equal("kept open: closeOnRevoke is false", stale.Detail);
+        Assert.Single(node.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "deny" });
+    }
+
+    [Fact]
+    public async Task LiveConnection_FederatedBundleRemoved_ClosedAndAudited_BundleRecordWritten()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        var service = await domains.WorkloadAsync(PaymentsTd, "/api", AcmeTd);
+        await using var remote = new TlsEchoService(service.Source, service.Source);
+        string socket = null!;
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api)));
+        await using var node = await GateNode.StartAsync(domains, AcmeTd, [WebEntry(PaymentsTd)], dir => new GateOptions
+        {
+            Outbound = [new GateOutboundOptions { Name = "payments", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(dir, "payments")), Target = new HostPort("127.0.0.1", remote.Port), Peer = Api }],
+        }, policy);
+        var added = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Bundle, Decision: "added", TrustDomain: "payments.acme.corp" }, "the payments bundle added");
+        Assert.NotNull(added.Sequence);
+        Assert.NotEmpty(added.AuthoritiesAdded!);
+        await using var stream = await GateClients.ConnectUnixAsync(socket);
+        Assert.Equal("ping", await GateClients.EchoAsync(stream, "ping"));
+
+        await domains.Acme.Admin.DeleteFederationAsync(new DeleteFederationRequest { TrustDomain = PaymentsTd.Name });
+
+        Assert.True(await GateClients.ClosedAsync(stream));
+        var closed = await node.Audit.WaitForAsync(r => r.Kind == AuditKinds.ConnectionClosed, "the close");
+        Assert.Equal(GateReasons.BundleRemoved, closed.Reason);
+        var removed = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Bundle, Decision: "removed" }, "the bundle removal");
+        Assert.Equal(PaymentsTd.Name, removed.TrustDomain);
+    }
+
+    [Fact]
+    public async Task LiveConnection_SvidRotationKeepsIt_AuthorityRevokedClosesIt()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        var service = await domains.WorkloadAsync(AcmeTd, "/api");
+        await using var remote = new TlsEchoService(service.Source, service.Source);
+        string socket = null!;
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, AcmeApi)));
+        await using var node = await GateNode.StartAsync(domains, AcmeTd, [WebEntry()], dir => new GateOptions
+        {
+            Outbound = [new GateOutboundOptions { Name = "api", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(dir, "api")), Target = new HostPort("127.0.0.1", remote.Port), Peer = AcmeApi }],
+        }, policy);
+        await using var stream = await GateClients.ConnectUnixAsync(socket);
+        Assert.Equal("ping", await GateClients.EchoAsync(stream, "ping"));
+        var before = await OwnSvidAsync(node);
+
+        // Rotation: a new authority, activated; the old one tainted, so every SVID is re-issued.
+        var admin = domains.Acme.Admin;
+        await admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await UntilAsync(() => OwnSvidAsync(node).GetAwaiter().GetResult() is { } now && now.Leaf.Thumbprint != before.Leaf.Thumbprint, "the gate's process to get a re-issued svid");
+        node.Gate.Recheck();
+
+        Assert.Equal("pong", await GateClients.EchoAsync(stream, "pong")); // still open after rotation
+        Assert.DoesNotContain(node.Audit.Records, r => r.Kind == AuditKinds.ConnectionClosed);
+        await using (var fresh = await GateClients.ConnectUnixAsync(socket))
+        {
+            Assert.Equal("new", await GateClients.EchoAsync(fresh, "new")); // new connections use the new svid
+        }
+
+        // Revocation of the old authority: the peer's chain of the live connection no longer verifies.
+        await admin.RevokeAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+
+        Assert.True(await GateClients.ClosedAsync(stream));
+        var closed = await node.Audit.WaitForAsync(r => r.Kind == AuditKinds.ConnectionClosed && r.Reason is not null, "the close");
+        Assert.Equal(GateReasons.AuthorityRevoked, closed.Reason);
+        var updated = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Bundle, Decision: "updated" } && r.AuthoritiesRemoved is not null, "the bundle update");
+        Assert.Equal(AcmeTd.Name, updated.TrustDomain);
+    }
+
+    private static async Task<Anchorage.Spiffe.Svids.X509Svid> OwnSvidAsync(GateNode node)
+    {
+        using var peer = PeerCredentialsReader.FromProcessId(Environment.ProcessId);
+        var attestation = await new UnixWorkloadAttestor().AttestAsync(peer, CancellationToken.None);
+        return node.Agent.Agent.Cache.Resolve("test", attestation.Selectors)!.X509Svids[0];
+    }
+}

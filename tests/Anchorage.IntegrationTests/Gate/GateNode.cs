@@ -1,0 +1,93 @@
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Config;
+using Anchorage.Agent.Gate;
+using Anchorage.IntegrationTests.Agent;
+using Anchorage.IntegrationTests.Federation;
+using Anchorage.Spiffe.Ids;
+using Anchorage.Testing;
+
+namespace Anchorage.IntegrationTests.Gate;
+
+/// <summary>One workload entry for <see cref="GateNode"/>.</summary>
+internal sealed record GateEntry(string Path, string[] Selectors, params TrustDomain[] FederatesWith);
+
+/// <summary>
+/// A node of one of <see cref="TwoDomains"/>: a real agent (composed by AgentApp) with the given
+/// entries, and a <see cref="GateHost"/> on its cache and a real <see cref="UnixWorkloadAttestor"/>,
+/// a policy the test sets and an audit sink that keeps the records.
+/// </summary>
+internal sealed class GateNode : IAsyncDisposable
+{
+    private GateNode(TestAgent agent, GateHost gate, MutablePolicySource policy, CollectingAuditSink audit, TempDir dir)
+    {
+        Agent = agent;
+        Gate = gate;
+        Policy = policy;
+        Audit = audit;
+        Dir = dir;
+    }
+
+    public TestAgent Agent { get; }
+
+    public GateHost Gate { get; }
+
+    public MutablePolicySource Policy { get; }
+
+    public CollectingAuditSink Audit { get; }
+
+    public TempDir Dir { get; }
+
+    /// <summary>A unix socket path for an outbound listener, in a directory every uid may traverse.</summary>
+    public static string SocketPath(TempDir dir, string name)
+    {
+        var folder = Path.Combine(dir.Path, "out");
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(folder, (UnixFileMode)0b111_101_101);
+        return Path.Combine(folder, name + ".sock");
+    }
+
+    /// <summary>Starts an agent of <paramref name="td"/> holding <paramref name="entries"/> (waits for their SVIDs and federated bundles), then the gate.</summary>
+    public static async Task<GateNode> StartAsync(
+        TwoDomains domains, TrustDomain td, GateEntry[] entries, Func<TempDir, GateOptions> gate, MutablePolicySource policy)
+    {
+        var server = domains.Of(td);
+        var (token, agentId) = await TestAgent.TokenAsync(server);
+        foreach (var entry in entries)
+        {
+            await NodeParts.EntryAsync(server, agentId, entry.Path, entry.Selectors, entry.FederatesWith);
+        }
+
+        var agent = await TestAgent.StartAsync(server, token, o => o with { TrustDomain = td });
+        var dir = new TempDir();
+        try
+        {
+            var federated = entries.SelectMany(e => e.FederatesWith).Distinct().ToArray();
+            await TwoDomains.UntilAsync(
+                () => agent.Agent.Cache.SvidCount == entries.Length && federated.All(f => agent.Agent.Cache.State.Federated.ContainsKey(f)),
+                "the agent's svids and federated bundles");
+            var audit = new CollectingAuditSink();
+            var host = GateHost.Start(gate(dir), new GateSetup
+            {
+                Cache = agent.Agent.Cache,
+                Attestor = new UnixWorkloadAttestor(),
+                Policy = policy,
+                Audit = audit,
+            });
+            return new GateNode(agent, host, policy, audit, dir);
+        }
+        catch
+        {
+            dir.Dispose();
+            await agent.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Gate.DisposeAsync();
+        await Agent.DisposeAsync();
+        Dir.Dispose();
+    }
+}
