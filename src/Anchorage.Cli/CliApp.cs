@@ -103,6 +103,7 @@ internal static class CliApp
         root.Add(Noun("server", "the control plane", Commands.Server.RunCommand.Create(context), Commands.Server.HealthcheckCommand.Create(context)));
         root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
         root.Add(Commands.Inventory.InventoryCommand.Create(context));
+        root.Add(Noun("policy", "communication policy", Commands.Policy.PolicyCheckCommand.Create(context)));
         root.Add(Commands.Demo.DemoCommand.Create(context));
         return root;
     }
