@@ -6,6 +6,7 @@ using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Policy.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +25,9 @@ public static class AgentApp
 
     /// <summary>The logger category of the identity cache.</summary>
     public const string CacheLoggerCategory = "Anchorage.Agent.Cache";
+
+    /// <summary>The logger category of the communication policy sources.</summary>
+    public const string PolicyLoggerCategory = "Anchorage.Agent.Policy";
 
     /// <summary>The longest wait between two attempts to reach the server at start.</summary>
     public static readonly TimeSpan StartMaxRetryDelay = TimeSpan.FromSeconds(30);
@@ -48,11 +52,13 @@ public static class AgentApp
         CacheSynchronizer? sync = null;
         AgentHostHandle? host = null;
         GateHost? gate = null;
+        FilePolicySource? filePolicy = null;
         try
         {
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
-            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger);
+            var serverPolicy = new ServerPolicySource(loggerFactory.CreateLogger(PolicyLoggerCategory));
+            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger, serverPolicy);
             var cacheForReadiness = cache;
             var attestor = new UnixWorkloadAttestor();
             host = await AgentHost.StartAsync(
@@ -68,20 +74,28 @@ public static class AgentApp
                 cancellationToken).ConfigureAwait(false);
             if (options.Gate is { } gateOptions)
             {
+                // A local policy file, when configured, replaces the one the server distributes.
+                IPolicySource policy = serverPolicy;
+                if (gateOptions.PolicyFile is { } policyFile)
+                {
+                    filePolicy = new FilePolicySource(policyFile, time, loggerFactory.CreateLogger(PolicyLoggerCategory));
+                    policy = filePolicy;
+                }
+
                 gate = GateHost.Start(gateOptions, new GateSetup
                 {
                     Cache = cache,
                     Attestor = attestor,
+                    Policy = policy,
 
-                    // Placeholders until the policy sources and the audit log are merged (see their docs).
-                    Policy = new FixedPolicySource(Anchorage.Policy.CompiledPolicy.DenyAll),
+                    // Placeholder until the audit log is merged.
                     Audit = DiscardingAuditSink.Instance,
                     TimeProvider = time,
                     LoggerFactory = loggerFactory,
                 });
             }
 
-            var running = new RunningAgent(host, session, cache, sync, gate);
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, filePolicy);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities
@@ -102,6 +116,8 @@ public static class AgentApp
             {
                 await gate.DisposeAsync().ConfigureAwait(false);
             }
+
+            filePolicy?.Dispose();
 
             if (host is not null)
             {

@@ -2,6 +2,7 @@ using Anchorage.Agent.Cache;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 
 namespace Anchorage.Agent;
 
@@ -11,9 +12,14 @@ public sealed class RunningAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _syncLoop = Task.CompletedTask;
 
-    internal RunningAgent(AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, GateHost? gate = null)
+    private readonly FilePolicySource? _filePolicy;
+
+    internal RunningAgent(
+        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateHost? gate = null, FilePolicySource? filePolicy = null)
     {
+        ServerPolicy = serverPolicy;
         Gate = gate;
+        _filePolicy = filePolicy;
         Host = host;
         Session = session;
         Cache = cache;
@@ -45,6 +51,9 @@ public sealed class RunningAgent : IAsyncDisposable
     /// <summary>The background synchronizer.</summary>
     public CacheSynchronizer Sync { get; }
 
+    /// <summary>The communication policy the server distributes, kept current by <see cref="Sync"/>.</summary>
+    public ServerPolicySource ServerPolicy { get; }
+
     /// <summary>Starts the background sync loop (once).</summary>
     internal void StartSyncLoop()
     {
@@ -62,6 +71,8 @@ public sealed class RunningAgent : IAsyncDisposable
         {
             await Gate.DisposeAsync().ConfigureAwait(false);
         }
+
+        _filePolicy?.Dispose();
 
         await Host.DisposeAsync().ConfigureAwait(false);
         await _syncLoop.ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Policy;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
@@ -16,8 +17,9 @@ namespace Anchorage.Agent.Cache;
 /// Keeps the <see cref="WorkloadCache"/> in step with the server: renews the agent SVID at half
 /// life, pulls bundles and tainted authorities, syncs entries incrementally (by revision), and
 /// asks for X.509-SVIDs in batches for entries that have none, changed, reached half life (plus
-/// jitter), or were signed by a tainted authority. On failure it retries with backoff and jitter
-/// while the cache keeps serving what it holds.
+/// jitter), or were signed by a tainted authority; and, when given a <see cref="ServerPolicySource"/>,
+/// fetches the communication policy when the server holds a newer version. On failure it retries
+/// with backoff and jitter while the cache keeps serving what it holds.
 /// </summary>
 public sealed class CacheSynchronizer : IDisposable
 {
@@ -36,11 +38,20 @@ public sealed class CacheSynchronizer : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _running = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly ServerPolicySource? _policy;
+    private bool _policyNotServed;
     private string? _lastError;
 
     /// <summary>Creates a synchronizer; <see cref="RunAsync"/> starts it.</summary>
-    public CacheSynchronizer(NodeSession session, WorkloadCache cache, TimeSpan interval, TimeProvider time, ILogger logger)
+    /// <param name="session">The agent's standing with the server.</param>
+    /// <param name="cache">The cache filled.</param>
+    /// <param name="interval">Time between two syncs when nothing is due sooner.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="logger">Receives sync failures and skipped items.</param>
+    /// <param name="policy">Receives the server's communication policy; null: the policy is not fetched.</param>
+    public CacheSynchronizer(NodeSession session, WorkloadCache cache, TimeSpan interval, TimeProvider time, ILogger logger, ServerPolicySource? policy = null)
     {
+        _policy = policy;
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(time);
@@ -184,7 +195,7 @@ public sealed class CacheSynchronizer : IDisposable
         }
     }
 
-    /// <summary>One full round: renew, bundles, entries, SVIDs. Concurrent calls run one after the other.</summary>
+    /// <summary>One full round: renew, bundles, entries, SVIDs, policy. Concurrent calls run one after the other.</summary>
     /// <exception cref="RpcException">The server could not be reached or refused; the cache is unchanged by the failed part.</exception>
     public async Task SyncOnceAsync(CancellationToken cancellationToken)
     {
@@ -200,6 +211,8 @@ public sealed class CacheSynchronizer : IDisposable
             {
                 _cache.Publish(next);
             }
+
+            await PullPolicyAsync(cancellationToken).ConfigureAwait(false);
 
             _session.Observe(null);
             LastSuccess = _time.GetUtcNow();
@@ -278,6 +291,34 @@ public sealed class CacheSynchronizer : IDisposable
         }
 
         return (next, tainted);
+    }
+
+    // The text travels only when the server holds a newer version than the one known here.
+    private async Task PullPolicyAsync(CancellationToken cancellationToken)
+    {
+        if (_policy is null || _policyNotServed)
+        {
+            return;
+        }
+
+        GetPolicyResponse response;
+        try
+        {
+            response = await _session.Client.GetPolicyAsync(
+                new GetPolicyRequest { KnownVersion = _policy.KnownVersion }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+        {
+            // An older server: identities keep syncing; the gate denies by default.
+            _policyNotServed = true;
+            PolicyLog.NotServed(_logger);
+            return;
+        }
+
+        if (response.Policy is { } policy && policy.Version > 0)
+        {
+            _policy.Offer(policy.Version, policy.Yaml);
+        }
     }
 
     private async Task<CacheState> PullEntriesAsync(CacheState state, CancellationToken cancellationToken)
