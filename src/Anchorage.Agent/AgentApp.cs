@@ -6,6 +6,7 @@ using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Policy.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Hosting.Audit;
 using Anchorage.Agent.Policy;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -53,6 +54,7 @@ public static class AgentApp
         AgentHostHandle? host = null;
         GateHost? gate = null;
         FilePolicySource? filePolicy = null;
+        AuditLog? audit = null;
         try
         {
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
@@ -88,14 +90,16 @@ public static class AgentApp
                     Attestor = attestor,
                     Policy = policy,
 
-                    // Placeholder until the audit log is merged.
-                    Audit = DiscardingAuditSink.Instance,
+                    Audit = audit = new AuditLog(
+                        new AuditOptions { File = gateOptions.Audit.File, MaxSizeMB = gateOptions.Audit.MaxSizeMB, Keep = gateOptions.Audit.Keep },
+                        loggerFactory.CreateLogger(GateHost.LoggerCategory),
+                        time),
                     TimeProvider = time,
                     LoggerFactory = loggerFactory,
                 });
             }
 
-            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, filePolicy);
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, filePolicy, audit);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities
@@ -118,6 +122,10 @@ public static class AgentApp
             }
 
             filePolicy?.Dispose();
+            if (audit is not null)
+            {
+                await audit.DisposeAsync().ConfigureAwait(false);
+            }
 
             if (host is not null)
             {

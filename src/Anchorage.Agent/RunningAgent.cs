@@ -2,6 +2,7 @@ using Anchorage.Agent.Cache;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
+using Anchorage.Hosting.Audit;
 using Anchorage.Agent.Policy;
 
 namespace Anchorage.Agent;
@@ -13,13 +14,15 @@ public sealed class RunningAgent : IAsyncDisposable
     private Task _syncLoop = Task.CompletedTask;
 
     private readonly FilePolicySource? _filePolicy;
+    private readonly AuditLog? _audit;
 
     internal RunningAgent(
-        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateHost? gate = null, FilePolicySource? filePolicy = null)
+        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateHost? gate = null, FilePolicySource? filePolicy = null, AuditLog? audit = null)
     {
         ServerPolicy = serverPolicy;
         Gate = gate;
         _filePolicy = filePolicy;
+        _audit = audit;
         Host = host;
         Session = session;
         Cache = cache;
@@ -73,6 +76,11 @@ public sealed class RunningAgent : IAsyncDisposable
         }
 
         _filePolicy?.Dispose();
+        if (_audit is not null)
+        {
+            // After the gate: its last records (connections closed at stop) are flushed.
+            await _audit.DisposeAsync().ConfigureAwait(false);
+        }
 
         await Host.DisposeAsync().ConfigureAwait(false);
         await _syncLoop.ConfigureAwait(false);
