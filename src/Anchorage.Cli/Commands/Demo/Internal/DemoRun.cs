@@ -113,7 +113,7 @@ internal sealed class DemoRun : IAsyncDisposable
             {
                 failure = CliApp.OneLine(ex.Message);
             }
-            catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException or InvalidOperationException or FormatException or System.ComponentModel.Win32Exception)
+            catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException or InvalidOperationException or FormatException or System.ComponentModel.Win32Exception or System.Security.Cryptography.CryptographicException)
             {
                 failure = CliApp.OneLine(ex.Message);
             }
@@ -596,11 +596,11 @@ internal sealed class DemoRun : IAsyncDisposable
         await caller.WaitForLineAsync(l => l == "ok 3", StartTimeout, cancellationToken).ConfigureAwait(false);
 
         var old = await ActiveAuthorityAsync(PaymentsDomain, cancellationToken).ConfigureAwait(false);
-        await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "prepare"], cancellationToken).ConfigureAwait(false);
+        await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "prepare"], cancellationToken, showOutput: false).ConfigureAwait(false);
         var seq = await WaitFederatedAsync(AcmeDomain, PaymentsDomain, cancellationToken).ConfigureAwait(false);
         _console.Info($"acme.corp fetched payments' bundle with the prepared authority (sequence {seq})");
-        await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "activate"], cancellationToken).ConfigureAwait(false);
-        await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "taint", "--id", old.Id], cancellationToken).ConfigureAwait(false);
+        await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "activate"], cancellationToken, showOutput: false).ConfigureAwait(false);
+        await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "taint", "--id", old.Id], cancellationToken, showOutput: false).ConfigureAwait(false);
         var current = await ActiveAuthorityAsync(PaymentsDomain, cancellationToken).ConfigureAwait(false);
         var reissued = await WaitSignedByAsync(Api, current, cancellationToken).ConfigureAwait(false);
         _console.Info($"payments' api SVID re-issued by the new authority after {reissued.TotalSeconds:0.0} s");
@@ -637,8 +637,15 @@ internal sealed class DemoRun : IAsyncDisposable
             var (code, _) = await RunWorkloadAsync(_anchorage, ["agent", "api", "fetch", "x509", "--socket", node.ApiSocket, "--write", dir], cancellationToken).ConfigureAwait(false);
             if (code == 0)
             {
-                using var leaf = X509Certificate2.CreateFromPemFile(Path.Combine(dir, "svid.0.pem"));
-                if (leaf.IssuerName.RawData.AsSpan().SequenceEqual(ca.SubjectName.RawData))
+                var chain = new X509Certificate2Collection();
+                chain.ImportFromPemFile(Path.Combine(dir, "svid.0.pem"));
+                var signed = chain.Count > 0 && chain[0].IssuerName.RawData.AsSpan().SequenceEqual(ca.SubjectName.RawData);
+                foreach (var cert in chain)
+                {
+                    cert.Dispose();
+                }
+
+                if (signed)
                 {
                     return clock.Elapsed;
                 }
@@ -665,16 +672,22 @@ internal sealed class DemoRun : IAsyncDisposable
         }
 
         _console.Info($"a copied SVID of {WebId} (minted by the current authority) gets through payments' gate directly: \"{control}\"");
+        using var live = await OpenWithCertificateAsync(stolen, cancellationToken).ConfigureAwait(false)
+            ?? throw new DemoStepException("a second connection with the copied SVID was refused before any revocation");
+        if (await live.CallAsync("still here", cancellationToken).ConfigureAwait(false) is null)
+        {
+            throw new DemoStepException("the live connection with the copied SVID got no reply before any revocation");
+        }
 
         var old = await ActiveAuthorityAsync(AcmeDomain, cancellationToken).ConfigureAwait(false);
-        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "prepare"], cancellationToken).ConfigureAwait(false);
+        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "prepare"], cancellationToken, showOutput: false).ConfigureAwait(false);
         await WaitFederatedAsync(PaymentsDomain, AcmeDomain, cancellationToken).ConfigureAwait(false);
-        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "activate"], cancellationToken).ConfigureAwait(false);
-        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "taint", "--id", old.Id], cancellationToken).ConfigureAwait(false);
+        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "activate"], cancellationToken, showOutput: false).ConfigureAwait(false);
+        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "taint", "--id", old.Id], cancellationToken, showOutput: false).ConfigureAwait(false);
         var current = await ActiveAuthorityAsync(AcmeDomain, cancellationToken).ConfigureAwait(false);
         await WaitSignedByAsync(Web, current, cancellationToken).ConfigureAwait(false);
         _console.Info("web's own SVID was re-issued by the new authority");
-        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "revoke", "--id", old.Id], cancellationToken).ConfigureAwait(false);
+        await CliCheckedAsync(AcmeDomain, ["authority", "x509", "revoke", "--id", old.Id], cancellationToken, showOutput: false).ConfigureAwait(false);
         var revokedAt = Stopwatch.StartNew();
         var seq = await WaitFederatedAsync(PaymentsDomain, AcmeDomain, cancellationToken).ConfigureAwait(false);
         _console.Info($"payments.acme.corp fetched acme.corp's bundle without the revoked authority (sequence {seq}) after {revokedAt.Elapsed.TotalSeconds:0.0} s");
@@ -690,24 +703,39 @@ internal sealed class DemoRun : IAsyncDisposable
         }
 
         var refusedAfter = revokedAt.Elapsed;
+        if (!await live.ClosedWithinAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false))
+        {
+            throw new DemoStepException("the live connection made with the copied SVID was still open 10 s after new ones were refused (closeOnRevoke)");
+        }
+
+        var closedAfter = revokedAt.Elapsed;
         var (code, output, _) = await CallAsync(_anchorage, Web, "hello again", cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             throw new DemoStepException($"web's own call failed after the revocation: {CliApp.OneLine(output)}");
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"the copied SVID is refused {refusedAfter.TotalSeconds:0.0} s after 'authority x509 revoke'; web, re-issued, still gets through");
+        return string.Create(CultureInfo.InvariantCulture, $"new connections with the copied SVID are refused {refusedAfter.TotalSeconds:0.0} s after 'authority x509 revoke' and its live connection was closed by {closedAfter.TotalSeconds:0.0} s; web, re-issued, still gets through");
     }
 
     /// <summary>Connects straight to payments' inbound gate with mTLS presenting <paramref name="certificate"/>; the reply, or null when refused.</summary>
     private async Task<string?> CallWithCertificateAsync(X509Certificate2 certificate, CancellationToken cancellationToken)
     {
+        using var connection = await OpenWithCertificateAsync(certificate, cancellationToken).ConfigureAwait(false);
+        return connection is null ? null : await connection.CallAsync("copied svid", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An mTLS connection to payments' inbound gate presenting <paramref name="certificate"/>, or null when the handshake fails.</summary>
+    private async Task<HeldConnection?> OpenWithCertificateAsync(X509Certificate2 certificate, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        Socket? socket = null;
+        SslStream? tls = null;
         try
         {
-            using var socket = await DemoEndpoint.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _inboundPort), timeout.Token).ConfigureAwait(false);
-            using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            socket = await DemoEndpoint.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _inboundPort), timeout.Token).ConfigureAwait(false);
+            tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
             await tls.AuthenticateAsClientAsync(
                 new SslClientAuthenticationOptions
                 {
@@ -719,13 +747,66 @@ internal sealed class DemoRun : IAsyncDisposable
                     RemoteCertificateValidationCallback = (_, serverCertificate, _, _) => serverCertificate is not null,
                 },
                 timeout.Token).ConfigureAwait(false);
-            await tls.WriteAsync(Encoding.UTF8.GetBytes("copied svid\n"), timeout.Token).ConfigureAwait(false);
-            using var reader = new StreamReader(tls, Encoding.UTF8, leaveOpen: true);
-            return await reader.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+            var held = new HeldConnection(tls);
+            tls = null;
+            socket = null;
+            return held;
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or SocketException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             return null;
+        }
+        finally
+        {
+            tls?.Dispose();
+            socket?.Dispose();
+        }
+    }
+
+    /// <summary>A TLS connection the demo keeps open to see whether the gate closes it.</summary>
+    private sealed class HeldConnection(SslStream tls) : IDisposable
+    {
+        private readonly StreamReader _reader = new(tls, new UTF8Encoding(false), leaveOpen: true);
+
+        /// <summary>Sends a line and reads the reply; null when the gate closed or refused the connection.</summary>
+        public async Task<string?> CallAsync(string line, CancellationToken cancellationToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            try
+            {
+                await tls.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), timeout.Token).ConfigureAwait(false);
+                return await _reader.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                return null;
+            }
+        }
+
+        /// <summary>Waits up to <paramref name="within"/> for the other side to close; true when it did.</summary>
+        public async Task<bool> ClosedWithinAsync(TimeSpan within, CancellationToken cancellationToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(within);
+            try
+            {
+                return await _reader.ReadLineAsync(timeout.Token).ConfigureAwait(false) is null;
+            }
+            catch (Exception ex) when (ex is IOException or SocketException)
+            {
+                return true;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        public void Dispose()
+        {
+            _reader.Dispose();
+            tls.Dispose();
         }
     }
 
@@ -744,8 +825,8 @@ internal sealed class DemoRun : IAsyncDisposable
 
         foreach (var node in (Node[])[Web, BatchNode, Api])
         {
-            var result = await CliAsync(null, ["audit", "tail", "--file", node.AuditFile], show: false, cancellationToken).ConfigureAwait(false);
-            _console.Command($"anchorage audit tail --file {Short(node.AuditFile)}");
+            var result = await CliAsync(null, ["audit", "tail", "--file", node.AuditFile, "--lines", "1000"], show: false, cancellationToken).ConfigureAwait(false);
+            _console.Command($"anchorage audit tail --file {Short(node.AuditFile)} --lines 1000");
             _console.Block(result.ExitCode == 0 ? result.Out : AuditLine.Format(AuditLine.ReadAll(node.AuditFile)));
         }
 
