@@ -44,6 +44,7 @@ internal sealed class DemoRun : IAsyncDisposable
     private string _workloadExe = string.Empty;
     private int _inboundPort;
     private readonly List<(int Pid, string What)> _rogues = [];
+    private int _allowedPid;
 
     public DemoRun(CliContext context, DemoOptions options)
     {
@@ -152,6 +153,8 @@ internal sealed class DemoRun : IAsyncDisposable
             listen:
               agentApi: {DemoEndpoint.Loopback(DemoEndpoint.FreeLoopbackPort())}
               health: {DemoEndpoint.Loopback(DemoEndpoint.FreeLoopbackPort())}
+            ca:
+              caTtl: 720h
             bundle:
               refreshHint: 2s
             federation:
@@ -493,6 +496,7 @@ internal sealed class DemoRun : IAsyncDisposable
 
         await WaitAsync(() => ServiceConnections > before, "the payments service to see the connection", cancellationToken).ConfigureAwait(false);
         _console.Info($"reply: {CliApp.OneLine(output)}");
+        _allowedPid = pid;
         var record = await WaitAuditAsync(Web, r => r.Pid == pid && r.Decision == "allow", $"an allow record for pid {pid}", cancellationToken).ConfigureAwait(false);
         return $"pid {pid} got through as {record.SpiffeId ?? WebId} (rule {record.Rule ?? "-"}); payments' service saw 1 connection";
     }
@@ -814,31 +818,54 @@ internal sealed class DemoRun : IAsyncDisposable
 
     private async Task<string> AuditAsync(CancellationToken cancellationToken)
     {
-        var records = new List<(string Node, AuditLine Record)>();
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var all = new List<AuditLine>();
         foreach (var node in (Node[])[Web, BatchNode, Api])
         {
             foreach (var record in AuditLine.ReadAll(node.AuditFile))
             {
-                records.Add((node.Name, record));
+                all.Add(record);
+                var key = record.Decision is null ? record.Kind ?? "?" : $"{record.Kind} {record.Decision}";
+                counts[key] = counts.GetValueOrDefault(key) + 1;
             }
         }
 
-        foreach (var node in (Node[])[Web, BatchNode, Api])
+        var pid = _allowedPid.ToString(CultureInfo.InvariantCulture);
+        (Node Node, string Filter, string Why)[] views =
+        [
+            (Web, "process.pid=" + pid, "the allowed call: web's process, its SVID, the rule, bytes and duration"),
+            (Web, "decision=deny", "the rogues at web's gate: pid, executable and uid of each"),
+            (Api, "decision=deny", "at payments' inbound gate: batch (policy) and the copied SVID after the revocation"),
+            (Api, "reason=authority-revoked", "the live connection closed by the revocation"),
+            (Web, "kind=bundle", "bundle changes web's gate saw (payments' rotation)"),
+        ];
+        foreach (var (node, filter, why) in views)
         {
-            var result = await CliAsync(null, ["audit", "tail", "--file", node.AuditFile, "--lines", "1000"], show: false, cancellationToken).ConfigureAwait(false);
-            _console.Command($"anchorage audit tail --file {Short(node.AuditFile)} --lines 1000");
-            _console.Block(result.ExitCode == 0 ? result.Out : AuditLine.Format(AuditLine.ReadAll(node.AuditFile)));
-        }
-
-        foreach (var (pid, what) in _rogues)
-        {
-            if (!records.Any(r => r.Record.Pid == pid && r.Record.Decision == "deny" && !string.IsNullOrEmpty(r.Record.Exe)))
+            _console.Info(why + ":");
+            string[] args = ["audit", "tail", "--file", node.AuditFile, "--lines", "100", "--filter", filter];
+            var result = await CliAsync(null, args, show: true, cancellationToken).ConfigureAwait(false);
+            if (result.ExitCode != 0)
             {
-                throw new DemoStepException($"the audit has no deny record with the pid {pid} and executable of the rogue ({what})");
+                throw new DemoStepException($"anchorage audit tail exited {result.ExitCode}: {CliApp.OneLine(result.Error.Trim())}");
+            }
+
+            _console.Block(result.Out.Trim().Length == 0 ? "(none)" : result.Out);
+        }
+
+        foreach (var (roguePid, what) in _rogues)
+        {
+            if (!all.Any(r => r.Pid == roguePid && r.Decision == "deny" && !string.IsNullOrEmpty(r.Exe)))
+            {
+                throw new DemoStepException($"the audit has no deny record with the pid {roguePid} and executable of the rogue ({what})");
             }
         }
 
-        return $"{records.Count} records; the rogues' deny records name their pid and executable";
+        if (!all.Any(r => r.Decision == "deny" && r.PeerSpiffeId == BatchId))
+        {
+            throw new DemoStepException($"the audit has no deny record for {BatchId}");
+        }
+
+        return $"{all.Count} records in the three gates' files ({string.Join(", ", counts.Select(c => $"{c.Value} {c.Key}"))}); the rogues' deny records name their pid and executable";
     }
 
     // ---- 12. inventory -----------------------------------------------------------------------
@@ -852,9 +879,15 @@ internal sealed class DemoRun : IAsyncDisposable
             {
                 throw new DemoStepException($"{domain.Name}'s inventory does not list {peer.Name}");
             }
+
+            var status = await AdminAsync(domain, (c, o) => c.GetFederationAsync(new GetFederationRequest { TrustDomain = peer.Name }, o), cancellationToken).ConfigureAwait(false);
+            if (status.Flags.Count > 0 || status.LastError.Length > 0 || status.FederatingEntries == 0)
+            {
+                throw new DemoStepException($"{domain.Name}'s relationship with {peer.Name} is not healthy: flags [{string.Join(",", status.Flags)}], last error \"{status.LastError}\", {status.FederatingEntries} entries");
+            }
         }
 
-        return "each domain lists the other with its owner, sequence and last refresh";
+        return "each domain lists the other, fresh, used by its entries, no flags and no error";
     }
 
     // ---- plumbing ----------------------------------------------------------------------------
