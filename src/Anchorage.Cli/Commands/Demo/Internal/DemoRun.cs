@@ -25,7 +25,7 @@ internal sealed class DemoRun : IAsyncDisposable
     public const string ApiId = "spiffe://payments.acme.corp/api";
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ConvergeTimeout = TimeSpan.FromSeconds(60);
 
     private readonly CliContext _context;
     private readonly DemoConsole _console;
