@@ -3,10 +3,8 @@ using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Internal;
-using Anchorage.Agent.Policy.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
-using Anchorage.Hosting.Audit;
 using Anchorage.Agent.Policy;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -52,9 +50,7 @@ public static class AgentApp
         WorkloadCache? cache = null;
         CacheSynchronizer? sync = null;
         AgentHostHandle? host = null;
-        GateHost? gate = null;
-        FilePolicySource? filePolicy = null;
-        AuditLog? audit = null;
+        GateRuntime? gate = null;
         try
         {
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
@@ -76,30 +72,10 @@ public static class AgentApp
                 cancellationToken).ConfigureAwait(false);
             if (options.Gate is { } gateOptions)
             {
-                // A local policy file, when configured, replaces the one the server distributes.
-                IPolicySource policy = serverPolicy;
-                if (gateOptions.PolicyFile is { } policyFile)
-                {
-                    filePolicy = new FilePolicySource(policyFile, time, loggerFactory.CreateLogger(PolicyLoggerCategory));
-                    policy = filePolicy;
-                }
-
-                gate = GateHost.Start(gateOptions, new GateSetup
-                {
-                    Cache = cache,
-                    Attestor = attestor,
-                    Policy = policy,
-
-                    Audit = audit = new AuditLog(
-                        new AuditOptions { File = gateOptions.Audit.File, MaxSizeMB = gateOptions.Audit.MaxSizeMB, Keep = gateOptions.Audit.Keep },
-                        loggerFactory.CreateLogger(GateHost.LoggerCategory),
-                        time),
-                    TimeProvider = time,
-                    LoggerFactory = loggerFactory,
-                });
+                gate = GateRuntime.Start(gateOptions, cache, attestor, serverPolicy, loggerFactory, time);
             }
 
-            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, filePolicy, audit);
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities
@@ -119,12 +95,6 @@ public static class AgentApp
             if (gate is not null)
             {
                 await gate.DisposeAsync().ConfigureAwait(false);
-            }
-
-            filePolicy?.Dispose();
-            if (audit is not null)
-            {
-                await audit.DisposeAsync().ConfigureAwait(false);
             }
 
             if (host is not null)

@@ -1,8 +1,8 @@
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Gate;
+using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Node;
-using Anchorage.Hosting.Audit;
 using Anchorage.Agent.Policy;
 
 namespace Anchorage.Agent;
@@ -11,18 +11,14 @@ namespace Anchorage.Agent;
 public sealed class RunningAgent : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly GateRuntime? _gate;
     private Task _syncLoop = Task.CompletedTask;
 
-    private readonly FilePolicySource? _filePolicy;
-    private readonly AuditLog? _audit;
-
     internal RunningAgent(
-        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateHost? gate = null, FilePolicySource? filePolicy = null, AuditLog? audit = null)
+        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateRuntime? gate = null)
     {
         ServerPolicy = serverPolicy;
-        Gate = gate;
-        _filePolicy = filePolicy;
-        _audit = audit;
+        _gate = gate;
         Host = host;
         Session = session;
         Cache = cache;
@@ -49,7 +45,7 @@ public sealed class RunningAgent : IAsyncDisposable
     public WorkloadCache Cache { get; }
 
     /// <summary>The gate (agent.yaml <c>gate:</c>); null when none is configured.</summary>
-    public GateHost? Gate { get; }
+    public GateHost? Gate => _gate?.Host;
 
     /// <summary>The background synchronizer.</summary>
     public CacheSynchronizer Sync { get; }
@@ -70,16 +66,9 @@ public sealed class RunningAgent : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        if (Gate is not null)
+        if (_gate is not null)
         {
-            await Gate.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _filePolicy?.Dispose();
-        if (_audit is not null)
-        {
-            // After the gate: its last records (connections closed at stop) are flushed.
-            await _audit.DisposeAsync().ConfigureAwait(false);
+            await _gate.DisposeAsync().ConfigureAwait(false);
         }
 
         await Host.DisposeAsync().ConfigureAwait(false);

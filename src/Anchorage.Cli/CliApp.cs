@@ -103,8 +103,13 @@ internal static class CliApp
         root.Add(Noun("server", "the control plane", Commands.Server.RunCommand.Create(context), Commands.Server.HealthcheckCommand.Create(context)));
         root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
         root.Add(Commands.Inventory.InventoryCommand.Create(context));
-        root.Add(Noun("policy", "communication policy", Commands.Policy.PolicyCheckCommand.Create(context)));
         root.Add(Noun("audit", "the audit trail (JSON lines written by the agent's gate and the server)", Commands.Audit.TailCommand.Create(context)));
+        root.Add(Noun(
+            "policy",
+            "communication policy",
+            Commands.Policy.PolicyCheckCommand.Create(context),
+            Commands.Policy.PolicyApplyCommand.Create(context),
+            Commands.Policy.PolicyShowCommand.Create(context)));
         root.Add(Commands.Demo.DemoCommand.Create(context));
         return root;
     }

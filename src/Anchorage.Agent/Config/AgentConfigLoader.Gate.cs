@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Config;
 using Anchorage.Spiffe.Ids;
 
@@ -8,12 +9,6 @@ namespace Anchorage.Agent.Config;
 /// <content>Reads the <c>gate:</c> section into <see cref="GateOptions"/>.</content>
 public static partial class AgentConfigLoader
 {
-    /// <summary>The largest <c>gate.audit.maxSizeMB</c> accepted (the smallest is 1).</summary>
-    public const int MaxAuditSizeMB = 10240;
-
-    /// <summary>The most rotated audit files <c>gate.audit.keep</c> accepts (the fewest is 1).</summary>
-    public const int MaxAuditKeep = 100;
-
     private const string UnixScheme = "unix://";
     private const string TcpScheme = "tcp://";
 
@@ -32,7 +27,7 @@ public static partial class AgentConfigLoader
         }
 
         var policyFile = section.Get("policyFile")?.AbsolutePath();
-        var audit = ReadAudit(section.Section("audit"));
+        var audit = AuditConfig.Read(section.Get("audit"));
         var closeNode = section.Get("closeOnRevoke");
         var closeOnRevoke = closeNode is null ? true : ReadBoolean(closeNode) ?? true;
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -64,39 +59,6 @@ public static partial class AgentConfigLoader
             Outbound = outbound,
             Inbound = inbound,
         };
-    }
-
-    private static GateAuditOptions ReadAudit(ConfigMap section)
-    {
-        var defaults = new GateAuditOptions();
-        var file = section.Get("file")?.AbsolutePath();
-        var maxSize = ReadBoundedNumber(section.Get("maxSizeMB"), 1, MaxAuditSizeMB);
-        var keep = ReadBoundedNumber(section.Get("keep"), 1, MaxAuditKeep);
-        section.RejectUnknownKeys();
-        return new GateAuditOptions
-        {
-            File = file ?? defaults.File,
-            MaxSizeMB = maxSize ?? defaults.MaxSizeMB,
-            Keep = keep ?? defaults.Keep,
-        };
-    }
-
-    private static int? ReadBoundedNumber(ConfigNode? node, int min, int max)
-    {
-        var text = node?.Scalar();
-        if (node is null || text is null)
-        {
-            return null;
-        }
-
-        if (text.Length is >= 1 and <= 9 && text.All(char.IsAsciiDigit)
-            && int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var value && value >= min && value <= max)
-        {
-            return value;
-        }
-
-        node.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} must be a number from {min} to {max}"));
-        return null;
     }
 
     private static GateOutboundOptions? ReadOutbound(ConfigMap map, Dictionary<string, string> names, Dictionary<string, string> addresses)

@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Config;
 using Anchorage.Spiffe.Ids;
 
@@ -13,8 +14,8 @@ public sealed record GateOptions
     /// <summary>A local policy file (<c>gate.policyFile</c>); null: the policy comes from the server.</summary>
     public string? PolicyFile { get; init; }
 
-    /// <summary>Where audit records go (<c>gate.audit</c>).</summary>
-    public GateAuditOptions Audit { get; init; } = new();
+    /// <summary>The audit trail (<c>gate.audit</c>: file, maxSizeMB, keep); null: no audit file is written.</summary>
+    public AuditOptions? Audit { get; init; }
 
     /// <summary>
     /// Close live connections a policy, bundle or authority change no longer allows
@@ -27,22 +28,6 @@ public sealed record GateOptions
 
     /// <summary>The inbound listeners (<c>gate.inbound</c>).</summary>
     public IReadOnlyList<GateInboundOptions> Inbound { get; init; } = [];
-}
-
-/// <summary>The audit trail file (<c>gate.audit</c>): JSON lines, rotated by size.</summary>
-public sealed record GateAuditOptions
-{
-    /// <summary>The default <see cref="File"/>.</summary>
-    public const string DefaultFile = "/var/log/anchorage/audit.jsonl";
-
-    /// <summary>The audit file (<c>file</c>, absolute).</summary>
-    public string File { get; init; } = DefaultFile;
-
-    /// <summary>Rotate when the file reaches this many MiB (<c>maxSizeMB</c>, default 100).</summary>
-    public int MaxSizeMB { get; init; } = 100;
-
-    /// <summary>Rotated files kept (<c>keep</c>, default 5).</summary>
-    public int Keep { get; init; } = 5;
 }
 
 /// <summary>

@@ -447,6 +447,10 @@ public sealed class GateHost : IAsyncDisposable
                 Remote = options.Target.ToString(),
                 StartTimestamp = started,
             };
+
+            // The set-up deadline must not outlive the set-up: a cancelled connect or handshake token
+            // can still tear down the socket it was given.
+            timeout.Dispose();
             await ServeAsync(connection, deny, decision, new NetworkStream(client, ownsSocket: false), client, tls, upstream).ConfigureAwait(false);
         }
         finally
@@ -559,6 +563,8 @@ public sealed class GateHost : IAsyncDisposable
                 Remote = remote ?? string.Empty,
                 StartTimestamp = started,
             };
+
+            timeout.Dispose(); // see HandleOutboundAsync
             await ServeAsync(connection, deny, decision, new NetworkStream(downstream, ownsSocket: false), downstream, tls, client).ConfigureAwait(false);
         }
         finally

@@ -47,7 +47,7 @@ public sealed class ServerPolicySource : IPolicySource
         ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
         ArgumentNullException.ThrowIfNull(yaml);
         var versionText = version.ToString(CultureInfo.InvariantCulture);
-        var source = "server policy v" + versionText;
+        var source = "server-policy-v" + versionText;
         lock (_gate)
         {
             if (version == _knownVersion)

@@ -42,8 +42,8 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly TimeProvider _time;
     private readonly IFederationRefresher? _refresher;
     private readonly BundleEndpointOptions? _bundleEndpoint;
-    private readonly BundleChangeFeed? _changeFeed;
     private readonly IAuditSink _audit;
+    private readonly BundleChangeFeed? _changeFeed;
 
     internal AdminApiService(
         EntryService entries,
@@ -56,11 +56,11 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         TimeProvider? timeProvider = null,
         IFederationRefresher? refresher = null,
         BundleEndpointOptions? bundleEndpoint = null,
-        BundleChangeFeed? changeFeed = null,
-        IAuditSink? audit = null)
+        IAuditSink? audit = null,
+        BundleChangeFeed? changeFeed = null)
     {
-        _changeFeed = changeFeed;
         _audit = audit ?? NullAuditSink.Instance;
+        _changeFeed = changeFeed;
         _time = timeProvider ?? TimeProvider.System;
         _refresher = refresher;
         _bundleEndpoint = bundleEndpoint;

@@ -82,8 +82,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<IFederationRefresher>(),
             sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
-            sp.GetRequiredService<BundleChangeFeed>(),
-            sp.GetService<IAuditSink>()));
+            sp.GetService<IAuditSink>(),
+            sp.GetRequiredService<BundleChangeFeed>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

@@ -458,10 +458,10 @@ public class AgentConfigLoaderTests
             ]
         },
 
-        // Unknown keys, at every level. gate: comes with a later issue; until then it is unknown.
+        // Unknown keys, at every level.
         {
-            Base + "gate: {}\n",
-            ["agent.yaml:4: gate: unknown setting"]
+            Base + "gatekeeper: {}\n",
+            ["agent.yaml:4: gatekeeper: unknown setting"]
         },
         {
             Base + "join_token: x\n",
@@ -502,7 +502,7 @@ public class AgentConfigLoaderTests
             listen:
               health: nowhere
             adminUids: [x]
-            gate: {}
+            gatekeeper: {}
             """;
 
         var result = AgentConfigLoader.Parse(yaml);
@@ -517,7 +517,7 @@ public class AgentConfigLoaderTests
                 "agent.yaml:7: workloadApi.colour: unknown setting",
                 "agent.yaml:9: listen.health: must be host:port",
                 "agent.yaml:10: adminUids[0]: \"x\" is not a uid (a number from 0 to 4294967294)",
-                "agent.yaml:11: gate: unknown setting",
+                "agent.yaml:11: gatekeeper: unknown setting",
                 "agent.yaml: trustDomain: required",
                 "agent.yaml: trustBundleFile: either trustBundleFile or insecureBootstrap: true is required",
             ],

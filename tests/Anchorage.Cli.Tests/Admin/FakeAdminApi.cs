@@ -93,6 +93,10 @@ public sealed class FakeAdminApi : AdminApi.AdminApiBase
 
     public override Task<MintJwtSvidResponse> MintJwtSvid(MintJwtSvidRequest request, ServerCallContext context) => Handle<MintJwtSvidResponse>(request, context);
 
+    public override Task<ApplyPolicyResponse> ApplyPolicy(ApplyPolicyRequest request, ServerCallContext context) => Handle<ApplyPolicyResponse>(request, context);
+
+    public override Task<Anchorage.Protos.Common.V1.Policy> GetPolicy(GetPolicyRequest request, ServerCallContext context) => Handle<Anchorage.Protos.Common.V1.Policy>(request, context);
+
     private Task<TResponse> Handle<TResponse>(IMessage request, ServerCallContext context, [CallerMemberName] string method = "")
         where TResponse : IMessage
     {

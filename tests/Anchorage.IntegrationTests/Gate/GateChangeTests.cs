@@ -22,7 +22,6 @@ public sealed class GateChangeTests
 {
     private static readonly SpiffeId Web = SpiffeId.Parse("spiffe://acme.corp/web");
     private static readonly SpiffeId Api = SpiffeId.Parse("spiffe://payments.acme.corp/api");
-    private static readonly SpiffeId AcmeApi = SpiffeId.Parse("spiffe://acme.corp/api");
 
     private static string Uid => "unix:uid:" + TestServer.OwnUid().ToString(CultureInfo.InvariantCulture);
 
@@ -124,44 +123,58 @@ public sealed class GateChangeTests
     }
 
     [Fact]
-    public async Task LiveConnection_SvidRotationKeepsIt_AuthorityRevokedClosesIt()
+    public async Task LiveConnection_SvidRotationKeepsIt_PeerAuthorityRevokedClosesIt()
     {
         await using var domains = await TwoDomains.StartAsync();
-        var service = await domains.WorkloadAsync(AcmeTd, "/api");
+        await domains.FederateBothWaysAsync();
+        var service = await domains.WorkloadAsync(PaymentsTd, "/api", AcmeTd);
         await using var remote = new TlsEchoService(service.Source, service.Source);
         string socket = null!;
-        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, AcmeApi)));
-        await using var node = await GateNode.StartAsync(domains, AcmeTd, [WebEntry()], dir => new GateOptions
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api)));
+        await using var node = await GateNode.StartAsync(domains, AcmeTd, [WebEntry(PaymentsTd)], dir => new GateOptions
         {
-            Outbound = [new GateOutboundOptions { Name = "api", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(dir, "api")), Target = new HostPort("127.0.0.1", remote.Port), Peer = AcmeApi }],
+            Outbound = [new GateOutboundOptions { Name = "payments", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(dir, "payments")), Target = new HostPort("127.0.0.1", remote.Port), Peer = Api }],
         }, policy);
         await using var stream = await GateClients.ConnectUnixAsync(socket);
         Assert.Equal("ping", await GateClients.EchoAsync(stream, "ping"));
         var before = await OwnSvidAsync(node);
 
-        // Rotation: a new authority, activated; the old one tainted, so every SVID is re-issued.
-        var admin = domains.Acme.Admin;
-        await admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
-        await admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
-        await admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
-        await UntilAsync(() => OwnSvidAsync(node).GetAwaiter().GetResult() is { } now && now.Leaf.Thumbprint != before.Leaf.Thumbprint, "the gate's process to get a re-issued svid");
+        // Rotation of the caller's SVID: a new acme.corp authority, activated, the old one tainted,
+        // so the agent re-issues every workload SVID (and the acme bundle changes on the way).
+        await domains.Acme.Admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+
+        // As an operator would: activate once the remote side trusts the prepared authority.
+        await UntilAsync(() => service.BundleFor(AcmeTd)?.Authorities.Length == 2, "the prepared acme.corp authority to reach the remote service");
+        await domains.Acme.Admin.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await domains.Acme.Admin.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await UntilAsync(() => OwnSvidAsync(node).GetAwaiter().GetResult().Leaf.Thumbprint != before.Leaf.Thumbprint, "the caller's re-issued svid");
         node.Gate.Recheck();
 
-        Assert.Equal("pong", await GateClients.EchoAsync(stream, "pong")); // still open after rotation
         Assert.DoesNotContain(node.Audit.Records, r => r.Kind == AuditKinds.ConnectionClosed);
+        Assert.Equal("pong", await GateClients.EchoAsync(stream, "pong")); // still open after rotation
+
         await using (var fresh = await GateClients.ConnectUnixAsync(socket))
         {
-            Assert.Equal("new", await GateClients.EchoAsync(fresh, "new")); // new connections use the new svid
+            Assert.Equal("new", await GateClients.EchoAsync(fresh, "new")); // new connections present the new svid
         }
 
-        // Revocation of the old authority: the peer's chain of the live connection no longer verifies.
-        await admin.RevokeAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        // Revocation of the authority that signed the remote service's SVID (payments.acme.corp):
+        // federation brings the narrower bundle to acme.corp's agent; the live peer chain no longer verifies.
+        var payments = domains.Payments.Admin;
+        await payments.PrepareAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await node.Audit.WaitForAsync(
+            r => r is { Kind: AuditKinds.Bundle, Decision: "updated", TrustDomain: "payments.acme.corp" } && r.AuthoritiesAdded is not null, "the prepared payments authority");
+        await payments.ActivateAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await payments.TaintAuthorityAsync(new AuthorityRequest { Kind = "x509" });
+        await payments.RevokeAuthorityAsync(new AuthorityRequest { Kind = "x509" });
 
-        Assert.True(await GateClients.ClosedAsync(stream));
+        var updated = await node.Audit.WaitForAsync(
+            r => r is { Kind: AuditKinds.Bundle, Decision: "updated", TrustDomain: "payments.acme.corp" } && r.AuthoritiesRemoved is not null, "the payments bundle update");
+        Assert.NotNull(updated.Sequence);
         var closed = await node.Audit.WaitForAsync(r => r.Kind == AuditKinds.ConnectionClosed && r.Reason is not null, "the close");
         Assert.Equal(GateReasons.AuthorityRevoked, closed.Reason);
-        var updated = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Bundle, Decision: "updated" } && r.AuthoritiesRemoved is not null, "the bundle update");
-        Assert.Equal(AcmeTd.Name, updated.TrustDomain);
+        Assert.Equal(Api.ToString(), closed.PeerSpiffeId);
+        Assert.True(await GateClients.ClosedAsync(stream));
     }
 
     private static async Task<Anchorage.Spiffe.Svids.X509Svid> OwnSvidAsync(GateNode node)

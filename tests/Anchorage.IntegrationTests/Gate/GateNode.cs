@@ -42,8 +42,12 @@ internal sealed class GateNode : IAsyncDisposable
     {
         var folder = Path.Combine(dir.Path, "out");
         Directory.CreateDirectory(folder);
-        File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_101_101);
-        File.SetUnixFileMode(folder, (UnixFileMode)0b111_101_101);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_101_101);
+            File.SetUnixFileMode(folder, (UnixFileMode)0b111_101_101);
+        }
+
         return Path.Combine(folder, name + ".sock");
     }
 

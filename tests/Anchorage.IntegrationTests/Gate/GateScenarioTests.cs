@@ -281,7 +281,7 @@ public sealed class GateScenarioTests
 
         var refused = await node.Audit.WaitForAsync(r => r is { Decision: "deny" }, "the foreign client's refusal");
         Assert.Equal(GateReasons.PeerVerification, refused.Reason);
-        Assert.Equal("no x509 bundle for trust domain \"evil.corp\"", refused.Detail);
+        Assert.Equal("no X.509 bundle for trust domain \"evil.corp\"", refused.Detail);
         Assert.Equal(1, app.Accepted);
     }
 

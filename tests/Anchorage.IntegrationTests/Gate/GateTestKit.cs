@@ -101,6 +101,9 @@ internal sealed class TlsEchoService : IAsyncDisposable
     /// <summary>TCP connections accepted.</summary>
     public int Accepted => Volatile.Read(ref _accepted);
 
+    /// <summary>How each served connection ended.</summary>
+    public ConcurrentQueue<string> Ends { get; } = new();
+
     /// <summary>Clients that completed the handshake.</summary>
     public IReadOnlyList<SpiffeId> Peers => [.. _peers];
 
@@ -138,10 +141,13 @@ internal sealed class TlsEchoService : IAsyncDisposable
                 {
                     await tls.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
                 }
+
+                Ends.Enqueue("eof");
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException or ObjectDisposedException)
             {
                 // The gate or the test closed it.
+                Ends.Enqueue(e.GetType().Name + ": " + e.Message);
             }
         }
     }
@@ -294,13 +300,17 @@ internal static class GateClients
             else:
                 s = socket.create_connection(('127.0.0.1', int(where)))
             s.settimeout(20)
-            s.sendall(b'hello from a rogue\n')
             got = 0
-            while True:
-                data = s.recv(4096)
-                if not data:
-                    break
-                got += len(data)
+            try:
+                s.sendall(b'hello from a rogue\n')
+                s.shutdown(socket.SHUT_WR)
+                while True:
+                    data = s.recv(4096)
+                    if not data:
+                        break
+                    got += len(data)
+            except (ConnectionResetError, BrokenPipeError):
+                pass
             print(got)
             """;
         string[] command = asNobody
@@ -317,7 +327,7 @@ internal static class GateClients
             const [kind, where] = [process.argv[1].slice(0, process.argv[1].indexOf(':')), process.argv[1].slice(process.argv[1].indexOf(':') + 1)];
             const s = kind === 'unix' ? net.connect(where) : net.connect(Number(where), '127.0.0.1');
             let got = 0;
-            s.on('connect', () => s.write('hello from a rogue\n'));
+            s.on('connect', () => s.end('hello from a rogue\n'));
             s.on('data', d => { got += d.length; });
             s.on('error', () => {});
             s.on('close', () => console.log(got));

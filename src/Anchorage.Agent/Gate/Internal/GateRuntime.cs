@@ -1,0 +1,79 @@
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Cache;
+using Anchorage.Agent.Config;
+using Anchorage.Agent.Policy;
+using Anchorage.Hosting.Audit;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Agent.Gate.Internal;
+
+/// <summary>
+/// The gate as the agent composes it from agent.yaml: the policy source (gate.policyFile, else
+/// the server's), the audit log (gate.audit, else nothing is written) and the <see cref="GateHost"/>;
+/// disposed together, the host first so its last records reach the log before it is flushed.
+/// </summary>
+internal sealed class GateRuntime : IAsyncDisposable
+{
+    /// <summary>The logger category of the audit log's own errors.</summary>
+    public const string AuditLoggerCategory = "Anchorage.Hosting.Audit";
+
+    private readonly AuditLog? _audit;
+    private readonly FilePolicySource? _filePolicy;
+
+    private GateRuntime(GateHost host, AuditLog? audit, FilePolicySource? filePolicy)
+    {
+        Host = host;
+        _audit = audit;
+        _filePolicy = filePolicy;
+    }
+
+    public GateHost Host { get; }
+
+    /// <exception cref="Node.AgentStartException">The policy file is missing or invalid.</exception>
+    /// <exception cref="IOException">A gate listener cannot bind.</exception>
+    public static GateRuntime Start(
+        GateOptions options, WorkloadCache cache, IWorkloadAttestor attestor, IPolicySource serverPolicy, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        FilePolicySource? filePolicy = null;
+        AuditLog? audit = null;
+        try
+        {
+            if (options.PolicyFile is { } path)
+            {
+                filePolicy = new FilePolicySource(path, time, loggerFactory.CreateLogger(AgentApp.PolicyLoggerCategory));
+            }
+
+            if (options.Audit is { } auditOptions)
+            {
+                audit = new AuditLog(auditOptions, loggerFactory.CreateLogger(AuditLoggerCategory), time);
+            }
+
+            var host = GateHost.Start(options, new GateSetup
+            {
+                Cache = cache,
+                Attestor = attestor,
+                Policy = filePolicy ?? serverPolicy,
+                Audit = (IAuditSink?)audit ?? NullAuditSink.Instance,
+                TimeProvider = time,
+                LoggerFactory = loggerFactory,
+            });
+            return new GateRuntime(host, audit, filePolicy);
+        }
+        catch
+        {
+            filePolicy?.Dispose();
+            audit?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync().ConfigureAwait(false);
+        _filePolicy?.Dispose();
+        if (_audit is not null)
+        {
+            await _audit.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
