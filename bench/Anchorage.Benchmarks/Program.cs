@@ -3,8 +3,13 @@ using BenchmarkDotNet.Running;
 
 // "ratio": fixed-time throughput for bench/crypto-ratio.sh; "issuance": the same for
 // bench/issuance-ratio.sh; "workload-api": the load generator of bench/workload-api.sh
-// ("workload-api-parts": its per-call costs, piece by piece);
-// anything else goes to BenchmarkDotNet.
+// ("workload-api-parts": its per-call costs, piece by piece); "policy": decision latency for
+// bench/policy.sh; anything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "policy")
+{
+    return PolicyMode.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "workload-api-parts")
 {
     return WorkloadApiParts.Run(args[1..]);

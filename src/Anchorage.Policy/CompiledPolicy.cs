@@ -19,22 +19,31 @@ namespace Anchorage.Policy;
 /// </para>
 /// <para>
 /// Rules are indexed by their <c>from</c> pattern (exact ID, trust domain, or a per-trust-domain
-/// trie of path prefixes walked segment by segment), then by their <c>to</c> pattern the same way,
-/// then by port; a decision visits only the buckets whose patterns match both IDs and checks
-/// selectors there, stopping in each bucket at the first rule that can decide. Cost grows with the
-/// depth of the IDs' paths and the number of rules sharing a bucket, not with the size of the policy.
+/// trie of path prefixes walked segment by segment). The rules of one <c>from</c> pattern are, up
+/// to 32 of them, an array checked rule by rule (port, then length and hash of the <c>to</c> text,
+/// then the text); more are indexed again by their <c>to</c> pattern the same way, then by port.
+/// A decision visits only the buckets whose patterns match the request's IDs, stopping in each at
+/// the first rule that can decide. Cost grows with the depth of the IDs' paths and the number of
+/// rules sharing a <c>from</c> pattern, not with the size of the policy. Decide allocates nothing.
 /// </para>
 /// </remarks>
 public sealed class CompiledPolicy
 {
     private readonly CommunicationPolicy _policy;
-    private readonly PatternIndex<ToIndex> _index;
+    private readonly PatternIndex<FromBucket> _index;
 
-    private CompiledPolicy(CommunicationPolicy policy, string version)
+    // Decisions are immutable: one per rule (it can only decide with its own action) and the default.
+    private readonly PolicyDecision[] _decisions;
+    private readonly PolicyDecision _default;
+
+    private CompiledPolicy(CommunicationPolicy policy, string version, int flatLimit = FromBucket.FlatLimit)
     {
-        _policy = policy;
+        // A private copy of the rule list: the caller's list may change, the index must not drift from it.
+        _policy = policy with { Rules = [.. policy.Rules] };
         Version = version;
-        _index = BuildIndex(policy);
+        _index = BuildIndex(_policy, flatLimit);
+        _decisions = [.. _policy.Rules.Select(r => new PolicyDecision(r.Action == PolicyAction.Allow, r.Name, version))];
+        _default = new PolicyDecision(false, PolicyDecision.DefaultRule, version);
     }
 
     /// <summary>A policy with no rules: everything is denied by default.</summary>
@@ -62,19 +71,23 @@ public sealed class CompiledPolicy
         return new CompiledPolicy(policy, version);
     }
 
+    /// <summary>As <see cref="Compile(CommunicationPolicy, string)"/>, choosing when a <c>from</c> bucket gets a <c>to</c> index (tests cover both layouts).</summary>
+    internal static CompiledPolicy Compile(CommunicationPolicy policy, string version, int flatLimit)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(policy.Rules);
+        ArgumentException.ThrowIfNullOrEmpty(version);
+        return new CompiledPolicy(policy, version, flatLimit);
+    }
+
     /// <summary>Decides <paramref name="request"/>: a matching deny wins, else a matching allow, else deny by default.</summary>
     public PolicyDecision Decide(in PolicyRequest request)
     {
         var evaluation = new Evaluation(request.To, request.Port, request.FromSelectors);
         _index.Visit(request.From, ref evaluation);
-        if (evaluation.Deny != Evaluation.None)
-        {
-            return new PolicyDecision(false, _policy.Rules[evaluation.Deny].Name, Version);
-        }
-
-        return evaluation.Allow != Evaluation.None
-            ? new PolicyDecision(true, _policy.Rules[evaluation.Allow].Name, Version)
-            : new PolicyDecision(false, PolicyDecision.DefaultRule, Version);
+        return evaluation.Deny != Evaluation.None ? _decisions[evaluation.Deny]
+            : evaluation.Allow != Evaluation.None ? _decisions[evaluation.Allow]
+            : _default;
     }
 
     /// <summary>
@@ -135,10 +148,10 @@ public sealed class CompiledPolicy
         _ => "does not match " + pattern,
     };
 
-    private static PatternIndex<ToIndex> BuildIndex(CommunicationPolicy policy)
+    private static PatternIndex<FromBucket> BuildIndex(CommunicationPolicy policy, int flatLimit)
     {
         var rules = policy.Rules;
-        var from = new PatternIndex<ToIndex>.Builder();
+        var from = new PatternIndex<FromBucket>.Builder();
         for (var i = 0; i < rules.Count; i++)
         {
             var rule = rules[i] ?? throw new ArgumentException($"rule {i} is null", nameof(policy));
@@ -161,12 +174,11 @@ public sealed class CompiledPolicy
                 throw new ArgumentException($"rule {rule.Name}: from.selectors must be type:value", nameof(policy));
             }
 
-            var to = from.GetOrAdd(rule.From.Identity, static () => new ToIndex());
-            to.Builder!.GetOrAdd(rule.To.Identity, static () => new RuleBucket())
-                .Add(rule.To.Port, new RuleRef(i, rule.Action == PolicyAction.Deny, selectors));
+            from.GetOrAdd(rule.From.Identity, static () => new FromBucket())
+                .Add(new RuleRef(i, rule.Action == PolicyAction.Deny, selectors), rule.To);
         }
 
-        return from.Build(static to => to.Freeze());
+        return from.Build(bucket => bucket.Freeze(flatLimit));
     }
 
     // The index splits prefixes into segments; only a canonical SPIFFE ID path splits back to what Matches compares.
@@ -181,27 +193,75 @@ public sealed class CompiledPolicy
             _ => false,
         };
 
-    /// <summary>The <c>to</c> side of the rules sharing one <c>from</c> pattern.</summary>
-    private sealed class ToIndex
+    /// <summary>
+    /// The rules sharing one <c>from</c> pattern. Up to <see cref="FlatLimit"/> of them are checked
+    /// one by one against the request's <c>to</c> (a string comparison each, in memory next to each
+    /// other); more are indexed by their <c>to</c> pattern and port.
+    /// </summary>
+    private sealed class FromBucket
     {
-        public PatternIndex<RuleBucket>.Builder? Builder { get; private set; } = new();
+        public const int FlatLimit = 32;
+
+        private List<(RuleRef Rule, ToMatch To)>? _pending = [];
+
+        public FlatRule[]? Flat { get; private set; }
 
         public PatternIndex<RuleBucket>? Index { get; private set; }
 
-        public void Freeze()
+        public void Add(RuleRef rule, ToMatch to) => _pending!.Add((rule, to));
+
+        public void Freeze(int flatLimit)
         {
-            Index = Builder!.Build(static bucket => bucket.Freeze());
-            Builder = null;
+            var pending = _pending!;
+            _pending = null;
+            if (pending.Count <= flatLimit)
+            {
+                Flat = [.. pending.Select(p => FlatRule.Of(p.Rule, p.To))];
+                return;
+            }
+
+            var builder = new PatternIndex<RuleBucket>.Builder();
+            foreach (var (rule, to) in pending)
+            {
+                builder.GetOrAdd(to.Identity, static () => new RuleBucket()).Add(to.Port, rule);
+            }
+
+            Index = builder.Build(static bucket => bucket.Freeze());
+        }
+    }
+
+    /// <summary>
+    /// A rule of a small <see cref="FromBucket"/>, with its <c>to</c> side as the text an ID must
+    /// equal (<see cref="Exact"/>) or start with up to a '/' or its end: the ID of an exact
+    /// pattern, <c>spiffe://td/web</c> for the prefix <c>spiffe://td/web/*</c>, <c>spiffe://td</c>
+    /// for a trust domain (the same IDs as <c>spiffe://td/*</c>). Port 0 stands for any port.
+    /// </summary>
+    private readonly record struct FlatRule(int Index, bool Deny, int Port, string[] Selectors, bool Exact, string ToText, ulong ToHash)
+    {
+        public static FlatRule Of(RuleRef rule, ToMatch to)
+        {
+            var (exact, text) = to.Identity switch
+            {
+                IdentityPattern.Exact id => (true, id.Id.ToString()),
+                IdentityPattern.Prefix prefix => (false, prefix.TrustDomain.IdString + prefix.PathPrefix),
+                IdentityPattern.InTrustDomain domain => (false, domain.TrustDomain.IdString),
+                _ => throw new ArgumentException("unknown identity pattern", nameof(to)),
+            };
+            return new(rule.Index, rule.Deny, to.Port ?? 0, rule.Selectors, exact, text, PrefixHashes.Hash(text));
         }
     }
 
     /// <summary>One decision in progress: the lowest matching deny and allow positions found so far.</summary>
     private struct Evaluation(SpiffeId to, int port, IReadOnlySet<string>? selectors)
-        : IPatternVisitor<ToIndex>, IPatternVisitor<RuleBucket>
+        : IPatternVisitor<FromBucket>, IPatternVisitor<RuleBucket>
     {
         public const int None = int.MaxValue;
+        private const int SchemeLength = 9; // "spiffe://"
 
         private readonly SpiffeId _to = to;
+        private readonly string _toText = to.ToString();
+        private PrefixHashes _toHashes;
+        private bool _toHashed;
         private readonly int _port = port;
         private readonly IReadOnlySet<string>? _selectors = selectors;
 
@@ -209,7 +269,17 @@ public sealed class CompiledPolicy
 
         public int Allow { get; private set; } = None;
 
-        public void Visit(ToIndex value) => value.Index!.Visit(_to, ref this);
+        public void Visit(FromBucket value)
+        {
+            if (value.Flat is { } flat)
+            {
+                Scan(flat);
+            }
+            else
+            {
+                value.Index!.Visit(_to, ref this);
+            }
+        }
 
         public void Visit(RuleBucket value)
         {
@@ -255,6 +325,57 @@ public sealed class CompiledPolicy
                     break;
                 }
             }
+        }
+
+        private void Scan(FlatRule[] rules)
+        {
+            foreach (ref readonly var rule in rules.AsSpan())
+            {
+                // Only a rule before the best of its kind so far can change the outcome; once a deny matched, no allow can.
+                if (rule.Deny ? rule.Index >= Deny : Deny != None || rule.Index >= Allow)
+                {
+                    continue;
+                }
+
+                if ((rule.Port != 0 && rule.Port != _port) || !ToMatches(rule) || !HasAll(rule.Selectors))
+                {
+                    continue;
+                }
+
+                if (rule.Deny)
+                {
+                    Deny = rule.Index;
+                }
+                else
+                {
+                    Allow = rule.Index;
+                }
+            }
+        }
+
+        private bool ToMatches(in FlatRule rule)
+        {
+            var text = _toText;
+            var length = rule.ToText.Length;
+
+            // Length and boundary first, then the hash: most rules are rejected without reading their text.
+            if (rule.Exact ? text.Length != length : text.Length < length || (text.Length > length && text[length] != '/'))
+            {
+                return false;
+            }
+
+            if (!_toHashed)
+            {
+                _toHashes = PrefixHashes.Of(text);
+                _toHashed = true;
+            }
+
+            if (_toHashes.TryGet(length, out var hash) && hash != rule.ToHash)
+            {
+                return false;
+            }
+
+            return string.CompareOrdinal(text, 0, rule.ToText, 0, length) == 0;
         }
 
         private readonly bool HasAll(string[] required)

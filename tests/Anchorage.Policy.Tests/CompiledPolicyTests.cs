@@ -23,8 +23,23 @@ public class CompiledPolicyTests
     private static PolicyRule Deny(string name, string from, string to, int? port = null, params string[] selectors) =>
         Rule(name, PolicyAction.Deny, from, to, port, selectors);
 
-    private static CompiledPolicy Compile(params PolicyRule[] rules) =>
-        CompiledPolicy.Compile(new CommunicationPolicy("test", rules), "v7");
+    private static BothLayouts Compile(params PolicyRule[] rules) => new(new CommunicationPolicy("test", rules));
+
+    /// <summary>The policy compiled with every from bucket scanned rule by rule and with every one indexed by to; both must agree.</summary>
+    private sealed class BothLayouts(CommunicationPolicy policy)
+    {
+        private readonly CompiledPolicy _flat = CompiledPolicy.Compile(policy, "v7");
+        private readonly CompiledPolicy _indexed = CompiledPolicy.Compile(policy, "v7", flatLimit: 0);
+
+        public PolicyDecision Decide(in PolicyRequest request)
+        {
+            var decision = _flat.Decide(request);
+            Assert.Equal(decision, _indexed.Decide(request));
+            return decision;
+        }
+
+        public PolicyExplanation Explain(in PolicyRequest request) => _flat.Explain(request);
+    }
 
     private static PolicyRequest Request(string from, string to, int port = 443, params string[] selectors) =>
         new(SpiffeId.Parse(from), selectors.Length == 0 ? NoSelectors : [.. selectors], SpiffeId.Parse(to), port);
@@ -109,6 +124,20 @@ public class CompiledPolicyTests
     public void Decide_ToPattern_MatchesSegmentWise(string pattern, string to, bool allowed)
     {
         var policy = Compile(Allow("r", "spiffe://z/web", pattern));
+
+        Assert.Equal(allowed, policy.Decide(Request("spiffe://z/web", to)).Allowed);
+    }
+
+    [Theory]
+    [InlineData("spiffe://z/1/2/3/4/5/6/7/8/9/10/*", "spiffe://z/1/2/3/4/5/6/7/8/9/10/11/12", true)]
+    [InlineData("spiffe://z/1/2/3/4/5/6/7/8/9/10/*", "spiffe://z/1/2/3/4/5/6/7/8/9/1x/11/12", false)]
+    [InlineData("spiffe://z/1/2/3/4/5/6/7/8/9/10/11/12", "spiffe://z/1/2/3/4/5/6/7/8/9/10/11/12", true)]
+    [InlineData("spiffe://z/1/2/3/4/5/6/7/8/9/10/11/12", "spiffe://z/1/2/3/4/5/6/7/8/9/10/11/13", false)]
+    [InlineData("spiffe://z/1/*", "spiffe://z/1/2/3/4/5/6/7/8/9/10/11/12", true)]
+    [InlineData("td:z", "spiffe://z/1/2/3/4/5/6/7/8/9/10/11/12", true)]
+    public void Decide_DeepPaths_MatchBeyondTheHashedPlaces(string pattern, string to, bool allowed)
+    {
+        var policy = Compile(Allow("deep", "spiffe://z/web", pattern));
 
         Assert.Equal(allowed, policy.Decide(Request("spiffe://z/web", to)).Allowed);
     }
@@ -274,10 +303,11 @@ public class CompiledPolicyTests
         return deny is not null ? "deny " + deny.Name : allow is not null ? "allow " + allow.Name : "deny default";
     }
 
+    // Flat limit 0: every from bucket gets a to index; 1000: every bucket is scanned rule by rule; 3: a mix.
     [Property(MaxTest = 300)]
-    public Property Decide_RandomPolicies_AgreesWithReferenceEvaluation() => Prop.ForAll(CaseGen.ToArbitrary(), c =>
+    public Property Decide_RandomPolicies_AgreesWithReferenceEvaluation() => Prop.ForAll(CaseGen.ToArbitrary(), Gen.Elements(0, 3, 1000).ToArbitrary(), (c, flatLimit) =>
     {
-        var policy = CompiledPolicy.Compile(new CommunicationPolicy("random", c.Rules), "v1");
+        var policy = CompiledPolicy.Compile(new CommunicationPolicy("random", c.Rules), "v1", flatLimit);
         foreach (var request in c.Requests)
         {
             var expected = ReferenceDecide(c.Rules, request);
@@ -287,7 +317,7 @@ public class CompiledPolicyTests
             var referenceMatches = c.Rules.Where(r => ReferenceDecide([r], request) != "deny default").Select(r => r.Name);
             if (decision.ToString() != expected || explained.Decision != decision || !explainedMatches.SequenceEqual(referenceMatches))
             {
-                return false.Label($"request {request.From} -> {request.To}:{request.Port} [{string.Join(",", request.FromSelectors)}]: index {decision}, reference {expected}");
+                return false.Label($"flat limit {flatLimit}, request {request.From} -> {request.To}:{request.Port} [{string.Join(",", request.FromSelectors)}]: index {decision}, reference {expected}");
             }
         }
 
@@ -303,6 +333,7 @@ public class CompiledPolicyTests
             .ToArray();
         var policy = CompiledPolicy.Compile(new CommunicationPolicy("big", rules), "v1");
 
+        Assert.Equal("allow port0", policy.Decide(Request("spiffe://a/x", "spiffe://b/y", 10000)).ToString());
         Assert.Equal("allow port999", policy.Decide(Request("spiffe://a/x", "spiffe://b/y", 10999)).ToString());
         Assert.Equal("allow sel999", policy.Decide(Request("spiffe://a/x", "spiffe://b/y", 1, "unix:uid:999")).ToString());
         Assert.Equal("deny default", policy.Decide(Request("spiffe://a/x", "spiffe://b/y", 1, "unix:uid:1000")).ToString());
