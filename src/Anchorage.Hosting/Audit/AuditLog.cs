@@ -120,7 +120,7 @@ public sealed class AuditLog : IAuditSink, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task RunAsync(Task? startGate)
@@ -135,23 +135,26 @@ public sealed class AuditLog : IAuditSink, IAsyncDisposable
         {
             while (reader.TryRead(out var record))
             {
-                Append(record, counted: true);
-
-                // A slot was just freed: say how many were lost while there was none.
-                var dropped = Interlocked.Exchange(ref _pendingDropped, 0);
-                if (dropped > 0)
+                Guarded(() =>
                 {
-                    AuditLogEvents.Dropped(_logger, _file, dropped);
-                    Append(DroppedRecord(dropped), counted: false);
-                }
+                    Append(record, counted: true);
 
-                if (_batch.WrittenCount >= BatchBytes)
-                {
-                    WriteBatch();
-                }
+                    // A slot was just freed: say how many were lost while there was none.
+                    var dropped = Interlocked.Exchange(ref _pendingDropped, 0);
+                    if (dropped > 0)
+                    {
+                        AuditLogEvents.Dropped(_logger, _file, dropped);
+                        Append(DroppedRecord(dropped), counted: false);
+                    }
+
+                    if (_batch.WrittenCount >= BatchBytes)
+                    {
+                        WriteBatch();
+                    }
+                });
             }
 
-            WriteBatch();
+            Guarded(WriteBatch);
         }
 
         var late = Interlocked.Exchange(ref _pendingDropped, 0);
@@ -160,9 +163,29 @@ public sealed class AuditLog : IAuditSink, IAsyncDisposable
             AuditLogEvents.DroppedAfterClose(_logger, _file, late);
         }
 
-        WriteBatch();
-        Close(flushToDisk: true);
+        Guarded(WriteBatch);
+        Guarded(() => Close(flushToDisk: true));
         await _json.DisposeAsync().ConfigureAwait(false);
+    }
+
+    // The writer outlives any one bad record or odd file system error: what was pending is counted as lost.
+    private void Guarded(Action step)
+    {
+        try
+        {
+            step();
+        }
+#pragma warning disable CA1031 // an audit writer that stops would silently lose every later record
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Interlocked.Add(ref _lost, _batchRecords);
+            Interlocked.Increment(ref _errors);
+            _batchRecords = 0;
+            _batch.ResetWrittenCount();
+            Close(flushToDisk: false);
+            AuditLogEvents.Unexpected(_logger, _file, e.GetType().Name + ": " + e.Message);
+        }
     }
 
     private AuditRecord DroppedRecord(long count) => new()

@@ -17,6 +17,9 @@ internal static partial class AuditLogEvents
     [LoggerMessage(EventId = 8004, Level = LogLevel.Error, Message = "audit log {File}: rotation failed, appending to the current file: {Reason}")]
     public static partial void RotateFailed(ILogger logger, string file, string reason);
 
-    [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "audit log {File}: {Count} records were dropped after it was closed")]
+    [LoggerMessage(EventId = 8005, Level = LogLevel.Warning, Message = "audit log {File}: {Count} records were dropped while it was closing")]
     public static partial void DroppedAfterClose(ILogger logger, string file, long count);
+
+    [LoggerMessage(EventId = 8006, Level = LogLevel.Error, Message = "audit log {File}: records were lost to an unexpected error: {Reason}")]
+    public static partial void Unexpected(ILogger logger, string file, string reason);
 }
