@@ -110,6 +110,7 @@ internal static class CliApp
             Commands.Policy.PolicyCheckCommand.Create(context),
             Commands.Policy.PolicyApplyCommand.Create(context),
             Commands.Policy.PolicyShowCommand.Create(context)));
+        root.Add(Commands.Demo.DemoCommand.Create(context));
         return root;
     }
 

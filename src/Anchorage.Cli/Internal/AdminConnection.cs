@@ -85,6 +85,9 @@ internal sealed class AdminConnection : IDisposable
     public static AdminConnection Open(ParseResult parse, Option<string?> socket) =>
         new(ResolveSocketPath(parse.GetValue(socket), Environment.GetEnvironmentVariable));
 
+    /// <summary>Opens a connection to the admin socket at <paramref name="socketPath"/> (the demo drives several servers).</summary>
+    public static AdminConnection ForSocket(string socketPath) => new(socketPath);
+
     /// <summary>
     /// Makes one call with a deadline and turns a failed status into a <see cref="CliException"/>.
     /// </summary>
