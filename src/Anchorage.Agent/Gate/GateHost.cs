@@ -69,6 +69,7 @@ public sealed class GateHost : IAsyncDisposable
     private readonly X509SvidVerifier _verifier;
     private readonly SocketOwnerIndex _owners = new();
     private readonly BundleAuditor _bundles;
+    private string? _auditedPolicyVersion;
     private readonly ConcurrentDictionary<string, GateConnection> _live = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
     private readonly List<(Socket Socket, string? UnixPath)> _listeners = [];
@@ -122,6 +123,7 @@ public sealed class GateHost : IAsyncDisposable
         }
 
         host._bundles.Observe(setup.Cache.State);
+        host.AuditPolicy();
         setup.Cache.Changed += host.OnCacheChanged;
         setup.Policy.Changed += host.OnPolicyChanged;
         return host;
@@ -192,7 +194,38 @@ public sealed class GateHost : IAsyncDisposable
             preferLocal: false);
 
     private void OnPolicyChanged(object? sender, EventArgs e) =>
-        ThreadPool.UnsafeQueueUserWorkItem(s => s.Recheck(), this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(
+            s =>
+            {
+                lock (_recheck)
+                {
+                    s.AuditPolicy();
+                }
+
+                s.Recheck();
+            },
+            this,
+            preferLocal: false);
+
+    // One record per policy the gate starts deciding with (issue 6 item 6: "one per policy change").
+    private void AuditPolicy()
+    {
+        var policy = _setup.Policy.Current;
+        if (string.Equals(policy.Version, _auditedPolicyVersion, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        _auditedPolicyVersion = policy.Version;
+        _setup.Audit.Write(new AuditRecord
+        {
+            Time = _setup.TimeProvider.GetUtcNow(),
+            Kind = AuditKinds.Policy,
+            Decision = "in-force",
+            PolicyVersion = policy.Version,
+            Detail = string.Create(CultureInfo.InvariantCulture, $"policy {policy.Name}: {policy.Rules.Count} rules"),
+        });
+    }
 
     private Socket Bind(string name, GateListenAddress address)
     {

@@ -65,6 +65,18 @@ public sealed class GateChangeTests
         var denied = await node.Audit.WaitForAsync(r => r.Decision == "deny", "the new connection's denial");
         Assert.Equal("no-payments", denied.Rule);
         Assert.Equal("v3", denied.PolicyVersion);
+
+        // One policy record per version the gate decided with, in order.
+        var versions = await WaitForPolicyVersionsAsync(node, 3);
+        Assert.Equal(["v1", "v2", "v3"], versions);
+    }
+
+    private static async Task<string?[]> WaitForPolicyVersionsAsync(GateNode node, int count)
+    {
+        await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Policy, PolicyVersion: "v3" }, "the policy records");
+        var versions = node.Audit.Records.Where(r => r.Kind == AuditKinds.Policy).Select(r => r.PolicyVersion).ToArray();
+        Assert.Equal(count, versions.Length);
+        return versions;
     }
 
     [Fact]
