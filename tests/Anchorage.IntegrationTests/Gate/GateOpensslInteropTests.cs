@@ -150,7 +150,15 @@ public sealed class GateOpensslInteropTests
         await using (var stream = await GateClients.ConnectUnixAsync(badSocket))
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            await stream.WriteAsync(Encoding.ASCII.GetBytes("ping from web\n"), timeout.Token);
+            try
+            {
+                await stream.WriteAsync(Encoding.ASCII.GetBytes("ping from web\n"), timeout.Token);
+            }
+            catch (IOException)
+            {
+                // The gate already closed the refused connection.
+            }
+
             Assert.Equal(0, await ReadToCloseAsync(stream));
         }
 
