@@ -71,10 +71,10 @@ public sealed class GateChangeTests
         Assert.Equal(["v1", "v2", "v3"], versions);
     }
 
-    private static async Task<string?[]> WaitForPolicyVersionsAsync(GateNode node, int count)
+    private static async Task<string[]> WaitForPolicyVersionsAsync(GateNode node, int count)
     {
         await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Policy, PolicyVersion: "v3" }, "the policy records");
-        var versions = node.Audit.Records.Where(r => r.Kind == AuditKinds.Policy).Select(r => r.PolicyVersion).ToArray();
+        var versions = node.Audit.Records.Where(r => r.Kind == AuditKinds.Policy).Select(r => r.PolicyVersion ?? "(none)").ToArray();
         Assert.Equal(count, versions.Length);
         return versions;
     }
