@@ -27,6 +27,7 @@ internal sealed class SocketOwnerIndex
     private const int TcpListen = 0x0A;
     private readonly Lock _lock = new();
     private readonly LinkedList<int> _recent = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IPEndPoint, (int Pid, ulong Inode)> _listeners = new();
 
     /// <summary>Full /proc scans done (a test and bench hook).</summary>
     internal long FullScans;
@@ -44,11 +45,24 @@ internal sealed class SocketOwnerIndex
     }
 
     /// <summary>The process listening on <paramref name="address"/> (or on the wildcard address with its port).</summary>
+    /// <remarks>
+    /// The listener found last is remembered with its socket inode: while that process still holds
+    /// that listening socket (checked through its pidfd and /proc/pid/fd on every call) it is still
+    /// the listener, so /proc/net/tcp, which grows with every connection in TIME_WAIT, is read only
+    /// when the listener changed.
+    /// </remarks>
     public PeerProcess LocateListener(IPEndPoint address)
     {
+        if (_listeners.TryGetValue(address, out var known) && TryPin(known.Pid, known.Inode) is { } same)
+        {
+            return same;
+        }
+
         var inode = FindListenInode(address) ?? throw new WorkloadAttestationException(
             $"no process listens on {address.ToString()}");
-        return Owner(inode, unique: false);
+        var owner = Owner(inode, unique: false);
+        _listeners[address] = (owner.ProcessId, inode);
+        return owner;
     }
 
     private PeerProcess Owner(ulong inode, bool unique)
