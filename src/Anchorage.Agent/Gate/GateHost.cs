@@ -69,6 +69,7 @@ public sealed class GateHost : IAsyncDisposable
     private readonly X509SvidVerifier _verifier;
     private readonly SocketOwnerIndex _owners = new();
     private readonly BundleAuditor _bundles;
+    private readonly Lock _policyAudit = new();
     private string? _auditedPolicyVersion;
     private readonly ConcurrentDictionary<string, GateConnection> _live = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
@@ -193,38 +194,35 @@ public sealed class GateHost : IAsyncDisposable
             this,
             preferLocal: false);
 
-    private void OnPolicyChanged(object? sender, EventArgs e) =>
-        ThreadPool.UnsafeQueueUserWorkItem(
-            s =>
-            {
-                lock (_recheck)
-                {
-                    s.AuditPolicy();
-                }
-
-                s.Recheck();
-            },
-            this,
-            preferLocal: false);
+    private void OnPolicyChanged(object? sender, EventArgs e)
+    {
+        // Audited on the source's thread, as it raises the event: every version gets its record, even
+        // when the next one follows before the queued re-check runs.
+        AuditPolicy();
+        ThreadPool.UnsafeQueueUserWorkItem(s => s.Recheck(), this, preferLocal: false);
+    }
 
     // One record per policy the gate starts deciding with (issue 6 item 6: "one per policy change").
     private void AuditPolicy()
     {
-        var policy = _setup.Policy.Current;
-        if (string.Equals(policy.Version, _auditedPolicyVersion, StringComparison.Ordinal))
+        lock (_policyAudit)
         {
-            return;
-        }
+            var policy = _setup.Policy.Current;
+            if (string.Equals(policy.Version, _auditedPolicyVersion, StringComparison.Ordinal))
+            {
+                return;
+            }
 
-        _auditedPolicyVersion = policy.Version;
-        _setup.Audit.Write(new AuditRecord
-        {
-            Time = _setup.TimeProvider.GetUtcNow(),
-            Kind = AuditKinds.Policy,
-            Decision = "in-force",
-            PolicyVersion = policy.Version,
-            Detail = string.Create(CultureInfo.InvariantCulture, $"policy {policy.Name}: {policy.Rules.Count} rules"),
-        });
+            _auditedPolicyVersion = policy.Version;
+            _setup.Audit.Write(new AuditRecord
+            {
+                Time = _setup.TimeProvider.GetUtcNow(),
+                Kind = AuditKinds.Policy,
+                Decision = "in-force",
+                PolicyVersion = policy.Version,
+                Detail = string.Create(CultureInfo.InvariantCulture, $"policy {policy.Name}: {policy.Rules.Count} rules"),
+            });
+        }
     }
 
     private Socket Bind(string name, GateListenAddress address)
