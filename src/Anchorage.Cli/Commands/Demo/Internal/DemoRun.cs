@@ -603,6 +603,13 @@ internal sealed class DemoRun : IAsyncDisposable
         await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "prepare"], cancellationToken, showOutput: false).ConfigureAwait(false);
         var seq = await WaitFederatedAsync(AcmeDomain, PaymentsDomain, cancellationToken).ConfigureAwait(false);
         _console.Info($"acme.corp fetched payments' bundle with the prepared authority (sequence {seq})");
+
+        // Activate only once the peer's WORKLOADS trust the prepared authority (server -> agent ->
+        // workload), not merely the peer's server: else a call in between fails verification.
+        var list = await AdminAsync(PaymentsDomain, (c, o) => c.ListAuthoritiesAsync(new ListAuthoritiesRequest { Kind = "x509" }, o), cancellationToken).ConfigureAwait(false);
+        var prepared = list.Authorities.SingleOrDefault(a => a.State == "prepared") ?? throw new DemoStepException("payments.acme.corp has no prepared x509 authority after prepare");
+        var held = await WaitFederatedBundleHoldsAsync(Web, PaymentsDomain.Name, prepared, cancellationToken).ConfigureAwait(false);
+        _console.Info($"web's workload trusts it through its agent after {held.TotalSeconds:0.0} s");
         await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "activate"], cancellationToken, showOutput: false).ConfigureAwait(false);
         await CliCheckedAsync(PaymentsDomain, ["authority", "x509", "taint", "--id", old.Id], cancellationToken, showOutput: false).ConfigureAwait(false);
         var current = await ActiveAuthorityAsync(PaymentsDomain, cancellationToken).ConfigureAwait(false);
@@ -628,6 +635,37 @@ internal sealed class DemoRun : IAsyncDisposable
     {
         var list = await AdminAsync(domain, (c, o) => c.ListAuthoritiesAsync(new ListAuthoritiesRequest { Kind = "x509" }, o), cancellationToken).ConfigureAwait(false);
         return list.Authorities.SingleOrDefault(a => a.State == "active") ?? throw new DemoStepException($"{domain.Name} has no active x509 authority");
+    }
+
+    /// <summary>Waits until a workload on <paramref name="node"/> receives <paramref name="trustDomain"/>'s bundle holding <paramref name="authority"/>.</summary>
+    private async Task<TimeSpan> WaitFederatedBundleHoldsAsync(Node node, string trustDomain, Protos.Admin.V1.Authority authority, CancellationToken cancellationToken)
+    {
+        var dir = Path.Combine(node.Dir, "fetched-bundles");
+        var file = Path.Combine(dir, $"federated_bundle.{trustDomain}.pem");
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < ConvergeTimeout)
+        {
+            var (code, _) = await RunWorkloadAsync(_anchorage, ["agent", "api", "fetch", "x509", "--socket", node.ApiSocket, "--write", dir], cancellationToken).ConfigureAwait(false);
+            if (code == 0 && File.Exists(file))
+            {
+                var bundle = new X509Certificate2Collection();
+                bundle.ImportFromPemFile(file);
+                var holds = bundle.Any(c => c.RawData.AsSpan().SequenceEqual(authority.Certificate.Span));
+                foreach (var cert in bundle)
+                {
+                    cert.Dispose();
+                }
+
+                if (holds)
+                {
+                    return clock.Elapsed;
+                }
+            }
+
+            await Task.Delay(300, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new DemoStepException($"the workload on {node.Name} did not receive {trustDomain}'s authority {authority.Id} within {ConvergeTimeout.TotalSeconds:0} s");
     }
 
     /// <summary>Waits until the SVID a workload on <paramref name="node"/> receives is signed by <paramref name="authority"/>.</summary>
@@ -686,6 +724,9 @@ internal sealed class DemoRun : IAsyncDisposable
         var old = await ActiveAuthorityAsync(AcmeDomain, cancellationToken).ConfigureAwait(false);
         await CliCheckedAsync(AcmeDomain, ["authority", "x509", "prepare"], cancellationToken, showOutput: false).ConfigureAwait(false);
         await WaitFederatedAsync(PaymentsDomain, AcmeDomain, cancellationToken).ConfigureAwait(false);
+        var acmeList = await AdminAsync(AcmeDomain, (c, o) => c.ListAuthoritiesAsync(new ListAuthoritiesRequest { Kind = "x509" }, o), cancellationToken).ConfigureAwait(false);
+        var acmePrepared = acmeList.Authorities.SingleOrDefault(a => a.State == "prepared") ?? throw new DemoStepException("acme.corp has no prepared x509 authority after prepare");
+        await WaitFederatedBundleHoldsAsync(Api, AcmeDomain.Name, acmePrepared, cancellationToken).ConfigureAwait(false);
         await CliCheckedAsync(AcmeDomain, ["authority", "x509", "activate"], cancellationToken, showOutput: false).ConfigureAwait(false);
         await CliCheckedAsync(AcmeDomain, ["authority", "x509", "taint", "--id", old.Id], cancellationToken, showOutput: false).ConfigureAwait(false);
         var current = await ActiveAuthorityAsync(AcmeDomain, cancellationToken).ConfigureAwait(false);
