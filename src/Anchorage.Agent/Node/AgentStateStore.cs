@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Anchorage.Hosting.Files;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -160,23 +161,6 @@ public sealed class AgentStateStore
             throw new PlatformNotSupportedException("the agent's state needs unix file modes");
         }
 
-        var temp = path + ".tmp";
-        var mode = secret
-            ? UnixFileMode.UserRead | UnixFileMode.UserWrite
-            : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-        using (var stream = new FileStream(temp, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = mode,
-        }))
-        {
-            stream.Write(content);
-            stream.Flush(flushToDisk: true);
-        }
-
-        // FileMode.Create keeps the mode of a leftover temp file; set it explicitly.
-        File.SetUnixFileMode(temp, mode);
-        File.Move(temp, path, overwrite: true);
+        SafeFile.Write(path, content, secret ? SafeFile.PrivateMode : SafeFile.PublicMode);
     }
 }

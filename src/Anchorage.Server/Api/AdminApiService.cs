@@ -341,6 +341,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         ArgumentNullException.ThrowIfNull(context);
         var ct = context.CancellationToken;
         var id = ProtoMapper.ParseId(request.SpiffeId, "spiffeId");
+        RefuseReserved(id);
         var ttl = ProtoMapper.Ttl(request.TtlSeconds, "ttlSeconds");
         using var lease = _admission.Enter();
         var svid = await CaCalls.RunAsync(() => _ca.SignX509SvidAsync(id, request.Csr.Memory, [.. request.DnsNames], ttl, ct)).ConfigureAwait(false);
@@ -360,6 +361,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
             throw ApiException.InvalidArgument($"spiffeId: \"{id}\" is not in trust domain \"{_ca.TrustDomain}\"");
         }
 
+        RefuseReserved(id);
         if (request.Audience.Count == 0 || request.Audience.Any(string.IsNullOrEmpty))
         {
             throw ApiException.InvalidArgument("audience must hold at least one non-empty value");
@@ -434,4 +436,17 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     }
 
     private static ApiException AgentNotFound(SpiffeId id) => ApiException.NotFound($"agent \"{id}\" not found");
+
+    /// <summary>
+    /// The server's own ID and its agents' IDs (every path under <see cref="AnchorageIds.ReservedPathPrefix"/>)
+    /// are never minted: an SVID for one would let its holder act as the server or as an attested agent.
+    /// </summary>
+    private static void RefuseReserved(SpiffeId id)
+    {
+        if (AnchorageIds.IsReserved(id))
+        {
+            throw ApiException.InvalidArgument(
+                $"spiffeId: \"{id}\": paths under {AnchorageIds.ReservedPathPrefix} are reserved for the server and its agents and cannot be minted");
+        }
+    }
 }

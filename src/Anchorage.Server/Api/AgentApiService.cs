@@ -79,8 +79,10 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
         }
 
         // A bad CSR or a busy server must not burn the one-time token: check both before redeeming.
-        CsrParser.VerifyAndGetPublicKey(request.Csr.Span);
+        // The slot comes first: the caller is not authenticated yet, so even parsing its CSR is
+        // work that the admission limit must bound.
         using var lease = _admission.Enter();
+        CsrParser.VerifyAndGetPublicKey(request.Csr.Span);
         var redeemed = await _joinTokens.RedeemAsync(request.Token, ct).ConfigureAwait(false);
         var svid = await CaCalls.RunAsync(() => _ca.SignX509SvidAsync(redeemed.AgentId, request.Csr.Memory, [], null, ct)).ConfigureAwait(false);
         await _nodes.RecordAttestationAsync(redeemed.AgentId, JoinTokenAttestationType, svid.SerialNumber, svid.NotAfter, redeemed.Selectors, ct)

@@ -74,10 +74,19 @@ public sealed class NodeService
                 if (existing is null)
                 {
                     await _store.CreateNodeAsync(node, cancellationToken).ConfigureAwait(false);
+                    break;
                 }
-                else
+
+                // Conditional on "not banned": a ban that lands between the read above and this write sticks.
+                var result = await _store.ReattestNodeAsync(node, cancellationToken).ConfigureAwait(false);
+                if (result == NodeUpdateResult.Banned)
                 {
-                    await _store.UpdateNodeAsync(node with { CreatedAt = existing.CreatedAt }, cancellationToken).ConfigureAwait(false);
+                    throw Refuse(agentId, AttestationFailure.Banned, $"agent {agentId} is banned");
+                }
+
+                if (result == NodeUpdateResult.NotFound)
+                {
+                    throw new DataStoreNotFoundException($"node \"{agentId}\" not found");
                 }
 
                 break;
@@ -166,13 +175,17 @@ public sealed class NodeService
         var serial = NormalizeSerial(newSerial, nameof(newSerial));
         var node = await AuthenticateAsync(agentId, presentedSerial, cancellationToken).ConfigureAwait(false);
         var renewed = node with { PendingCertSerial = serial, PendingCertNotAfter = newNotAfter };
-        try
+
+        // Only the pending columns, only while not banned and still on the SVID just authenticated:
+        // a ban or eviction that commits after the check above is never written over.
+        switch (await _store.RenewNodeSvidAsync(agentId, node.CertSerial, serial, newNotAfter, cancellationToken).ConfigureAwait(false))
         {
-            await _store.UpdateNodeAsync(renewed, cancellationToken).ConfigureAwait(false);
-        }
-        catch (DataStoreNotFoundException)
-        {
-            throw Refuse(agentId, AttestationFailure.NotAttested, $"agent {agentId} is not attested (evicted or unknown)");
+            case NodeUpdateResult.NotFound:
+                throw Refuse(agentId, AttestationFailure.NotAttested, $"agent {agentId} is not attested (evicted or unknown)");
+            case NodeUpdateResult.Banned:
+                throw Refuse(agentId, AttestationFailure.Banned, $"agent {agentId} is banned");
+            case NodeUpdateResult.Conflict:
+                throw Refuse(agentId, AttestationFailure.StaleSvid, $"agent SVID serial {NormalizeSerial(presentedSerial, nameof(presentedSerial))} is not the current one");
         }
 
         AttestationLog.NodeRenewed(_logger, agentId, serial, newNotAfter);
@@ -212,17 +225,7 @@ public sealed class NodeService
     public async Task<bool> BanAsync(SpiffeId agentId, CancellationToken cancellationToken)
     {
         ThrowIfEmpty(agentId);
-        var node = await _store.GetNodeAsync(agentId, cancellationToken).ConfigureAwait(false);
-        if (node is null)
-        {
-            return false;
-        }
-
-        try
-        {
-            await _store.UpdateNodeAsync(node with { Banned = true }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (DataStoreNotFoundException)
+        if (!await _store.BanNodeAsync(agentId, cancellationToken).ConfigureAwait(false))
         {
             return false;
         }

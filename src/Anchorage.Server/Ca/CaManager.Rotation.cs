@@ -76,8 +76,8 @@ public sealed partial class CaManager
                 var decision = RotationPlanner.Plan(Mine(kind), _time.GetUtcNow());
                 if (decision is { Action: RotationAction.Activate, Authority: { } prepared })
                 {
-                    await ActivateCoreAsync(prepared, cancellationToken).ConfigureAwait(false);
-                    activated = true;
+                    // False: another server revoked it meanwhile; the next round plans from the journal as it is.
+                    activated |= await ActivateCoreAsync(prepared, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -119,7 +119,7 @@ public sealed partial class CaManager
     {
         try
         {
-            await _store.UpsertAuthorityAsync(record, cancellationToken).ConfigureAwait(false);
+            await _store.CreateAuthorityAsync(record, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -132,10 +132,11 @@ public sealed partial class CaManager
 
     /// <summary>
     /// Makes <paramref name="prepared"/> this server's active authority of its kind: checks the
-    /// stored bundle holds it, journals the previous active one as old, then the new one as active,
-    /// and only then signs with it.
+    /// stored bundle holds it, then journals it active and the previous active one old in one
+    /// conditional write (only if it is still prepared), and only then signs with it. False when
+    /// the journal no longer holds it as prepared (revoked or activated by another server meanwhile).
     /// </summary>
-    private async Task ActivateCoreAsync(AuthorityRecord prepared, CancellationToken cancellationToken)
+    private async Task<bool> ActivateCoreAsync(AuthorityRecord prepared, CancellationToken cancellationToken)
     {
         var kind = prepared.Kind;
         if (!InBundle(prepared))
@@ -149,18 +150,20 @@ public sealed partial class CaManager
             }
         }
 
-        var previous = "none";
-        foreach (var active in Mine(kind).Where(a => a.State == AuthorityState.Active && a.Id != prepared.Id))
-        {
-            await _store.UpsertAuthorityAsync(active with { State = AuthorityState.Old }, cancellationToken).ConfigureAwait(false);
-            previous = active.Id;
-        }
-
-        await _store.UpsertAuthorityAsync(prepared with { State = AuthorityState.Active }, cancellationToken).ConfigureAwait(false);
+        var previous = Mine(kind).Where(a => a.State == AuthorityState.Active && a.Id != prepared.Id).MaxBy(a => a.NotAfter)?.Id ?? "none";
+        var activated = await _store.ActivateAuthorityAsync(kind, prepared.Id, cancellationToken).ConfigureAwait(false);
         await ReconcileAsync(cancellationToken).ConfigureAwait(false);
         var kindName = Name(kind);
+        if (!activated)
+        {
+            CaManagerLog.ActivationLost(_logger, kindName, prepared.Id);
+            await PublishAsync(cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
         CaManagerLog.Activated(_logger, kindName, prepared.Id, previous);
         AuditAuthority("activated", prepared, "previous active: " + previous);
+        return true;
     }
 
     /// <summary>Journal entry first, then the key: the journal never names a key that is gone.</summary>
@@ -192,7 +195,7 @@ public sealed partial class CaManager
             {
                 if (!await TryLoadAsync(record, cancellationToken).ConfigureAwait(false))
                 {
-                    await _store.UpsertAuthorityAsync(record with { State = AuthorityState.Old }, cancellationToken).ConfigureAwait(false);
+                    await _store.DemoteAuthorityAsync(record.Kind, record.Id, cancellationToken).ConfigureAwait(false);
                     demoted = true;
                 }
             }
@@ -332,11 +335,14 @@ public sealed partial class CaManager
         _activeJwt = null;
     }
 
-    /// <summary>Publishes the bundle of every server's unexpired authorities (the store bumps the sequence only on change).</summary>
+    /// <summary>
+    /// Publishes the bundle of every server's unexpired authorities, as the datastore's journal holds
+    /// them inside the publishing transaction, not this server's earlier read (the store bumps the
+    /// sequence only on change).
+    /// </summary>
     private async Task PublishAsync(CancellationToken cancellationToken)
     {
-        var bundle = BuildBundle();
-        var stored = await _store.PublishBundleAsync(bundle, cancellationToken).ConfigureAwait(false);
+        var stored = await _store.PublishBundleAsync(TrustDomain, BuildBundle, cancellationToken).ConfigureAwait(false);
         var previous = _bundle;
         _bundle = stored;
         if (previous?.Bundle.SequenceNumber != stored.Bundle.SequenceNumber)
@@ -367,12 +373,12 @@ public sealed partial class CaManager
     /// upstream root that issued the top of its chain (not the authority itself). JWT: each key.
     /// Authorities whose notAfter has passed are left out, whoever owns them.
     /// </summary>
-    private SpiffeBundle BuildBundle()
+    private SpiffeBundle BuildBundle(IReadOnlyList<AuthorityRecord> journal)
     {
         var now = _time.GetUtcNow();
         var x509 = new List<X509Certificate2>();
         var jwt = new List<JwtAuthority>();
-        foreach (var record in OldestFirst(_journal.Where(a => a.NotAfter > now)))
+        foreach (var record in OldestFirst(journal.Where(a => a.NotAfter > now)))
         {
             try
             {

@@ -296,7 +296,12 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
                 }
 
                 await PublishAsync(ct).ConfigureAwait(false);
-                await ActivateCoreAsync(target, ct).ConfigureAwait(false);
+                if (!await ActivateCoreAsync(target, ct).ConfigureAwait(false))
+                {
+                    throw new InvalidOperationException(
+                        $"{Name(kind)} authority \"{target.Id}\" is no longer prepared (revoked or activated meanwhile); look again");
+                }
+
                 if (kind == AuthorityKind.X509)
                 {
                     RenewServerSvid(force: false);
@@ -337,8 +342,13 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
                     throw new InvalidOperationException($"{Name(kind)} authority \"{target.Id}\" is already tainted");
                 }
 
-                var tainted = target with { Tainted = true };
-                await _store.UpsertAuthorityAsync(tainted, ct).ConfigureAwait(false);
+                if (!await _store.TaintAuthorityAsync(kind, target.Id, ct).ConfigureAwait(false))
+                {
+                    await ReconcileAsync(ct).ConfigureAwait(false);
+                    throw new InvalidOperationException(
+                        $"{Name(kind)} authority \"{target.Id}\" changed meanwhile (revoked, tainted or activated by another server); look again");
+                }
+
                 CaManagerLog.Tainted(_logger, Name(kind), target.Id, target.ServerId);
                 AuditAuthority("tainted", target);
                 await ReconcileAsync(ct).ConfigureAwait(false);
@@ -374,7 +384,13 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
                     throw new InvalidOperationException($"{Name(kind)} authority \"{target.Id}\" is not tainted; taint it before revoking it");
                 }
 
-                await _store.DeleteAuthorityAsync(kind, target.Id, ct).ConfigureAwait(false);
+                if (!await _store.RevokeAuthorityAsync(kind, target.Id, ct).ConfigureAwait(false))
+                {
+                    await ReconcileAsync(ct).ConfigureAwait(false);
+                    throw new InvalidOperationException(
+                        $"{Name(kind)} authority \"{target.Id}\" changed meanwhile (activated or revoked by another server); look again");
+                }
+
                 if (string.Equals(target.ServerId, ServerId, StringComparison.Ordinal))
                 {
                     await _keys.DeleteAsync(AuthorityKeyIds.For(target), ct).ConfigureAwait(false);

@@ -23,7 +23,7 @@ public static class CsrParser
     /// <param name="csr">The DER-encoded CertificationRequest.</param>
     /// <exception cref="FormatException">
     /// <c>csr is not valid DER</c>; <c>csr is larger than 16384 bytes</c>; <c>csr version must be 0 (v1)</c>;
-    /// <c>csr key type NAME not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)</c>;
+    /// <c>csr key type NAME not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)</c>;
     /// <c>csr key is not a valid SubjectPublicKeyInfo</c>; <c>csr signature algorithm OID not supported</c>;
     /// <c>csr signature algorithm does not fit the csr key</c>; <c>csr signature does not verify</c>.
     /// </exception>

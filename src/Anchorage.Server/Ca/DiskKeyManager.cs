@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Anchorage.Hosting.Files;
 using Anchorage.Server.Ca.Internal;
 
 namespace Anchorage.Server.Ca;
@@ -124,40 +125,7 @@ public sealed class DiskKeyManager : IKeyManager
         return Path.Combine(KeyDirectory, keyId + Extension);
     }
 
-    private static async Task WriteAtomicallyAsync(string path, byte[] bytes, CancellationToken cancellationToken)
-    {
-        var temp = path + TempMarker + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var options = new FileStreamOptions
-        {
-            Mode = System.IO.FileMode.CreateNew,
-            Access = FileAccess.Write,
-            Share = FileShare.None,
-        };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = FileMode; // created 0600: the key is never readable by others, not even briefly
-        }
-
-        try
-        {
-            var stream = new FileStream(temp, options);
-            await using (stream.ConfigureAwait(false))
-            {
-                await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
-
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temp, FileMode); // in case a umask or ACL changed the create mode
-            }
-
-            File.Move(temp, path, overwrite: true); // rename(2): atomic within one directory
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
+    // Created 0600 under a temporary name (the key is never readable by others, not even briefly), then renamed into place.
+    private static Task WriteAtomicallyAsync(string path, byte[] bytes, CancellationToken cancellationToken) =>
+        SafeFile.WriteAsync(path, bytes, FileMode, cancellationToken);
 }

@@ -1,6 +1,7 @@
-using Anchorage.Hosting.Config;
 using System.Security.Cryptography;
 using System.Text;
+using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Files;
 
 namespace Anchorage.Server.Config;
 
@@ -41,17 +42,14 @@ public static class ServerIdFile
         }
 
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        var temporary = path + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)) + ".tmp";
-        File.WriteAllText(temporary, id + "\n", Encoding.ASCII);
         try
         {
             // No overwrite: if another server wrote the id first, its id wins.
-            File.Move(temporary, path, overwrite: false);
+            SafeFile.Write(path, Encoding.ASCII.GetBytes(id + "\n"), SafeFile.PrivateMode, replace: false);
             return id;
         }
         catch (IOException) when (File.Exists(path))
         {
-            File.Delete(temporary);
             return Read(path);
         }
     }

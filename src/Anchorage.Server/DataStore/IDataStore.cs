@@ -20,6 +20,12 @@ namespace Anchorage.Server.DataStore;
 /// </remarks>
 public interface IDataStore : IAsyncDisposable
 {
+    /// <summary>
+    /// Null when the store can serve; else one line saying what is wrong and where (a damaged SQLite
+    /// file, an unreachable PostgreSQL server). Never throws for a store problem.
+    /// </summary>
+    Task<string?> CheckHealthAsync(CancellationToken cancellationToken);
+
     // ---- registration entries ----
 
     /// <summary>
@@ -65,8 +71,23 @@ public interface IDataStore : IAsyncDisposable
 
     Task<IReadOnlyList<AttestedNode>> ListNodesAsync(CancellationToken cancellationToken);
 
-    /// <summary>Replaces a node (renewal, ban); not-found if absent.</summary>
-    Task UpdateNodeAsync(AttestedNode node, CancellationToken cancellationToken);
+    /// <summary>
+    /// Re-attestation: replaces the node's attestation type, current SVID and selectors and clears
+    /// its pending SVID, only while the node is not banned. Never touches <c>banned</c> or the
+    /// creation time, so a concurrent ban sticks.
+    /// </summary>
+    Task<NodeUpdateResult> ReattestNodeAsync(AttestedNode node, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Renewal: stores the newly signed SVID as pending, only while the node is not banned and its
+    /// current serial is still <paramref name="currentSerial"/> (the one the renewal authenticated
+    /// against). Changes only the pending columns, so a concurrent ban or eviction is never undone.
+    /// </summary>
+    Task<NodeUpdateResult> RenewNodeSvidAsync(
+        SpiffeId id, string currentSerial, string pendingSerial, DateTimeOffset pendingNotAfter, CancellationToken cancellationToken);
+
+    /// <summary>Sets the node's ban flag and nothing else; false when the node is absent.</summary>
+    Task<bool> BanNodeAsync(SpiffeId id, CancellationToken cancellationToken);
 
     /// <summary>
     /// Makes the node's pending SVID its current one and clears the pending one, only if the pending
@@ -84,10 +105,30 @@ public interface IDataStore : IAsyncDisposable
     /// <summary>Every authority of every server sharing this datastore.</summary>
     Task<IReadOnlyList<AuthorityRecord>> ListAuthoritiesAsync(CancellationToken cancellationToken);
 
-    /// <summary>Inserts or replaces the authority (by kind and id).</summary>
-    Task UpsertAuthorityAsync(AuthorityRecord authority, CancellationToken cancellationToken);
+    /// <summary>Journals a new authority (prepare); conflict if one with the same kind and id exists.</summary>
+    Task CreateAuthorityAsync(AuthorityRecord authority, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the authority (revocation); false when absent.</summary>
+    /// <summary>
+    /// Activation, in one transaction: the authority goes from prepared to active only if it is still
+    /// prepared, and then the owner's other active authorities of its kind become old. False (and
+    /// nothing changed) when it is absent (revoked meanwhile) or no longer prepared.
+    /// </summary>
+    Task<bool> ActivateAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
+
+    /// <summary>Moves a prepared or active authority to old (its key is gone or unusable); false when absent or already old.</summary>
+    Task<bool> DemoteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
+
+    /// <summary>Sets the taint flag of an old, untainted authority; false when absent, not old, or already tainted.</summary>
+    Task<bool> TaintAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Revocation: deletes the authority only while it is prepared, or old and tainted; false (and
+    /// nothing deleted) otherwise. A revoked authority is gone for good: no other write re-creates it
+    /// (activation, demotion and taint are conditional updates of an existing row).
+    /// </summary>
+    Task<bool> RevokeAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
+
+    /// <summary>Deletes an expired authority (retirement), whatever its state; false when absent.</summary>
     Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
 
     // ---- bundles ----
@@ -104,8 +145,25 @@ public interface IDataStore : IAsyncDisposable
     /// </summary>
     Task<StoredBundle> PublishBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Publishes the local trust domain's bundle computed from the journal as it is now: reads every
+    /// authority inside the publishing transaction (under the journal lock, so no authority write
+    /// commits in between), builds the bundle with <paramref name="fromJournal"/> and stores it as
+    /// <see cref="PublishBundleAsync(SpiffeBundle, CancellationToken)"/> does. Never from a server's
+    /// earlier read of the journal, so concurrent servers cannot publish a revoked authority back.
+    /// </summary>
+    Task<StoredBundle> PublishBundleAsync(
+        TrustDomain trustDomain, Func<IReadOnlyList<AuthorityRecord>, SpiffeBundle> fromJournal, CancellationToken cancellationToken);
+
     /// <summary>Stores a bundle exactly as given (a federated bundle, or an operator's <c>bundle set</c>).</summary>
     Task<StoredBundle> SetBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores a fetched federated bundle only while a relationship with its trust domain exists (checked
+    /// under the lock <see cref="DeleteRelationshipAsync"/> takes), so a fetch that finishes after the
+    /// relationship was deleted does not bring the bundle back; null (nothing stored) when there is none.
+    /// </summary>
+    Task<StoredBundle?> SetFederatedBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken);
 
     /// <summary>Deletes a trust domain's bundle; false when absent.</summary>
     Task<bool> DeleteBundleAsync(TrustDomain trustDomain, CancellationToken cancellationToken);

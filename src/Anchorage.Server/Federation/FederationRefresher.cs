@@ -244,9 +244,10 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
             FederationRefreshState next;
             if (result.Accepted && result.Bundle is { } bundle)
             {
-                if (result.Changed)
+                if (result.Changed && await _store.SetFederatedBundleAsync(bundle, cancellationToken).ConfigureAwait(false) is null)
                 {
-                    await _store.SetBundleAsync(bundle, cancellationToken).ConfigureAwait(false);
+                    // The relationship was deleted while the fetch ran: its bundle stays deleted.
+                    throw new KeyNotFoundException($"no federation relationship with {relationship.TrustDomain.Name}");
                 }
 
                 FederationLog.FetchAccepted(

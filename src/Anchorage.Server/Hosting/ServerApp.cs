@@ -87,9 +87,11 @@ public static class ServerApp
                 // authenticated by the agent API itself against this trust domain's bundle.
                 AgentTls = new SpiffeServerTlsProvider(
                     ca.ServerSvid, ca, Authorizer.MemberOf(options.TrustDomain), requireClientCertificate: false, time),
-                Readiness = _ => ValueTask.FromResult(caManager.ActiveX509Authority is null
-                    ? ReadinessStatus.NotReady("the ca has no active x509 authority")
-                    : ReadinessStatus.Ready),
+                Readiness = async cancel => await store.CheckHealthAsync(cancel).ConfigureAwait(false) is { } storeProblem
+                    ? ReadinessStatus.NotReady(storeProblem)
+                    : caManager.ActiveX509Authority is null
+                        ? ReadinessStatus.NotReady("the ca has no active x509 authority")
+                        : ReadinessStatus.Ready,
                 ConfigureServices = services =>
                 {
                     services.AddSingleton(store);

@@ -247,7 +247,7 @@ public class CaManagerTests
         {
             using var authority = await new X509AuthorityFactory(CaFixture.Td, harness.Clock)
                 .CreateAsync(harness.Keys("server-a"), KeyType.EcP256, TimeSpan.FromHours(1));
-            await store.UpsertAuthorityAsync(authority.ToRecord("server-a", AuthorityState.Prepared, harness.Clock.GetUtcNow()), default);
+            await store.CreateAuthorityAsync(authority.ToRecord("server-a", AuthorityState.Prepared, harness.Clock.GetUtcNow()), default);
             preparedId = authority.Id;
         }
 

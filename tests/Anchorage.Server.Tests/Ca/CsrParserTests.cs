@@ -109,8 +109,8 @@ public class CsrParserTests
     }
 
     [Theory]
-    [InlineData("P-521", "csr key type ec-p521 not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)")]
-    [InlineData("ed25519", "csr key type ed25519 not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)")]
+    [InlineData("P-521", "csr key type ec-p521 not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)")]
+    [InlineData("ed25519", "csr key type ed25519 not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)")]
     public void VerifyAndGetPublicKey_UnsupportedKey_ThrowsFormatException(string algorithm, string message)
     {
         using var openssl = new OpenSsl();
@@ -126,7 +126,7 @@ public class CsrParserTests
         var csr = new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSigningRequest();
 
         Assert.Equal(
-            "csr key type rsa-1024 not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)",
+            "csr key type rsa-1024 not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)",
             Assert.Throws<FormatException>(() => CsrParser.VerifyAndGetPublicKey(csr)).Message);
     }
 

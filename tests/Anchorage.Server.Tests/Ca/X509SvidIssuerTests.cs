@@ -163,8 +163,8 @@ public class X509SvidIssuerTests
         var good = CaFixture.Spki();
         return new TheoryData<string, byte[], string>
         {
-            { "p521", p521.ExportSubjectPublicKeyInfo(), "public key type ec-p521 not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)" },
-            { "rsa1024", rsa1024.ExportSubjectPublicKeyInfo(), "public key type rsa-1024 not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)" },
+            { "p521", p521.ExportSubjectPublicKeyInfo(), "public key type ec-p521 not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)" },
+            { "rsa1024", rsa1024.ExportSubjectPublicKeyInfo(), "public key type rsa-1024 not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)" },
             { "truncated", good[..^1], "public key is not a valid SubjectPublicKeyInfo" },
             { "trailing", [.. good, 0], "public key is not a valid SubjectPublicKeyInfo" },
             { "empty", [], "public key is not a valid SubjectPublicKeyInfo" },
@@ -197,7 +197,7 @@ public class X509SvidIssuerTests
 
         var ex = Assert.Throws<FormatException>(() => new X509SvidIssuer(ca, clock).Issue(CaFixture.Workload, openssl.ReadBytes("k.der")));
 
-        Assert.Equal("public key type ed25519 not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)", ex.Message);
+        Assert.Equal("public key type ed25519 not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)", ex.Message);
     }
 
     public static TheoryData<string, string> BadRequests => new()

@@ -17,7 +17,7 @@ namespace Anchorage.Server.Tests.DataStore;
 /// The behaviour every <see cref="IDataStore"/> backend must have; each backend runs it through a
 /// subclass. Every test gets a fresh private database from <typeparamref name="TBackend"/>.
 /// </summary>
-public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
+public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     where TBackend : IDataStoreTestBackend, new()
 {
     protected static readonly DateTimeOffset Start = new(2026, 5, 1, 12, 0, 0, 123, TimeSpan.Zero);
@@ -544,16 +544,21 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Store.CreateNodeAsync(node, None);
         AssertSameNode(node with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
 
-        var renewed = node with { CertSerial = "ff00", CertNotAfter = Start.AddHours(2), CreatedAt = Start.AddDays(9) };
-        await Store.UpdateNodeAsync(renewed, None);
-        AssertSameNode(renewed with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
+        var reattested = node with { AttestationType = "other", CertSerial = "ff00", CertNotAfter = Start.AddHours(2), CreatedAt = Start.AddDays(9) };
+        Assert.Equal(NodeUpdateResult.Updated, await Store.ReattestNodeAsync(reattested, None));
+        AssertSameNode(reattested with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
 
-        await Store.UpdateNodeAsync(renewed with { Banned = true }, None);
-        Assert.True((await Store.GetNodeAsync(node.SpiffeId, None))!.Banned);
+        Assert.Equal(NodeUpdateResult.Updated, await Store.RenewNodeSvidAsync(node.SpiffeId, "ff00", "0e", Start.AddHours(3), None));
+        var renewed = reattested with { CreatedAt = Start, PendingCertSerial = "0e", PendingCertNotAfter = Start.AddHours(3) };
+        AssertSameNode(renewed, await Store.GetNodeAsync(node.SpiffeId, None));
+
+        Assert.True(await Store.BanNodeAsync(node.SpiffeId, None));
+        AssertSameNode(renewed with { Banned = true }, await Store.GetNodeAsync(node.SpiffeId, None));
 
         Assert.True(await Store.DeleteNodeAsync(node.SpiffeId, None));
         Assert.Null(await Store.GetNodeAsync(node.SpiffeId, None));
         Assert.False(await Store.DeleteNodeAsync(node.SpiffeId, None));
+        Assert.False(await Store.BanNodeAsync(node.SpiffeId, None));
     }
 
     [ContractFact]
@@ -562,26 +567,42 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Store.CreateNodeAsync(Node("n1"), None);
 
         var conflict = await Assert.ThrowsAsync<DataStoreConflictException>(() => Store.CreateNodeAsync(Node("n1"), None));
-        var notFound = await Assert.ThrowsAsync<DataStoreNotFoundException>(() => Store.UpdateNodeAsync(Node("n2"), None));
 
         Assert.Equal("node \"spiffe://example.org/anchorage/agent/join_token/n1\" already exists", conflict.Message);
-        Assert.Equal("node \"spiffe://example.org/anchorage/agent/join_token/n2\" not found", notFound.Message);
+        Assert.Equal(NodeUpdateResult.NotFound, await Store.ReattestNodeAsync(Node("n2"), None));
+        Assert.Equal(NodeUpdateResult.NotFound, await Store.RenewNodeSvidAsync(Node("n2").SpiffeId, "0a1b2c", "0d", Start.AddHours(2), None));
+        Assert.Null(await Store.GetNodeAsync(Node("n2").SpiffeId, None));
         await Store.CreateNodeAsync(Node("n2"), None);
-        await Store.UpdateNodeAsync(Node("n2"), None);
+        Assert.Equal(NodeUpdateResult.Updated, await Store.ReattestNodeAsync(Node("n2"), None));
     }
 
     [ContractFact]
-    public async Task Node_PendingSvid_StoredUpdatedAndCleared()
+    public async Task Node_BannedOrSerialMovedOn_RenewAndReattestChangeNothing()
+    {
+        var node = Node("n1");
+        await Store.CreateNodeAsync(node, None);
+
+        Assert.Equal(NodeUpdateResult.Conflict, await Store.RenewNodeSvidAsync(node.SpiffeId, "0bad", "0d", Start.AddHours(2), None));
+        AssertSameNode(node with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
+        Assert.True(await Store.BanNodeAsync(node.SpiffeId, None));
+        Assert.Equal(NodeUpdateResult.Banned, await Store.RenewNodeSvidAsync(node.SpiffeId, "0a1b2c", "0d", Start.AddHours(2), None));
+        Assert.Equal(NodeUpdateResult.Banned, await Store.ReattestNodeAsync(node with { CertSerial = "0e" }, None));
+
+        AssertSameNode(node with { CreatedAt = Start, Banned = true }, await Store.GetNodeAsync(node.SpiffeId, None));
+    }
+
+    [ContractFact]
+    public async Task Node_PendingSvid_StoredReplacedAndClearedByReattestation()
     {
         var node = Node("n1") with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2) };
         await Store.CreateNodeAsync(node, None);
         AssertSameNode(node with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
 
+        Assert.Equal(NodeUpdateResult.Updated, await Store.RenewNodeSvidAsync(node.SpiffeId, node.CertSerial, "0e", Start.AddHours(3), None));
         var replaced = node with { PendingCertSerial = "0e", PendingCertNotAfter = Start.AddHours(3) };
-        await Store.UpdateNodeAsync(replaced, None);
         AssertSameNode(replaced with { CreatedAt = Start }, Assert.Single(await Store.ListNodesAsync(None)));
 
-        await Store.UpdateNodeAsync(node with { PendingCertSerial = null, PendingCertNotAfter = null }, None);
+        Assert.Equal(NodeUpdateResult.Updated, await Store.ReattestNodeAsync(replaced, None));
         AssertSameNode(Node("n1") with { CreatedAt = Start }, await Store.GetNodeAsync(node.SpiffeId, None));
     }
 
@@ -593,12 +614,12 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         var create = await Assert.ThrowsAsync<ArgumentException>(() => Store.CreateNodeAsync(half, None));
         await Store.CreateNodeAsync(Node("n1"), None);
         var update = await Assert.ThrowsAsync<ArgumentException>(
-            () => Store.UpdateNodeAsync(Node("n1") with { PendingCertNotAfter = Start.AddHours(2) }, None));
+            () => Store.ReattestNodeAsync(Node("n1") with { PendingCertNotAfter = Start.AddHours(2) }, None));
 
         const string message = "node \"spiffe://example.org/anchorage/agent/join_token/n1\" must have both or neither of a pending serial and not-after (Parameter 'node')";
         Assert.Equal(message, create.Message);
         Assert.Equal(message, update.Message);
-        await Store.UpdateNodeAsync(half with { PendingCertNotAfter = Start.AddHours(2) }, None);
+        await Store.CreateNodeAsync(Node("n2") with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2) }, None);
     }
 
     [ContractFact]
@@ -646,7 +667,7 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
     };
 
     [ContractFact]
-    public async Task UpsertAuthority_InsertThenReplace_ListsLatestStateWithFirstCreationTime()
+    public async Task CreateAuthority_ThenConditionalChanges_ListsLatestStateWithFirstCreationTime()
     {
         var jwt = new AuthorityRecord
         {
@@ -658,32 +679,78 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
             NotBefore = Start,
             NotAfter = Start.AddDays(1),
         };
-        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Prepared), None);
-        await Store.UpsertAuthorityAsync(jwt, None);
+        await Store.CreateAuthorityAsync(X509Authority("aa", AuthorityState.Prepared), None);
+        await Store.CreateAuthorityAsync(jwt, None);
         Clock.Advance(TimeSpan.FromHours(1));
-        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Active) with { Tainted = true }, None);
+        Assert.True(await Store.ActivateAuthorityAsync(AuthorityKind.X509, "aa", None));
 
         var list = await Store.ListAuthoritiesAsync(None);
 
         Assert.Equal([(AuthorityKind.Jwt, "kid-1"), (AuthorityKind.X509, "aa")], list.Select(a => (a.Kind, a.Id)));
         var x509 = list[1];
         Assert.Equal(AuthorityState.Active, x509.State);
-        Assert.True(x509.Tainted);
+        Assert.False(x509.Tainted);
         Assert.Equal(Start, x509.CreatedAt);
         Assert.Equal(TestAuthorities.Ca("example.org").RawData, x509.CertificateDer);
         Assert.Equal(new byte[] { 0x30, 0x00 }, x509.UpstreamChainDer);
         Assert.Null(x509.PublicKey);
         Assert.Equal(jwt.PublicKey, list[0].PublicKey);
+        Assert.Equal(AuthorityState.Active, list[0].State);
         Assert.Null(list[0].CertificateDer);
         Assert.Equal("server-b", list[0].ServerId);
         Assert.Equal(Start.AddDays(1), list[0].NotAfter);
+        var duplicate = await Assert.ThrowsAsync<DataStoreConflictException>(() => Store.CreateAuthorityAsync(X509Authority("aa", AuthorityState.Prepared), None));
+        Assert.Equal("x509 authority \"aa\" already exists", duplicate.Message);
+        Assert.Equal(AuthorityState.Active, (await Store.ListAuthoritiesAsync(None))[1].State);
+    }
+
+    [ContractFact]
+    public async Task ActivateAuthority_Prepared_ActiveAndOwnersPreviousActiveOld()
+    {
+        await Store.CreateAuthorityAsync(X509Authority("aa", AuthorityState.Active), None);
+        await Store.CreateAuthorityAsync(X509Authority("bb", AuthorityState.Prepared), None);
+        await Store.CreateAuthorityAsync(X509Authority("cc", AuthorityState.Active) with { ServerId = "server-b" }, None);
+
+        Assert.False(await Store.ActivateAuthorityAsync(AuthorityKind.X509, "aa", None)); // not prepared
+        Assert.False(await Store.ActivateAuthorityAsync(AuthorityKind.Jwt, "bb", None)); // other kind
+        Assert.True(await Store.ActivateAuthorityAsync(AuthorityKind.X509, "bb", None));
+        Assert.False(await Store.ActivateAuthorityAsync(AuthorityKind.X509, "bb", None)); // already active
+
+        Assert.Equal(
+            [("aa", AuthorityState.Old), ("bb", AuthorityState.Active), ("cc", AuthorityState.Active)],
+            (await Store.ListAuthoritiesAsync(None)).Select(a => (a.Id, a.State)));
+    }
+
+    [ContractFact]
+    public async Task TaintRevokeDemote_OnlyFromTheirStates_FalseOtherwise()
+    {
+        await Store.CreateAuthorityAsync(X509Authority("aa", AuthorityState.Old), None);
+        await Store.CreateAuthorityAsync(X509Authority("bb", AuthorityState.Active), None);
+        await Store.CreateAuthorityAsync(X509Authority("cc", AuthorityState.Prepared), None);
+
+        Assert.False(await Store.RevokeAuthorityAsync(AuthorityKind.X509, "aa", None)); // old, not tainted
+        Assert.False(await Store.RevokeAuthorityAsync(AuthorityKind.X509, "bb", None)); // active
+        Assert.False(await Store.TaintAuthorityAsync(AuthorityKind.X509, "bb", None)); // active
+        Assert.False(await Store.TaintAuthorityAsync(AuthorityKind.X509, "cc", None)); // prepared
+        Assert.True(await Store.TaintAuthorityAsync(AuthorityKind.X509, "aa", None));
+        Assert.False(await Store.TaintAuthorityAsync(AuthorityKind.X509, "aa", None)); // already tainted
+        Assert.False(await Store.DemoteAuthorityAsync(AuthorityKind.X509, "aa", None)); // already old
+        Assert.True(await Store.RevokeAuthorityAsync(AuthorityKind.X509, "aa", None));
+        Assert.True(await Store.RevokeAuthorityAsync(AuthorityKind.X509, "cc", None));
+        Assert.False(await Store.RevokeAuthorityAsync(AuthorityKind.X509, "cc", None));
+        Assert.True(await Store.DemoteAuthorityAsync(AuthorityKind.X509, "bb", None));
+
+        var left = Assert.Single(await Store.ListAuthoritiesAsync(None));
+        Assert.Equal(("bb", AuthorityState.Old, false), (left.Id, left.State, left.Tainted));
+        Assert.False(await Store.ActivateAuthorityAsync(AuthorityKind.X509, "cc", None)); // revoked stays gone
+        Assert.Single(await Store.ListAuthoritiesAsync(None));
     }
 
     [ContractFact]
     public async Task DeleteAuthority_ByKindAndId_TrueOnceOthersKept()
     {
-        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Old), None);
-        await Store.UpsertAuthorityAsync(X509Authority("bb", AuthorityState.Active), None);
+        await Store.CreateAuthorityAsync(X509Authority("aa", AuthorityState.Old), None);
+        await Store.CreateAuthorityAsync(X509Authority("bb", AuthorityState.Active), None);
 
         Assert.False(await Store.DeleteAuthorityAsync(AuthorityKind.Jwt, "aa", None));
         Assert.True(await Store.DeleteAuthorityAsync(AuthorityKind.X509, "aa", None));
@@ -1064,7 +1131,7 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         var kept = await Store.CreateEntryAsync(Entry("e2"), None);
         await Store.CreateJoinTokenAsync(Token("t1", Start.AddHours(1)), None);
         await Store.CreateNodeAsync(Node("n1"), None);
-        await Store.UpsertAuthorityAsync(X509Authority("aa", AuthorityState.Active), None);
+        await Store.CreateAuthorityAsync(X509Authority("aa", AuthorityState.Active), None);
         await Store.PublishBundleAsync(Bundle(), None);
         await Store.DisposeAsync();
 
@@ -1089,8 +1156,10 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
     {
         // A database as schema version 1 left it: a node row without the pending SVID columns that
         // version 2 adds, and version 1 the latest recorded.
-        var node = Node("n1") with { Banned = true };
+        var node = Node("n1");
+        var banned = Node("n2") with { Banned = true };
         await Store.CreateNodeAsync(node, None);
+        await Store.CreateNodeAsync(banned, None);
         await Store.DisposeAsync();
         await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_serial");
         await Backend.ExecuteScalarAsync("ALTER TABLE nodes DROP COLUMN pending_cert_not_after");
@@ -1107,8 +1176,9 @@ public abstract class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.Empty(await upgraded.ListRelationshipsAsync(None));
         Assert.Null(await upgraded.GetPolicyAsync(None));
         AssertSameNode(node with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
+        AssertSameNode(banned with { CreatedAt = Start }, await upgraded.GetNodeAsync(banned.SpiffeId, None));
         var renewed = node with { PendingCertSerial = "0d", PendingCertNotAfter = Start.AddHours(2) };
-        await upgraded.UpdateNodeAsync(renewed, None);
+        Assert.Equal(NodeUpdateResult.Updated, await upgraded.RenewNodeSvidAsync(node.SpiffeId, node.CertSerial, "0d", Start.AddHours(2), None));
         AssertSameNode(renewed with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
         Assert.True(await upgraded.PromoteNodeSvidAsync(node.SpiffeId, "0d", None));
         Assert.Equal("0d", (await upgraded.GetNodeAsync(node.SpiffeId, None))!.CertSerial);

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using System.Text;
 using System.Text.Json;
 using Anchorage.Cli.Internal;
+using Anchorage.Hosting.Files;
 using Anchorage.WorkloadApi;
 using Grpc.Core;
 
@@ -72,11 +74,11 @@ internal static class ApiFetchX509Command
         {
             var svid = x509.Svids[i];
             own.Add(svid.Id.TrustDomain);
-            File.WriteAllText(Path.Combine(dir, $"svid.{i}.pem"), svid.ToPem());
-            WritePrivate(Path.Combine(dir, $"svid.{i}.key"), svid.KeyToPem());
+            SafeFile.Write(Path.Combine(dir, $"svid.{i}.pem"), Encoding.UTF8.GetBytes(svid.ToPem()), SafeFile.PublicMode);
+            SafeFile.Write(Path.Combine(dir, $"svid.{i}.key"), Encoding.UTF8.GetBytes(svid.KeyToPem()), SafeFile.PrivateMode);
             if (x509.Bundles.TryGetX509Bundle(svid.Id.TrustDomain, out var bundle))
             {
-                File.WriteAllText(Path.Combine(dir, $"bundle.{i}.pem"), bundle.ToPem());
+                SafeFile.Write(Path.Combine(dir, $"bundle.{i}.pem"), Encoding.UTF8.GetBytes(bundle.ToPem()), SafeFile.PublicMode);
             }
         }
 
@@ -84,23 +86,8 @@ internal static class ApiFetchX509Command
         {
             if (!own.Contains(trustDomain))
             {
-                File.WriteAllText(Path.Combine(dir, $"federated_bundle.{trustDomain.Name}.pem"), bundle.ToPem());
+                SafeFile.Write(Path.Combine(dir, $"federated_bundle.{trustDomain.Name}.pem"), Encoding.UTF8.GetBytes(bundle.ToPem()), SafeFile.PublicMode);
             }
         }
-    }
-
-    /// <summary>Creates the key file readable by its owner only; an old file is replaced, never reused with its mode.</summary>
-    private static void WritePrivate(string path, string content)
-    {
-        File.Delete(path);
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using var stream = new FileStream(path, options);
-        using var writer = new StreamWriter(stream);
-        writer.Write(content);
     }
 }

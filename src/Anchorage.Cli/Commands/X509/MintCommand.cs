@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Anchorage.Cli.Internal;
+using Anchorage.Hosting.Files;
 using Anchorage.Protos.Admin.V1;
 using Google.Protobuf;
 
@@ -17,8 +18,6 @@ namespace Anchorage.Cli.Commands.X509;
 /// </summary>
 internal static class MintCommand
 {
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
     public static Command Create(CliContext context)
     {
         var spiffeId = new Option<string>("--spiffe-id") { Description = "the SPIFFE ID of the SVID", Required = true };
@@ -62,9 +61,9 @@ internal static class MintCommand
 
             var bundlePem = response.Bundle is null ? string.Empty : BundleOutput.Parse(response.Bundle).ToX509Bundle().ToPem();
             Directory.CreateDirectory(directory);
-            await WriteAsync(Path.Combine(directory, "key.pem"), keyPem, OwnerOnly, cancellationToken).ConfigureAwait(false);
-            await WriteAsync(Path.Combine(directory, "svid.pem"), chain.ToString(), null, cancellationToken).ConfigureAwait(false);
-            await WriteAsync(Path.Combine(directory, "bundle.pem"), bundlePem, null, cancellationToken).ConfigureAwait(false);
+            await SafeFile.WriteTextAsync(Path.Combine(directory, "key.pem"), keyPem, SafeFile.PrivateMode, cancellationToken).ConfigureAwait(false);
+            await SafeFile.WriteTextAsync(Path.Combine(directory, "svid.pem"), chain.ToString(), SafeFile.PublicMode, cancellationToken).ConfigureAwait(false);
+            await SafeFile.WriteTextAsync(Path.Combine(directory, "bundle.pem"), bundlePem, SafeFile.PublicMode, cancellationToken).ConfigureAwait(false);
             await context.Out.WriteLineAsync($"wrote svid.pem, key.pem and bundle.pem for {id} to {directory}").ConfigureAwait(false);
             return ExitCodes.Success;
         });
@@ -83,28 +82,5 @@ internal static class MintCommand
 
         request.CertificateExtensions.Add(san.Build());
         return request.CreateSigningRequest();
-    }
-
-    private static async Task WriteAsync(string path, string content, UnixFileMode? mode, CancellationToken cancellationToken)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        // Anchorage runs on Linux; the guard only tells the analyzer so.
-        var unix = !OperatingSystem.IsWindows();
-        if (mode is { } created && unix)
-        {
-            options.UnixCreateMode = created;
-        }
-
-        var stream = new FileStream(path, options);
-        await using (stream.ConfigureAwait(false))
-        {
-            // UnixCreateMode only applies to a new file: tighten an existing one before writing.
-            if (mode is { } required && unix)
-            {
-                File.SetUnixFileMode(stream.SafeFileHandle, required);
-            }
-
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(content), cancellationToken).ConfigureAwait(false);
-        }
     }
 }

@@ -60,6 +60,10 @@ internal static partial class CaManagerLog
         Message = "{Kind} authority {AuthorityId} is not yet in the stored bundle (another server published concurrently); publishing again before activating it")]
     public static partial void PreparedNotPublished(ILogger logger, string kind, string authorityId);
 
+    [LoggerMessage(EventId = 2015, EventName = "CaActivationLost", Level = LogLevel.Warning,
+        Message = "{Kind} authority {AuthorityId} was not activated: the journal no longer holds it as prepared (revoked or activated by another server)")]
+    public static partial void ActivationLost(ILogger logger, string kind, string authorityId);
+
     [LoggerMessage(EventId = 2020, EventName = "CaRotationCheckFailed", Level = LogLevel.Error,
         Message = "rotation check failed; retrying at the next interval")]
     public static partial void RotationCheckFailed(ILogger logger, Exception exception);

@@ -25,10 +25,15 @@ internal static class SubjectKeys
     public const string P384Oid = "1.3.132.0.34";
     public const string P521Oid = "1.3.132.0.35";
     public const int MinimumRsaBits = 2048;
+    public const int MaximumRsaBits = 8192;
+
+    // RSA verification costs grow with the public exponent's length: a CSR with a 3,070-bit exponent
+    // costs ~15 times a normal one. 65537 is what every producer uses; anything up to 2^32 is allowed.
+    private static readonly BigInteger MaximumRsaExponent = BigInteger.One << 32;
 
     /// <summary>
     /// Checks that <paramref name="spki"/> is exactly one DER SubjectPublicKeyInfo of a supported key
-    /// (EC P-256/P-384 with an uncompressed point, or RSA of at least 2048 bits) and returns its kind.
+    /// (EC P-256/P-384 with an uncompressed point, or RSA of 2048 to 8192 bits with a public exponent of at most 2^32) and returns its kind.
     /// </summary>
     /// <param name="spki">The encoded key.</param>
     /// <param name="what">Names the key in messages: <c>public key</c> or <c>csr key</c>.</param>
@@ -48,7 +53,7 @@ internal static class SubjectKeys
 
         if (unsupported is not null)
         {
-            throw new FormatException($"{what} type {unsupported} not supported; use ec-p256, ec-p384 or rsa (2048 bits or more)");
+            throw new FormatException($"{what} type {unsupported} not supported; use ec-p256, ec-p384 or rsa (2048 to 8192 bits, public exponent at most 2^32)");
         }
 
         return kind;
@@ -122,17 +127,31 @@ internal static class SubjectKeys
 
                 var key = bits.Slice(keyOffset, keyLength);
                 var modulus = AsnDecoder.ReadIntegerBytes(key, AsnEncodingRules.DER, out var modulusConsumed);
-                var exponent = AsnDecoder.ReadInteger(key[modulusConsumed..], AsnEncodingRules.DER, out var exponentConsumed);
-                if (modulusConsumed + exponentConsumed != key.Length || modulus[0] >= 0x80 || exponent < 3 || exponent.IsEven)
+                var exponentBytes = AsnDecoder.ReadIntegerBytes(key[modulusConsumed..], AsnEncodingRules.DER, out var exponentConsumed);
+                if (modulusConsumed + exponentConsumed != key.Length || modulus[0] >= 0x80 || exponentBytes[0] >= 0x80)
                 {
                     throw new AsnContentException("bad rsa key");
                 }
 
                 var modulusBits = ModulusBits(modulus);
-                if (modulusBits < MinimumRsaBits)
+                if (modulusBits is < MinimumRsaBits or > MaximumRsaBits)
                 {
                     unsupported = "rsa-" + modulusBits.ToString(CultureInfo.InvariantCulture);
                     return default;
+                }
+
+                // Judged by length before any arithmetic on it.
+                var exponentBits = ModulusBits(exponentBytes);
+                var exponent = exponentBits <= 33 ? new BigInteger(exponentBytes, isUnsigned: true, isBigEndian: true) : BigInteger.Zero;
+                if (exponentBits > 33 || exponent > MaximumRsaExponent)
+                {
+                    unsupported = "rsa with a " + exponentBits.ToString(CultureInfo.InvariantCulture) + "-bit public exponent";
+                    return default;
+                }
+
+                if (exponent < 3 || exponent.IsEven)
+                {
+                    throw new AsnContentException("bad rsa key");
                 }
 
                 return SubjectKeyKind.Rsa;

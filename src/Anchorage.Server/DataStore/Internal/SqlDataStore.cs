@@ -76,6 +76,9 @@ internal abstract partial class SqlDataStore : IDataStore
 
     public abstract ValueTask DisposeAsync();
 
+    /// <inheritdoc/>
+    public abstract Task<string?> CheckHealthAsync(CancellationToken cancellationToken);
+
     // ---- registration entries ----
 
     public Task<RegistrationEntry> CreateEntryAsync(RegistrationEntry entry, CancellationToken cancellationToken)
@@ -341,196 +344,6 @@ internal abstract partial class SqlDataStore : IDataStore
         }, cancellationToken);
     }
 
-    // ---- node attestation ----
-
-    public Task CreateJoinTokenAsync(JoinToken token, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(token);
-        ArgumentException.ThrowIfNullOrEmpty(token.Id, nameof(token));
-        ArgumentNullException.ThrowIfNull(token.SecretHash, nameof(token));
-        return RunAsync("create join token", async (c, ct) =>
-        {
-            var parameters = Rows.JoinTokenParameters(token);
-            try
-            {
-                await ExecuteAsync(c, null, Insert("join_tokens", parameters), ct, parameters).ConfigureAwait(false);
-            }
-            catch (DbException ex) when (IsUniqueViolation(ex))
-            {
-                throw new DataStoreConflictException($"join token \"{token.Id}\" already exists", ex);
-            }
-
-            return true;
-        }, cancellationToken);
-    }
-
-    /// <inheritdoc/>
-    /// <remarks>Returns the token whether or not it has expired: the caller checks <see cref="JoinToken.ExpiresAt"/>.</remarks>
-    public Task<JoinToken?> TakeJoinTokenAsync(string id, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(id);
-        return RunAsync("take join token", async (c, ct) =>
-        {
-            var cmd = Command(c, null, $"DELETE FROM join_tokens WHERE id = @id RETURNING {Rows.JoinTokenColumns}", ("id", id));
-            await using var cmdScope = cmd.ConfigureAwait(false);
-            var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            await using var readerScope = reader.ConfigureAwait(false);
-            return await reader.ReadAsync(ct).ConfigureAwait(false) ? Rows.ReadJoinToken(reader) : null;
-        }, cancellationToken);
-    }
-
-    public Task<int> PruneJoinTokensAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
-        RunAsync("prune join tokens", (c, ct) =>
-            ExecuteAsync(c, null, "DELETE FROM join_tokens WHERE expires_at < @before", ct, ("before", Rows.ToUnixMs(before))),
-            cancellationToken);
-
-    /// <inheritdoc/>
-    /// <remarks>A default <see cref="AttestedNode.CreatedAt"/> becomes the store's current time.</remarks>
-    public Task CreateNodeAsync(AttestedNode node, CancellationToken cancellationToken)
-    {
-        ValidateNode(node);
-        return RunAsync("create node", async (c, ct) =>
-        {
-            var parameters = Rows.NodeParameters(node, node.CreatedAt == default ? Time.GetUtcNow() : node.CreatedAt);
-            try
-            {
-                await ExecuteAsync(c, null, Insert("nodes", parameters), ct, parameters).ConfigureAwait(false);
-            }
-            catch (DbException ex) when (IsUniqueViolation(ex))
-            {
-                throw new DataStoreConflictException($"node \"{node.SpiffeId}\" already exists", ex);
-            }
-
-            return true;
-        }, cancellationToken);
-    }
-
-    public Task<AttestedNode?> GetNodeAsync(SpiffeId id, CancellationToken cancellationToken)
-    {
-        ThrowIfEmpty(id, nameof(id));
-        return RunAsync("get node", async (c, ct) =>
-        {
-            var cmd = Command(c, null, $"SELECT {Rows.NodeColumns} FROM nodes WHERE spiffe_id = @id", ("id", id.ToString()));
-            await using var cmdScope = cmd.ConfigureAwait(false);
-            var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            await using var readerScope = reader.ConfigureAwait(false);
-            return await reader.ReadAsync(ct).ConfigureAwait(false) ? Rows.ReadNode(reader) : null;
-        }, cancellationToken);
-    }
-
-    /// <inheritdoc/>
-    /// <remarks>Ordered by SPIFFE ID.</remarks>
-    public Task<IReadOnlyList<AttestedNode>> ListNodesAsync(CancellationToken cancellationToken) =>
-        RunAsync<IReadOnlyList<AttestedNode>>("list nodes", async (c, ct) =>
-        {
-            var cmd = Command(c, null, $"SELECT {Rows.NodeColumns} FROM nodes ORDER BY spiffe_id");
-            await using var cmdScope = cmd.ConfigureAwait(false);
-            var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            await using var readerScope = reader.ConfigureAwait(false);
-            var nodes = new List<AttestedNode>();
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                nodes.Add(Rows.ReadNode(reader));
-            }
-
-            return nodes;
-        }, cancellationToken);
-
-    /// <inheritdoc/>
-    /// <remarks>Keeps the stored <see cref="AttestedNode.CreatedAt"/>.</remarks>
-    public Task UpdateNodeAsync(AttestedNode node, CancellationToken cancellationToken)
-    {
-        ValidateNode(node);
-        return RunAsync("update node", async (c, ct) =>
-        {
-            var parameters = Rows.NodeParameters(node, default).Where(p => p.Name != "created_at").ToArray();
-            var set = string.Join(", ", parameters.Where(p => p.Name != "spiffe_id").Select(p => p.Name + " = @" + p.Name));
-            if (await ExecuteAsync(c, null, $"UPDATE nodes SET {set} WHERE spiffe_id = @spiffe_id", ct, parameters).ConfigureAwait(false) == 0)
-            {
-                throw new DataStoreNotFoundException($"node \"{node.SpiffeId}\" not found");
-            }
-
-            return true;
-        }, cancellationToken);
-    }
-
-    public Task<bool> PromoteNodeSvidAsync(SpiffeId id, string pendingSerial, CancellationToken cancellationToken)
-    {
-        ThrowIfEmpty(id, nameof(id));
-        ArgumentException.ThrowIfNullOrEmpty(pendingSerial);
-        return RunAsync("promote node svid", async (c, ct) =>
-            await ExecuteAsync(
-                c,
-                null,
-                "UPDATE nodes SET cert_serial = pending_cert_serial, cert_not_after = pending_cert_not_after, " +
-                "pending_cert_serial = NULL, pending_cert_not_after = NULL " +
-                "WHERE spiffe_id = @id AND pending_cert_serial = @serial AND pending_cert_not_after IS NOT NULL",
-                ct,
-                ("id", id.ToString()),
-                ("serial", pendingSerial)).ConfigureAwait(false) > 0,
-            cancellationToken);
-    }
-
-    public Task<bool> DeleteNodeAsync(SpiffeId id, CancellationToken cancellationToken)
-    {
-        ThrowIfEmpty(id, nameof(id));
-        return RunAsync("delete node", async (c, ct) =>
-            await ExecuteAsync(c, null, "DELETE FROM nodes WHERE spiffe_id = @id", ct, ("id", id.ToString())).ConfigureAwait(false) > 0,
-            cancellationToken);
-    }
-
-    // ---- CA journal ----
-
-    /// <inheritdoc/>
-    /// <remarks>Ordered by kind, then id.</remarks>
-    public Task<IReadOnlyList<AuthorityRecord>> ListAuthoritiesAsync(CancellationToken cancellationToken) =>
-        RunAsync<IReadOnlyList<AuthorityRecord>>("list authorities", async (c, ct) =>
-        {
-            var cmd = Command(c, null, $"SELECT {Rows.AuthorityColumns} FROM authorities ORDER BY kind, id");
-            await using var cmdScope = cmd.ConfigureAwait(false);
-            var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            await using var readerScope = reader.ConfigureAwait(false);
-            var list = new List<AuthorityRecord>();
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                list.Add(Rows.ReadAuthority(reader));
-            }
-
-            return list;
-        }, cancellationToken);
-
-    /// <inheritdoc/>
-    /// <remarks>
-    /// A default <see cref="AuthorityRecord.CreatedAt"/> becomes the store's current time on insert;
-    /// a replace keeps the stored creation time.
-    /// </remarks>
-    public Task UpsertAuthorityAsync(AuthorityRecord authority, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(authority);
-        ArgumentException.ThrowIfNullOrEmpty(authority.Id, nameof(authority));
-        ArgumentException.ThrowIfNullOrEmpty(authority.ServerId, nameof(authority));
-        return RunAsync("upsert authority", async (c, ct) =>
-        {
-            var parameters = Rows.AuthorityParameters(authority, authority.CreatedAt == default ? Time.GetUtcNow() : authority.CreatedAt);
-            var set = string.Join(", ", parameters
-                .Where(p => p.Name is not ("kind" or "id" or "created_at"))
-                .Select(p => p.Name + " = excluded." + p.Name));
-            await ExecuteAsync(c, null, Insert("authorities", parameters) + " ON CONFLICT (kind, id) DO UPDATE SET " + set, ct, parameters)
-                .ConfigureAwait(false);
-            return true;
-        }, cancellationToken);
-    }
-
-    public Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(id);
-        var kindText = Rows.AuthorityKindText(kind);
-        return RunAsync("delete authority", async (c, ct) =>
-            await ExecuteAsync(c, null, "DELETE FROM authorities WHERE kind = @kind AND id = @id", ct, ("kind", kindText), ("id", id))
-                .ConfigureAwait(false) > 0,
-            cancellationToken);
-    }
-
     // ---- bundles ----
 
     public Task<StoredBundle?> GetBundleAsync(TrustDomain trustDomain, CancellationToken cancellationToken)
@@ -567,12 +380,18 @@ internal abstract partial class SqlDataStore : IDataStore
     public Task<StoredBundle> PublishBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        return RunAsync("publish bundle", async (c, ct) =>
+        return PublishCoreAsync(bundle.TrustDomain, (_, _, _) => Task.FromResult(bundle), cancellationToken);
+    }
+
+    private Task<StoredBundle> PublishCoreAsync(
+        TrustDomain trustDomain, Func<DbConnection, DbTransaction, CancellationToken, Task<SpiffeBundle>> build, CancellationToken cancellationToken) =>
+        RunAsync("publish bundle", async (c, ct) =>
         {
             var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
             await using var txScope = tx.ConfigureAwait(false);
-            await LockAsync(c, tx, "bundle:" + bundle.TrustDomain.Name, ct).ConfigureAwait(false);
-            var stored = await ReadBundleAsync(c, tx, bundle.TrustDomain, ct).ConfigureAwait(false);
+            await LockAsync(c, tx, "bundle:" + trustDomain.Name, ct).ConfigureAwait(false);
+            var bundle = await build(c, tx, ct).ConfigureAwait(false);
+            var stored = await ReadBundleAsync(c, tx, trustDomain, ct).ConfigureAwait(false);
             if (stored is not null && BundleContent.SameContent(stored.Bundle, bundle))
             {
                 await tx.CommitAsync(ct).ConfigureAwait(false);
@@ -590,7 +409,6 @@ internal abstract partial class SqlDataStore : IDataStore
             await tx.CommitAsync(ct).ConfigureAwait(false);
             return result;
         }, cancellationToken);
-    }
 
     public Task<StoredBundle> SetBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken)
     {
@@ -603,6 +421,29 @@ internal abstract partial class SqlDataStore : IDataStore
             var result = await WriteBundleAsync(c, tx, bundle, ct).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             return result;
+        }, cancellationToken);
+    }
+
+    public Task<StoredBundle?> SetFederatedBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(bundle);
+        return RunAsync("set federated bundle", async (c, ct) =>
+        {
+            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
+            await using var txScope = tx.ConfigureAwait(false);
+            await LockAsync(c, tx, "bundle:" + bundle.TrustDomain.Name, ct).ConfigureAwait(false);
+            var check = Command(c, tx, "SELECT 1 FROM federation_relationships WHERE trust_domain = @td", ("td", bundle.TrustDomain.Name));
+            await using (check.ConfigureAwait(false))
+            {
+                if (await check.ExecuteScalarAsync(ct).ConfigureAwait(false) is null or DBNull)
+                {
+                    return null;
+                }
+            }
+
+            var result = await WriteBundleAsync(c, tx, bundle, ct).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+            return (StoredBundle?)result;
         }, cancellationToken);
     }
 

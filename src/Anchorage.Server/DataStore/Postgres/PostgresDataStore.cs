@@ -117,6 +117,23 @@ internal sealed class PostgresDataStore : SqlDataStore
 
     public override ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
+    /// <inheritdoc/>
+    /// <remarks>One round trip (<c>SELECT 1</c>); a lost connection is a transient condition, reported, never fatal.</remarks>
+    public override async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var cmd = _dataSource.CreateCommand("SELECT 1");
+            await using var cmdScope = cmd.ConfigureAwait(false);
+            await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (NpgsqlException ex)
+        {
+            return $"postgres database {_location} unavailable: {Describe(ex)}";
+        }
+    }
+
     private static long LockKey(string name) =>
         BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes("anchorage:" + name)));
 }

@@ -13,6 +13,9 @@ namespace Anchorage.Server.DataStore.Sqlite;
 /// survives power loss), <c>busy_timeout</c> 5 s, foreign keys on. Read-then-write operations
 /// begin with <c>BEGIN IMMEDIATE</c>, taking the database write lock before they read, so they
 /// serialize instead of failing with SQLITE_BUSY on the upgrade from reader to writer.
+/// The file is created 0600 (SQLite gives its <c>-wal</c> and <c>-shm</c> files the database file's
+/// mode), and checked with <c>PRAGMA quick_check</c> at open and by <see cref="CheckHealthAsync"/>:
+/// a damaged file is refused, not served.
 /// </summary>
 internal sealed class SqliteDataStore : SqlDataStore
 {
@@ -30,8 +33,11 @@ internal sealed class SqliteDataStore : SqlDataStore
     private const int SqliteConstraintPrimaryKey = 1555;
     private const int SqliteConstraintUnique = 2067;
 
+    private static readonly TimeSpan HealthCheckInterval = TimeSpan.FromSeconds(10);
+
     private readonly string _connectionString;
     private readonly string _path;
+    private (DateTimeOffset At, string? Problem)? _lastHealth;
 
     private SqliteDataStore(string path, TimeProvider timeProvider, ILogger logger)
         : base(timeProvider, logger)
@@ -65,6 +71,7 @@ internal sealed class SqliteDataStore : SqlDataStore
         var store = new SqliteDataStore(path, timeProvider, logger);
         try
         {
+            RestrictFileModes(path);
             var c = await store.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (c.ConfigureAwait(false))
             {
@@ -75,6 +82,11 @@ internal sealed class SqliteDataStore : SqlDataStore
                 if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
                 {
                     DataStoreLog.JournalModeNotWal(logger, mode);
+                }
+
+                if (await QuickCheckAsync(c, cancellationToken).ConfigureAwait(false) is { } problem)
+                {
+                    throw Damaged(path, problem);
                 }
             }
 
@@ -128,6 +140,85 @@ internal sealed class SqliteDataStore : SqlDataStore
         Task.CompletedTask;
 
     internal override string MigrationSql(Migration migration) => migration.Sqlite;
+
+    /// <inheritdoc/>
+    /// <remarks><c>PRAGMA quick_check</c> (page structure, not index contents): O(size of the file), so callers poll it sparingly.</remarks>
+    public override async Task<string?> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        // Readiness probes may poll every second: check at most once per interval, answer the last finding meanwhile.
+        var now = Time.GetUtcNow();
+        if (_lastHealth is { } last && now - last.At < HealthCheckInterval)
+        {
+            return last.Problem;
+        }
+
+        string? problem;
+        try
+        {
+            var c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var cScope = c.ConfigureAwait(false);
+            problem = await QuickCheckAsync(c, cancellationToken).ConfigureAwait(false) is { } finding ? Damaged(_path, finding).Message : null;
+        }
+        catch (SqliteException ex)
+        {
+            problem = ex.SqliteErrorCode is SqliteNotADb or SqliteCorrupt
+                ? Damaged(_path, ex.Message).Message
+                : $"sqlite database \"{_path}\" cannot be read: {ex.Message}";
+        }
+
+        _lastHealth = (now, problem);
+        return problem;
+    }
+
+    /// <summary>Null when <c>PRAGMA quick_check</c> answers ok; else its first finding.</summary>
+    private static async Task<string?> QuickCheckAsync(DbConnection c, CancellationToken cancellationToken)
+    {
+        var cmd = c.CreateCommand();
+        await using var cmdScope = cmd.ConfigureAwait(false);
+        cmd.CommandText = "PRAGMA quick_check(1)";
+        var result = await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+        return string.Equals(result, "ok", StringComparison.Ordinal) ? null : (result ?? "no answer").ReplaceLineEndings(" ");
+    }
+
+    private static InvalidDataException Damaged(string path, string problem) =>
+        new($"sqlite database \"{path}\" is damaged (quick_check: {problem}); the server does not serve from a damaged store: restore it from a backup");
+
+    /// <summary>
+    /// Creates the database file 0600 when absent, and takes group and other access away from an
+    /// existing one and its <c>-wal</c>/<c>-shm</c> files (SQLite creates those with the database's mode).
+    /// </summary>
+    private static void RestrictFileModes(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(path))))
+        {
+            return; // SQLite's own open reports the missing directory
+        }
+
+        try
+        {
+            using (new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, UnixCreateMode = ownerOnly }))
+            {
+            }
+
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                if (File.Exists(file) && (File.GetUnixFileMode(file) & ~ownerOnly) != 0)
+                {
+                    File.SetUnixFileMode(file, File.GetUnixFileMode(file) & ownerOnly);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new DataStoreUnavailableException($"cannot open sqlite database \"{path}\": {ex.Message}", ex);
+        }
+    }
 
     internal override bool IsUniqueViolation(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: SqliteConstraint, SqliteExtendedErrorCode: SqliteConstraintUnique or SqliteConstraintPrimaryKey };

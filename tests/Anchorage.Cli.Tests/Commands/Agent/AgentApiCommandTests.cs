@@ -46,6 +46,26 @@ public sealed class AgentApiCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FetchX509_WriteOverSymlinks_LinksReplacedTargetsUntouched()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_server.Dir, "out")).FullName;
+        var victim = Path.Combine(_server.Dir, "victim");
+        File.WriteAllText(victim, "root-owned");
+        foreach (var name in new[] { "svid.0.pem", "svid.0.key", "bundle.0.pem", "federated_bundle.federated.test.pem" })
+        {
+            File.CreateSymbolicLink(Path.Combine(dir, name), victim);
+        }
+
+        var result = await RunAsync("agent", "api", "fetch", "x509", "--socket", _server.SocketPath, "--write", dir);
+
+        Assert.Equal((0, string.Empty), (result.ExitCode, result.Error));
+        Assert.Equal("root-owned", File.ReadAllText(victim));
+        Assert.All(Directory.GetFiles(dir), f => Assert.Null(new FileInfo(f).LinkTarget));
+        var written = X509Svid.Load(Path.Combine(dir, "svid.0.pem"), Path.Combine(dir, "svid.0.key"));
+        Assert.Equal(_server.Svid.Leaf.RawData, written.Leaf.RawData);
+    }
+
+    [Fact]
     public async Task FetchX509_NoWrite_PrintsIdHintExpiryAndBundleDomains()
     {
         var result = await RunAsync("agent", "api", "fetch", "x509", "--socket", "unix://" + _server.SocketPath);

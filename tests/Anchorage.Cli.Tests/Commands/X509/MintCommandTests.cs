@@ -95,6 +95,51 @@ public sealed class MintCommandTests : AdminTestBase, IDisposable
     }
 
     [Fact]
+    public async Task Mint_WriteIntoAttackerPreparedDirectory_LinksReplacedNotFollowedPreOpenedFileGetsNoKey()
+    {
+        SignLikeTheServer();
+        var victim = Path.Combine(_dir.Path, "victim");
+        File.WriteAllText(victim, "root-owned");
+        var dir = Directory.CreateDirectory(Path.Combine(_dir.Path, "out")).FullName;
+        File.CreateSymbolicLink(Path.Combine(dir, "svid.pem"), victim);
+        File.CreateSymbolicLink(Path.Combine(dir, "bundle.pem"), victim);
+        var keyPath = Path.Combine(dir, "key.pem");
+        File.WriteAllText(keyPath, "old");
+        File.SetUnixFileMode(keyPath, (UnixFileMode)0b110_110_110);
+        using var attacker = new FileStream(keyPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+        var result = await RunAsync("x509", "mint", "--spiffe-id", Web, "--write", dir);
+
+        Assert.Equal((0, string.Empty), (result.ExitCode, result.Error));
+        Assert.Equal("root-owned", File.ReadAllText(victim));
+        Assert.Null(new FileInfo(Path.Combine(dir, "svid.pem")).LinkTarget);
+        Assert.Null(new FileInfo(Path.Combine(dir, "bundle.pem")).LinkTarget);
+        using (var reader = new StreamReader(attacker))
+        {
+            Assert.Equal("old", reader.ReadToEnd());
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyPath));
+        using var withKey = X509Certificate2.CreateFromPemFile(Path.Combine(dir, "svid.pem"), keyPath);
+        Assert.True(withKey.HasPrivateKey);
+    }
+
+    [Fact]
+    public async Task Mint_WriteIntoDirectoryOthersCanWrite_ExitsTwoAndWritesNothing()
+    {
+        SignLikeTheServer();
+        var dir = Directory.CreateDirectory(Path.Combine(_dir.Path, "open")).FullName;
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_111_111);
+
+        var result = await RunAsync("x509", "mint", "--spiffe-id", Web, "--write", dir);
+
+        Assert.Equal(
+            (2, string.Empty, $"error: refusing to write into \"{dir}\": it is writable by other users (mode 0777) and not a sticky directory owned by you; use a directory only you can write\n"),
+            (result.ExitCode, result.Out, result.Error));
+        Assert.Empty(Directory.GetFileSystemEntries(dir));
+    }
+
+    [Fact]
     public async Task Mint_Flags_MapToTheRequestAndTheCsr()
     {
         SignLikeTheServer();
