@@ -149,8 +149,17 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
     public override Task FetchWITBundles(WITBundlesRequest request, IServerStreamWriter<WITBundlesResponse> responseStream, ServerCallContext context) =>
         throw WorkloadApiErrors.Unimplemented(WorkloadApiErrors.WitUnsupported);
 
-    /// <summary>Open streams held by <paramref name="caller"/> (see <see cref="WorkloadIdentity.Caller"/>).</summary>
-    public int OpenStreams(string caller) => _limiter.OpenStreams(caller);
+    /// <summary>
+    /// Open streams held by <paramref name="caller"/> (see <see cref="WorkloadIdentity.Caller"/>)
+    /// under its default SPIFFE ID <paramref name="defaultId"/> (empty for a bundle-only caller).
+    /// </summary>
+    public int OpenStreams(string caller, string defaultId) => _limiter.OpenStreams(caller + " " + defaultId);
+
+    // Streams are counted per caller key and attested identity: the caller key alone would let
+    // one identity starve another of the same caller, and the identity alone lets callers of
+    // other keys (other uids) be starved by a flood.
+    private static string StreamKey(WorkloadIdentity identity) =>
+        identity.Caller + " " + (identity.X509Svids.IsEmpty ? string.Empty : identity.X509Svids[0].Id.ToString());
 
     private static X509SVIDResponse BuildX509SvidResponse(WorkloadIdentity identity)
     {
@@ -234,10 +243,11 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         ArgumentNullException.ThrowIfNull(context);
         RequireHeader(method, context);
         var identity = await ResolveAsync(method, context).ConfigureAwait(false);
-        using var lease = _limiter.TryAcquire(identity.Caller);
+        var key = StreamKey(identity);
+        using var lease = _limiter.TryAcquire(key);
         if (lease is null)
         {
-            WorkloadApiLog.StreamLimit(_logger, method, identity.Caller, _options.MaxStreamsPerCaller);
+            WorkloadApiLog.StreamLimit(_logger, method, key, _options.MaxStreamsPerCaller);
             throw WorkloadApiErrors.Unavailable(WorkloadApiErrors.TooManyStreams);
         }
 

@@ -289,9 +289,29 @@ public sealed class WorkloadApiServiceTests
 
         // Positive control: once the first stream is gone, its slot is free again.
         first.Dispose();
-        await WaitUntilAsync(() => host.Service.OpenStreams(StaticIdentityProvider.Caller) == 0);
+        await WaitUntilAsync(() => host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/workload") == 0);
         using var third = host.Client.FetchJWTBundles(new JWTBundlesRequest(), WorkloadApiHost.Header);
         Assert.Single((await FirstAsync(third.ResponseStream)).Bundles);
+    }
+
+    [Fact]
+    public async Task FetchX509Svid_StreamLimit_CountedPerCallerAndDefaultIdentity()
+    {
+        await using var host = await WorkloadApiHost.StartAsync(maxStreams: 1);
+        using var first = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        await FirstAsync(first.ResponseStream);
+
+        // The same caller key with another default identity (another entry) has its own slot ...
+        host.Provider.Update([host.IssueSvid("/other")], host.Bundles());
+        using var other = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        Assert.Equal("spiffe://example.org/other", Assert.Single((await FirstAsync(other.ResponseStream)).Svids).SpiffeId);
+
+        // ... which is as limited as the first one's.
+        using var again = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => FirstAsync(again.ResponseStream));
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        Assert.Equal(1, host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/workload"));
+        Assert.Equal(1, host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/other"));
     }
 
     [Fact]

@@ -38,7 +38,7 @@ public sealed class AgentHostTests : IDisposable
 
     [Fact]
     [Trait("Spec", "Workload API 5.2.1")]
-    public async Task FetchX509Svid_UnixSocketCurrentUser_ReturnsTheSvidAndKeysTheCallerByPidAndStartTime()
+    public async Task FetchX509Svid_UnixSocketCurrentUser_ReturnsTheSvidAndKeysTheCallerByUid()
     {
         await using var agent = await StartAsync();
         using var channel = UnixChannel(agent.WorkloadSocketPath);
@@ -49,7 +49,7 @@ public sealed class AgentHostTests : IDisposable
         Assert.Equal("spiffe://example.org/workload", svid.SpiffeId);
         Assert.Equal("internal", svid.Hint);
         var (caller, selectors) = Assert.Single(_cache.Lookups);
-        Assert.StartsWith($"pid:{Environment.ProcessId}:", caller, StringComparison.Ordinal);
+        Assert.Equal($"uid:{OwnUid}", caller);
         Assert.Contains(new WorkloadSelector("unix", $"uid:{OwnUid}"), selectors);
     }
 
@@ -115,7 +115,7 @@ public sealed class AgentHostTests : IDisposable
 
         Assert.Equal("spiffe://example.org/workload", Assert.Single(response.Svids).SpiffeId);
         var (caller, selectors) = Assert.Single(_cache.Lookups);
-        Assert.StartsWith($"pid:{Environment.ProcessId}:", caller, StringComparison.Ordinal);
+        Assert.Equal($"uid:{OwnUid}", caller);
         Assert.Contains(new WorkloadSelector("unix", $"uid:{OwnUid}"), selectors);
         Assert.Contains(new WorkloadSelector("unix", "path:" + Environment.ProcessPath), selectors);
     }
