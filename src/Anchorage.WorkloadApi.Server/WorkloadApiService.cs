@@ -34,6 +34,8 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxStreamsPerCaller, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAudiences, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAudienceLength, 1, nameof(options));
         _provider = provider;
         _options = options;
         _limiter = new StreamLimiter(options.MaxStreamsPerCaller);
@@ -62,6 +64,17 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         if (request.Audience.Count == 0 || request.Audience.Any(string.IsNullOrEmpty))
         {
             throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceRequired);
+        }
+
+        // Each distinct audience is a new token minted (and kept) by the host: bounded.
+        if (request.Audience.Count > _options.MaxAudiences)
+        {
+            throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.TooManyAudiences(request.Audience.Count, _options.MaxAudiences));
+        }
+
+        if (request.Audience.Max(a => a.Length) is var longest && longest > _options.MaxAudienceLength)
+        {
+            throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceTooLong(longest, _options.MaxAudienceLength));
         }
 
         SpiffeId? requested = null;
@@ -114,6 +127,11 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         if (request.Audience.Length == 0)
         {
             throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceRequired);
+        }
+
+        if (request.Audience.Length > _options.MaxAudienceLength)
+        {
+            throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceTooLong(request.Audience.Length, _options.MaxAudienceLength));
         }
 
         if (request.Svid.Length == 0)
