@@ -14,6 +14,18 @@ public sealed class WorkloadApiOptions
     /// </summary>
     public int MaxStreamsPerCaller { get; set; } = DefaultMaxStreamsPerCaller;
 
+    /// <summary>The default of <see cref="MaxAudiences"/>.</summary>
+    public const int DefaultMaxAudiences = 16;
+
+    /// <summary>The default of <see cref="MaxAudienceLength"/>.</summary>
+    public const int DefaultMaxAudienceLength = 1024;
+
+    /// <summary>Audience values one FetchJWTSVID may ask for; more get InvalidArgument. Default 16.</summary>
+    public int MaxAudiences { get; set; } = DefaultMaxAudiences;
+
+    /// <summary>The longest audience value (in UTF-16 code units) FetchJWTSVID and ValidateJWTSVID accept; longer ones get InvalidArgument. Default 1024.</summary>
+    public int MaxAudienceLength { get; set; } = DefaultMaxAudienceLength;
+
     /// <summary>The clock for JWT-SVID validation. Default the system clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

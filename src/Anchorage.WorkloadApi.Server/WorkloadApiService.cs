@@ -34,6 +34,8 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxStreamsPerCaller, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAudiences, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAudienceLength, 1, nameof(options));
         _provider = provider;
         _options = options;
         _limiter = new StreamLimiter(options.MaxStreamsPerCaller);
@@ -62,6 +64,17 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         if (request.Audience.Count == 0 || request.Audience.Any(string.IsNullOrEmpty))
         {
             throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceRequired);
+        }
+
+        // Each distinct audience is a new token minted (and kept) by the host: bounded.
+        if (request.Audience.Count > _options.MaxAudiences)
+        {
+            throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.TooManyAudiences(request.Audience.Count, _options.MaxAudiences));
+        }
+
+        if (request.Audience.Max(a => a.Length) is var longest && longest > _options.MaxAudienceLength)
+        {
+            throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceTooLong(longest, _options.MaxAudienceLength));
         }
 
         SpiffeId? requested = null;
@@ -116,6 +129,11 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
             throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceRequired);
         }
 
+        if (request.Audience.Length > _options.MaxAudienceLength)
+        {
+            throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.AudienceTooLong(request.Audience.Length, _options.MaxAudienceLength));
+        }
+
         if (request.Svid.Length == 0)
         {
             throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.SvidRequired);
@@ -149,8 +167,17 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
     public override Task FetchWITBundles(WITBundlesRequest request, IServerStreamWriter<WITBundlesResponse> responseStream, ServerCallContext context) =>
         throw WorkloadApiErrors.Unimplemented(WorkloadApiErrors.WitUnsupported);
 
-    /// <summary>Open streams held by <paramref name="caller"/> (see <see cref="WorkloadIdentity.Caller"/>).</summary>
-    public int OpenStreams(string caller) => _limiter.OpenStreams(caller);
+    /// <summary>
+    /// Open streams held by <paramref name="caller"/> (see <see cref="WorkloadIdentity.Caller"/>)
+    /// under its default SPIFFE ID <paramref name="defaultId"/> (empty for a bundle-only caller).
+    /// </summary>
+    public int OpenStreams(string caller, string defaultId) => _limiter.OpenStreams(caller + " " + defaultId);
+
+    // Streams are counted per caller key and attested identity: the caller key alone would let
+    // one identity starve another of the same caller, and the identity alone lets callers of
+    // other keys (other uids) be starved by a flood.
+    private static string StreamKey(WorkloadIdentity identity) =>
+        identity.Caller + " " + (identity.X509Svids.IsEmpty ? string.Empty : identity.X509Svids[0].Id.ToString());
 
     private static X509SVIDResponse BuildX509SvidResponse(WorkloadIdentity identity)
     {
@@ -234,10 +261,11 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         ArgumentNullException.ThrowIfNull(context);
         RequireHeader(method, context);
         var identity = await ResolveAsync(method, context).ConfigureAwait(false);
-        using var lease = _limiter.TryAcquire(identity.Caller);
+        var key = StreamKey(identity);
+        using var lease = _limiter.TryAcquire(key);
         if (lease is null)
         {
-            WorkloadApiLog.StreamLimit(_logger, method, identity.Caller, _options.MaxStreamsPerCaller);
+            WorkloadApiLog.StreamLimit(_logger, method, key, _options.MaxStreamsPerCaller);
             throw WorkloadApiErrors.Unavailable(WorkloadApiErrors.TooManyStreams);
         }
 

@@ -204,6 +204,29 @@ public sealed class WorkloadApiServiceTests
         Assert.Single((await host.Client.FetchJWTSVIDAsync(request, WorkloadApiHost.Header)).Svids);
     }
 
+    [Theory]
+    [InlineData(17, 8, "audience has 17 values; at most 16 are allowed")]
+    [InlineData(1, 1025, "an audience value is 1025 characters long; at most 1024 are allowed")]
+    public async Task FetchJwtSvid_TooManyOrTooLongAudiences_InvalidArgumentAndTheLimitItselfServed(int count, int length, string message)
+    {
+        await using var host = await WorkloadApiHost.StartAsync();
+        var request = new JWTSVIDRequest();
+        request.Audience.AddRange(Enumerable.Range(0, count).Select(i => i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture).PadRight(length, 'a')));
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => host.Client.FetchJWTSVIDAsync(request, WorkloadApiHost.Header).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal(message, ex.Status.Detail);
+
+        // Positive control: exactly at the limits is served.
+        var atLimit = new JWTSVIDRequest();
+        atLimit.Audience.AddRange(Enumerable.Range(0, Math.Min(count, 16)).Select(i => i.ToString("D4", System.Globalization.CultureInfo.InvariantCulture).PadRight(Math.Min(length, 1024), 'a')));
+        Assert.Single((await host.Client.FetchJWTSVIDAsync(atLimit, WorkloadApiHost.Header)).Svids);
+        var validate = await Assert.ThrowsAsync<RpcException>(() => host.Client.ValidateJWTSVIDAsync(
+            new ValidateJWTSVIDRequest { Audience = new string('a', 1025), Svid = "x" }, WorkloadApiHost.Header).ResponseAsync);
+        Assert.Equal("an audience value is 1025 characters long; at most 1024 are allowed", validate.Status.Detail);
+    }
+
     [Fact]
     [Trait("Spec", "Workload API 6.2.1")]
     public async Task FetchJwtSvid_SpiffeIdOfAnotherWorkload_PermissionDenied()
@@ -289,9 +312,29 @@ public sealed class WorkloadApiServiceTests
 
         // Positive control: once the first stream is gone, its slot is free again.
         first.Dispose();
-        await WaitUntilAsync(() => host.Service.OpenStreams(StaticIdentityProvider.Caller) == 0);
+        await WaitUntilAsync(() => host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/workload") == 0);
         using var third = host.Client.FetchJWTBundles(new JWTBundlesRequest(), WorkloadApiHost.Header);
         Assert.Single((await FirstAsync(third.ResponseStream)).Bundles);
+    }
+
+    [Fact]
+    public async Task FetchX509Svid_StreamLimit_CountedPerCallerAndDefaultIdentity()
+    {
+        await using var host = await WorkloadApiHost.StartAsync(maxStreams: 1);
+        using var first = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        await FirstAsync(first.ResponseStream);
+
+        // The same caller key with another default identity (another entry) has its own slot ...
+        host.Provider.Update([host.IssueSvid("/other")], host.Bundles());
+        using var other = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        Assert.Equal("spiffe://example.org/other", Assert.Single((await FirstAsync(other.ResponseStream)).Svids).SpiffeId);
+
+        // ... which is as limited as the first one's.
+        using var again = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        var ex = await Assert.ThrowsAsync<RpcException>(() => FirstAsync(again.ResponseStream));
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        Assert.Equal(1, host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/workload"));
+        Assert.Equal(1, host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/other"));
     }
 
     [Fact]

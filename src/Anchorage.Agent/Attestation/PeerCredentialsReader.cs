@@ -29,6 +29,24 @@ public static class PeerCredentialsReader
     /// </exception>
     public static PeerProcess Read(Socket socket)
     {
+        var (pid, uid, gid) = ReadCredentials(socket);
+        var pidFd = TryReadPeerPidFd(socket);
+        if (pidFd is not null)
+        {
+            return Pin(pid, uid, gid, pidFd);
+        }
+
+        return Open(pid, uid, gid);
+    }
+
+    /// <summary>
+    /// Reads <c>SO_PEERCRED</c> only (pid, uid, gid at connect time): no pidfd is opened, so it
+    /// costs no file descriptor (connection caps count by this uid).
+    /// </summary>
+    /// <exception cref="ArgumentException">The socket is not a Unix domain socket.</exception>
+    /// <exception cref="WorkloadAttestationException">The peer is outside the agent's pid namespace.</exception>
+    public static (int ProcessId, uint UserId, uint GroupId) ReadCredentials(Socket socket)
+    {
         ArgumentNullException.ThrowIfNull(socket);
         if (socket.AddressFamily != AddressFamily.Unix)
         {
@@ -50,13 +68,7 @@ public static class PeerCredentialsReader
             throw new WorkloadAttestationException("peer process is not visible in the agent's pid namespace");
         }
 
-        var pidFd = TryReadPeerPidFd(socket);
-        if (pidFd is not null)
-        {
-            return Pin(pid, uid, gid, pidFd);
-        }
-
-        return Open(pid, uid, gid);
+        return (pid, uid, gid);
     }
 
     /// <summary>

@@ -27,4 +27,7 @@ internal static partial class CacheLog
 
     [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "no jwt-svid for entry {EntryId}: {Code}: {Detail}")]
     public static partial void JwtMintFailed(ILogger logger, string entryId, StatusCode code, string detail);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Debug, Message = "jwt-svid mint for entry {EntryId} refused: more than {PerSecond} per second")]
+    public static partial void JwtMintRateLimited(ILogger logger, string entryId, int perSecond);
 }

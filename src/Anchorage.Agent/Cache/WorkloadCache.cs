@@ -1,7 +1,8 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Cache.Internal;
 using Anchorage.Agent.Node;
+using Anchorage.Hosting.Limits;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
@@ -32,7 +33,8 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConditionalWeakTable<WorkloadIdentity, IReadOnlyDictionary<SpiffeId, string>> _entryIds = new();
-    private readonly ConcurrentDictionary<(string EntryId, string Audience), JwtSvid> _jwts = new();
+    private readonly JwtSvidCache _jwts;
+    private readonly KeyedTokenBucket<string> _mints;
     private readonly Lock _publish = new();
     private CacheState _state = new();
     private CancellationTokenSource _changed = new();
@@ -47,7 +49,21 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
         _session = session;
         _time = time;
         _logger = logger;
+        _jwts = new JwtSvidCache(JwtSvidCapacity, time);
+        _mints = new KeyedTokenBucket<string>(time, JwtMintsPerSecondPerEntry, JwtMintsPerSecondPerEntry * 2);
     }
+
+    /// <summary>How many minted JWT-SVIDs are kept for reuse (least recently used dropped first).</summary>
+    public const int JwtSvidCapacity = 4096;
+
+    /// <summary>JWT-SVIDs one entry may have minted per second (bursts of twice as many); cached answers do not count.</summary>
+    public const int JwtMintsPerSecondPerEntry = 20;
+
+    /// <summary>The gRPC message when an entry mints too fast.</summary>
+    public const string TooManyMints = "too many new jwt-svids for this identity; retry later";
+
+    /// <summary>JWT-SVIDs held for reuse now.</summary>
+    internal int JwtSvidsHeld => _jwts.Count;
 
     /// <summary>Raised after a new state is published.</summary>
     public event EventHandler? Changed;
@@ -205,13 +221,7 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
         }
 
         // Removed or re-issued entries must not keep serving cached JWT-SVIDs.
-        foreach (var key in _jwts.Keys)
-        {
-            if (!next.Entries.TryGetValue(key.EntryId, out var entry) || next.Svids.GetValueOrDefault(key.EntryId) is null)
-            {
-                _jwts.TryRemove(key, out _);
-            }
-        }
+        _jwts.RemoveEntries(id => next.Entries.ContainsKey(id) && next.Svids.GetValueOrDefault(id) is not null);
 
         previous.Cancel();
         previous.Dispose();
@@ -224,12 +234,17 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
     // A JWT-SVID is reused for the same entry and audience until half its lifetime has passed.
     private async ValueTask<JwtSvid> GetJwtAsync(string entryId, IReadOnlyList<string> audience, string audienceKey, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
-        if (_jwts.TryGetValue((entryId, audienceKey), out var cached)
-            && cached.IssuedAt is { } issued
-            && now < issued + ((cached.Expiry - issued) / 2))
+        if (_jwts.TryGet(entryId, audienceKey) is { } cached)
         {
             return cached;
+        }
+
+        // Every miss is a signature on the server: an entry's callers may not ask for it endlessly
+        // (e.g. with a new audience each time).
+        if (!_mints.TryTake(entryId))
+        {
+            CacheLog.JwtMintRateLimited(_logger, entryId, JwtMintsPerSecondPerEntry);
+            throw new RpcException(new Status(StatusCode.Unavailable, TooManyMints));
         }
 
         var request = new NewJwtSvidRequest { EntryId = entryId };
@@ -257,7 +272,7 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
             throw new RpcException(new Status(StatusCode.Internal, "the server returned an unusable jwt-svid: " + e.Message));
         }
 
-        _jwts[(entryId, audienceKey)] = jwt;
+        _jwts.Add(entryId, audienceKey, jwt);
         return jwt;
     }
 }

@@ -29,6 +29,18 @@ public static partial class AgentConfigLoader
     /// <summary>The highest <c>workloadApi.maxStreamsPerCaller</c> accepted (the lowest is 1).</summary>
     public const int MaxStreamsPerCallerLimit = 1024;
 
+    /// <summary>The highest <c>workloadApi.maxConnections</c> and <c>maxConnectionsPerUid</c> accepted (the lowest is 1).</summary>
+    public const int MaxConnectionsLimit = 65536;
+
+    /// <summary>The highest <c>workloadApi.requestsPerSecondPerUid</c> accepted (the lowest is 1).</summary>
+    public const int MaxRequestsPerSecondLimit = 1_000_000;
+
+    /// <summary>The shortest <c>workloadApi.idleTimeout</c> accepted.</summary>
+    public static readonly TimeSpan MinIdleTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest <c>workloadApi.idleTimeout</c> accepted.</summary>
+    public static readonly TimeSpan MaxIdleTimeout = TimeSpan.FromHours(1);
+
     /// <summary>The shortest <c>syncInterval</c> accepted.</summary>
     public static readonly TimeSpan MinSyncInterval = TimeSpan.FromSeconds(1);
 
@@ -234,7 +246,31 @@ public static partial class AgentConfigLoader
         var socket = socketNode?.AbsolutePath();
         var tcpNode = section.Get("tcp");
         var tcp = tcpNode?.Endpoint();
-        var maxStreams = ReadMaxStreams(section.Get("maxStreamsPerCaller"));
+        var maxStreams = ReadCount(section.Get("maxStreamsPerCaller"), MaxStreamsPerCallerLimit);
+        var maxConnectionsNode = section.Get("maxConnections");
+        var maxConnections = ReadCount(maxConnectionsNode, MaxConnectionsLimit) ?? defaults.MaxConnections;
+        var perUidNode = section.Get("maxConnectionsPerUid");
+        var perUid = ReadCount(perUidNode, MaxConnectionsLimit) ?? defaults.MaxConnectionsPerUid;
+        var rate = ReadCount(section.Get("requestsPerSecondPerUid"), MaxRequestsPerSecondLimit);
+        var idleNode = section.Get("idleTimeout");
+        var idle = idleNode?.Duration();
+        if (idle is { } value && (value < MinIdleTimeout || value > MaxIdleTimeout))
+        {
+            idleNode!.Error($"must be from {Durations.Format(MinIdleTimeout)} to {Durations.Format(MaxIdleTimeout)}");
+            idle = null;
+        }
+
+        // One uid may never hold every connection, or it could lock every other user out.
+        if (perUid > maxConnections && perUidNode is not null)
+        {
+            perUidNode.Error(string.Create(CultureInfo.InvariantCulture, $"{perUid} must not exceed workloadApi.maxConnections ({maxConnections})"));
+        }
+        else if (perUid > maxConnections)
+        {
+            maxConnectionsNode!.Error(string.Create(
+                CultureInfo.InvariantCulture, $"{maxConnections} must be at least workloadApi.maxConnectionsPerUid ({perUid}, the default)"));
+        }
+
         section.RejectUnknownKeys();
 
         socketValid = socketNode is null || socket is not null;
@@ -254,10 +290,14 @@ public static partial class AgentConfigLoader
             Socket = socket ?? defaults.Socket,
             Tcp = tcp,
             MaxStreamsPerCaller = maxStreams ?? defaults.MaxStreamsPerCaller,
+            MaxConnections = maxConnections,
+            MaxConnectionsPerUid = perUid,
+            IdleTimeout = idle ?? defaults.IdleTimeout,
+            RequestsPerSecondPerUid = rate ?? defaults.RequestsPerSecondPerUid,
         };
     }
 
-    private static int? ReadMaxStreams(ConfigNode? node)
+    private static int? ReadCount(ConfigNode? node, int max)
     {
         var text = node?.Scalar();
         if (node is null || text is null)
@@ -265,13 +305,13 @@ public static partial class AgentConfigLoader
             return null;
         }
 
-        if (text.Length is >= 1 and <= 4 && text.All(char.IsAsciiDigit)
-            && int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var value and >= 1 and <= MaxStreamsPerCallerLimit)
+        if (text.Length is >= 1 and <= 9 && text.All(char.IsAsciiDigit)
+            && int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var value and >= 1 && value <= max)
         {
             return value;
         }
 
-        node.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} must be a number from 1 to {MaxStreamsPerCallerLimit}"));
+        node.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} must be a number from 1 to {max}"));
         return null;
     }
 

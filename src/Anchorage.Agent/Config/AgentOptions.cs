@@ -73,14 +73,44 @@ public sealed record WorkloadApiListenOptions
     /// <summary>The default <see cref="Socket"/>.</summary>
     public const string DefaultSocket = "/run/anchorage/agent/api.sock";
 
+    /// <summary>The default <see cref="MaxConnections"/>.</summary>
+    public const int DefaultMaxConnections = 4096;
+
+    /// <summary>The default <see cref="MaxConnectionsPerUid"/>.</summary>
+    public const int DefaultMaxConnectionsPerUid = 1024;
+
+    /// <summary>The default <see cref="IdleTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The default <see cref="RequestsPerSecondPerUid"/>.</summary>
+    public const int DefaultRequestsPerSecondPerUid = 1000;
+
     /// <summary>The unix socket (mode 0777: attestation, not file permissions, decides who gets what).</summary>
     public string Socket { get; init; } = DefaultSocket;
 
     /// <summary>An optional loopback TCP listener (<c>127.0.0.1:PORT</c> or <c>[::1]:PORT</c>); null when off.</summary>
     public HostPort? Tcp { get; init; }
 
-    /// <summary>Streaming calls one caller may hold open at once (default 32).</summary>
-    public int MaxStreamsPerCaller { get; init; } = 32;
+    /// <summary>
+    /// Streaming calls one caller may hold open at once, counted per uid and default SPIFFE ID
+    /// (so more processes of the same workload share it); default 128.
+    /// </summary>
+    public int MaxStreamsPerCaller { get; init; } = 128;
+
+    /// <summary>Open Workload API connections, both listeners together; one more is closed at once (default 4096).</summary>
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+
+    /// <summary>Open Workload API connections of one uid; one more is closed at once (default 1024).</summary>
+    public int MaxConnectionsPerUid { get; init; } = DefaultMaxConnectionsPerUid;
+
+    /// <summary>A connection with no call in progress for this long is closed (default 30 s).</summary>
+    public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
+
+    /// <summary>
+    /// Calls one uid may start per second (a bucket of twice as many absorbs bursts); more are
+    /// answered Unavailable before attestation. Default 1000.
+    /// </summary>
+    public int RequestsPerSecondPerUid { get; init; } = DefaultRequestsPerSecondPerUid;
 }
 
 /// <summary>The agent's own listeners besides the Workload API.</summary>

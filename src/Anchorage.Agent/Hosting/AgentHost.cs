@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting.Internal;
+using Anchorage.Hosting.Limits;
 using Anchorage.Hosting.Sockets;
 using Anchorage.WorkloadApi.Server;
 using Grpc.Core;
@@ -11,6 +12,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -47,6 +49,12 @@ public static class AgentHost
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     private const UnixFileMode AdminSocketMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>The listen queue asked of the kernel (Kestrel's default is 512; the kernel caps it at somaxconn).</summary>
+    private const int ListenBacklog = 4096;
+
+    /// <summary>The gRPC message of a call refused by the per-uid call budget.</summary>
+    public const string RateLimited = "too many workload api calls from this uid; retry later";
 
     /// <summary>Starts the agent host and runs it until <paramref name="cancellationToken"/> fires or the host stops itself.</summary>
     /// <exception cref="IOException">Another agent serves one of the sockets, or a listener cannot bind.</exception>
@@ -99,6 +107,9 @@ public static class AgentHost
         await PrepareSocketAsync(workloadSocket, "workload api socket", WorkloadDirectoryMode, logger, cancellationToken).ConfigureAwait(false);
         await PrepareSocketAsync(adminSocket, "admin socket", null, logger, cancellationToken).ConfigureAwait(false);
 
+        // The connection middleware is built before the container; it reads the metrics through this.
+        var metricsHolder = new MetricsHolder();
+        Func<AgentMetrics?> metricsFor = () => metricsHolder.Metrics;
         ListenOptions? tcpListen = null;
         ListenOptions? healthListen = null;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -138,9 +149,22 @@ public static class AgentHost
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MeterName).AddPrometheusExporter());
         setup.ConfigureServices?.Invoke(builder.Services);
 
+        var connections = new ConnectionLimiter(options.WorkloadApi.MaxConnections, options.WorkloadApi.MaxConnectionsPerUid);
+        builder.Services.AddSingleton(connections);
+
+        // A burst of callers waits in the listen queue instead of being refused (the kernel caps
+        // it at net.core.somaxconn); the connection caps bound what is accepted.
+        builder.Services.Configure<SocketTransportOptions>(o => o.Backlog = ListenBacklog);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+
+            // An HTTP/2 connection without an open stream for this long is closed (GOAWAY); one
+            // that never sends its preface or headers is closed as well.
+            kestrel.Limits.KeepAliveTimeout = options.WorkloadApi.IdleTimeout;
+            kestrel.Limits.RequestHeadersTimeout = options.WorkloadApi.IdleTimeout < kestrel.Limits.RequestHeadersTimeout
+                ? options.WorkloadApi.IdleTimeout
+                : kestrel.Limits.RequestHeadersTimeout;
             kestrel.Listen(options.Listen.Health.ToIPEndPoint(), listen =>
             {
                 healthListen = listen;
@@ -150,7 +174,7 @@ public static class AgentHost
             kestrel.ListenUnixSocket(workloadSocket, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                listen.Use(WorkloadUnixConnection(logger));
+                listen.Use(WorkloadUnixConnection(connections, metricsFor, logger));
             });
             if (tcp is not null)
             {
@@ -158,7 +182,7 @@ public static class AgentHost
                 {
                     tcpListen = listen;
                     listen.Protocols = HttpProtocols.Http2;
-                    listen.Use(WorkloadTcpConnection(logger));
+                    listen.Use(WorkloadTcpConnection(connections, metricsFor, logger));
                 });
             }
 
@@ -170,6 +194,7 @@ public static class AgentHost
         });
 
         var app = builder.Build();
+        metricsHolder.Metrics = app.Services.GetRequiredService<AgentMetrics>();
         try
         {
             Configure(app, options, logger);
@@ -236,6 +261,22 @@ public static class AgentHost
                 context, StatusCode.PermissionDenied, StatusCodes.Status403Forbidden, $"caller uid {uid} is not an admin");
         });
 
+        // Workload API calls: a per-uid budget, spent before anything costly (attestation).
+        var rate = options.WorkloadApi.RequestsPerSecondPerUid;
+        var calls = new KeyedTokenBucket<uint>(app.Services.GetRequiredService<TimeProvider>(), rate, rate * 2);
+        app.Use((context, next) =>
+        {
+            if (context.Features.Get<WorkloadPeerFeature>() is not { } caller || calls.TryTake(caller.UserId))
+            {
+                return next(context);
+            }
+
+            metrics.WorkloadApiRefused.Add(1, new KeyValuePair<string, object?>("reason", "rate"));
+            AgentHostingLog.CallRateLimited(logger, caller.UserId, rate);
+            return GrpcReply.RefuseAsync(
+                context, StatusCode.Unavailable, StatusCodes.Status503ServiceUnavailable, RateLimited);
+        });
+
         app.UseRouting();
 
         // Each endpoint answers on the listeners its metadata names, and nowhere else.
@@ -274,15 +315,17 @@ public static class AgentHost
         return next(connection);
     };
 
-    // The peer is fixed when it connects: found once per connection, its pidfd held until the connection ends.
-    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadUnixConnection(ILogger logger) => next => async connection =>
+    // The peer is fixed when it connects: its pid and uid are read once per connection; a pidfd is
+    // opened per call (WorkloadPeerFeature.Pin), so an idle connection holds no pidfd.
+    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadUnixConnection(
+        ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger) => next => async connection =>
     {
         WorkloadPeerFeature peer;
         try
         {
             var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
                 ?? throw new InvalidOperationException("the workload api connection exposes no socket");
-            peer = WorkloadPeerFeature.Found(Attestation.PeerCredentialsReader.Read(socket));
+            peer = WorkloadPeerFeature.Unix(socket);
         }
         catch (Exception e) when (e is Attestation.WorkloadAttestationException or SocketException or ObjectDisposedException)
         {
@@ -290,10 +333,11 @@ public static class AgentHost
             peer = WorkloadPeerFeature.NotFound(e.Message);
         }
 
-        await ServeWorkloadConnectionAsync(next, connection, peer).ConfigureAwait(false);
+        await ServeWorkloadConnectionAsync(next, connection, peer, limiter, metrics, logger).ConfigureAwait(false);
     };
 
-    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadTcpConnection(ILogger logger) => next => async connection =>
+    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadTcpConnection(
+        ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger) => next => async connection =>
     {
         WorkloadPeerFeature peer;
         if (connection.LocalEndPoint is IPEndPoint local && connection.RemoteEndPoint is IPEndPoint remote)
@@ -309,17 +353,31 @@ public static class AgentHost
             peer = WorkloadPeerFeature.NotFound("the connection has no ip endpoints");
         }
 
-        await ServeWorkloadConnectionAsync(next, connection, peer).ConfigureAwait(false);
+        await ServeWorkloadConnectionAsync(next, connection, peer, limiter, metrics, logger).ConfigureAwait(false);
     };
 
-    private static async Task ServeWorkloadConnectionAsync(ConnectionDelegate next, ConnectionContext connection, WorkloadPeerFeature peer)
+    // Over a cap the connection is closed before HTTP/2 starts: it costs nothing more, and the
+    // client's gRPC stack reports Unavailable (retryable), never PermissionDenied.
+    private static async Task ServeWorkloadConnectionAsync(
+        ConnectionDelegate next, ConnectionContext connection, WorkloadPeerFeature peer, ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger)
     {
-        using (peer)
+        using var slot = limiter.TryAcquire(peer.UserId, out var refusal);
+        if (slot is null)
         {
-            connection.Features.Set(new ListenerFeature(AgentListener.WorkloadApi));
-            connection.Features.Set(peer);
-            await next(connection).ConfigureAwait(false);
+            metrics()?.WorkloadApiRefused.Add(1, new KeyValuePair<string, object?>("reason", "connections"));
+            AgentHostingLog.ConnectionRefused(logger, peer.UserId, peer.ProcessId, refusal!);
+            connection.Abort(new ConnectionAbortedException(refusal!));
+            return;
         }
+
+        connection.Features.Set(new ListenerFeature(AgentListener.WorkloadApi));
+        connection.Features.Set(peer);
+        await next(connection).ConfigureAwait(false);
+    }
+
+    private sealed class MetricsHolder
+    {
+        public AgentMetrics? Metrics { get; set; }
     }
 
     // Credentials are fixed when the peer connects, so one read per connection covers every request on it.

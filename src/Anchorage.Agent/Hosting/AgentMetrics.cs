@@ -22,6 +22,9 @@ public sealed class AgentMetrics
         SvidsIssued = meter.CreateCounter<long>("anchorage.agent.svids.issued", description: "Workload X.509-SVIDs received from the server.");
         SvidRotations = meter.CreateCounter<long>("anchorage.agent.svid.rotations", description: "Workload X.509-SVIDs replaced before they expired.");
         SyncFailures = meter.CreateCounter<long>("anchorage.agent.sync.failures", description: "Entry or bundle syncs with the server that failed.");
+        WorkloadApiRefused = meter.CreateCounter<long>(
+            "anchorage.agent.workload_api.refused",
+            description: "Workload API connections closed over a cap (reason=connections) and calls over a uid's budget (reason=rate).");
         AdminRefused = meter.CreateCounter<long>(
             "anchorage.agent.admin.refused", description: "Admin socket requests refused because the caller's uid is not an admin.");
     }
@@ -43,6 +46,9 @@ public sealed class AgentMetrics
 
     /// <summary>Failed syncs with the server.</summary>
     public Counter<long> SyncFailures { get; }
+
+    /// <summary>Workload API connections and calls refused by a limit; tag <c>reason</c> (<c>connections</c>, <c>rate</c>).</summary>
+    public Counter<long> WorkloadApiRefused { get; }
 
     /// <summary>Admin requests refused by uid.</summary>
     public Counter<long> AdminRefused { get; }

@@ -62,6 +62,9 @@ internal sealed class ServerChannel : IDisposable
     private static ServerChannel Open(HostPort address, SslClientAuthenticationOptions ssl)
     {
         ssl.ApplicationProtocols = [SslApplicationProtocol.Http2];
+
+        // Every handshake is verified against the current bundle; a resumed one would not be.
+        ssl.AllowTlsResume = false;
 #pragma warning disable CA2000 // The channel owns and disposes the handler (DisposeHttpClient).
         var handler = new SocketsHttpHandler
         {

@@ -48,8 +48,7 @@ public sealed record BundleFetchResult
 
     /// <summary>
     /// Things worth logging about an accepted bundle, one line each: the parser's notes on ignored keys,
-    /// an unchanged <c>spiffe_sequence</c> with changed authorities (§4.1.1 says it MUST change), a
-    /// sequence that disappeared.
+    /// an unchanged <c>spiffe_sequence</c> with changed authorities (§4.1.1 says it MUST change).
     /// </summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }

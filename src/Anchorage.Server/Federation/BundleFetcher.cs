@@ -37,11 +37,12 @@ namespace Anchorage.Server.Federation;
 /// trust domain; the document never names one); an X.509 authority whose URI SAN names another trust
 /// domain (so another domain's bundle served by mistake is caught when its CAs say whose they are,
 /// as SPIRE's and Anchorage's do); a <c>spiffe_sequence</c> lower than the stored one (§4.1.1:
-/// monotonically increasing); a bundle whose every key was ignored while the stored one has
-/// authorities. An explicit <c>"keys": []</c> is accepted: it says "trust nothing".</item>
+/// monotonically increasing); a bundle without <c>spiffe_sequence</c> while the stored one has one
+/// (stripping the member would switch the rollback check off); a bundle whose every key was ignored
+/// while the stored one has authorities. An explicit <c>"keys": []</c> is accepted: it says "trust nothing".</item>
 /// </list>
 /// <para>Accepted with a warning: an equal sequence with different authorities (§4.1.1 says it MUST
-/// change), a sequence that disappeared, and the parser's notes on ignored keys.</para>
+/// change) and the parser's notes on ignored keys.</para>
 /// </remarks>
 public sealed class BundleFetcher : IDisposable
 {
@@ -292,6 +293,13 @@ public sealed class BundleFetcher : IDisposable
             return Reject(at, status, Invariant($"sequence rollback from {before} to {after}"), bundle);
         }
 
+        // A sequence that disappears would switch the rollback check off for every later fetch:
+        // an attacker replaying an old bundle would only have to strip the member.
+        if (stored is { } had && bundle.SequenceNumber is null)
+        {
+            return Reject(at, status, Invariant($"bundle has no spiffe_sequence while the current bundle's is {had}"), bundle);
+        }
+
         var storedAuthorities = current is null ? 0 : current.X509Authorities.Length + current.JwtAuthorities.Length;
         var authorities = bundle.X509Authorities.Length + bundle.JwtAuthorities.Length;
 
@@ -308,10 +316,6 @@ public sealed class BundleFetcher : IDisposable
         if (stored is { } sequence && bundle.SequenceNumber == sequence && (added.Count > 0 || removed.Count > 0))
         {
             warnings.Add(Invariant($"spiffe_sequence {sequence} is unchanged but the authorities changed"));
-        }
-        else if (stored is { } lost && bundle.SequenceNumber is null)
-        {
-            warnings.Add(Invariant($"bundle has no spiffe_sequence; the current bundle's is {lost}"));
         }
 
         return new BundleFetchResult

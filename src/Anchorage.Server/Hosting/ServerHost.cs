@@ -286,6 +286,7 @@ public static class ServerHost
         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
+        AllowTlsResume = false,
     };
 
     private static SslServerAuthenticationOptions AgentTlsOptions(IServerTlsProvider tls) => new()
@@ -301,5 +302,9 @@ public static class ServerHost
         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         ApplicationProtocols = [SslApplicationProtocol.Http2],
+
+        // A resumed session skips the client-certificate check: an agent whose SVID's authority
+        // was revoked (or which was banned) would get back in. Every handshake is a full one.
+        AllowTlsResume = false,
     };
 }

@@ -15,7 +15,9 @@ namespace Anchorage.Spiffe.Tls;
 /// the SVID its source holds <em>when the options are built</em> (with its intermediates), and
 /// the peer's chain is verified by <see cref="X509SvidVerifier"/> with the bundle of the peer's
 /// own trust domain, read from the bundle source at handshake time, then passed to an
-/// <see cref="Authorizer"/>. Host names and system roots play no part (X509-SVID §5).
+/// <see cref="Authorizer"/>. Host names and system roots play no part (X509-SVID §5). TLS session
+/// resumption is off on both sides: every connection is a full handshake verified against the
+/// bundle current at that moment.
 /// </summary>
 /// <remarks>
 /// Build options per connection (they are cheap: certificate contexts are cached per SVID), or,
@@ -50,6 +52,10 @@ public static class SpiffeTls
         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider),
+
+        // A resumed session skips the validation callback: a server whose authority was revoked
+        // since the first handshake would be accepted again (SPIRE 1.14 fixed the same bypass).
+        AllowTlsResume = false,
     };
 
     /// <summary>mTLS server: presents the current SVID and requires and verifies a client SVID.</summary>

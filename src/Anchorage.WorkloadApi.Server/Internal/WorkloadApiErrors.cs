@@ -18,6 +18,12 @@ internal static class WorkloadApiErrors
 
     public static string InvalidJwtSvid(string reason) => "invalid jwt-svid: " + reason;
 
+    public static string TooManyAudiences(int count, int max) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"audience has {count} values; at most {max} are allowed");
+
+    public static string AudienceTooLong(int length, int max) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"an audience value is {length} characters long; at most {max} are allowed");
+
     public static RpcException InvalidArgument(string message) => new(new Status(StatusCode.InvalidArgument, message));
 
     public static RpcException PermissionDenied(string message) => new(new Status(StatusCode.PermissionDenied, message));

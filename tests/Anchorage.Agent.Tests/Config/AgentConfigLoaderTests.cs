@@ -25,6 +25,10 @@ public class AgentConfigLoaderTests
           socket: /run/spire-compatible/api.sock
           tcp: "[::1]:8088"
           maxStreamsPerCaller: 8
+          maxConnections: 2000
+          maxConnectionsPerUid: 100
+          idleTimeout: 10s
+          requestsPerSecondPerUid: 50
         listen:
           adminSocket: /run/anchorage/agent/admin.sock
           health: 127.0.0.1:9089
@@ -58,6 +62,10 @@ public class AgentConfigLoaderTests
                 Socket = "/run/spire-compatible/api.sock",
                 Tcp = new HostPort("::1", 8088),
                 MaxStreamsPerCaller = 8,
+                MaxConnections = 2000,
+                MaxConnectionsPerUid = 100,
+                IdleTimeout = TimeSpan.FromSeconds(10),
+                RequestsPerSecondPerUid = 50,
             },
             Listen = new AgentListenOptions
             {
@@ -87,7 +95,11 @@ public class AgentConfigLoaderTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.SyncInterval);
         Assert.Equal("/run/anchorage/agent/api.sock", options.WorkloadApi.Socket);
         Assert.Null(options.WorkloadApi.Tcp);
-        Assert.Equal(32, options.WorkloadApi.MaxStreamsPerCaller);
+        Assert.Equal(128, options.WorkloadApi.MaxStreamsPerCaller);
+        Assert.Equal(4096, options.WorkloadApi.MaxConnections);
+        Assert.Equal(1024, options.WorkloadApi.MaxConnectionsPerUid);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.WorkloadApi.IdleTimeout);
+        Assert.Equal(1000, options.WorkloadApi.RequestsPerSecondPerUid);
         Assert.Equal("/var/lib/anchorage/agent/admin.sock", options.Listen.AdminSocket);
         Assert.Equal(new HostPort("127.0.0.1", 8089), options.Listen.Health);
         Assert.Equal([0u], options.AdminUids);
@@ -398,6 +410,28 @@ public class AgentConfigLoaderTests
         {
             Base + "workloadApi:\n  maxStreamsPerCaller: many\n",
             ["agent.yaml:5: workloadApi.maxStreamsPerCaller: \"many\" must be a number from 1 to 1024"]
+        },
+        {
+            Base + "workloadApi:\n  maxConnections: 0\n  maxConnectionsPerUid: 70000\n",
+            [
+                "agent.yaml:5: workloadApi.maxConnections: \"0\" must be a number from 1 to 65536",
+                "agent.yaml:6: workloadApi.maxConnectionsPerUid: \"70000\" must be a number from 1 to 65536",
+            ]
+        },
+        {
+            Base + "workloadApi:\n  maxConnections: 100\n  maxConnectionsPerUid: 200\n",
+            ["agent.yaml:6: workloadApi.maxConnectionsPerUid: 200 must not exceed workloadApi.maxConnections (100)"]
+        },
+        {
+            Base + "workloadApi:\n  maxConnections: 100\n",
+            ["agent.yaml:5: workloadApi.maxConnections: 100 must be at least workloadApi.maxConnectionsPerUid (1024, the default)"]
+        },
+        {
+            Base + "workloadApi:\n  idleTimeout: 500ms\n  requestsPerSecondPerUid: 0\n",
+            [
+                "agent.yaml:5: workloadApi.idleTimeout: must be from 1s to 1h",
+                "agent.yaml:6: workloadApi.requestsPerSecondPerUid: \"0\" must be a number from 1 to 1000000",
+            ]
         },
 
         // listen.

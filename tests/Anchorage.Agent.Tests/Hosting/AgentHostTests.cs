@@ -38,7 +38,7 @@ public sealed class AgentHostTests : IDisposable
 
     [Fact]
     [Trait("Spec", "Workload API 5.2.1")]
-    public async Task FetchX509Svid_UnixSocketCurrentUser_ReturnsTheSvidAndKeysTheCallerByPidAndStartTime()
+    public async Task FetchX509Svid_UnixSocketCurrentUser_ReturnsTheSvidAndKeysTheCallerByUid()
     {
         await using var agent = await StartAsync();
         using var channel = UnixChannel(agent.WorkloadSocketPath);
@@ -49,7 +49,7 @@ public sealed class AgentHostTests : IDisposable
         Assert.Equal("spiffe://example.org/workload", svid.SpiffeId);
         Assert.Equal("internal", svid.Hint);
         var (caller, selectors) = Assert.Single(_cache.Lookups);
-        Assert.StartsWith($"pid:{Environment.ProcessId}:", caller, StringComparison.Ordinal);
+        Assert.Equal($"uid:{OwnUid}", caller);
         Assert.Contains(new WorkloadSelector("unix", $"uid:{OwnUid}"), selectors);
     }
 
@@ -115,7 +115,7 @@ public sealed class AgentHostTests : IDisposable
 
         Assert.Equal("spiffe://example.org/workload", Assert.Single(response.Svids).SpiffeId);
         var (caller, selectors) = Assert.Single(_cache.Lookups);
-        Assert.StartsWith($"pid:{Environment.ProcessId}:", caller, StringComparison.Ordinal);
+        Assert.Equal($"uid:{OwnUid}", caller);
         Assert.Contains(new WorkloadSelector("unix", $"uid:{OwnUid}"), selectors);
         Assert.Contains(new WorkloadSelector("unix", "path:" + Environment.ProcessPath), selectors);
     }
@@ -387,35 +387,5 @@ public sealed class AgentHostTests : IDisposable
 
         public ValueTask<WorkloadAttestation> AttestAsync(PeerProcess peer, CancellationToken cancellationToken) =>
             Fail ? throw new WorkloadAttestationException($"process {peer.ProcessId} exited during attestation") : inner.AttestAsync(peer, cancellationToken);
-    }
-
-    /// <summary>Records every event of the Anchorage categories.</summary>
-    private sealed class LogCapture : ILoggerProvider
-    {
-        public ConcurrentQueue<(int EventId, LogLevel Level, string Message)> Events { get; } = new();
-
-        public ILoggerFactory Factory => LoggerFactory.Create(b => b.AddProvider(this).SetMinimumLevel(LogLevel.Debug));
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(LogCapture owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (category.StartsWith("Anchorage.", StringComparison.Ordinal))
-                {
-                    owner.Events.Enqueue((eventId.Id, logLevel, formatter(state, exception)));
-                }
-            }
-        }
     }
 }

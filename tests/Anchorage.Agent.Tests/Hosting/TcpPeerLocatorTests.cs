@@ -19,10 +19,10 @@ public sealed class TcpPeerLocatorTests
         await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint);
         using var accepted = await listener.AcceptSocketAsync();
 
-        using var peer = TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, (IPEndPoint)accepted.RemoteEndPoint!);
+        var peer = TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, (IPEndPoint)accepted.RemoteEndPoint!);
 
         Assert.Null(peer.Failure);
-        Assert.Equal(Environment.ProcessId, peer.Process!.ProcessId);
+        Assert.Equal(Environment.ProcessId, peer.ProcessId);
     }
 
     [Fact]
@@ -36,16 +36,14 @@ public sealed class TcpPeerLocatorTests
         var server = (IPEndPoint)accepted.LocalEndPoint!;
         var remote = (IPEndPoint)accepted.RemoteEndPoint!;
 
-        using (var peer = TcpPeerLocator.Locate(server, remote))
-        {
-            Assert.Null(peer.Failure);
-            Assert.Equal(child.Pid, peer.Process!.ProcessId);
-        }
+        var peer = TcpPeerLocator.Locate(server, remote);
+        Assert.Null(peer.Failure);
+        Assert.Equal(child.Pid, peer.ProcessId);
 
         await child.KillAsync();
-        using var gone = TcpPeerLocator.Locate(server, remote);
+        var gone = TcpPeerLocator.Locate(server, remote);
 
-        Assert.Null(gone.Process);
+        Assert.False(gone.IsFound);
         Assert.Contains(gone.Failure, new[] { TcpPeerLocator.NoSocket, TcpPeerLocator.NoOwner });
     }
 
@@ -59,18 +57,18 @@ public sealed class TcpPeerLocatorTests
         using var accepted = await listener.AcceptSocketAsync();
         var remote = (IPEndPoint)accepted.RemoteEndPoint!;
 
-        using var peer = TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, new IPEndPoint(IPAddress.Parse("192.0.2.7"), remote.Port));
+        var peer = TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, new IPEndPoint(IPAddress.Parse("192.0.2.7"), remote.Port));
 
-        Assert.Null(peer.Process);
+        Assert.False(peer.IsFound);
         Assert.Equal("peer is not on the loopback interface", peer.Failure);
     }
 
     [Fact]
     public void Locate_NoSuchConnection_NotFound()
     {
-        using var peer = TcpPeerLocator.Locate(new IPEndPoint(IPAddress.Loopback, 1), new IPEndPoint(IPAddress.Loopback, 2));
+        var peer = TcpPeerLocator.Locate(new IPEndPoint(IPAddress.Loopback, 1), new IPEndPoint(IPAddress.Loopback, 2));
 
-        Assert.Null(peer.Process);
+        Assert.False(peer.IsFound);
         Assert.Equal("peer socket not found in /proc/net/tcp", peer.Failure);
     }
 }

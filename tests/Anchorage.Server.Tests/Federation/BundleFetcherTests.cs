@@ -173,6 +173,23 @@ public sealed class BundleFetcherTests(BundleFetcherFixture f) : IClassFixture<B
 
     [Fact]
     [Trait("Spec", "SPIFFE_Trust_Domain_and_Bundle 4.1.1")]
+    public async Task FetchAsync_SequenceDropped_RejectedButAcceptedWhenNoneWasStored()
+    {
+        var stripped = new SpiffeBundle(Td, [f.Ca.Certificate], [JwtAuthority.FromKey("k1", f.JwtKey)], null, TimeSpan.FromSeconds(300)).ToUtf8Json();
+        var unsequenced = new SpiffeBundle(Td, [f.Ca.Certificate], [JwtAuthority.FromKey("k1", f.JwtKey)]);
+        var url = Serve(f.Spiffe, BundleServer.Json(stripped));
+
+        var dropped = await Fetch(SpiffeRelationship(url), f.Bundle);
+        var neverHad = await Fetch(SpiffeRelationship(url), unsequenced);
+
+        Assert.NotNull(f.Bundle.SequenceNumber);
+        AssertRejected(dropped, $"{url}: bundle has no spiffe_sequence while the current bundle's is {f.Bundle.SequenceNumber}");
+        Assert.True(neverHad.Accepted, neverHad.Error);
+        Assert.Empty(neverHad.Warnings);
+    }
+
+    [Fact]
+    [Trait("Spec", "SPIFFE_Trust_Domain_and_Bundle 4.1.1")]
     public async Task FetchAsync_SameSequenceDifferentAuthorities_AcceptedWithWarning()
     {
         var rotated = TestCa.CreateRoot("payments.test", new TestCaOptions { SpiffeId = "spiffe://payments.test" }).Certificate;

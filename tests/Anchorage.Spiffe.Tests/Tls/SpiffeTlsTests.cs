@@ -532,6 +532,44 @@ public sealed class SpiffeTlsTests
         }
     }
 
+    /// <summary>
+    /// A resumed session skips the validation callback, so a server whose authority was revoked
+    /// meanwhile would be accepted again: TlsClient never resumes. Proven against openssl's
+    /// status page, which says <c>Reused,</c> or <c>New,</c>; the control shows the same options
+    /// with resumption on do resume, so the test can fail.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Interop")]
+    [Trait("Spec", "X509-SVID 5.1")]
+    [MemberData(nameof(Protocols))]
+    public async Task TlsClient_ResumingOpenSslServer_NeverResumesWhileResumptionOnWould(SslProtocols protocol)
+    {
+        using var openssl = new OpenSsl();
+        WriteSvidFiles(openssl, "server", AcmeIntermediate.IssueLeaf(new() { Path = "/server" }));
+        await using var server = OpenSslProcess.Start(openssl,
+        [
+            "s_server", "-accept", "127.0.0.1:0", "-naccept", "4", "-www",
+            "-cert", "server.pem", "-key", "server.key", "-cert_chain", "server-chain.pem", OpenSslProtocol(protocol),
+        ]);
+        var port = await server.WaitForAcceptAsync();
+
+        async Task<string> SessionAsync(bool allowResume, string host)
+        {
+            var options = SpiffeTls.TlsClient(AcmeOnly, Authorizer.Exact(ServerId), Clock());
+            // SslStream caches sessions per target host: give it one, as an application might.
+            options.TargetHost = host;
+            options.AllowTlsResume = allowResume || options.AllowTlsResume;
+            var page = await ClientRequestAsync(port, protocol, options);
+            Assert.True(page.Error is null, $"request failed: {page.Error}\nopenssl:\n{server.Output}");
+            return page.Line!.Contains("Reused,", StringComparison.Ordinal) ? "reused" : page.Line.Contains("New,", StringComparison.Ordinal) ? "new" : page.Line;
+        }
+
+        Assert.Equal("new", await SessionAsync(allowResume: false, "strict.acme.corp"));
+        Assert.Equal("new", await SessionAsync(allowResume: false, "strict.acme.corp"));
+        Assert.Equal("new", await SessionAsync(allowResume: true, "lax.acme.corp"));
+        Assert.Equal("reused", await SessionAsync(allowResume: true, "lax.acme.corp"));
+    }
+
     // ---- harness: one loopback connection, SslStream on both sides ----
 
     private static readonly string AtTime = TestClock.Now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
@@ -803,6 +841,28 @@ public sealed class SpiffeTlsTests
         catch (Exception ex) when (!cts.IsCancellationRequested)
         {
             return new ClientOutcome(ex, peer, null);
+        }
+    }
+
+    /// <summary>Sends an HTTP/1.0 GET to an <c>s_server -www</c> and returns the whole answer as <see cref="ClientOutcome.Line"/>.</summary>
+    private static async Task<ClientOutcome> ClientRequestAsync(int port, SslProtocols protocol, SslClientAuthenticationOptions options)
+    {
+        options.EnabledSslProtocols = protocol;
+        using var cts = new CancellationTokenSource(Deadline);
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, port, cts.Token);
+            await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            await tls.AuthenticateAsClientAsync(options, cts.Token);
+            await tls.WriteAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray(), cts.Token);
+            await tls.FlushAsync(cts.Token);
+            using var reader = new StreamReader(tls, Encoding.UTF8);
+            return new ClientOutcome(null, SpiffeTls.PeerId(tls), await reader.ReadToEndAsync(cts.Token));
+        }
+        catch (Exception ex) when (!cts.IsCancellationRequested)
+        {
+            return new ClientOutcome(ex, default, null);
         }
     }
 

@@ -35,4 +35,13 @@ internal static partial class AgentHostingLog
 
     [LoggerMessage(EventId = 5512, EventName = "WorkloadNoPeer", Level = LogLevel.Debug, Message = "workload api call without an attested peer: {Reason}")]
     public static partial void NoPeer(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 5514, EventName = "WorkloadConnectionRefused", Level = LogLevel.Debug, Message = "workload api connection from uid {Uid} (pid {Pid}) closed: {Reason}")]
+    public static partial void ConnectionRefused(ILogger logger, uint uid, int pid, string reason);
+
+    [LoggerMessage(EventId = 5515, EventName = "WorkloadCallRateLimited", Level = LogLevel.Debug, Message = "workload api call from uid {Uid} refused: more than {PerSecond} calls per second")]
+    public static partial void CallRateLimited(ILogger logger, uint uid, int perSecond);
+
+    [LoggerMessage(EventId = 5516, EventName = "WorkloadAttestationUnavailable", Level = LogLevel.Warning, Message = "attestation of process {Pid} could not run: {Reason}; the caller is told to retry")]
+    public static partial void AttestationUnavailable(ILogger logger, int pid, string reason);
 }

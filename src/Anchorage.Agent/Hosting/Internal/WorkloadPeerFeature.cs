@@ -1,28 +1,79 @@
+using System.Net.Sockets;
 using Anchorage.Agent.Attestation;
 
 namespace Anchorage.Agent.Hosting.Internal;
 
 /// <summary>
-/// Set on every Workload API connection: the process that opened it, pinned by a pidfd, or why
-/// none was found. Found once per connection; disposed (pidfd closed) when the connection ends.
+/// Set on every Workload API connection: who opened it (pid and uid, found once when it
+/// connects), or why nobody was found. No pidfd is held between calls: each call pins the process
+/// with <see cref="Pin"/> (a fresh pidfd, checked against the start time seen at connect) and
+/// closes it when the call's attestation is done, so an idle connection costs one descriptor.
 /// </summary>
-internal sealed class WorkloadPeerFeature : IDisposable
+internal sealed class WorkloadPeerFeature
 {
-    private WorkloadPeerFeature(PeerProcess? process, string? failure)
+    /// <summary>The uid under which connections without a found peer are counted (-1, no real uid).</summary>
+    public const uint UnknownUid = uint.MaxValue;
+
+    private readonly Func<PeerProcess>? _pin;
+
+    private WorkloadPeerFeature(int processId, uint userId, Func<PeerProcess>? pin, string? failure)
     {
-        Process = process;
+        ProcessId = processId;
+        UserId = userId;
+        _pin = pin;
         Failure = failure;
     }
 
-    /// <summary>The peer; null when none was found.</summary>
-    public PeerProcess? Process { get; }
+    /// <summary>The peer's pid; 0 when none was found.</summary>
+    public int ProcessId { get; }
+
+    /// <summary>The peer's uid at connect time; <see cref="UnknownUid"/> when none was found.</summary>
+    public uint UserId { get; }
 
     /// <summary>Why no peer was found (one short lowercase line); null when found.</summary>
     public string? Failure { get; }
 
-    public static WorkloadPeerFeature Found(PeerProcess process) => new(process, null);
+    /// <summary>True when a peer was found.</summary>
+    public bool IsFound => _pin is not null;
 
-    public static WorkloadPeerFeature NotFound(string reason) => new(null, reason);
+    /// <summary>
+    /// A unix socket peer: the uid comes from <c>SO_PEERCRED</c> now; every <see cref="Pin"/>
+    /// reads <c>SO_PEERCRED</c>/<c>SO_PEERPIDFD</c> again from the same socket, which name the
+    /// process that connected whenever they are read.
+    /// </summary>
+    public static WorkloadPeerFeature Unix(Socket socket)
+    {
+        var (pid, uid, _) = PeerCredentialsReader.ReadCredentials(socket);
+        return new WorkloadPeerFeature(pid, uid, () => PeerCredentialsReader.Read(socket), null);
+    }
 
-    public void Dispose() => Process?.Dispose();
+    /// <summary>
+    /// A peer found by other means (loopback TCP): its pid, ids and start time are remembered and
+    /// its pidfd closed now; each <see cref="Pin"/> opens the pid again and refuses another
+    /// process that reuses it (a different start time).
+    /// </summary>
+    public static WorkloadPeerFeature Found(PeerProcess process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        var (pid, uid, gid, start) = (process.ProcessId, process.UserId, process.GroupId, process.StartTime);
+        process.Dispose();
+        return new WorkloadPeerFeature(pid, uid, () =>
+        {
+            var now = PeerCredentialsReader.FromProcessId(pid);
+            if (now.StartTime != start)
+            {
+                now.Dispose();
+                throw PeerCredentialsReader.Exited(pid);
+            }
+
+            return new PeerProcess(pid, uid, gid, start, now.PidFd);
+        }, null);
+    }
+
+    public static WorkloadPeerFeature NotFound(string reason) => new(0, UnknownUid, null, reason);
+
+    /// <summary>Pins the peer for one call; the caller disposes it (closing the pidfd) when done.</summary>
+    /// <exception cref="InvalidOperationException">No peer was found.</exception>
+    /// <exception cref="WorkloadAttestationException">The peer exited, or its pid now belongs to another process.</exception>
+    public PeerProcess Pin() => _pin is { } pin ? pin() : throw new InvalidOperationException(Failure);
 }
