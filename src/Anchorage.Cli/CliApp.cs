@@ -100,7 +100,13 @@ internal static class CliApp
             Commands.Agent.RunCommand.Create(context),
             Commands.Agent.ApiCommand.Create(context),
             Commands.Agent.HealthcheckCommand.Create(context)));
-        root.Add(Noun("server", "the control plane", Commands.Server.RunCommand.Create(context), Commands.Server.HealthcheckCommand.Create(context)));
+        root.Add(Noun(
+            "server",
+            "the control plane",
+            Commands.Server.RunCommand.Create(context),
+            Commands.Server.HealthcheckCommand.Create(context),
+            Commands.Server.BackupCommand.Create(context),
+            Commands.Server.RestoreCommand.Create(context)));
         root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
         root.Add(Commands.Inventory.InventoryCommand.Create(context));
         root.Add(Noun("audit", "the audit trail (JSON lines written by the agent's gate and the server)", Commands.Audit.TailCommand.Create(context)));
@@ -111,6 +117,7 @@ internal static class CliApp
             Commands.Policy.PolicyApplyCommand.Create(context),
             Commands.Policy.PolicyShowCommand.Create(context)));
         root.Add(Commands.Demo.DemoCommand.Create(context));
+        root.Add(Commands.Completion.CompletionCommand.Create(context));
         return root;
     }
 

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Logging;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Config;
@@ -79,6 +80,7 @@ public static partial class AgentConfigLoader
         var listen = ReadListen(listenSection, dataDir, dataDirNode?.Line, out var adminSocketValid);
         var adminUids = ReadAdminUids(root);
         var gate = ReadGate(root);
+        var logging = LoggingConfig.Read(root.Get("logging"));
         root.RejectUnknownKeys();
         if (workloadSocketValid && adminSocketValid)
         {
@@ -104,6 +106,7 @@ public static partial class AgentConfigLoader
             Listen = listen,
             AdminUids = adminUids,
             Gate = gate,
+            Logging = logging,
         };
         return new ConfigResult<AgentOptions>(syncInterval is { } interval ? options with { SyncInterval = interval } : options);
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Logging;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Config;
@@ -49,6 +50,9 @@ public sealed record AgentOptions
     /// <summary>The gate (agent.yaml <c>gate:</c>); null when the agent runs no gate.</summary>
     public GateOptions? Gate { get; init; }
 
+    /// <summary>How the log on stdout is written (<c>logging: { format: text | json }</c>). Default text.</summary>
+    public LoggingOptions Logging { get; init; } = new();
+
     // The join token is a secret and records print every property: leave it out, so logging the options is safe.
     private bool PrintMembers(StringBuilder builder)
     {
@@ -62,7 +66,8 @@ public sealed record AgentOptions
             .Append(", Listen = ").Append(Listen)
             .Append(", AdminUids = [").AppendJoin(", ", AdminUids).Append(']')
             .Append(", SyncInterval = ").Append(SyncInterval)
-            .Append(", Gate = ").Append(Gate);
+            .Append(", Gate = ").Append(Gate)
+            .Append(", Logging = ").Append(Logging);
         return true;
     }
 }

@@ -1,13 +1,17 @@
 using System.Runtime.InteropServices;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Logging;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Anchorage.Cli.Internal;
 
 /// <summary>
 /// What <c>server run</c> and <c>agent run</c> share: a config with errors prints every error and
 /// exits 2 (nothing starts); otherwise the process runs with single-line UTC console logs until
-/// SIGINT or SIGTERM, and a start failure is one line on stderr.
+/// SIGINT or SIGTERM, and a start failure is one line on stderr. The log goes to stdout as one
+/// line per event: text, or JSON with <c>logging: { format: json }</c> (<see cref="JsonLineLogFormatter"/>).
 /// </summary>
 internal static class DaemonRunner
 {
@@ -15,6 +19,7 @@ internal static class DaemonRunner
         CliContext context,
         ConfigResult<TOptions> loaded,
         string name,
+        Func<TOptions, LoggingOptions> logging,
         Func<TOptions, ILoggerFactory, CancellationToken, Task> run,
         Func<Exception, bool> isStartFailure,
         CancellationToken cancellationToken)
@@ -41,18 +46,31 @@ internal static class DaemonRunner
             signal.Cancel = true;
             stop.Cancel();
         });
-        using var loggerFactory = LoggerFactory.Create(logging => logging
-            .AddSimpleConsole(o =>
+        var format = logging(loaded.Value).Format;
+        using var loggerFactory = LoggerFactory.Create(builder =>
+        {
+            if (format == LogFormat.Json)
             {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            })
-            .SetMinimumLevel(LogLevel.Information)
+                builder.Services.AddSingleton(context.Time);
+                builder.AddConsole(o => o.FormatterName = JsonLineLogFormatter.FormatterName)
+                    .AddConsoleFormatter<JsonLineLogFormatter, ConsoleFormatterOptions>();
+            }
+            else
+            {
+                builder.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                    o.UseUtcTimestamp = true;
+                });
+            }
 
-            // Per-request framework chatter buries Anchorage's own events.
-            .AddFilter("Microsoft", LogLevel.Warning)
-            .AddFilter("Grpc", LogLevel.Warning));
+            builder.SetMinimumLevel(LogLevel.Information)
+
+                // Per-request framework chatter buries Anchorage's own events.
+                .AddFilter("Microsoft", LogLevel.Warning)
+                .AddFilter("Grpc", LogLevel.Warning);
+        });
         try
         {
             await run(loaded.Value, loggerFactory, stop.Token).ConfigureAwait(false);

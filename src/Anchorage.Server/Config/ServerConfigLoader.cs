@@ -1,5 +1,6 @@
 using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Logging;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
@@ -53,6 +54,7 @@ public static class ServerConfigLoader
         var federation = ReadFederation(root.Section("federation"), listen);
         var adminUids = ReadAdminUids(root);
         var audit = AuditConfig.Read(root.Get("audit"));
+        var logging = LoggingConfig.Read(root.Get("logging"));
         root.RejectUnknownKeys();
 
         if (!errors.IsEmpty)
@@ -72,6 +74,7 @@ public static class ServerConfigLoader
             Federation = federation,
             AdminUids = adminUids,
             Audit = audit,
+            Logging = logging,
         });
     }
 

@@ -1,5 +1,6 @@
 using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Logging;
 using System.Collections.Immutable;
 using Anchorage.Spiffe.Ids;
 
@@ -52,6 +53,9 @@ public sealed record ServerOptions
     /// federated bundle change and local authority change. Default null: no audit file.
     /// </summary>
     public AuditOptions? Audit { get; init; }
+
+    /// <summary>How the log on stdout is written (<c>logging: { format: text | json }</c>). Default text.</summary>
+    public LoggingOptions Logging { get; init; } = new();
 
     /// <summary>The uids allowed to use the admin socket. Default <c>[0]</c> (root).</summary>
     public ImmutableArray<uint> AdminUids { get; init; } = [0];

@@ -146,6 +146,7 @@ public class AgentConfigLoaderTests
         Assert.False(options.InsecureBootstrap);
         Assert.Equal(new HostPort("127.0.0.1", 8088), options.WorkloadApi.Tcp);
         Assert.Equal("/run/anchorage/agent/admin.sock", options.Listen.AdminSocket);
+        Assert.Equal(Anchorage.Hosting.Logging.LogFormat.Json, options.Logging.Format);
     }
 
     [Theory]

@@ -23,6 +23,7 @@ internal static class RunCommand
                 context,
                 loaded,
                 "agent",
+                options => options.Logging,
                 (options, loggers, stop) => AgentApp.RunAsync(options, loggers, context.Time, stop),
                 ex => ex is AgentStartException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException,
                 cancellationToken).ConfigureAwait(false);

@@ -23,6 +23,7 @@ internal static class RunCommand
                 context,
                 loaded,
                 "server",
+                options => options.Logging,
                 (options, loggers, stop) => ServerApp.RunAsync(options, loggers, context.Time, stop),
                 ex => ex is DataStoreUnavailableException or InvalidDataException or InvalidOperationException or IOException or FormatException or ArgumentException,
                 cancellationToken).ConfigureAwait(false);

@@ -42,6 +42,7 @@ internal sealed class SqliteDataStore : SqlDataStore
     private SqliteDataStore(string path, TimeProvider timeProvider, ILogger logger)
         : base(timeProvider, logger)
     {
+        SqliteLibrary.Use();
         _path = path;
         _connectionString = new SqliteConnectionStringBuilder
         {
