@@ -22,8 +22,8 @@ public sealed class BundleSource : IX509BundleSource, IJwtBundleSource, IAsyncDi
     public BundleSource(WorkloadApiClient client)
     {
         ArgumentNullException.ThrowIfNull(client);
-        _x509 = new Watcher<BundleSet>(client.WatchX509BundlesAsync, b => Apply(ref _x509Bundles, b));
-        _jwt = new Watcher<BundleSet>(client.WatchJwtBundlesAsync, b => Apply(ref _jwtBundles, b));
+        _x509 = new Watcher<BundleSet>(client.WatchX509BundlesAsync, b => Apply(ref _x509Bundles, b), SourceMetrics.Track("bundle_x509", client.TimeProvider));
+        _jwt = new Watcher<BundleSet>(client.WatchJwtBundlesAsync, b => Apply(ref _jwtBundles, b), SourceMetrics.Track("bundle_jwt", client.TimeProvider));
     }
 
     /// <summary>Raised (on a background thread) after each X.509 or JWT bundle update.</summary>

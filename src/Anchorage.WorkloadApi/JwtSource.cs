@@ -22,7 +22,7 @@ public sealed class JwtSource : IJwtBundleSource, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(client);
         _client = client;
-        _watcher = new Watcher<BundleSet>(client.WatchJwtBundlesAsync, Apply);
+        _watcher = new Watcher<BundleSet>(client.WatchJwtBundlesAsync, Apply, SourceMetrics.Track("jwt_bundles", client.TimeProvider));
     }
 
     /// <summary>Raised (on a background thread) after each bundle update has been applied.</summary>

@@ -51,6 +51,9 @@ public sealed class WorkloadApiClient : IAsyncDisposable, IDisposable
     {
     }
 
+    /// <summary>The clock of this client's options (for the sources' metrics).</summary>
+    internal TimeProvider TimeProvider => _options.TimeProvider;
+
     /// <summary>The address this client talks to.</summary>
     public WorkloadApiAddress Address { get; }
 

@@ -27,7 +27,7 @@ public sealed class X509Source : IX509SvidSource, IX509BundleSource, IAsyncDispo
     {
         ArgumentNullException.ThrowIfNull(client);
         _picker = picker ?? (svids => svids[0]);
-        _watcher = new Watcher<X509Context>(client.WatchX509ContextsAsync, Apply);
+        _watcher = new Watcher<X509Context>(client.WatchX509ContextsAsync, Apply, SourceMetrics.Track("x509", client.TimeProvider));
     }
 
     /// <summary>Raised (on a background thread) after each update has been applied.</summary>

@@ -11,8 +11,11 @@ internal sealed class Watcher<T> : IAsyncDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
 
-    public Watcher(Func<CancellationToken, IAsyncEnumerable<T>> watch, Action<T> apply)
+    private readonly SourceMetrics.Tracker? _metrics;
+
+    public Watcher(Func<CancellationToken, IAsyncEnumerable<T>> watch, Action<T> apply, SourceMetrics.Tracker? metrics = null)
     {
+        _metrics = metrics;
         var token = _stop.Token;
         _loop = Task.Run(() => RunAsync(watch, apply, token), CancellationToken.None);
     }
@@ -31,6 +34,7 @@ internal sealed class Watcher<T> : IAsyncDisposable
             return;
         }
 
+        _metrics?.Dispose();
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -52,6 +56,7 @@ internal sealed class Watcher<T> : IAsyncDisposable
             await foreach (var item in watch(token).ConfigureAwait(false))
             {
                 apply(item);
+                _metrics?.Updated();
                 _ready.TrySetResult();
             }
         }
