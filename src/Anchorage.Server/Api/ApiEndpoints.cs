@@ -89,7 +89,11 @@ public static class ApiEndpoints
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()
-            .AddServiceOptions<AgentApiService>(o => o.Interceptors.Add<GrpcStatusInterceptor>())
+            .AddServiceOptions<AgentApiService>(o =>
+            {
+                o.Interceptors.Add<GrpcStatusInterceptor>();
+                o.MaxReceiveMessageSize = options.MaxAgentMessageBytes;
+            })
             .AddServiceOptions<AdminApiService>(o => o.Interceptors.Add<GrpcStatusInterceptor>());
         return services;
     }

@@ -25,6 +25,12 @@ public sealed record ApiOptions
     /// <summary>Entries per <c>SyncEntries</c> message when the agent asks for 0. Default <see cref="DefaultSyncPageSize"/>.</summary>
     public int SyncPageSize { get; init; } = DefaultSyncPageSize;
 
+    /// <summary>
+    /// The largest agent API request message, in bytes. Default 2 MiB: a full batch of RSA-8192 CSRs
+    /// fits; a larger message is refused (ResourceExhausted) before it is buffered.
+    /// </summary>
+    public int MaxAgentMessageBytes { get; init; } = 2 * 1024 * 1024;
+
     /// <summary>The most X.509-SVIDs one <c>BatchNewX509Svid</c> call may ask for. Default 500.</summary>
     public int MaxX509SvidBatch { get; init; } = 500;
 
@@ -45,6 +51,11 @@ public sealed record ApiOptions
         if (SyncPageSize is < 1 or > MaxSyncPageSize)
         {
             throw new ArgumentOutOfRangeException(nameof(SyncPageSize), "syncPageSize must be between 1 and 5000");
+        }
+
+        if (MaxAgentMessageBytes < 64 * 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxAgentMessageBytes), "maxAgentMessageBytes must be at least 65536");
         }
 
         if (MaxX509SvidBatch < 1)

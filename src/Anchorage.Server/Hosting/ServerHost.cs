@@ -84,6 +84,8 @@ public static class ServerHost
             HostingLog.StaleSocketRemoved(logger, socketPath);
         }
 
+        ArgumentOutOfRangeException.ThrowIfLessThan(setup.MaxAgentConnectionsPerPeer, 1, nameof(setup));
+        var peerLimit = new PeerConnectionLimit(setup.MaxAgentConnectionsPerPeer, logger);
         ListenOptions? agentListen = null;
         ListenOptions? healthListen = null;
         ListenOptions? bundleListen = null;
@@ -121,6 +123,7 @@ public static class ServerHost
             {
                 agentListen = listen;
                 listen.Protocols = HttpProtocols.Http2;
+                listen.Use(peerLimit.Middleware); // first: a refused connection costs no TLS handshake
                 listen.Use(Tag(ServerListener.AgentApi));
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
@@ -189,6 +192,13 @@ public static class ServerHost
     {
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var adminUids = options.AdminUids.ToHashSet();
+
+        // Agent API: the whole request body within the deadline, whatever the average data rate.
+        var bodyDeadline = setup.AgentRequestBodyDeadline;
+        var time = setup.TimeProvider;
+        app.Use((context, next) => context.Features.Get<ListenerFeature>()?.Listener == ServerListener.AgentApi
+            ? RequestBodyDeadline.InvokeAsync(context, next, bodyDeadline, time)
+            : next(context));
 
         // Admin socket: every request from a uid outside adminUids is refused before routing.
         app.Use((context, next) =>

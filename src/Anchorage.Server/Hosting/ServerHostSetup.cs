@@ -41,6 +41,18 @@ public sealed class ServerHostSetup
     /// </summary>
     public Func<CancellationToken, ValueTask<SpiffeBundle>>? TrustBundle { get; init; }
 
+    /// <summary>
+    /// The most connections one peer address may hold open on the agent API listener at once; more are
+    /// closed before TLS. Default 32: an agent needs one, a NAT gateway in front of many agents a few.
+    /// </summary>
+    public int MaxAgentConnectionsPerPeer { get; init; } = 32;
+
+    /// <summary>
+    /// How long an agent API request may take to send its whole request body (every agent call sends
+    /// one message and ends its request stream); a stalled sender is aborted then. Default 30 s.
+    /// </summary>
+    public TimeSpan AgentRequestBodyDeadline { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The clock registered for the services. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

@@ -300,6 +300,28 @@ public sealed class AdminApiServiceTests : IAsyncLifetime
         Assert.Equal("csr is not valid DER", e.Status.Detail);
     }
 
+    [Theory]
+    [InlineData("spiffe://acme.corp/anchorage/server")]
+    [InlineData("spiffe://acme.corp/anchorage/agent/join_token/a1")]
+    [InlineData("spiffe://acme.corp/anchorage/anything")]
+    public async Task MintSvid_ReservedId_InvalidArgumentAndNothingSigned(string id)
+    {
+        var x509 = await Assert.ThrowsAsync<RpcException>(() => Admin.MintX509SvidAsync(new MintX509SvidRequest
+        {
+            SpiffeId = id,
+            Csr = ApiTestServer.NewCsr(),
+        }).ResponseAsync);
+        var jwt = await Assert.ThrowsAsync<RpcException>(() => Admin.MintJwtSvidAsync(new MintJwtSvidRequest { SpiffeId = id, Audience = { "db" } }).ResponseAsync);
+
+        // Positive control: the same call for an ordinary ID of the trust domain is signed.
+        var allowed = await Admin.MintX509SvidAsync(new MintX509SvidRequest { SpiffeId = "spiffe://acme.corp/anchorage-like/job", Csr = ApiTestServer.NewCsr() });
+
+        var message = $"spiffeId: \"{id}\": paths under /anchorage/ are reserved for the server and its agents and cannot be minted";
+        Assert.Equal((StatusCode.InvalidArgument, message), (x509.StatusCode, x509.Status.Detail));
+        Assert.Equal((StatusCode.InvalidArgument, message), (jwt.StatusCode, jwt.Status.Detail));
+        Assert.Equal("spiffe://acme.corp/anchorage-like/job", allowed.Svid.SpiffeId);
+    }
+
     [Fact]
     public async Task MintX509Svid_IdOfAnotherTrustDomain_InvalidArgument()
     {

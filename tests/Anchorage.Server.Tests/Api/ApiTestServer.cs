@@ -62,8 +62,14 @@ internal sealed class ApiTestServer : IAsyncDisposable
     /// <param name="options">The API limits.</param>
     /// <param name="decorate">Wraps the CA the services see (e.g. to hold signing calls); null for the CA itself.</param>
     /// <param name="configure">Registers more services (e.g. a test federation refresher); null for none.</param>
+    /// <param name="maxConnectionsPerPeer">The agent listener's per-peer connection cap; null for the default.</param>
+    /// <param name="agentRequestBodyDeadline">The agent listener's request body deadline; null for the default.</param>
     public static async Task<ApiTestServer> StartAsync(
-        ApiOptions? options = null, Func<ICertificateAuthority, ICertificateAuthority>? decorate = null, Action<IServiceCollection>? configure = null)
+        ApiOptions? options = null,
+        Func<ICertificateAuthority, ICertificateAuthority>? decorate = null,
+        Action<IServiceCollection>? configure = null,
+        int? maxConnectionsPerPeer = null,
+        TimeSpan? agentRequestBodyDeadline = null)
     {
         var dir = new TempDir();
         var log = new LogCapture();
@@ -88,6 +94,8 @@ internal sealed class ApiTestServer : IAsyncDisposable
             },
             MapAgentApi = ApiEndpoints.MapAgentApi,
             MapAdminApi = ApiEndpoints.MapAdminApi,
+            MaxAgentConnectionsPerPeer = maxConnectionsPerPeer ?? 32,
+            AgentRequestBodyDeadline = agentRequestBodyDeadline ?? TimeSpan.FromSeconds(30),
         };
         var serverOptions = new ServerOptions
         {

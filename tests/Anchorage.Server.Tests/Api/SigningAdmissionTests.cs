@@ -79,6 +79,34 @@ public sealed class SigningAdmissionTests
         Assert.Equal(token.AgentSpiffeId, svid.Id.ToString());
     }
 
+    [Fact]
+    public async Task AttestJoinToken_BusyAndAnUnparsableCsr_UnavailableBeforeTheCsrIsRead()
+    {
+        var gated = (GatedCertificateAuthority?)null;
+        await using var server = await ApiTestServer.StartAsync(new ApiOptions { MaxConcurrentSigning = 1 }, ca => gated = new GatedCertificateAuthority(ca));
+        var holding = await server.Admin.GenerateJoinTokenAsync(new GenerateJoinTokenRequest());
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gated!.SignGate = () =>
+        {
+            entered.TrySetResult();
+            return release.Task;
+        };
+        var garbage = new AttestJoinTokenRequest { Token = "no-such-token", Csr = Google.Protobuf.ByteString.CopyFromUtf8("not a csr") };
+
+        var holder = server.RedeemAsync(holding.Token);
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var busy = await Assert.ThrowsAsync<RpcException>(() => server.Agent().AttestJoinTokenAsync(garbage).ResponseAsync);
+        release.SetResult();
+        await holder;
+        var parsed = await Assert.ThrowsAsync<RpcException>(() => server.Agent().AttestJoinTokenAsync(garbage).ResponseAsync);
+
+        // While every slot is taken the CSR is not even parsed; with a free slot the same request is judged on its CSR.
+        Assert.Equal(StatusCode.Unavailable, busy.StatusCode);
+        Assert.StartsWith("server is busy signing; retry after ", busy.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal((StatusCode.InvalidArgument, "csr is not valid DER"), (parsed.StatusCode, parsed.Status.Detail));
+    }
+
     // The real CA, with every X.509 signing call held at a gate: the only way to keep a signing slot
     // busy for as long as a test needs, since real signing takes microseconds.
     private sealed class GatedCertificateAuthority(ICertificateAuthority inner) : ICertificateAuthority

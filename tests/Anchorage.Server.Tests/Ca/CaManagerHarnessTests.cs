@@ -20,10 +20,14 @@ internal sealed class CaHarness : IAsyncDisposable
 {
     private readonly TempDir _dir = new();
     private readonly List<(CaManager Ca, IDataStore Store)> _started = [];
+    private readonly DataStoreOptions? _storeOptions;
 
-    public CaHarness(FakeTimeProvider? clock = null)
+    /// <param name="clock">The fake clock; null for <see cref="CaFixture.Clock"/>.</param>
+    /// <param name="storeOptions">The datastore every manager opens (e.g. a PostgreSQL schema); null for SQLite in the temp directory.</param>
+    public CaHarness(FakeTimeProvider? clock = null, DataStoreOptions? storeOptions = null)
     {
         Clock = clock ?? CaFixture.Clock();
+        _storeOptions = storeOptions;
     }
 
     public FakeTimeProvider Clock { get; }
@@ -48,7 +52,7 @@ internal sealed class CaHarness : IAsyncDisposable
     public DiskKeyManager Keys(string serverId) => new(Path.Combine(_dir.Path, serverId));
 
     public Task<IDataStore> OpenStoreAsync() =>
-        DataStoreFactory.OpenAsync(DataStoreOptions.ForDataDirectory(_dir.Path), Clock, null, CancellationToken.None);
+        DataStoreFactory.OpenAsync(_storeOptions ?? DataStoreOptions.ForDataDirectory(_dir.Path), Clock, null, CancellationToken.None);
 
     public async Task<CaManager> StartAsync(CaManagerOptions? options = null)
     {

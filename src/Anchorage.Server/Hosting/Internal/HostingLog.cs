@@ -36,6 +36,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "bundle endpoint certificate files not read: {Reason}; still serving the previous certificate")]
     public static partial void ServingCertificateUnreadable(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "agent api: connection from {Peer} closed: it already holds {Limit} connections")]
+    public static partial void PeerConnectionRefused(ILogger logger, string peer, int limit);
+
     [LoggerMessage(EventId = 1010, Level = LogLevel.Error, Message = "bundle endpoint: the bundle cannot be read; answered 503")]
     public static partial void BundleUnavailable(ILogger logger, Exception exception);
 }
