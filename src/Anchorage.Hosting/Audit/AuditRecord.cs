@@ -94,6 +94,15 @@ public sealed record AuditRecord
 
     /// <summary>For <see cref="AuditKinds.AuditDropped"/>: how many records were lost because the audit queue was full.</summary>
     public long? Dropped { get; init; }
+
+    /// <summary>For <see cref="AuditKinds.DenySummary"/>: how many deny records of one caller it stands for.</summary>
+    public long? Count { get; init; }
+
+    /// <summary>For <see cref="AuditKinds.DenySummary"/>: the time of the first denial it stands for.</summary>
+    public DateTimeOffset? FirstTime { get; init; }
+
+    /// <summary>For <see cref="AuditKinds.DenySummary"/>: the time of the last denial it stands for.</summary>
+    public DateTimeOffset? LastTime { get; init; }
 }
 
 /// <summary>A process as the audit trail records it.</summary>
@@ -128,4 +137,11 @@ public static class AuditKinds
 
     /// <summary>The audit log itself lost records (its queue was full); <see cref="AuditRecord.Dropped"/> says how many.</summary>
     public const string AuditDropped = "audit-dropped";
+
+    /// <summary>
+    /// Denials of one caller past its per-window allowance (<see cref="DenySummarizer"/>), written
+    /// as one record: <see cref="AuditRecord.Count"/>, <see cref="AuditRecord.FirstTime"/>,
+    /// <see cref="AuditRecord.LastTime"/>, and the fields of the last of them.
+    /// </summary>
+    public const string DenySummary = "deny-summary";
 }

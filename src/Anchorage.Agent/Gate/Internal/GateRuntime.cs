@@ -18,10 +18,12 @@ internal sealed class GateRuntime : IAsyncDisposable
     public const string AuditLoggerCategory = "Anchorage.Hosting.Audit";
 
     private readonly AuditLog? _audit;
+    private readonly DenySummarizer? _summarizer;
     private readonly FilePolicySource? _filePolicy;
 
-    private GateRuntime(GateHost host, AuditLog? audit, FilePolicySource? filePolicy)
+    private GateRuntime(GateHost host, AuditLog? audit, DenySummarizer? summarizer, FilePolicySource? filePolicy)
     {
+        _summarizer = summarizer;
         Host = host;
         _audit = audit;
         _filePolicy = filePolicy;
@@ -36,6 +38,7 @@ internal sealed class GateRuntime : IAsyncDisposable
     {
         FilePolicySource? filePolicy = null;
         AuditLog? audit = null;
+        DenySummarizer? summarizer = null;
         try
         {
             if (options.PolicyFile is { } path)
@@ -46,6 +49,9 @@ internal sealed class GateRuntime : IAsyncDisposable
             if (options.Audit is { } auditOptions)
             {
                 audit = new AuditLog(auditOptions, loggerFactory.CreateLogger(AuditLoggerCategory), time);
+
+                // A flood of denials from one caller must not rotate older evidence away.
+                summarizer = new DenySummarizer(audit, time);
             }
 
             var host = GateHost.Start(options, new GateSetup
@@ -53,15 +59,16 @@ internal sealed class GateRuntime : IAsyncDisposable
                 Cache = cache,
                 Attestor = attestor,
                 Policy = filePolicy ?? serverPolicy,
-                Audit = (IAuditSink?)audit ?? NullAuditSink.Instance,
+                Audit = summarizer is not null ? summarizer : NullAuditSink.Instance,
                 TimeProvider = time,
                 LoggerFactory = loggerFactory,
             });
-            return new GateRuntime(host, audit, filePolicy);
+            return new GateRuntime(host, audit, summarizer, filePolicy);
         }
         catch
         {
             filePolicy?.Dispose();
+            summarizer?.Dispose();
             if (audit is not null)
             {
                 await audit.DisposeAsync().ConfigureAwait(false);
@@ -75,6 +82,9 @@ internal sealed class GateRuntime : IAsyncDisposable
     {
         await Host.DisposeAsync().ConfigureAwait(false);
         _filePolicy?.Dispose();
+
+        // Pending summaries go to the log before it closes.
+        _summarizer?.Dispose();
         if (_audit is not null)
         {
             await _audit.DisposeAsync().ConfigureAwait(false);
