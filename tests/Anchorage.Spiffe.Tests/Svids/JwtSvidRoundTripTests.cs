@@ -60,7 +60,7 @@ public class JwtSvidRoundTripTests
         };
     }
 
-    [Property(MaxTest = 150)]
+    [Property(MaxTest = 100)]
     [Trait("Spec", "JWT-SVID 3")]
     public Property Mint_ThenValidate_GivesTheSameSvidUntilExpiry() => Prop.ForAll(CaseGen.ToArbitrary(), c =>
     {
