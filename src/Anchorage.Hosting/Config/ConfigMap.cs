@@ -46,6 +46,13 @@ public sealed class ConfigMap
             errors.Add(string.Empty, SyntaxMessage(e), (int)e.Start.Line, (int)e.Start.Column);
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this (no position) on some malformed plain scalars in flow
+            // mappings (found by fuzz/run policy): still a syntax error of the file, not a crash.
+            errors.Add(string.Empty, "invalid YAML", null);
+            return null;
+        }
 
         if (stream.Documents.Count == 0 || ConfigNode.IsNull(stream.Documents[0].RootNode))
         {
