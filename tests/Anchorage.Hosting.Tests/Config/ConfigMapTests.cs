@@ -4,12 +4,14 @@ namespace Anchorage.Hosting.Tests.Config;
 
 public class ConfigMapTests
 {
-    // Inputs found by fuzz/run (policy, server-config): YamlDotNet's scanner threw
-    // InvalidOperationException instead of a YamlException on them.
+    // Inputs found by fuzz/run (policy, agent-config, server-config): YamlDotNet threw
+    // InvalidOperationException or ArgumentException instead of a YamlException on them.
     public static TheoryData<string> ScannerFailures => new()
     {
         "apiaaaaadev/v1a:olicyu: none }\nspec: { ruXnicationPo\0\0\0\0\nmetadata: { name: none }\nspec: { rules: [] }\n",
         "trustDt@eam: { certFlin\uFFFD\uFFFDp\nm_..a|me>coup\n",
+        "\0: xq*qN\uFFFD\uFFFDht\uFFFDv",
+        "!!E[[E",
     };
 
     [Theory]
