@@ -46,6 +46,14 @@ public sealed class ConfigMap
             errors.Add(string.Empty, SyntaxMessage(e), (int)e.Start.Line, (int)e.Start.Column);
             return null;
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these (no position) on some malformed input: plain scalars in flow
+            // mappings, a global tag that is not a URI, a NUL key (found by fuzz/run policy,
+            // agent-config, server-config). Still a syntax error of the file, not a crash.
+            errors.Add(string.Empty, "invalid YAML", null);
+            return null;
+        }
 
         if (stream.Documents.Count == 0 || ConfigNode.IsNull(stream.Documents[0].RootNode))
         {

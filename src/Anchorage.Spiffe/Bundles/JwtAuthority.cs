@@ -36,8 +36,9 @@ public sealed class JwtAuthority
                     throw new FormatException($"key \"{keyId}\" has unsupported algorithm {oid}; only EC and RSA keys are supported");
             }
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or PlatformNotSupportedException)
         {
+            // PlatformNotSupportedException: the key names a curve OpenSSL does not know.
             throw new FormatException($"key \"{keyId}\" is not a valid public key", ex);
         }
     }

@@ -33,6 +33,13 @@ internal static class BundleJsonReader
             utf8Json = utf8Json[3..];
         }
 
+        // RFC 8259 §8.1: JSON exchanged between systems is UTF-8. JsonDocument does not check the bytes
+        // inside strings, and reading such a string later would throw InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Json))
+        {
+            throw new FormatException("bundle is not valid UTF-8");
+        }
+
         JsonDocument document;
         try
         {

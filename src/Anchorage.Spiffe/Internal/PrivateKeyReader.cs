@@ -95,8 +95,9 @@ internal static class PrivateKeyReader
             import(key, der);
             return key;
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or PlatformNotSupportedException)
         {
+            // PlatformNotSupportedException: the key names a curve OpenSSL does not know.
             key.Dispose();
             throw new FormatException($"private key is not a valid {what}", ex);
         }

@@ -502,6 +502,13 @@ public sealed class JwtSvidValidator
     /// <summary>Parses a JSON object, rejecting duplicate members at any depth (RFC 7515 §4, RFC 7519 §4).</summary>
     private static JsonDocument ParseObject(ReadOnlyMemory<byte> json, string what, string memberWord)
     {
+        // RFC 7519 §7.2 step 8: the decoded header and payload are UTF-8. JsonDocument does not check
+        // the bytes inside strings, and reading such a string later would throw InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+        {
+            throw Fail($"token {what} is not valid UTF-8");
+        }
+
         JsonDocument document;
         try
         {
