@@ -75,7 +75,7 @@ public static class AgentApp
                 cancellationToken).ConfigureAwait(false);
             if (options.Gate is { } gateOptions)
             {
-                gate = GateRuntime.Start(gateOptions, cache, attestor, serverPolicy, loggerFactory, time);
+                gate = await GateRuntime.StartAsync(gateOptions, cache, attestor, serverPolicy, loggerFactory, time).ConfigureAwait(false);
             }
 
             var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, attribution);

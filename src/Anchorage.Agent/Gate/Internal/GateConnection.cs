@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Agent.Gate.Splicing;
 using Anchorage.Policy;
 using Anchorage.Spiffe.Ids;
 
@@ -34,9 +35,11 @@ internal sealed class GateConnection : IDisposable
 
     public required long StartTimestamp { get; init; }
 
-    public long BytesIn;
+    /// <summary>Bytes carried from the remote side to the local one.</summary>
+    public ByteCounter Received { get; } = new();
 
-    public long BytesOut;
+    /// <summary>Bytes carried from the local side to the remote one.</summary>
+    public ByteCounter Sent { get; } = new();
 
     /// <summary>1 once a change found it no longer allowed while closeOnRevoke is off (audited once).</summary>
     public int ReportedStale;

@@ -31,7 +31,7 @@ internal sealed class GateRuntime : IAsyncDisposable
 
     /// <exception cref="Node.AgentStartException">The policy file is missing or invalid.</exception>
     /// <exception cref="IOException">A gate listener cannot bind.</exception>
-    public static GateRuntime Start(
+    public static async Task<GateRuntime> StartAsync(
         GateOptions options, WorkloadCache cache, IWorkloadAttestor attestor, IPolicySource serverPolicy, ILoggerFactory loggerFactory, TimeProvider time)
     {
         FilePolicySource? filePolicy = null;
@@ -62,7 +62,11 @@ internal sealed class GateRuntime : IAsyncDisposable
         catch
         {
             filePolicy?.Dispose();
-            audit?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            if (audit is not null)
+            {
+                await audit.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
     }

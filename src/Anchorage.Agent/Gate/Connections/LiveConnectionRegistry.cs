@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using Anchorage.Agent.Cache;
+using Anchorage.Agent.Gate.Auditing;
+using Anchorage.Agent.Gate.Internal;
+using Anchorage.Agent.Policy;
+using Anchorage.Spiffe;
+using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Svids;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Agent.Gate.Connections;
+
+/// <summary>
+/// The gate's live, allowed connections, decided again whenever the policy or the cache changes:
+/// the policy at that moment, the local process's identity, and the peer's chain verified again
+/// (at its handshake time) with the bundles the process sees now. With closeOnRevoke the ones no
+/// longer allowed are closed; without, each is audited once as kept open.
+/// </summary>
+internal sealed class LiveConnectionRegistry
+{
+    private readonly ConcurrentDictionary<string, GateConnection> _live = new(StringComparer.Ordinal);
+    private readonly Lock _recheck = new();
+    private readonly WorkloadCache _cache;
+    private readonly IPolicySource _policy;
+    private readonly X509SvidVerifier _verifier;
+    private readonly GateAudit _audit;
+    private readonly ILogger _logger;
+    private readonly bool _closeOnRevoke;
+    private int _watching;
+
+    public LiveConnectionRegistry(
+        WorkloadCache cache, IPolicySource policy, X509SvidVerifier verifier, GateAudit audit, bool closeOnRevoke, ILogger logger)
+    {
+        _cache = cache;
+        _policy = policy;
+        _verifier = verifier;
+        _audit = audit;
+        _closeOnRevoke = closeOnRevoke;
+        _logger = logger;
+    }
+
+    /// <summary>How many connections are registered.</summary>
+    public int Count => _live.Count;
+
+    /// <summary>Audits the current policy and bundles and re-checks on every change from now on.</summary>
+    public void StartWatching()
+    {
+        if (Interlocked.Exchange(ref _watching, 1) != 0)
+        {
+            return;
+        }
+
+        _audit.Bundles(_cache.State);
+        _audit.PolicyInForce(_policy);
+        _cache.Changed += OnCacheChanged;
+        _policy.Changed += OnPolicyChanged;
+    }
+
+    /// <summary>Stops re-checking on changes.</summary>
+    public void StopWatching()
+    {
+        if (Interlocked.Exchange(ref _watching, 0) == 0)
+        {
+            return;
+        }
+
+        _cache.Changed -= OnCacheChanged;
+        _policy.Changed -= OnPolicyChanged;
+    }
+
+    /// <summary>Registers <paramref name="connection"/> and checks it at once: a change published between its decision and now would otherwise miss it.</summary>
+    public void Register(GateConnection connection)
+    {
+        _live[connection.Id] = connection;
+        Check(connection);
+    }
+
+    public void Unregister(GateConnection connection) => _live.TryRemove(connection.Id, out _);
+
+    /// <summary>Closes every registered connection for <paramref name="reason"/>.</summary>
+    public void CloseAll(string reason)
+    {
+        foreach (var connection in _live.Values)
+        {
+            connection.TryClose(reason);
+        }
+    }
+
+    /// <summary>Re-checks every live connection against the current policy and cache now (what a change does).</summary>
+    public void Recheck()
+    {
+        lock (_recheck)
+        {
+            foreach (var connection in _live.Values)
+            {
+                Check(connection);
+            }
+        }
+    }
+
+    private void OnCacheChanged(object? sender, EventArgs e) =>
+        ThreadPool.UnsafeQueueUserWorkItem(
+            s =>
+            {
+                lock (s._recheck)
+                {
+                    // Serialized with re-checks, so bundle records come out in publication order.
+                    s._audit.Bundles(s._cache.State);
+                }
+
+                s.Recheck();
+            },
+            this,
+            preferLocal: false);
+
+    private void OnPolicyChanged(object? sender, EventArgs e)
+    {
+        // Audited on the source's thread, as it raises the event: every version gets its record, even
+        // when the next one follows before the queued re-check runs.
+        _audit.PolicyInForce(_policy);
+        ThreadPool.UnsafeQueueUserWorkItem(s => s.Recheck(), this, preferLocal: false);
+    }
+
+    /// <summary>Decides <paramref name="connection"/> again; closes it when no longer allowed.</summary>
+    private void Check(GateConnection connection)
+    {
+        var reason = Decide(connection);
+        if (reason is null)
+        {
+            return;
+        }
+
+        if (!_closeOnRevoke)
+        {
+            // Kept open as configured; said once in the audit trail.
+            if (Interlocked.Exchange(ref connection.ReportedStale, 1) == 0)
+            {
+                _audit.KeptOpen(connection, reason);
+            }
+
+            return;
+        }
+
+        if (connection.TryClose(reason))
+        {
+            GateLog.ClosedByChange(_logger, connection.Id, reason);
+        }
+    }
+
+    /// <summary>Why <paramref name="connection"/> is no longer allowed; null when it still is.</summary>
+    private string? Decide(GateConnection connection)
+    {
+        if (!_policy.Current.Decide(connection.Request).Allowed)
+        {
+            return GateReasons.PolicyChanged;
+        }
+
+        var identity = _cache.Resolve(connection.Local.CallerKey, connection.Local.Selectors);
+        if (identity is null || !identity.X509Svids.Any(s => s.Id == connection.LocalId))
+        {
+            return GateReasons.IdentityRemoved;
+        }
+
+        try
+        {
+            _verifier.Verify(connection.PeerChain, identity.Bundles, connection.HandshakeAt);
+            return null;
+        }
+        catch (BundleNotFoundException)
+        {
+            return GateReasons.BundleRemoved;
+        }
+        catch (SpiffeException)
+        {
+            return GateReasons.AuthorityRevoked;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Sockets;
+using Anchorage.Agent.Config;
+using Anchorage.Agent.Gate.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Agent.Gate.Listeners;
+
+/// <summary>One bound gate listener (unix or TCP) and its accept loop; each accepted connection is handed to its pipeline.</summary>
+internal sealed class GateListener : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly string? _unixPath;
+    private readonly ILogger _logger;
+
+    private GateListener(string name, Socket socket, string? unixPath, ILogger logger)
+    {
+        Name = name;
+        _socket = socket;
+        _unixPath = unixPath;
+        _logger = logger;
+        Endpoint = socket.LocalEndPoint!;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The bound address (port 0 resolved).</summary>
+    public EndPoint Endpoint { get; }
+
+    /// <summary>Binds and listens on <paramref name="address"/>.</summary>
+    /// <exception cref="IOException">It cannot bind, or its unix socket is served by another process.</exception>
+    public static GateListener Bind(string name, GateListenAddress address, ILogger logger)
+    {
+        Socket? socket = null;
+        try
+        {
+            if (address.UnixPath is { } path)
+            {
+                UnixSocketPath.Prepare(path);
+                socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                socket.Bind(new UnixDomainSocketEndPoint(path));
+
+                // Attestation, not file permissions, decides who gets through.
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(path, (UnixFileMode)0b111_111_111);
+                }
+            }
+            else
+            {
+                var endpoint = address.Tcp!.ToIPEndPoint();
+                socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(endpoint);
+            }
+
+            socket.Listen(512);
+        }
+        catch (SocketException e)
+        {
+            Close(socket, address.UnixPath, deleteFile: socket?.IsBound == true);
+            throw new IOException($"gate listener {name} cannot listen on {address}: {e.Message}", e);
+        }
+        catch
+        {
+            Close(socket, address.UnixPath, deleteFile: socket?.IsBound == true);
+            throw;
+        }
+
+        var listener = new GateListener(name, socket, address.UnixPath, logger);
+        var shown = address.UnixPath is null ? "tcp://" + listener.Endpoint : address.ToString();
+        GateLog.Listening(logger, name, address.UnixPath is null ? "tcp" : "unix", shown);
+        return listener;
+    }
+
+    /// <summary>Accepts until <paramref name="stop"/> or <see cref="Dispose"/>; runs <paramref name="handle"/> for each connection, passing its task to <paramref name="track"/>.</summary>
+    public async Task AcceptAsync(Func<Socket, Task> handle, Action<Task> track, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                if (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                GateLog.AcceptFailed(_logger, Name, e.Message);
+                continue;
+            }
+
+            track(Task.Run(() => RunAsync(client, handle), CancellationToken.None));
+        }
+    }
+
+    /// <summary>Stops listening; a unix listener's file is removed.</summary>
+    public void Dispose() => Close(_socket, _unixPath, deleteFile: true);
+
+    private async Task RunAsync(Socket client, Func<Socket, Task> handle)
+    {
+        try
+        {
+            await handle(client).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            GateLog.ConnectionFailed(_logger, "-", e.GetType().Name + ": " + e.Message);
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    private static void Close(Socket? socket, string? unixPath, bool deleteFile)
+    {
+        socket?.Dispose();
+        if (deleteFile && unixPath is not null)
+        {
+            UnixSocketPath.TryDelete(unixPath);
+        }
+    }
+}

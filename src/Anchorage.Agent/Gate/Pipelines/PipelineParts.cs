@@ -1,0 +1,34 @@
+using System.Globalization;
+using Anchorage.Agent.Gate.Attribution;
+using Anchorage.Agent.Gate.Auditing;
+using Anchorage.Agent.Gate.Transport;
+using Anchorage.Spiffe.Ids;
+
+namespace Anchorage.Agent.Gate.Pipelines;
+
+/// <summary>What the outbound and inbound pipelines share: the gate's parts, built once by <see cref="GateHost"/>.</summary>
+internal sealed class PipelineParts
+{
+    private long _nextId;
+
+    public required GateSetup Setup { get; init; }
+
+    public required ConnectionAttribution Attribution { get; init; }
+
+    public required IGateTransport Transport { get; init; }
+
+    public required ConnectionServer Server { get; init; }
+
+    public required GateAudit Audit { get; init; }
+
+    /// <summary>A connection id unique in this gate, for the audit trail.</summary>
+    public string NextId() => "c" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The sequence number of the bundle of <paramref name="trustDomain"/> the agent holds now.</summary>
+    public long? BundleSequence(TrustDomain trustDomain)
+    {
+        var state = Setup.Cache.State;
+        var bundle = state.OwnBundle?.TrustDomain == trustDomain ? state.OwnBundle : state.Federated.GetValueOrDefault(trustDomain);
+        return bundle?.SequenceNumber is { } sequence ? (long)sequence : null;
+    }
+}

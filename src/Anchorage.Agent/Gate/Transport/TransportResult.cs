@@ -1,0 +1,22 @@
+namespace Anchorage.Agent.Gate.Transport;
+
+/// <summary>A <see cref="GateChannel"/>, or why none was made (a <see cref="GateReasons"/> value and a detail).</summary>
+internal sealed class TransportResult
+{
+    private TransportResult(GateChannel? channel, string? reason, string? detail)
+    {
+        Channel = channel;
+        Reason = reason;
+        Detail = detail;
+    }
+
+    public GateChannel? Channel { get; }
+
+    public string? Reason { get; }
+
+    public string? Detail { get; }
+
+    public static TransportResult Made(GateChannel channel) => new(channel, null, null);
+
+    public static TransportResult Failed(string reason, string? detail) => new(null, reason, detail);
+}
