@@ -85,11 +85,29 @@ internal static class AttributionCostMode
             foreach (var sleeper in sleepers)
             {
                 sleeper.Kill();
+                sleeper.WaitForExit();
                 sleeper.Dispose();
             }
 
             File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
-            Directory.Delete(cgroup);
+            RemoveCgroup(cgroup);
+        }
+    }
+
+    // A cgroup can be removed once its last (reaped) process has left it.
+    private static void RemoveCgroup(string cgroup)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(cgroup);
+                return;
+            }
+            catch (IOException) when (attempt < 500)
+            {
+                Thread.Sleep(20);
+            }
         }
     }
 
