@@ -48,9 +48,6 @@ public sealed class PeerProcess : IDisposable
     /// <summary>Fallback: the executable (device, inode) when the connection was accepted, re-checked at every call.</summary>
     internal FileIdentity? PinnedExecutable { get; init; }
 
-    /// <summary>Fallback: the inode of the client's socket, to re-check that one process alone holds it.</summary>
-    internal ulong ClientSocketInode { get; init; }
-
     /// <summary>The process start time in clock ticks since boot (/proc/pid/stat field 22).</summary>
     public ulong StartTime { get; }
 

@@ -8,7 +8,7 @@ namespace Anchorage.Agent.Attestation.Internal;
 /// "Connect-time attribution"): the ids must be the real and effective ones and match what the
 /// kernel said at connect time; no setuid or setgid image; the executable is pinned when the
 /// connection is accepted and must be the same at every call; one process alone may hold the
-/// client's socket.
+/// client's socket when it is accepted.
 /// </summary>
 internal static class FallbackChecks
 {
@@ -17,7 +17,7 @@ internal static class FallbackChecks
     private const uint SetGidBit = 0x400;
 
     /// <summary>
-    /// Checks <paramref name="peer"/> and returns it pinned (executable, socket inode); the pidfd
+    /// Checks <paramref name="peer"/> and returns it with its executable pinned; the pidfd
     /// moves to the returned instance.
     /// </summary>
     /// <param name="peer">The process found for the connection.</param>
@@ -44,11 +44,10 @@ internal static class FallbackChecks
         return new PeerProcess(pid, uid, gid, peer.StartTime, peer.PidFd)
         {
             PinnedExecutable = exe,
-            ClientSocketInode = clientSocketInode,
         };
     }
 
-    /// <summary>Re-checks a pinned peer at a call: same ids, same executable, still the only holder.</summary>
+    /// <summary>Re-checks a pinned peer at a call: same ids, same executable.</summary>
     /// <exception cref="WorkloadAttestationException">A check failed; the message says which.</exception>
     public static void Recheck(PeerProcess peer)
     {
@@ -61,10 +60,10 @@ internal static class FallbackChecks
                 $"process {Pid(pid)} runs another executable than when it connected (exec after connect)");
         }
 
-        if (peer.ClientSocketInode != 0)
-        {
-            CheckSoleHolder(pid, peer.ClientSocketInode);
-        }
+
+        // The sole-holder scan (every process's descriptors) is made once, at accept: a socket
+        // shared later is either the connector's own choice (it is alive and unchanged, checked
+        // above) or shows up as an exit or an exec here.
     }
 
     /// <summary>True when both name the same file (device and inode).</summary>
