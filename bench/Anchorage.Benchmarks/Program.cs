@@ -5,6 +5,7 @@ using BenchmarkDotNet.Running;
 // bench/issuance-ratio.sh; "workload-api": the load generator of bench/workload-api.sh
 // ("workload-api-parts": its per-call costs, piece by piece); "gate-echo"/"gate-load": the
 // backend and load generator of bench/gate.sh; "policy": decision latency for bench/policy.sh;
+// "attribution": per-connection attribution cost for bench/attribution.sh;
 // anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "gate-echo")
 {
@@ -34,6 +35,11 @@ if (args.Length > 0 && args[0] == "workload-api")
 if (args.Length > 0 && args[0] == "issuance")
 {
     return IssuanceRatio.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "attribution")
+{
+    return AttributionCostMode.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "ratio")

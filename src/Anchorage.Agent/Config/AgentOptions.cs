@@ -52,6 +52,8 @@ public sealed record AgentOptions
 
     /// <summary>How the log on stdout is written (<c>logging: { format: text | json }</c>). Default text.</summary>
     public LoggingOptions Logging { get; init; } = new();
+    /// <summary><c>attestation.kernel</c>: connect-time attribution by eBPF.</summary>
+    public KernelAttributionOptions KernelAttribution { get; init; } = new();
 
     // The join token is a secret and records print every property: leave it out, so logging the options is safe.
     private bool PrintMembers(StringBuilder builder)

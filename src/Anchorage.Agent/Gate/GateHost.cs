@@ -114,12 +114,12 @@ public sealed class GateHost : IAsyncDisposable
 
         var verifier = new X509SvidVerifier(setup.TimeProvider);
         var audit = new GateAudit(setup.Audit, setup.TimeProvider, logger);
-        var registry = new LiveConnectionRegistry(setup.Cache, setup.Policy, verifier, audit, options.CloseOnRevoke, logger);
+        var registry = new LiveConnectionRegistry(setup.Cache, setup.Policy, verifier, audit, options.CloseOnRevoke, logger, setup.TimeProvider);
         var parts = new PipelineParts
         {
             Setup = setup,
             Audit = audit,
-            Attribution = new ConnectionAttribution(new SocketAttributor(), setup.Attestor, setup.Cache, audit, setup.HandshakeTimeout),
+            Attribution = new ConnectionAttribution(new SocketAttributor(setup.Attribution), setup.Attestor, setup.Cache, audit, setup.HandshakeTimeout),
             Transport = new DirectTransport(verifier, setup.TimeProvider),
             Server = new ConnectionServer(registry, audit),
         };

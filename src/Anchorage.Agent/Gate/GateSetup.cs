@@ -1,5 +1,6 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
+using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Policy;
 using Anchorage.Hosting.Audit;
 using Microsoft.Extensions.Logging;
@@ -30,6 +31,12 @@ public sealed class GateSetup
 
     /// <summary>Loggers (category <see cref="GateHost.LoggerCategory"/>).</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>
+    /// Finds the process behind each connection to an outbound listener (eBPF records or the
+    /// fallback). Default <see cref="ConnectionAttributor.FallbackOnly"/>; not disposed by the gate.
+    /// </summary>
+    public ConnectionAttributor Attribution { get; init; } = ConnectionAttributor.FallbackOnly;
 
     /// <summary>How long dialing the target and each TLS handshake may take (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);

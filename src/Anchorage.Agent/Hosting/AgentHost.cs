@@ -174,7 +174,7 @@ public static class AgentHost
             kestrel.ListenUnixSocket(workloadSocket, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                listen.Use(WorkloadUnixConnection(connections, metricsFor, logger));
+                listen.Use(WorkloadUnixConnection(setup.Attribution, connections, metricsFor, logger));
             });
             if (tcp is not null)
             {
@@ -182,7 +182,7 @@ public static class AgentHost
                 {
                     tcpListen = listen;
                     listen.Protocols = HttpProtocols.Http2;
-                    listen.Use(WorkloadTcpConnection(connections, metricsFor, logger));
+                    listen.Use(WorkloadTcpConnection(setup.Attribution, connections, metricsFor, logger));
                 });
             }
 
@@ -315,17 +315,18 @@ public static class AgentHost
         return next(connection);
     };
 
-    // The peer is fixed when it connects: its pid and uid are read once per connection; a pidfd is
-    // opened per call (WorkloadPeerFeature.Pin), so an idle connection holds no pidfd.
+    // The peer is found once when it connects (kernel record or fallback checks); its pidfd is
+    // closed at once and a fresh one opened per call (WorkloadPeerFeature.Pin), so an idle
+    // connection holds no pidfd.
     private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadUnixConnection(
-        ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger) => next => async connection =>
+        ConnectionAttributor attribution, ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger) => next => async connection =>
     {
         WorkloadPeerFeature peer;
         try
         {
             var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
                 ?? throw new InvalidOperationException("the workload api connection exposes no socket");
-            peer = WorkloadPeerFeature.Unix(socket);
+            peer = WorkloadPeerFeature.Found(attribution.AttributeUnix(socket));
         }
         catch (Exception e) when (e is Attestation.WorkloadAttestationException or SocketException or ObjectDisposedException)
         {
@@ -337,15 +338,19 @@ public static class AgentHost
     };
 
     private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadTcpConnection(
-        ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger) => next => async connection =>
+        ConnectionAttributor attribution, ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger) => next => async connection =>
     {
         WorkloadPeerFeature peer;
         if (connection.LocalEndPoint is IPEndPoint local && connection.RemoteEndPoint is IPEndPoint remote)
         {
-            peer = TcpPeerLocator.Locate(local, remote);
-            if (peer.Failure is { } failure)
+            try
             {
-                AgentHostingLog.TcpPeerNotFound(logger, remote, failure);
+                peer = WorkloadPeerFeature.Found(attribution.AttributeTcp(local, remote));
+            }
+            catch (Attestation.WorkloadAttestationException e)
+            {
+                AgentHostingLog.TcpPeerNotFound(logger, remote, e.Message);
+                peer = WorkloadPeerFeature.NotFound(e.Message);
             }
         }
         else

@@ -109,10 +109,26 @@ public sealed record AuditRecord
 /// <param name="Pid">Process id.</param>
 /// <param name="Exe">The executable's path (/proc/pid/exe).</param>
 /// <param name="Sha256">The executable's SHA-256 (hex, lowercase).</param>
-/// <param name="Uid">Effective user id.</param>
-/// <param name="Gid">Effective group id.</param>
+/// <param name="Uid">The user id the process connected with (the real one when the kernel recorded it).</param>
+/// <param name="Gid">The group id the process connected with (likewise).</param>
 /// <param name="StartTime">Start time in clock ticks since boot (/proc/pid/stat field 22).</param>
-public sealed record AuditProcess(int Pid, string? Exe, string? Sha256, uint Uid, uint Gid, ulong StartTime);
+public sealed record AuditProcess(int Pid, string? Exe, string? Sha256, uint Uid, uint Gid, ulong StartTime)
+{
+    /// <summary>Who decided the attribution: <c>kernel</c> (eBPF record at connect time) or <c>fallback</c> (user space); null when not said.</summary>
+    public string? Attribution { get; init; }
+
+    /// <summary>Kernel attribution: the effective uid at <c>connect()</c>.</summary>
+    public uint? Euid { get; init; }
+
+    /// <summary>Kernel attribution: the executable at <c>connect()</c> as <c>major:minor:inode</c>.</summary>
+    public string? ExeFile { get; init; }
+
+    /// <summary>Kernel attribution: the mount namespace inode at <c>connect()</c>.</summary>
+    public uint? MountNamespace { get; init; }
+
+    /// <summary>Kernel attribution: the cgroup id at <c>connect()</c>.</summary>
+    public ulong? CgroupId { get; init; }
+}
 
 /// <summary>The values of <see cref="AuditRecord.Kind"/>.</summary>
 public static class AuditKinds

@@ -58,7 +58,8 @@ internal sealed class GateNode : IAsyncDisposable
 
     /// <summary>Starts an agent of <paramref name="td"/> holding <paramref name="entries"/> (waits for their SVIDs and federated bundles), then the gate.</summary>
     public static async Task<GateNode> StartAsync(
-        TwoDomains domains, TrustDomain td, GateEntry[] entries, Func<TempDir, GateOptions> gate, MutablePolicySource policy)
+        TwoDomains domains, TrustDomain td, GateEntry[] entries, Func<TempDir, GateOptions> gate, MutablePolicySource policy,
+        Anchorage.Agent.Hosting.ConnectionAttributor? attribution = null)
     {
         var server = domains.Of(td);
         var (token, agentId) = await TestAgent.TokenAsync(server);
@@ -81,6 +82,7 @@ internal sealed class GateNode : IAsyncDisposable
             {
                 Cache = agent.Agent.Cache,
                 Attestor = new UnixWorkloadAttestor(),
+                Attribution = attribution ?? Anchorage.Agent.Hosting.ConnectionAttributor.FallbackOnly,
                 Policy = policy,
                 Audit = new TeeAuditSink(audit, log),
             });

@@ -2,15 +2,17 @@ using System.Net;
 using System.Net.Sockets;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Gate.Internal;
+using Anchorage.Agent.Hosting;
 
 namespace Anchorage.Agent.Gate.Attribution;
 
 /// <summary>
-/// Attribution from the sockets themselves: a unix socket's peer by <c>SO_PEERCRED</c> and a
-/// pidfd; a loopback TCP socket's owner, and an inbound forward address's listener, through
-/// <see cref="SocketOwnerIndex"/>.
+/// Attribution of gate connections: a caller (unix or loopback TCP outbound listener) by the
+/// agent's <see cref="ConnectionAttributor"/> (the eBPF record made at <c>connect()</c>, or the
+/// user-space fallback with its checks: docs/agent.md, "Connect-time attribution"); an inbound
+/// forward address's listener through <see cref="SocketOwnerIndex"/>.
 /// </summary>
-internal sealed class SocketAttributor : IConnectionAttributor
+internal sealed class SocketAttributor(ConnectionAttributor attribution) : IConnectionAttributor
 {
     private readonly SocketOwnerIndex _owners = new();
 
@@ -23,7 +25,7 @@ internal sealed class SocketAttributor : IConnectionAttributor
 
         var client = request.Client;
         return ValueTask.FromResult(client.AddressFamily == AddressFamily.Unix
-            ? PeerCredentialsReader.Read(client)
-            : _owners.Locate((IPEndPoint)client.LocalEndPoint!, (IPEndPoint)client.RemoteEndPoint!));
+            ? attribution.AttributeUnix(client)
+            : attribution.AttributeTcp((IPEndPoint)client.LocalEndPoint!, (IPEndPoint)client.RemoteEndPoint!));
     }
 }

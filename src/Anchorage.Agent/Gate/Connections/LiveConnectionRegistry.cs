@@ -1,7 +1,11 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Attestation.Internal;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Gate.Internal;
+using Anchorage.Agent.Internal;
 using Anchorage.Agent.Policy;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
@@ -15,6 +19,11 @@ namespace Anchorage.Agent.Gate.Connections;
 /// the policy at that moment, the local process's identity, and the peer's chain verified again
 /// (at its handshake time) with the bundles the process sees now. With closeOnRevoke the ones no
 /// longer allowed are closed; without, each is audited once as kept open.
+/// Every second it also looks at each connection's process (issue 10 item 6): one that exited,
+/// or exec'd into another executable than the one that connected (device and inode: the
+/// recorded one in kernel mode, the one pinned at accept in fallback mode), loses its identity,
+/// so the connection is closed with <c>identity-removed</c> (the close record repeats the
+/// connect-time facts of the allow record).
 /// </summary>
 internal sealed class LiveConnectionRegistry
 {
@@ -26,11 +35,15 @@ internal sealed class LiveConnectionRegistry
     private readonly GateAudit _audit;
     private readonly ILogger _logger;
     private readonly bool _closeOnRevoke;
+    private readonly TimeProvider _time;
+    private ITimer? _processWatch;
     private int _watching;
 
     public LiveConnectionRegistry(
-        WorkloadCache cache, IPolicySource policy, X509SvidVerifier verifier, GateAudit audit, bool closeOnRevoke, ILogger logger)
+        WorkloadCache cache, IPolicySource policy, X509SvidVerifier verifier, GateAudit audit, bool closeOnRevoke, ILogger logger,
+        TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _cache = cache;
         _policy = policy;
         _verifier = verifier;
@@ -54,6 +67,25 @@ internal sealed class LiveConnectionRegistry
         _audit.PolicyInForce(_policy);
         _cache.Changed += OnCacheChanged;
         _policy.Changed += OnPolicyChanged;
+        _processWatch = _time.CreateTimer(static s => ((LiveConnectionRegistry)s!).CheckProcesses(), this, ProcessWatchPeriod, ProcessWatchPeriod);
+    }
+
+    /// <summary>How often live connections' processes are looked at.</summary>
+    public static TimeSpan ProcessWatchPeriod { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Closes (identity-removed) the connections whose process exited or exec'd another binary.</summary>
+    public void CheckProcesses()
+    {
+        lock (_recheck)
+        {
+            foreach (var connection in _live.Values)
+            {
+                if (ProcessChanged(connection.Local.Peer) && connection.TryClose(GateReasons.IdentityRemoved))
+                {
+                    GateLog.ClosedByChange(_logger, connection.Id, GateReasons.IdentityRemoved);
+                }
+            }
+        }
     }
 
     /// <summary>Stops re-checking on changes.</summary>
@@ -66,6 +98,34 @@ internal sealed class LiveConnectionRegistry
 
         _cache.Changed -= OnCacheChanged;
         _policy.Changed -= OnPolicyChanged;
+        _processWatch?.Dispose();
+        _processWatch = null;
+    }
+
+    private static bool ProcessChanged(PeerProcess peer)
+    {
+        if (!PeerCredentialsReader.IsAlive(peer))
+        {
+            return true;
+        }
+
+        FileIdentity current;
+        try
+        {
+            current = LinuxNative.StatxIdentity($"/proc/{peer.ProcessId.ToString(CultureInfo.InvariantCulture)}/exe");
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+
+        if (peer.ConnectFacts is { } facts)
+        {
+            var (major, minor) = facts.ExecutableDeviceNumbers;
+            return current.DevMajor != major || current.DevMinor != minor || current.Inode != facts.ExecutableInode;
+        }
+
+        return peer.PinnedExecutable is { } pinned && !FallbackChecks.SameFile(pinned, current);
     }
 
     /// <summary>Registers <paramref name="connection"/> and checks it at once: a change published between its decision and now would otherwise miss it.</summary>

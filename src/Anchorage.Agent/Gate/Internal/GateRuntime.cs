@@ -1,6 +1,7 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
+using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Policy;
 using Anchorage.Hosting.Audit;
 using Microsoft.Extensions.Logging;
@@ -34,7 +35,8 @@ internal sealed class GateRuntime : IAsyncDisposable
     /// <exception cref="Node.AgentStartException">The policy file is missing or invalid.</exception>
     /// <exception cref="IOException">A gate listener cannot bind.</exception>
     public static async Task<GateRuntime> StartAsync(
-        GateOptions options, WorkloadCache cache, IWorkloadAttestor attestor, IPolicySource serverPolicy, ILoggerFactory loggerFactory, TimeProvider time)
+        GateOptions options, WorkloadCache cache, IWorkloadAttestor attestor, IPolicySource serverPolicy, ILoggerFactory loggerFactory, TimeProvider time,
+        ConnectionAttributor? attribution = null)
     {
         FilePolicySource? filePolicy = null;
         AuditLog? audit = null;
@@ -58,6 +60,7 @@ internal sealed class GateRuntime : IAsyncDisposable
             {
                 Cache = cache,
                 Attestor = attestor,
+                Attribution = attribution ?? ConnectionAttributor.FallbackOnly,
                 Policy = filePolicy ?? serverPolicy,
                 Audit = summarizer is not null ? summarizer : NullAuditSink.Instance,
                 TimeProvider = time,

@@ -63,8 +63,27 @@ internal sealed class LocalProcess : IDisposable
 
     public void Dispose() => Peer.Dispose();
 
-    private static AuditProcess Describe(PeerProcess peer, string? exe, string? sha) =>
-        new(peer.ProcessId, exe, sha, peer.UserId, peer.GroupId, peer.StartTime);
+    private static AuditProcess Describe(PeerProcess peer, string? exe, string? sha)
+    {
+        var audit = new AuditProcess(peer.ProcessId, exe, sha, peer.UserId, peer.GroupId, peer.StartTime)
+        {
+            Attribution = peer.Mode == AttributionMode.Kernel ? "kernel" : "fallback",
+        };
+        if (peer.ConnectFacts is not { } facts)
+        {
+            return audit;
+        }
+
+        // The connect-time facts, so the record names the binary that connected even if the process exec'd since.
+        var (major, minor) = facts.ExecutableDeviceNumbers;
+        return audit with
+        {
+            Euid = facts.EffectiveUserId,
+            ExeFile = string.Create(CultureInfo.InvariantCulture, $"{major}:{minor}:{facts.ExecutableInode}"),
+            MountNamespace = facts.MountNamespace,
+            CgroupId = facts.CgroupId,
+        };
+    }
 
     private static string? ReadExe(int pid)
     {

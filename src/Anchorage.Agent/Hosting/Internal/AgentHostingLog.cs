@@ -44,4 +44,9 @@ internal static partial class AgentHostingLog
 
     [LoggerMessage(EventId = 5516, EventName = "WorkloadAttestationUnavailable", Level = LogLevel.Warning, Message = "attestation of process {Pid} could not run: {Reason}; the caller is told to retry")]
     public static partial void AttestationUnavailable(ILogger logger, int pid, string reason);
+    [LoggerMessage(EventId = 5520, EventName = "AttributionKernel", Level = LogLevel.Information, Message = "connect-time attribution: eBPF (programs attached to {Cgroups}); connections without a record: {Unrecorded}")]
+    public static partial void AttributionKernel(ILogger logger, string cgroups, string unrecorded);
+
+    [LoggerMessage(EventId = 5521, EventName = "AttributionFallback", Level = LogLevel.Warning, Message = "connect-time attribution: fallback (user space) because {Reason}")]
+    public static partial void AttributionFallback(ILogger logger, string reason);
 }

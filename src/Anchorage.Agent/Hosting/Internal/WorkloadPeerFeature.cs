@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Anchorage.Agent.Attestation;
 
 namespace Anchorage.Agent.Hosting.Internal;
@@ -37,25 +36,17 @@ internal sealed class WorkloadPeerFeature
     public bool IsFound => _pin is not null;
 
     /// <summary>
-    /// A unix socket peer: the uid comes from <c>SO_PEERCRED</c> now; every <see cref="Pin"/>
-    /// reads <c>SO_PEERCRED</c>/<c>SO_PEERPIDFD</c> again from the same socket, which name the
-    /// process that connected whenever they are read.
-    /// </summary>
-    public static WorkloadPeerFeature Unix(Socket socket)
-    {
-        var (pid, uid, _) = PeerCredentialsReader.ReadCredentials(socket);
-        return new WorkloadPeerFeature(pid, uid, () => PeerCredentialsReader.Read(socket), null);
-    }
-
-    /// <summary>
-    /// A peer found by other means (loopback TCP): its pid, ids and start time are remembered and
-    /// its pidfd closed now; each <see cref="Pin"/> opens the pid again and refuses another
-    /// process that reuses it (a different start time).
+    /// A peer found when it connected (kernel record or fallback checks, unix socket or loopback
+    /// TCP): its pid, ids, start time and connect-time facts are remembered and its pidfd closed
+    /// now; each <see cref="Pin"/> opens the pid again, refuses another process that reuses it (a
+    /// different start time), and carries the same connect-time facts, so a call is always
+    /// attested with what the process was when it connected.
     /// </summary>
     public static WorkloadPeerFeature Found(PeerProcess process)
     {
         ArgumentNullException.ThrowIfNull(process);
         var (pid, uid, gid, start) = (process.ProcessId, process.UserId, process.GroupId, process.StartTime);
+        var (facts, pinned) = (process.ConnectFacts, process.PinnedExecutable);
         process.Dispose();
         return new WorkloadPeerFeature(pid, uid, () =>
         {
@@ -66,7 +57,7 @@ internal sealed class WorkloadPeerFeature
                 throw PeerCredentialsReader.Exited(pid);
             }
 
-            return new PeerProcess(pid, uid, gid, start, now.PidFd);
+            return new PeerProcess(pid, uid, gid, start, now.PidFd) { ConnectFacts = facts, PinnedExecutable = pinned };
         }, null);
     }
 
