@@ -146,8 +146,7 @@ public sealed class ConnectionAttributor : IDisposable
             throw NoRecord();
         }
 
-        var found = TcpPeerLocator.Locate(server, client);
-        return found.Process ?? throw new WorkloadAttestationException(found.Failure ?? TcpPeerLocator.NoOwner);
+        return TcpPeerLocator.Locate(server, client);
     }
 
     /// <summary>Detaches the programs.</summary>

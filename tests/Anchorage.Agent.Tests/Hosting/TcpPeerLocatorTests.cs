@@ -1,3 +1,4 @@
+using Anchorage.Agent.Attestation;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
@@ -19,9 +20,8 @@ public sealed class TcpPeerLocatorTests
         await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint);
         using var accepted = await listener.AcceptSocketAsync();
 
-        var peer = TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, (IPEndPoint)accepted.RemoteEndPoint!);
+        using var peer = TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, (IPEndPoint)accepted.RemoteEndPoint!);
 
-        Assert.Null(peer.Failure);
         Assert.Equal(Environment.ProcessId, peer.ProcessId);
     }
 
@@ -36,15 +36,15 @@ public sealed class TcpPeerLocatorTests
         var server = (IPEndPoint)accepted.LocalEndPoint!;
         var remote = (IPEndPoint)accepted.RemoteEndPoint!;
 
-        var peer = TcpPeerLocator.Locate(server, remote);
-        Assert.Null(peer.Failure);
-        Assert.Equal(child.Pid, peer.ProcessId);
+        using (var peer = TcpPeerLocator.Locate(server, remote))
+        {
+            Assert.Equal(child.Pid, peer.ProcessId);
+        }
 
         await child.KillAsync();
-        var gone = TcpPeerLocator.Locate(server, remote);
+        var gone = Assert.Throws<WorkloadAttestationException>(() => TcpPeerLocator.Locate(server, remote));
 
-        Assert.False(gone.IsFound);
-        Assert.Contains(gone.Failure, new[] { TcpPeerLocator.NoSocket, TcpPeerLocator.NoOwner });
+        Assert.Contains(gone.Message, new[] { TcpPeerLocator.NoSocket, TcpPeerLocator.NoOwner });
     }
 
     [Fact]
@@ -57,18 +57,16 @@ public sealed class TcpPeerLocatorTests
         using var accepted = await listener.AcceptSocketAsync();
         var remote = (IPEndPoint)accepted.RemoteEndPoint!;
 
-        var peer = TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, new IPEndPoint(IPAddress.Parse("192.0.2.7"), remote.Port));
+        var e = Assert.Throws<WorkloadAttestationException>(() => TcpPeerLocator.Locate((IPEndPoint)accepted.LocalEndPoint!, new IPEndPoint(IPAddress.Parse("192.0.2.7"), remote.Port)));
 
-        Assert.False(peer.IsFound);
-        Assert.Equal("peer is not on the loopback interface", peer.Failure);
+        Assert.Equal("peer is not on the loopback interface", e.Message);
     }
 
     [Fact]
     public void Locate_NoSuchConnection_NotFound()
     {
-        var peer = TcpPeerLocator.Locate(new IPEndPoint(IPAddress.Loopback, 1), new IPEndPoint(IPAddress.Loopback, 2));
+        var e = Assert.Throws<WorkloadAttestationException>(() => TcpPeerLocator.Locate(new IPEndPoint(IPAddress.Loopback, 1), new IPEndPoint(IPAddress.Loopback, 2)));
 
-        Assert.False(peer.IsFound);
-        Assert.Equal("peer socket not found in /proc/net/tcp", peer.Failure);
+        Assert.Equal("peer socket not found in /proc/net/tcp", e.Message);
     }
 }

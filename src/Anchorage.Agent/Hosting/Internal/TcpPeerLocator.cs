@@ -22,16 +22,17 @@ internal static class TcpPeerLocator
     public const string SharedSocket = FallbackChecks.SharedSocket;
 
     /// <summary>Locates the client of a connection accepted on <paramref name="server"/> from <paramref name="client"/>.</summary>
-    public static WorkloadPeerFeature Locate(IPEndPoint server, IPEndPoint client)
+    /// <exception cref="WorkloadAttestationException">No process can be given the connection; the message says why.</exception>
+    public static PeerProcess Locate(IPEndPoint server, IPEndPoint client)
     {
         if (!IPAddress.IsLoopback(ProcNetTcp.Normalize(client).Address))
         {
-            return WorkloadPeerFeature.NotFound(NotLoopback);
+            throw new WorkloadAttestationException(NotLoopback);
         }
 
         if (FindRow(client, server) is not { } row)
         {
-            return WorkloadPeerFeature.NotFound(NoSocket);
+            throw new WorkloadAttestationException(NoSocket);
         }
 
         var socketInode = row.Inode;
@@ -39,26 +40,18 @@ internal static class TcpPeerLocator
         var owners = SocketOwners.Find(socketInode);
         if (owners.Count == 0)
         {
-            return WorkloadPeerFeature.NotFound(NoOwner);
+            throw new WorkloadAttestationException(NoOwner);
         }
 
         // A socket inherited across fork (or passed over a unix socket) has no single owner; the
         // agent will not guess which of them is calling.
         if (owners.Count > 1)
         {
-            return WorkloadPeerFeature.NotFound(SharedSocket);
+            throw new WorkloadAttestationException(SharedSocket);
         }
 
         var pid = owners[0];
-        PeerProcess peer;
-        try
-        {
-            peer = PeerCredentialsReader.FromProcessId(pid);
-        }
-        catch (WorkloadAttestationException e)
-        {
-            return WorkloadPeerFeature.NotFound(e.Message);
-        }
+        var peer = PeerCredentialsReader.FromProcessId(pid);
 
         // The pid was found before the pidfd was opened: if the process exited meanwhile and its
         // pid went to another process, that process does not hold this socket. Checked while the
@@ -66,18 +59,18 @@ internal static class TcpPeerLocator
         if (!SocketOwners.Holds(pid, socketInode) || !PeerCredentialsReader.IsAlive(peer))
         {
             peer.Dispose();
-            return WorkloadPeerFeature.NotFound(
+            throw new WorkloadAttestationException(
                 $"process {pid.ToString(CultureInfo.InvariantCulture)} no longer holds the peer socket");
         }
 
         try
         {
-            return WorkloadPeerFeature.Found(FallbackChecks.Pin(peer, row.Uid, null, socketInode, holderChecked: true));
+            return FallbackChecks.Pin(peer, row.Uid, null, socketInode, holderChecked: true);
         }
-        catch (WorkloadAttestationException e)
+        catch (WorkloadAttestationException)
         {
             peer.Dispose();
-            return WorkloadPeerFeature.NotFound(e.Message);
+            throw;
         }
     }
 
