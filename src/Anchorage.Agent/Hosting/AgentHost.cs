@@ -317,24 +317,38 @@ public static class AgentHost
 
     // The peer is found once when it connects (kernel record or fallback checks); its pidfd is
     // closed at once and a fresh one opened per call (WorkloadPeerFeature.Pin), so an idle
-    // connection holds no pidfd.
+    // connection holds no pidfd. The caps are checked first, on the uid SO_PEERCRED gives for
+    // free: attribution can cost a scan of /proc (fallback mode), which a flood must not buy.
     private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadUnixConnection(
         ConnectionAttributor attribution, ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger) => next => async connection =>
     {
-        WorkloadPeerFeature peer;
+        Socket socket;
+        (int ProcessId, uint UserId, uint GroupId) credentials;
         try
         {
-            var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
+            socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
                 ?? throw new InvalidOperationException("the workload api connection exposes no socket");
-            peer = WorkloadPeerFeature.Found(attribution.AttributeUnix(socket));
+            credentials = Attestation.PeerCredentialsReader.ReadCredentials(socket);
         }
         catch (Exception e) when (e is Attestation.WorkloadAttestationException or SocketException or ObjectDisposedException)
         {
             AgentHostingLog.UnixPeerNotFound(logger, e.Message);
-            peer = WorkloadPeerFeature.NotFound(e.Message);
+            await ServeWorkloadConnectionAsync(next, connection, WorkloadPeerFeature.UnknownUid, 0, () => WorkloadPeerFeature.NotFound(e.Message), limiter, metrics, logger).ConfigureAwait(false);
+            return;
         }
 
-        await ServeWorkloadConnectionAsync(next, connection, peer, limiter, metrics, logger).ConfigureAwait(false);
+        await ServeWorkloadConnectionAsync(next, connection, credentials.UserId, credentials.ProcessId, () =>
+        {
+            try
+            {
+                return WorkloadPeerFeature.Found(attribution.AttributeUnix(socket));
+            }
+            catch (Exception e) when (e is Attestation.WorkloadAttestationException or SocketException or ObjectDisposedException)
+            {
+                AgentHostingLog.UnixPeerNotFound(logger, e.Message);
+                return WorkloadPeerFeature.NotFound(e.Message);
+            }
+        }, limiter, metrics, logger).ConfigureAwait(false);
     };
 
     private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadTcpConnection(
@@ -358,25 +372,28 @@ public static class AgentHost
             peer = WorkloadPeerFeature.NotFound("the connection has no ip endpoints");
         }
 
-        await ServeWorkloadConnectionAsync(next, connection, peer, limiter, metrics, logger).ConfigureAwait(false);
+        // Over TCP the uid is only known once the peer is found (kernel record or socket table).
+        await ServeWorkloadConnectionAsync(next, connection, peer.UserId, peer.ProcessId, () => peer, limiter, metrics, logger).ConfigureAwait(false);
     };
 
-    // Over a cap the connection is closed before HTTP/2 starts: it costs nothing more, and the
-    // client's gRPC stack reports Unavailable (retryable), never PermissionDenied.
+    // Over a cap the connection is closed before HTTP/2 starts and before the peer is attributed:
+    // it costs nothing more, and the client's gRPC stack reports Unavailable (retryable), never
+    // PermissionDenied.
     private static async Task ServeWorkloadConnectionAsync(
-        ConnectionDelegate next, ConnectionContext connection, WorkloadPeerFeature peer, ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger)
+        ConnectionDelegate next, ConnectionContext connection, uint userId, int processId, Func<WorkloadPeerFeature> findPeer,
+        ConnectionLimiter limiter, Func<AgentMetrics?> metrics, ILogger logger)
     {
-        using var slot = limiter.TryAcquire(peer.UserId, out var refusal);
+        using var slot = limiter.TryAcquire(userId, out var refusal);
         if (slot is null)
         {
             metrics()?.WorkloadApiRefused.Add(1, new KeyValuePair<string, object?>("reason", "connections"));
-            AgentHostingLog.ConnectionRefused(logger, peer.UserId, peer.ProcessId, refusal!);
+            AgentHostingLog.ConnectionRefused(logger, userId, processId, refusal!);
             connection.Abort(new ConnectionAbortedException(refusal!));
             return;
         }
 
         connection.Features.Set(new ListenerFeature(AgentListener.WorkloadApi));
-        connection.Features.Set(peer);
+        connection.Features.Set(findPeer());
         await next(connection).ConfigureAwait(false);
     }
 
