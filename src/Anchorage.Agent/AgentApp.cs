@@ -51,8 +51,10 @@ public static class AgentApp
         CacheSynchronizer? sync = null;
         AgentHostHandle? host = null;
         GateRuntime? gate = null;
+        ConnectionAttributor? attribution = null;
         try
         {
+            attribution = ConnectionAttributor.Start(options.KernelAttribution, nodeLogger);
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
             var serverPolicy = new ServerPolicySource(loggerFactory.CreateLogger(PolicyLoggerCategory));
@@ -65,6 +67,7 @@ public static class AgentApp
                 {
                     Cache = cache,
                     Attestor = attestor,
+                    Attribution = attribution,
                     TimeProvider = time,
                     Readiness = _ => ValueTask.FromResult(Readiness(session, cacheForReadiness)),
                 },
@@ -75,7 +78,7 @@ public static class AgentApp
                 gate = await GateRuntime.StartAsync(gateOptions, cache, attestor, serverPolicy, loggerFactory, time).ConfigureAwait(false);
             }
 
-            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate);
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, attribution);
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities
@@ -105,6 +108,7 @@ public static class AgentApp
             sync?.Dispose();
             cache?.Dispose();
             session.Dispose();
+            attribution?.Dispose();
             throw;
         }
     }

@@ -1,3 +1,4 @@
+using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Internal;
@@ -12,11 +13,14 @@ public sealed class RunningAgent : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly GateRuntime? _gate;
+    private readonly ConnectionAttributor? _attribution;
     private Task _syncLoop = Task.CompletedTask;
 
     internal RunningAgent(
-        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateRuntime? gate = null)
+        AgentHostHandle host, NodeSession session, WorkloadCache cache, CacheSynchronizer sync, ServerPolicySource serverPolicy, GateRuntime? gate = null,
+        ConnectionAttributor? attribution = null)
     {
+        _attribution = attribution;
         ServerPolicy = serverPolicy;
         _gate = gate;
         Host = host;
@@ -47,6 +51,9 @@ public sealed class RunningAgent : IAsyncDisposable
     /// <summary>The gate (agent.yaml <c>gate:</c>); null when none is configured.</summary>
     public GateHost? Gate => _gate?.Host;
 
+    /// <summary>How connections are attributed to processes (eBPF or fallback).</summary>
+    public AttributionMode AttributionMode => _attribution?.Mode ?? AttributionMode.Fallback;
+
     /// <summary>The background synchronizer.</summary>
     public CacheSynchronizer Sync { get; }
 
@@ -76,6 +83,7 @@ public sealed class RunningAgent : IAsyncDisposable
         Sync.Dispose();
         Cache.Dispose();
         Session.Dispose();
+        _attribution?.Dispose();
         _stop.Dispose();
     }
 }

@@ -96,6 +96,45 @@ public static class PeerCredentialsReader
         return result;
     }
 
+    /// <summary>
+    /// Opens the process the kernel recorded at <c>connect()</c> (<paramref name="facts"/>) with a
+    /// pidfd; it must still be that process (same start time), else it exited and its pid may
+    /// belong to another one now.
+    /// </summary>
+    /// <exception cref="WorkloadAttestationException">The process that connected has exited.</exception>
+    public static PeerProcess FromFacts(Kernel.ConnectFacts facts)
+    {
+        if (facts.ProcessId <= 0)
+        {
+            throw new WorkloadAttestationException("the connect-time record has no process");
+        }
+
+        var peer = Open(facts.ProcessId, facts.RealUserId, facts.RealGroupId);
+        if (peer.StartTime != facts.StartTimeTicks)
+        {
+            peer.Dispose();
+            throw Exited(facts.ProcessId);
+        }
+
+        return new PeerProcess(peer.ProcessId, facts.RealUserId, facts.RealGroupId, peer.StartTime, peer.PidFd) { ConnectFacts = facts };
+    }
+
+    /// <summary>
+    /// The unix peer <paramref name="peer"/> (from <see cref="Read"/>) with the facts the kernel
+    /// recorded for its socket; the record must name the same process (pid and start time).
+    /// </summary>
+    /// <exception cref="WorkloadAttestationException">The record names another process.</exception>
+    public static PeerProcess WithFacts(PeerProcess peer, Kernel.ConnectFacts facts)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        if (facts.ProcessId != peer.ProcessId || facts.StartTimeTicks != peer.StartTime)
+        {
+            throw new WorkloadAttestationException("the connect-time record names another process than the socket's peer");
+        }
+
+        return new PeerProcess(peer.ProcessId, facts.RealUserId, facts.RealGroupId, peer.StartTime, peer.PidFd) { ConnectFacts = facts };
+    }
+
     /// <summary>True when the process has not exited (pidfd poll) and its pid still has the same start time.</summary>
     internal static bool IsAlive(PeerProcess peer)
     {

@@ -1,3 +1,5 @@
+using Anchorage.Agent.Internal;
+using Anchorage.Agent.Kernel;
 using Microsoft.Win32.SafeHandles;
 
 namespace Anchorage.Agent.Attestation;
@@ -27,11 +29,27 @@ public sealed class PeerProcess : IDisposable
     /// <summary>The process id, in the agent's pid namespace.</summary>
     public int ProcessId { get; }
 
-    /// <summary>The effective user id the process had when it connected.</summary>
+    /// <summary>
+    /// The user id the process had when it connected: the real one from the kernel's record
+    /// (<see cref="ConnectFacts"/>), or in fallback mode the one <c>SO_PEERCRED</c> or the socket
+    /// table reported, checked equal to the real and effective ids.
+    /// </summary>
     public uint UserId { get; }
 
-    /// <summary>The effective group id the process had when it connected.</summary>
+    /// <summary>The group id the process had when it connected (same sources as <see cref="UserId"/>).</summary>
     public uint GroupId { get; }
+
+    /// <summary>What the kernel recorded when the process connected; null when no program recorded it (fallback).</summary>
+    public ConnectFacts? ConnectFacts { get; init; }
+
+    /// <summary>Which mode found this peer.</summary>
+    public AttributionMode Mode => ConnectFacts is null ? AttributionMode.Fallback : AttributionMode.Kernel;
+
+    /// <summary>Fallback: the executable (device, inode) when the connection was accepted, re-checked at every call.</summary>
+    internal FileIdentity? PinnedExecutable { get; init; }
+
+    /// <summary>Fallback: the inode of the client's socket, to re-check that one process alone holds it.</summary>
+    internal ulong ClientSocketInode { get; init; }
 
     /// <summary>The process start time in clock ticks since boot (/proc/pid/stat field 22).</summary>
     public ulong StartTime { get; }

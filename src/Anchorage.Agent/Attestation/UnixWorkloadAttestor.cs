@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Anchorage.Agent.Attestation.Internal;
 using Anchorage.Agent.Internal;
 
 namespace Anchorage.Agent.Attestation;
@@ -20,12 +21,22 @@ namespace Anchorage.Agent.Attestation;
 /// receives another process's identity.
 /// </para>
 /// <para>
-/// The uid and gid are those the kernel recorded when the peer connected (<c>SO_PEERCRED</c>);
-/// names come from /etc/passwd and /etc/group, supplementary groups from the <c>Groups:</c> line
-/// of /proc/pid/status. The executable is hashed through /proc/pid/exe, which reaches the
-/// running binary even when its path has been replaced or deleted; a deleted binary gets no
-/// <c>unix:path</c> selector. Hashes are cached by device, inode, size, mtime and ctime, so an
-/// unchanged binary is read once; the cache holds at most the configured number of binaries.
+/// The uid and gid are those the kernel recorded when the peer connected: the real ids from the
+/// eBPF record (<see cref="PeerProcess.ConnectFacts"/>), or in fallback mode the checked ids of
+/// <see cref="PeerProcess"/>. A setuid or setgid image (kernel mode) gets only
+/// <c>unix:setid:true</c>, <c>unix:euid:N</c>, <c>unix:egid:N</c> and its executable's
+/// selectors, so only an entry that names it matches; fallback mode refuses it outright. Names
+/// come from /etc/passwd and /etc/group, supplementary groups from the <c>Groups:</c> line of
+/// /proc/pid/status.
+/// </para>
+/// <para>
+/// The executable is the one the process connected with (kernel mode: the recorded device and
+/// inode; fallback: the one pinned at accept, which must still run). <c>unix:path</c> is emitted
+/// only when that path, looked up in the agent's own mount namespace, is that very file, so a
+/// bind mount in another namespace or an exec after connect does not name another binary.
+/// <c>unix:sha256</c> hashes that file, reached through /proc/pid/exe or the path; a deleted
+/// binary gets no <c>unix:path</c>. Hashes are cached by device, inode, size, mtime and ctime,
+/// so an unchanged binary is read once; the cache holds at most the configured number of binaries.
 /// </para>
 /// </remarks>
 public sealed class UnixWorkloadAttestor : IWorkloadAttestor
@@ -79,38 +90,25 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
 
         try
         {
-            var users = _users.Read();
-            var groups = _groups.Read();
-
-            Add(selectors, "uid", peer.UserId);
-            if (users.TryGetValue(peer.UserId, out var user))
+            if (peer.ConnectFacts is null)
             {
-                Add(selectors, "user", user);
+                FallbackChecks.Recheck(peer);
             }
 
-            Add(selectors, "gid", peer.GroupId);
-            if (groups.TryGetValue(peer.GroupId, out var group))
+            if (peer.ConnectFacts is { IsSetId: true } setId)
             {
-                Add(selectors, "group", group);
+                // A setuid or setgid image: none of the ordinary selectors, so only an entry that
+                // names it (unix:setid:true, its effective ids, or its binary) can match.
+                Add(selectors, "setid", "true");
+                Add(selectors, "euid", setId.EffectiveUserId);
+                Add(selectors, "egid", setId.EffectiveGroupId);
+            }
+            else
+            {
+                await AddIdentitySelectorsAsync(selectors, peer, proc, cancellationToken).ConfigureAwait(false);
             }
 
-            var status = await File.ReadAllTextAsync(proc + "/status", cancellationToken).ConfigureAwait(false);
-            foreach (var gid in ProcFs.ParseGroups(status))
-            {
-                Add(selectors, "supplementary_gid", gid);
-                if (groups.TryGetValue(gid, out var name))
-                {
-                    Add(selectors, "supplementary_group", name);
-                }
-            }
-
-            var exe = new FileInfo(proc + "/exe").LinkTarget ?? throw PeerCredentialsReader.Exited(pid);
-            if (!exe.EndsWith(DeletedSuffix, StringComparison.Ordinal))
-            {
-                Add(selectors, "path", exe);
-            }
-
-            Add(selectors, "sha256", await HashExecutableAsync(proc + "/exe", cancellationToken).ConfigureAwait(false));
+            await AddExecutableSelectorsAsync(selectors, peer, proc, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -137,16 +135,93 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
         return new WorkloadAttestation(pid, selectors);
     }
 
+    private async Task AddIdentitySelectorsAsync(List<WorkloadSelector> selectors, PeerProcess peer, string proc, CancellationToken cancellationToken)
+    {
+        var users = _users.Read();
+        var groups = _groups.Read();
+
+        Add(selectors, "uid", peer.UserId);
+        if (users.TryGetValue(peer.UserId, out var user))
+        {
+            Add(selectors, "user", user);
+        }
+
+        Add(selectors, "gid", peer.GroupId);
+        if (groups.TryGetValue(peer.GroupId, out var group))
+        {
+            Add(selectors, "group", group);
+        }
+
+        var status = await File.ReadAllTextAsync(proc + "/status", cancellationToken).ConfigureAwait(false);
+        foreach (var gid in ProcFs.ParseGroups(status))
+        {
+            Add(selectors, "supplementary_gid", gid);
+            if (groups.TryGetValue(gid, out var name))
+            {
+                Add(selectors, "supplementary_group", name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>unix:path</c> only when the path, looked up in the agent's own mount namespace, is the
+    /// very file the process runs (connected with, in kernel mode); <c>unix:sha256</c> of that file.
+    /// </summary>
+    private async Task AddExecutableSelectorsAsync(List<WorkloadSelector> selectors, PeerProcess peer, string proc, CancellationToken cancellationToken)
+    {
+        var exeLink = proc + "/exe";
+        var running = LinuxNative.StatxIdentity(exeLink);
+        var connected = peer.ConnectFacts is { } facts
+            ? new FileIdentity(facts.ExecutableDeviceNumbers.Major, facts.ExecutableDeviceNumbers.Minor, facts.ExecutableInode, 0, 0, 0, 0, 0)
+            : running;
+        var exe = new FileInfo(exeLink).LinkTarget ?? throw PeerCredentialsReader.Exited(peer.ProcessId);
+        var pathMatches = false;
+        if (!exe.EndsWith(DeletedSuffix, StringComparison.Ordinal) && Path.IsPathFullyQualified(exe))
+        {
+            try
+            {
+                pathMatches = FallbackChecks.SameFile(LinuxNative.StatxIdentity(exe), connected);
+            }
+            catch (IOException)
+            {
+                // No such path in the agent's mount namespace.
+            }
+        }
+
+        if (pathMatches)
+        {
+            Add(selectors, "path", exe);
+        }
+
+        // The file to hash: the running binary if it is the one that connected, else the path
+        // when it names that file; else (exec'd since, from an unreachable file) no hash.
+        string? source = FallbackChecks.SameFile(running, connected) ? exeLink : pathMatches ? exe : null;
+        if (source is not null)
+        {
+            var hash = await HashExecutableAsync(source, connected, cancellationToken).ConfigureAwait(false);
+            if (hash is not null)
+            {
+                Add(selectors, "sha256", hash);
+            }
+        }
+    }
+
     private static void Add(List<WorkloadSelector> selectors, string key, uint id) =>
         Add(selectors, key, id.ToString(CultureInfo.InvariantCulture));
 
     private static void Add(List<WorkloadSelector> selectors, string key, string value) =>
         selectors.Add(new WorkloadSelector(SelectorType, key + ":" + value));
 
-    private async Task<string> HashExecutableAsync(string exeLink, CancellationToken cancellationToken)
+    private async Task<string?> HashExecutableAsync(string exeLink, FileIdentity expected, CancellationToken cancellationToken)
     {
         using var handle = File.OpenHandle(exeLink, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
         var identity = LinuxNative.StatxIdentity(handle);
+        if (!FallbackChecks.SameFile(identity, expected))
+        {
+            // Replaced between the check and the open: hash nothing rather than another file.
+            return null;
+        }
+
         lock (hashCacheLock)
         {
             if (hashCache.TryGetValue(identity, out var cached))

@@ -67,6 +67,7 @@ public static partial class AgentConfigLoader
         var listen = ReadListen(listenSection, dataDir, dataDirNode?.Line, out var adminSocketValid);
         var adminUids = ReadAdminUids(root);
         var gate = ReadGate(root);
+        var kernel = ReadKernelAttribution(root);
         root.RejectUnknownKeys();
         if (workloadSocketValid && adminSocketValid)
         {
@@ -92,6 +93,7 @@ public static partial class AgentConfigLoader
             Listen = listen,
             AdminUids = adminUids,
             Gate = gate,
+            KernelAttribution = kernel,
         };
         return new ConfigResult<AgentOptions>(syncInterval is { } interval ? options with { SyncInterval = interval } : options);
     }
@@ -225,6 +227,61 @@ public static partial class AgentConfigLoader
         }
 
         return value;
+    }
+
+    private static KernelAttributionOptions ReadKernelAttribution(ConfigMap root)
+    {
+        if (root.Get("attestation") is null)
+        {
+            return new KernelAttributionOptions();
+        }
+
+        var attestation = root.Section("attestation");
+        var section = attestation.Section("kernel");
+        attestation.RejectUnknownKeys();
+        var mode = KernelAttributionMode.Auto;
+        var modeNode = section.Get("mode");
+        switch (modeNode?.Scalar())
+        {
+            case null:
+                break;
+            case "auto":
+                break;
+            case "required":
+                mode = KernelAttributionMode.Required;
+                break;
+            case "off":
+                mode = KernelAttributionMode.Off;
+                break;
+            case var other:
+                modeNode!.Error($"{ConfigText.Quote(other)} must be auto, required or off");
+                break;
+        }
+
+        var cgroups = new List<string>();
+        foreach (var item in section.Get("cgroups")?.List() ?? [])
+        {
+            if (item.AbsolutePath() is not { } path)
+            {
+                continue;
+            }
+
+            if (Path.TrimEndingDirectorySeparator(path) is "/sys/fs/cgroup" or "/sys/fs/cgroup/unified")
+            {
+                item.Error("must not be the root cgroup: every process on the host would be attributed");
+                continue;
+            }
+
+            cgroups.Add(path);
+        }
+
+        if (mode == KernelAttributionMode.Required && cgroups.Count == 0 && modeNode is not null)
+        {
+            modeNode.Error("required needs at least one cgroup in attestation.kernel.cgroups");
+        }
+
+        section.RejectUnknownKeys();
+        return new KernelAttributionOptions { Mode = mode, Cgroups = cgroups };
     }
 
     private static WorkloadApiListenOptions ReadWorkloadApi(ConfigMap section, out bool socketValid)

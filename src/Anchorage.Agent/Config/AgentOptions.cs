@@ -49,6 +49,9 @@ public sealed record AgentOptions
     /// <summary>The gate (agent.yaml <c>gate:</c>); null when the agent runs no gate.</summary>
     public GateOptions? Gate { get; init; }
 
+    /// <summary><c>attestation.kernel</c>: connect-time attribution by eBPF.</summary>
+    public KernelAttributionOptions KernelAttribution { get; init; } = new();
+
     // The join token is a secret and records print every property: leave it out, so logging the options is safe.
     private bool PrintMembers(StringBuilder builder)
     {

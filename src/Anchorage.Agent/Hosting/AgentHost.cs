@@ -150,7 +150,7 @@ public static class AgentHost
             kestrel.ListenUnixSocket(workloadSocket, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                listen.Use(WorkloadUnixConnection(logger));
+                listen.Use(WorkloadUnixConnection(setup.Attribution, logger));
             });
             if (tcp is not null)
             {
@@ -158,7 +158,7 @@ public static class AgentHost
                 {
                     tcpListen = listen;
                     listen.Protocols = HttpProtocols.Http2;
-                    listen.Use(WorkloadTcpConnection(logger));
+                    listen.Use(WorkloadTcpConnection(setup.Attribution, logger));
                 });
             }
 
@@ -275,14 +275,14 @@ public static class AgentHost
     };
 
     // The peer is fixed when it connects: found once per connection, its pidfd held until the connection ends.
-    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadUnixConnection(ILogger logger) => next => async connection =>
+    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadUnixConnection(ConnectionAttributor attribution, ILogger logger) => next => async connection =>
     {
         WorkloadPeerFeature peer;
         try
         {
             var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
                 ?? throw new InvalidOperationException("the workload api connection exposes no socket");
-            peer = WorkloadPeerFeature.Found(Attestation.PeerCredentialsReader.Read(socket));
+            peer = WorkloadPeerFeature.Found(attribution.AttributeUnix(socket));
         }
         catch (Exception e) when (e is Attestation.WorkloadAttestationException or SocketException or ObjectDisposedException)
         {
@@ -293,15 +293,19 @@ public static class AgentHost
         await ServeWorkloadConnectionAsync(next, connection, peer).ConfigureAwait(false);
     };
 
-    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadTcpConnection(ILogger logger) => next => async connection =>
+    private static Func<ConnectionDelegate, ConnectionDelegate> WorkloadTcpConnection(ConnectionAttributor attribution, ILogger logger) => next => async connection =>
     {
         WorkloadPeerFeature peer;
         if (connection.LocalEndPoint is IPEndPoint local && connection.RemoteEndPoint is IPEndPoint remote)
         {
-            peer = TcpPeerLocator.Locate(local, remote);
-            if (peer.Failure is { } failure)
+            try
             {
-                AgentHostingLog.TcpPeerNotFound(logger, remote, failure);
+                peer = WorkloadPeerFeature.Found(attribution.AttributeTcp(local, remote));
+            }
+            catch (Attestation.WorkloadAttestationException e)
+            {
+                AgentHostingLog.TcpPeerNotFound(logger, remote, e.Message);
+                peer = WorkloadPeerFeature.NotFound(e.Message);
             }
         }
         else

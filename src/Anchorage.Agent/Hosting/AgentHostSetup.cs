@@ -14,6 +14,12 @@ public sealed class AgentHostSetup
     /// <summary>Attests Workload API callers (e.g. <see cref="UnixWorkloadAttestor"/>). Required.</summary>
     public required IWorkloadAttestor Attestor { get; init; }
 
+    /// <summary>
+    /// Finds the process behind each accepted Workload API connection (eBPF records or the
+    /// fallback). Default <see cref="ConnectionAttributor.FallbackOnly"/>. Not disposed by the host.
+    /// </summary>
+    public ConnectionAttributor Attribution { get; init; } = ConnectionAttributor.FallbackOnly;
+
     /// <summary>The clock registered for the services and used for JWT-SVID validation. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -122,6 +122,35 @@ internal static partial class LinuxNative
         public short Revents;
     }
 
+    /// <summary>open(2) of a directory (O_RDONLY | O_DIRECTORY | O_CLOEXEC), e.g. a cgroup to attach programs to.</summary>
+    internal static SafeFileHandle OpenDirectory(string path)
+    {
+        const int ODirectory = 0x10000;
+        const int OCloexec = 0x80000;
+        var fd = Open(path, ODirectory | OCloexec);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open {path} (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>The file type and mode bits (st_mode) of <paramref name="path"/>, following symlinks.</summary>
+    internal static uint StatxMode(string path)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, 0, StatxBasicStats, ref MemoryMarshal.GetReference(buffer)) != 0)
+        {
+            throw new IOException($"statx {path} failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        return BinaryPrimitives.ReadUInt16LittleEndian(buffer[28..]);
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial nint Syscall(nint number, nint arg1, nint arg2);
 

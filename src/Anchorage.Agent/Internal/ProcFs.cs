@@ -66,14 +66,19 @@ internal static class ProcFs
     }
 
     /// <summary>The effective id (second column) of the "Uid:" or "Gid:" line of /proc/pid/status.</summary>
-    internal static uint ParseEffectiveId(string status, string key)
+    internal static uint ParseEffectiveId(string status, string key) => ParseId(status, key, 1);
+
+    /// <summary>The real id (first column) of the "Uid:" or "Gid:" line of /proc/pid/status.</summary>
+    internal static uint ParseRealId(string status, string key) => ParseId(status, key, 0);
+
+    private static uint ParseId(string status, string key, int column)
     {
         foreach (var line in status.Split('\n'))
         {
             if (line.StartsWith(key, StringComparison.Ordinal))
             {
                 var ids = line[key.Length..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-                return uint.Parse(ids[1], NumberStyles.None, CultureInfo.InvariantCulture);
+                return uint.Parse(ids[column], NumberStyles.None, CultureInfo.InvariantCulture);
             }
         }
 

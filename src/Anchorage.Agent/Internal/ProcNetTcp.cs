@@ -26,7 +26,10 @@ internal static class ProcNetTcp
     /// <paramref name="remote"/> in the table <paramref name="text"/>, or null when no row (with a
     /// non-zero inode) matches. IPv4-mapped IPv6 addresses compare equal to their IPv4 address.
     /// </summary>
-    internal static ulong? FindInode(string text, IPEndPoint local, IPEndPoint remote)
+    internal static ulong? FindInode(string text, IPEndPoint local, IPEndPoint remote) => FindRow(text, local, remote)?.Inode;
+
+    /// <summary>The row behind <see cref="FindInode"/>: its inode and the uid that created the socket.</summary>
+    internal static Row? FindRow(string text, IPEndPoint local, IPEndPoint remote)
     {
         var wantLocal = Normalize(local);
         var wantRemote = Normalize(remote);
@@ -35,7 +38,7 @@ internal static class ProcNetTcp
             if (TryParseRow(line, out var row) && row.Inode != 0
                 && Normalize(row.Local).Equals(wantLocal) && Normalize(row.Remote).Equals(wantRemote))
             {
-                return row.Inode;
+                return row;
             }
         }
 

@@ -134,6 +134,44 @@ public class AgentConfigLoaderTests
         Assert.False(options.InsecureBootstrap);
         Assert.Equal(new HostPort("127.0.0.1", 8088), options.WorkloadApi.Tcp);
         Assert.Equal("/run/anchorage/agent/admin.sock", options.Listen.AdminSocket);
+        Assert.Equal(KernelAttributionMode.Auto, options.KernelAttribution.Mode);
+        Assert.Equal(["/sys/fs/cgroup/unified/workloads"], options.KernelAttribution.Cgroups);
+    }
+
+    [Fact]
+    public void Parse_NoAttestationSection_KernelAttributionAutoWithoutCgroups()
+    {
+        var result = AgentConfigLoader.Parse("trustDomain: acme.corp\nserverAddress: s:1\ninsecureBootstrap: true\n");
+
+        Assert.Empty(result.ErrorLines);
+        Assert.Equal(KernelAttributionMode.Auto, result.Value!.KernelAttribution.Mode);
+        Assert.Empty(result.Value.KernelAttribution.Cgroups);
+    }
+
+    [Fact]
+    public void Parse_KernelAttributionErrors_EachReportedWithItsKeyPath()
+    {
+        var result = AgentConfigLoader.Parse(
+            "trustDomain: acme.corp\nserverAddress: s:1\ninsecureBootstrap: true\n"
+            + "attestation:\n  kernel:\n    mode: sometimes\n    cgroups: [/sys/fs/cgroup/unified, relative/cg, /sys/fs/cgroup/unified/ok]\n    extra: 1\n");
+
+        Assert.Equal(
+            [
+                "agent.yaml:6: attestation.kernel.mode: \"sometimes\" must be auto, required or off",
+                "agent.yaml:7: attestation.kernel.cgroups[0]: must not be the root cgroup: every process on the host would be attributed",
+                "agent.yaml:7: attestation.kernel.cgroups[1]: \"relative/cg\" must be an absolute path",
+                "agent.yaml:8: attestation.kernel.extra: unknown setting",
+            ],
+            result.ErrorLines);
+    }
+
+    [Fact]
+    public void Parse_KernelAttributionRequiredWithoutCgroups_Error()
+    {
+        var result = AgentConfigLoader.Parse(
+            "trustDomain: acme.corp\nserverAddress: s:1\ninsecureBootstrap: true\nattestation:\n  kernel:\n    mode: required\n");
+
+        Assert.Equal(["agent.yaml:6: attestation.kernel.mode: required needs at least one cgroup in attestation.kernel.cgroups"], result.ErrorLines);
     }
 
     [Theory]

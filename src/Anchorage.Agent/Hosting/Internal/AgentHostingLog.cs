@@ -35,4 +35,10 @@ internal static partial class AgentHostingLog
 
     [LoggerMessage(EventId = 5512, EventName = "WorkloadNoPeer", Level = LogLevel.Debug, Message = "workload api call without an attested peer: {Reason}")]
     public static partial void NoPeer(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 5520, EventName = "AttributionKernel", Level = LogLevel.Information, Message = "connect-time attribution: eBPF (programs attached to {Cgroups}); connections without a record: {Unrecorded}")]
+    public static partial void AttributionKernel(ILogger logger, string cgroups, string unrecorded);
+
+    [LoggerMessage(EventId = 5521, EventName = "AttributionFallback", Level = LogLevel.Warning, Message = "connect-time attribution: fallback (user space) because {Reason}")]
+    public static partial void AttributionFallback(ILogger logger, string reason);
 }

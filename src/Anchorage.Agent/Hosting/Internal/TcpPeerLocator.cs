@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Attestation.Internal;
 using Anchorage.Agent.Internal;
 
 namespace Anchorage.Agent.Hosting.Internal;
@@ -9,14 +10,16 @@ namespace Anchorage.Agent.Hosting.Internal;
 /// Finds the local process at the other end of a loopback TCP connection from the kernel's own
 /// tables: the client's socket inode from /proc/net/tcp{,6} (the row whose local end is the
 /// client's endpoint and whose remote end is ours), then the one process holding that inode in
-/// /proc/&lt;pid&gt;/fd, pinned with a pidfd.
+/// /proc/&lt;pid&gt;/fd, pinned with a pidfd. This is the fallback when no eBPF record exists: the
+/// holder must also pass <see cref="FallbackChecks"/> against the socket's creator uid (the
+/// table's uid column), so a socket passed to a setuid program gets no identity.
 /// </summary>
 internal static class TcpPeerLocator
 {
     public const string NotLoopback = "peer is not on the loopback interface";
     public const string NoSocket = "peer socket not found in /proc/net/tcp";
     public const string NoOwner = "no process holds the peer socket";
-    public const string SharedSocket = "the peer socket is held by more than one process";
+    public const string SharedSocket = FallbackChecks.SharedSocket;
 
     /// <summary>Locates the client of a connection accepted on <paramref name="server"/> from <paramref name="client"/>.</summary>
     public static WorkloadPeerFeature Locate(IPEndPoint server, IPEndPoint client)
@@ -26,11 +29,12 @@ internal static class TcpPeerLocator
             return WorkloadPeerFeature.NotFound(NotLoopback);
         }
 
-        var inode = FindInode(client, server);
-        if (inode is not { } socketInode)
+        if (FindRow(client, server) is not { } row)
         {
             return WorkloadPeerFeature.NotFound(NoSocket);
         }
+
+        var socketInode = row.Inode;
 
         var owners = SocketOwners.Find(socketInode);
         if (owners.Count == 0)
@@ -66,10 +70,18 @@ internal static class TcpPeerLocator
                 $"process {pid.ToString(CultureInfo.InvariantCulture)} no longer holds the peer socket");
         }
 
-        return WorkloadPeerFeature.Found(peer);
+        try
+        {
+            return WorkloadPeerFeature.Found(FallbackChecks.Pin(peer, row.Uid, null, socketInode, holderChecked: true));
+        }
+        catch (WorkloadAttestationException e)
+        {
+            peer.Dispose();
+            return WorkloadPeerFeature.NotFound(e.Message);
+        }
     }
 
-    private static ulong? FindInode(IPEndPoint local, IPEndPoint remote)
+    private static ProcNetTcp.Row? FindRow(IPEndPoint local, IPEndPoint remote)
     {
         foreach (var path in ProcNetTcp.TablePaths)
         {
@@ -84,9 +96,9 @@ internal static class TcpPeerLocator
                 continue;
             }
 
-            if (ProcNetTcp.FindInode(text, local, remote) is { } inode)
+            if (ProcNetTcp.FindRow(text, local, remote) is { } row)
             {
-                return inode;
+                return row;
             }
         }
 

@@ -1,0 +1,138 @@
+using System.Globalization;
+using Anchorage.Agent.Internal;
+
+namespace Anchorage.Agent.Attestation.Internal;
+
+/// <summary>
+/// What user space can do when no eBPF record exists for a connection (docs/agent.md,
+/// "Connect-time attribution"): the ids must be the real and effective ones and match what the
+/// kernel said at connect time; no setuid or setgid image; the executable is pinned when the
+/// connection is accepted and must be the same at every call; one process alone may hold the
+/// client's socket.
+/// </summary>
+internal static class FallbackChecks
+{
+    public const string SharedSocket = "the peer socket is held by more than one process";
+    private const uint SetUidBit = 0x800;
+    private const uint SetGidBit = 0x400;
+
+    /// <summary>
+    /// Checks <paramref name="peer"/> and returns it pinned (executable, socket inode); the pidfd
+    /// moves to the returned instance.
+    /// </summary>
+    /// <param name="peer">The process found for the connection.</param>
+    /// <param name="connectUid">The uid the kernel reported for the socket (<c>SO_PEERCRED</c> or the socket's creator).</param>
+    /// <param name="connectGid">The gid from <c>SO_PEERCRED</c>, or null when unknown (TCP).</param>
+    /// <param name="clientSocketInode">The client socket's inode.</param>
+    /// <param name="holderChecked">True when the caller has just found <paramref name="peer"/> as the socket's only holder.</param>
+    /// <exception cref="WorkloadAttestationException">A check failed; the message says which.</exception>
+    public static PeerProcess Pin(PeerProcess peer, uint connectUid, uint? connectGid, ulong clientSocketInode, bool holderChecked = false)
+    {
+        var pid = peer.ProcessId;
+        var (uid, gid) = CheckIds(pid, connectUid, connectGid);
+        var exe = CheckExecutable(pid);
+        if (!holderChecked)
+        {
+            CheckSoleHolder(pid, clientSocketInode);
+        }
+
+        if (!PeerCredentialsReader.IsAlive(peer))
+        {
+            throw PeerCredentialsReader.Exited(pid);
+        }
+
+        return new PeerProcess(pid, uid, gid, peer.StartTime, peer.PidFd)
+        {
+            PinnedExecutable = exe,
+            ClientSocketInode = clientSocketInode,
+        };
+    }
+
+    /// <summary>Re-checks a pinned peer at a call: same ids, same executable, still the only holder.</summary>
+    /// <exception cref="WorkloadAttestationException">A check failed; the message says which.</exception>
+    public static void Recheck(PeerProcess peer)
+    {
+        var pid = peer.ProcessId;
+        CheckIds(pid, peer.UserId, peer.GroupId);
+        var exe = CheckExecutable(pid);
+        if (peer.PinnedExecutable is { } pinned && !SameFile(pinned, exe))
+        {
+            throw new WorkloadAttestationException(
+                $"process {Pid(pid)} runs another executable than when it connected (exec after connect)");
+        }
+
+        if (peer.ClientSocketInode != 0)
+        {
+            CheckSoleHolder(pid, peer.ClientSocketInode);
+        }
+    }
+
+    /// <summary>True when both name the same file (device and inode).</summary>
+    public static bool SameFile(FileIdentity a, FileIdentity b) =>
+        a.DevMajor == b.DevMajor && a.DevMinor == b.DevMinor && a.Inode == b.Inode;
+
+    private static (uint Uid, uint Gid) CheckIds(int pid, uint connectUid, uint? connectGid)
+    {
+        string status;
+        try
+        {
+            status = File.ReadAllText($"/proc/{Pid(pid)}/status");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw PeerCredentialsReader.Exited(pid);
+        }
+
+        var ruid = ProcFs.ParseRealId(status, "Uid:");
+        var euid = ProcFs.ParseEffectiveId(status, "Uid:");
+        var rgid = ProcFs.ParseRealId(status, "Gid:");
+        var egid = ProcFs.ParseEffectiveId(status, "Gid:");
+        if (ruid != euid || rgid != egid)
+        {
+            throw new WorkloadAttestationException(
+                $"process {Pid(pid)} runs with real and effective ids that differ (setuid or setgid)");
+        }
+
+        if (ruid != connectUid || (connectGid is { } g && rgid != g))
+        {
+            throw new WorkloadAttestationException(
+                $"process {Pid(pid)} has other ids than the socket's ({Pid((int)ruid)} != {Pid((int)connectUid)})");
+        }
+
+        return (ruid, rgid);
+    }
+
+    private static FileIdentity CheckExecutable(int pid)
+    {
+        var exe = $"/proc/{Pid(pid)}/exe";
+        try
+        {
+            if ((LinuxNative.StatxMode(exe) & (SetUidBit | SetGidBit)) != 0)
+            {
+                throw new WorkloadAttestationException($"process {Pid(pid)} runs a setuid or setgid executable");
+            }
+
+            return LinuxNative.StatxIdentity(exe);
+        }
+        catch (IOException)
+        {
+            throw PeerCredentialsReader.Exited(pid);
+        }
+    }
+
+    private static void CheckSoleHolder(int pid, ulong inode)
+    {
+        var owners = SocketOwners.Find(inode);
+        if (owners.Count > 1)
+        {
+            throw new WorkloadAttestationException(SharedSocket);
+        }
+
+        if (owners.Count == 0 || owners[0] != pid)
+        {
+            throw new WorkloadAttestationException($"process {Pid(pid)} no longer holds the peer socket");
+        }
+    }
+
+    private static string Pid(int pid) => pid.ToString(CultureInfo.InvariantCulture);
+}
