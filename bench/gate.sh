@@ -9,12 +9,16 @@
 #   stunnel   client -> stunnel client -> mTLS -> stunnel server -> echo
 #   mtls      client does mTLS itself -> TLS echo (direct, no proxy)
 #   plain     client -> echo (no TLS, no proxy)
+#   gate-transparent  client in a bench cgroup -> plain text to the inbound gate's real address,
+#             redirected by cgroup connect4 -> outbound gate (tcp) -> mTLS -> inbound gate -> echo
+#             (root, cgroup v2 and the eBPF object only; otherwise the summary says why it is skipped)
 # and prints, besides each path's figures,
 #   gate conn/s = R x stunnel       (closed loop, C clients, new connection + 1-byte echo each)
 #   gate MB/s = R x stunnel         (S streams echoing 64 KiB chunks)
 #   gate set-up p50 = A ms (direct mTLS B ms)
 #   gate tcp attribution with 1000 processes: p50 = A ms (unix socket B ms)
-# Goals (issue 6): conn/s R >= 1.0, MB/s R >= 0.8.
+#   gate-transparent set-up p50 = A ms = R x the unix-socket listener's; conn/s = R x stunnel
+# Goals (issue 6): conn/s R >= 1.0, MB/s R >= 0.8; (issue 10) transparent set-up p50 <= 1.3x unix.
 #
 # usage: bench/gate.sh [--seconds S] [--clients C] [--streams S] [--keep]
 set -euo pipefail
@@ -49,6 +53,13 @@ for project in src/Anchorage.Cli bench/Anchorage.Benchmarks; do
 done
 
 work="$(mktemp -d)"
+# Transparent interception needs root, cgroup v2 and the eBPF object; without them it is skipped (said below).
+cgroup=""
+transparent_skip=""
+if [[ $EUID -ne 0 ]]; then transparent_skip="not root"
+elif [[ ! -f /sys/fs/cgroup/unified/cgroup.procs ]]; then transparent_skip="no cgroup v2 at /sys/fs/cgroup/unified"
+elif [[ ! -f "$root/src/Anchorage.Cli/bin/Release/net10.0/bpf/transparent.bpf.o" ]]; then transparent_skip="built without the eBPF programs (clang, bpftool)"
+else cgroup="/sys/fs/cgroup/unified/anchorage-bench-$$"; mkdir "$cgroup"; fi
 pids=()
 sleepers=()
 cleanup() {
@@ -57,6 +68,10 @@ cleanup() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill "${pids[i]}" 2>/dev/null && wait "${pids[i]}" 2>/dev/null || true
   done
+  if [[ -n "$cgroup" && -d "$cgroup" ]]; then
+    echo 1 >"$cgroup/cgroup.kill" 2>/dev/null || true
+    for _ in $(seq 50); do rmdir "$cgroup" 2>/dev/null && break; sleep 0.1; done
+  fi
   if [[ $keep -eq 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -134,6 +149,19 @@ gate:
       listen: tcp://127.0.0.1:$in_port
       forward: 127.0.0.1:$echo_port
 YAML
+# Transparent: a client in the bench cgroup calls the inbound gate's real address in plain text;
+# the kernel redirects it to the outbound gate, which dials that address with mTLS (same path as
+# bench-unix after the listener). failMode open: nothing stays attached if the bench dies.
+if [[ -n "$cgroup" ]]; then
+  cat >>"$work/agent/agent.yaml" <<YAML
+  transparent:
+    listen: tcp://127.0.0.1:$(port)
+    failMode: open
+    cgroups: [$cgroup]
+    destinations:
+      - { name: bench-transparent, cidr: 127.0.0.1/32, ports: "$in_port", peer: "$self_id" }
+YAML
+fi
 
 echo "starting the echo backends and the agent ..."
 "${bench[@]}" gate-echo --listen "127.0.0.1:$echo_port" >"$work/echo.log" 2>&1 &
@@ -183,12 +211,16 @@ tls=(--cert "$svid" --key "$key" --ca "$ca")
 load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients 1
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients 1
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients 1
+in_cgroup() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"; }
+tload() { in_cgroup "${bench[@]}" gate-load "$@" --seconds "$seconds" | tee -a "$out"; }
+[[ -n "$cgroup" ]] && tload --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients 1
 load --label mtls --connect "127.0.0.1:$tls_echo_port" --mode conn --clients 1 "${tls[@]}"
 load --label plain --connect "127.0.0.1:$echo_port" --mode conn --clients 1
 # Throughput of connections and of bytes, gate then stunnel.
 load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients "$clients"
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients "$clients"
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients "$clients"
+[[ -n "$cgroup" ]] && tload --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients "$clients"
 load --label gate --connect "127.0.0.1:$out_port" --mode stream --clients "$streams"
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode stream --clients "$streams"
 
@@ -212,5 +244,11 @@ echo "gate tcp attribution with 1000 processes: p50 = $(field gate-1000procs con
 echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, tcp outbound listener; goal >= 1.0)"
 echo "gate-unix conn/s = $(ratio "$(field gate-unix conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, unix-socket outbound listener)"
 echo "gate MB/s = $(ratio "$(field gate stream "$streams" MB/s)" "$(field stunnel stream "$streams" MB/s)") x stunnel ($streams streams; goal >= 0.8)"
+if [[ -n "$cgroup" ]]; then
+  echo "gate-transparent set-up p50 = $(field gate-transparent conn 1 p50) ms = $(ratio "$(field gate-transparent conn 1 p50)" "$(field gate-unix conn 1 p50)") x the unix-socket listener's ($(field gate-unix conn 1 p50) ms; goal <= 1.3)"
+  echo "gate-transparent conn/s = $(ratio "$(field gate-transparent conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, unmodified client redirected by cgroup connect4)"
+else
+  echo "gate-transparent: skipped ($transparent_skip)"
+fi
 denied="$(grep -c '"decision":"deny"' "$work/agent/audit.jsonl" || true)"
 echo "audit: $(wc -l <"$work/agent/audit.jsonl") records, $denied denials; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

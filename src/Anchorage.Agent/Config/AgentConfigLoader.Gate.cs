@@ -50,6 +50,8 @@ public static partial class AgentConfigLoader
             }
         }
 
+        var transparentNode = section.Get("transparent");
+        var transparent = transparentNode?.Map() is { } transparentMap ? ReadTransparent(transparentMap, names) : null;
         section.RejectUnknownKeys();
         return new GateOptions
         {
@@ -58,6 +60,7 @@ public static partial class AgentConfigLoader
             CloseOnRevoke = closeOnRevoke,
             Outbound = outbound,
             Inbound = inbound,
+            Transparent = transparent,
         };
     }
 
@@ -104,41 +107,7 @@ public static partial class AgentConfigLoader
             }
         }
 
-        var peerNode = map.Get("peer");
-        var peerTdNode = map.Get("peerTrustDomain");
-        SpiffeId? peer = null;
-        TrustDomain? peerTd = null;
-        if (peerNode is not null && peerTdNode is not null)
-        {
-            peerTdNode.Error("set only one of peer and peerTrustDomain");
-        }
-        else if (peerNode is null && peerTdNode is null)
-        {
-            map.Errors.Add(map.PathOf("peer"), "either peer or peerTrustDomain is required", map.Line);
-        }
-        else if (peerNode?.Scalar() is { } peerText)
-        {
-            if (SpiffeId.TryParse(peerText, out var id, out var error))
-            {
-                peer = id;
-            }
-            else
-            {
-                peerNode.Error(error);
-            }
-        }
-        else if (peerTdNode?.Scalar() is { } tdText)
-        {
-            if (TrustDomain.TryParse(tdText, out var td, out var error))
-            {
-                peerTd = td;
-            }
-            else
-            {
-                peerTdNode.Error(error);
-            }
-        }
-
+        var (peer, peerTd) = ReadPeer(map);
         map.RejectUnknownKeys();
         if (name is null || listen is null || target is null || (peer is null && peerTd is null))
         {
@@ -188,6 +157,41 @@ public static partial class AgentConfigLoader
         return name is null || listen is null || forward is null
             ? null
             : new GateInboundOptions { Name = name, Listen = listen, Forward = forward };
+    }
+
+    // peer or peerTrustDomain: exactly one (outbound listeners and transparent destinations).
+    private static (SpiffeId? Peer, TrustDomain? PeerTrustDomain) ReadPeer(ConfigMap map)
+    {
+        var peerNode = map.Get("peer");
+        var peerTdNode = map.Get("peerTrustDomain");
+        if (peerNode is not null && peerTdNode is not null)
+        {
+            peerTdNode.Error("set only one of peer and peerTrustDomain");
+        }
+        else if (peerNode is null && peerTdNode is null)
+        {
+            map.Errors.Add(map.PathOf("peer"), "either peer or peerTrustDomain is required", map.Line);
+        }
+        else if (peerNode?.Scalar() is { } peerText)
+        {
+            if (SpiffeId.TryParse(peerText, out var id, out var error))
+            {
+                return (id, null);
+            }
+
+            peerNode.Error(error);
+        }
+        else if (peerTdNode?.Scalar() is { } tdText)
+        {
+            if (TrustDomain.TryParse(tdText, out var td, out var error))
+            {
+                return (null, td);
+            }
+
+            peerTdNode.Error(error);
+        }
+
+        return (null, null);
     }
 
     // Names label audit records and metrics: short, plain, unique across the gate.

@@ -28,6 +28,9 @@ public sealed record GateOptions
 
     /// <summary>The inbound listeners (<c>gate.inbound</c>).</summary>
     public IReadOnlyList<GateInboundOptions> Inbound { get; init; } = [];
+
+    /// <summary>Transparent interception (<c>gate.transparent</c>); null: nothing is intercepted.</summary>
+    public GateTransparentOptions? Transparent { get; init; }
 }
 
 /// <summary>

@@ -8,6 +8,7 @@ using Anchorage.Agent.Gate.Connections;
 using Anchorage.Agent.Gate.Listeners;
 using Anchorage.Agent.Gate.Pipelines;
 using Anchorage.Agent.Gate.Transport;
+using Anchorage.Agent.Kernel;
 using Anchorage.Spiffe.Svids;
 using Microsoft.Extensions.Logging;
 
@@ -64,6 +65,7 @@ public sealed class GateHost : IAsyncDisposable
     private readonly Dictionary<string, EndPoint> _endpoints = new(StringComparer.Ordinal);
     private readonly LiveConnectionRegistry _registry;
     private readonly CancellationTokenSource _stop;
+    private TransparentRedirect? _redirect;
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
     private int _disposed;
 
@@ -94,6 +96,7 @@ public sealed class GateHost : IAsyncDisposable
 
         // Every listener is bound before any starts accepting, so a failed bind has nothing to stop but sockets.
         var listeners = new List<GateListener>();
+        TransparentRedirect? redirect = null;
         try
         {
             foreach (var outbound in options.Outbound)
@@ -104,6 +107,13 @@ public sealed class GateHost : IAsyncDisposable
             foreach (var inbound in options.Inbound)
             {
                 listeners.Add(GateListener.Bind(inbound.Name, GateListenAddress.TcpAt(inbound.Listen), logger));
+            }
+
+            if (options.Transparent is { } transparentOptions)
+            {
+                var listener = GateListener.Bind(TransparentPipeline.ListenerName, GateListenAddress.TcpAt(transparentOptions.Listen), logger);
+                listeners.Add(listener);
+                redirect = LoadRedirect(transparentOptions, (IPEndPoint)listener.Endpoint, setup);
             }
         }
         catch
@@ -125,7 +135,7 @@ public sealed class GateHost : IAsyncDisposable
         };
         var outboundPipeline = new OutboundPipeline(parts);
         var inboundPipeline = new InboundPipeline(parts);
-        var host = new GateHost(listeners, registry, new CancellationTokenSource());
+        var host = new GateHost(listeners, registry, new CancellationTokenSource()) { _redirect = redirect };
         var stop = host._stop.Token;
         var next = 0;
         foreach (var outbound in options.Outbound)
@@ -138,6 +148,12 @@ public sealed class GateHost : IAsyncDisposable
             var listener = listeners[next++];
             var port = ((IPEndPoint)listener.Endpoint).Port;
             host.Track(listener.AcceptAsync(client => inboundPipeline.HandleAsync(client, inbound, port, stop), host.Track, stop));
+        }
+
+        if (redirect is not null)
+        {
+            var transparent = new TransparentPipeline(parts, outboundPipeline, redirect, options.Transparent!.Listen);
+            host.Track(listeners[next++].AcceptAsync(client => transparent.HandleAsync(client, stop), host.Track, stop));
         }
 
         registry.StartWatching();
@@ -169,11 +185,25 @@ public sealed class GateHost : IAsyncDisposable
             // Stopping.
         }
 
+        _redirect?.Dispose();
         _stop.Dispose();
     }
 
     /// <summary>Re-checks every live connection against the current policy and cache now (what a change does).</summary>
     public void Recheck() => _registry.Recheck();
+
+    // Interception was asked for: without the programs the gate does not start (nothing would be intercepted, silently).
+    private static TransparentRedirect LoadRedirect(GateTransparentOptions options, IPEndPoint listener, GateSetup setup)
+    {
+        try
+        {
+            return TransparentRedirect.Load(setup.TransparentObjectPath ?? TransparentRedirect.DefaultObjectPath, options, listener, Environment.ProcessId);
+        }
+        catch (KernelAttributionException e)
+        {
+            throw new IOException("gate.transparent: " + e.Message, e);
+        }
+    }
 
     private void Track(Task task)
     {

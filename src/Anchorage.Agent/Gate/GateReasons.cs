@@ -18,6 +18,9 @@ public static class GateReasons
     /// <summary>Inbound: no local process listens on the forward address.</summary>
     public const string NoListener = "no-listener";
 
+    /// <summary>Transparent: the connection reached the transparent listener without being redirected by the kernel (no original destination).</summary>
+    public const string NotRedirected = "not-redirected";
+
     /// <summary>A live connection closed because the policy no longer allows it.</summary>
     public const string PolicyChanged = "policy-changed";
 

@@ -40,4 +40,7 @@ public sealed class GateSetup
 
     /// <summary>How long dialing the target and each TLS handshake may take (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The transparent-interception object; null: <c>bpf/transparent.bpf.o</c> beside the agent.</summary>
+    public string? TransparentObjectPath { get; init; }
 }

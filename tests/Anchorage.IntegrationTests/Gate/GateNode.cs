@@ -42,6 +42,9 @@ internal sealed class GateNode : IAsyncDisposable
 
     public TempDir Dir { get; }
 
+    /// <summary>What the gate was started with (to start another gate on the same agent).</summary>
+    public GateSetup Setup { get; private init; } = null!;
+
     /// <summary>A unix socket path for an outbound listener, in a directory every uid may traverse.</summary>
     public static string SocketPath(TempDir dir, string name)
     {
@@ -78,15 +81,16 @@ internal sealed class GateNode : IAsyncDisposable
                 "the agent's svids and federated bundles");
             var audit = new CollectingAuditSink();
             var log = new AuditLog(new AuditOptions { File = Path.Combine(dir.Path, "audit.jsonl") });
-            var host = GateHost.Start(gate(dir), new GateSetup
+            var setup = new GateSetup
             {
                 Cache = agent.Agent.Cache,
                 Attestor = new UnixWorkloadAttestor(),
                 Attribution = attribution ?? Anchorage.Agent.Hosting.ConnectionAttributor.FallbackOnly,
                 Policy = policy,
                 Audit = new TeeAuditSink(audit, log),
-            });
-            return new GateNode(agent, host, policy, audit, log, dir);
+            };
+            var host = GateHost.Start(gate(dir), setup);
+            return new GateNode(agent, host, policy, audit, log, dir) { Setup = setup };
         }
         catch
         {
