@@ -110,8 +110,13 @@ public sealed class ConnectionAttributor : IDisposable
         var peer = PeerCredentialsReader.Read(socket);
         try
         {
+            // The accepted socket belongs to the CLIENT's network namespace (the kernel creates it
+            // there), and sock_diag only answers for the agent's own: a client in another network
+            // namespace (a container with the socket mounted in) has no peer inode we can read.
+            // Then no kernel record can be matched and the sole-holder check cannot run; the
+            // other fallback checks still do (docs/agent.md, "Connect-time attribution").
             var clientInode = ReadPeerInode(socket);
-            if (_kernel is not null && _kernel.TryTakeUnix(clientInode, out var facts))
+            if (clientInode is { } inode && _kernel is not null && _kernel.TryTakeUnix(inode, out var facts))
             {
                 return PeerCredentialsReader.WithFacts(peer, facts);
             }
@@ -121,7 +126,7 @@ public sealed class ConnectionAttributor : IDisposable
                 throw NoRecord();
             }
 
-            return FallbackChecks.Pin(peer, peer.UserId, peer.GroupId, clientInode);
+            return FallbackChecks.Pin(peer, peer.UserId, peer.GroupId, clientInode ?? 0, holderChecked: clientInode is null);
         }
         catch
         {
@@ -152,11 +157,13 @@ public sealed class ConnectionAttributor : IDisposable
     /// <summary>Detaches the programs.</summary>
     public void Dispose() => _kernel?.Dispose();
 
-    private static ulong ReadPeerInode(Socket socket)
+    // Null when sock_diag does not know the socket: it lives in another network namespace (or the
+    // peer is gone, which the pidfd checks that follow notice).
+    private static ulong? ReadPeerInode(Socket socket)
     {
         try
         {
-            return UnixSockDiag.PeerInode(socket) ?? throw new WorkloadAttestationException("the peer closed its socket");
+            return UnixSockDiag.PeerInode(socket);
         }
         catch (IOException e)
         {
