@@ -384,6 +384,11 @@ internal sealed class X509CertificateInfo
         {
             return UnusableKey;
         }
+        catch (PlatformNotSupportedException)
+        {
+            // An EC key on a curve the platform's crypto does not know (found by fuzz/run x509-svid).
+            return UnusableKey;
+        }
     }
 
     private static readonly object UnusableKey = new();
