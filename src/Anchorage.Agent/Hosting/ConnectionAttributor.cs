@@ -126,7 +126,7 @@ public sealed class ConnectionAttributor : IDisposable
                 throw NoRecord();
             }
 
-            return FallbackChecks.Pin(peer, peer.UserId, peer.GroupId, clientInode ?? 0, holderChecked: clientInode is null);
+            return FallbackChecks.Pin(peer, peer.UserId, peer.GroupId, clientInode);
         }
         catch
         {
