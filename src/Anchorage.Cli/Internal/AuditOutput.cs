@@ -88,7 +88,8 @@ internal static class AuditOutput
         Add(parts, "removed", Text(record, "authoritiesRemoved"));
         Add(parts, "dropped", Text(record, "dropped"));
         Add(parts, "detail", Text(record, "detail"));
-        return string.Join(' ', parts);
+        // One record, one line: a value carrying a line break must not forge a second record (fuzz/run audit-line).
+        return string.Join(' ', parts).ReplaceLineEndings(" ");
     }
 
     private static void Add(List<string> parts, string? name, string? value)
