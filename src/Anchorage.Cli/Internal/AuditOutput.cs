@@ -49,7 +49,7 @@ internal static class AuditOutput
         var parts = new List<string>
         {
             record.GetProperty("time").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
-            Text(record, "kind")!,
+            Quote(Text(record, "kind")!),
         };
         Add(parts, null, Text(record, "direction"));
         Add(parts, null, Text(record, "decision"));
@@ -88,8 +88,7 @@ internal static class AuditOutput
         Add(parts, "removed", Text(record, "authoritiesRemoved"));
         Add(parts, "dropped", Text(record, "dropped"));
         Add(parts, "detail", Text(record, "detail"));
-        // One record, one line: a value carrying a line break must not forge a second record (fuzz/run audit-line).
-        return string.Join(' ', parts).ReplaceLineEndings(" ");
+        return string.Join(' ', parts);
     }
 
     private static void Add(List<string> parts, string? name, string? value)
@@ -118,14 +117,15 @@ internal static class AuditOutput
         };
     }
 
-    // Values come from workloads (executable paths) and peers (errors): never let one move the cursor, reorder text or split the line.
+    // Values come from workloads (executable paths) and peers (errors): never let one move the cursor, reorder text or
+    // split the line (a line break in a value would forge a second record in the output: found by fuzz/run audit-line).
     private static string Quote(string value)
     {
         var builder = new StringBuilder(value.Length + 2);
         var needsQuotes = value.Length == 0;
         foreach (var c in value)
         {
-            if (char.IsControl(c) || char.GetUnicodeCategory(c) == UnicodeCategory.Format)
+            if (char.IsControl(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator)
             {
                 builder.Append('?');
                 continue;

@@ -53,6 +53,28 @@ public sealed class TailCommandTests : IDisposable
     }
 
     [Fact]
+    public void Tail_LineBreaksInValues_OneRecordPrintsAsOneLine()
+    {
+        // Written raw: a peer's error text or a workload's path can carry any line break, and the kind is read back as written.
+        WriteLines([
+            """{"time":"2026-11-23T01:00:00Z","kind":"policy\n2026-11-23T01:00:01.000Z policy applied seq=99","detail":"a\r\nb\u2028c\u2029d\u0085e"}""",
+            AuditJson.ToLine(Policy(1)),
+        ]);
+
+        var result = CliRunner.Run("audit", "tail", "--file", File);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(
+            [
+                "2026-11-23T01:00:00.000Z \"policy?2026-11-23T01:00:01.000Z policy applied seq=99\" detail=a??b?c?d?e",
+                "2026-11-23T01:00:01.000Z policy applied seq=1",
+            ],
+            result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(2, result.Out.Count(c => c == '\n'));
+        Assert.DoesNotContain('\u2028', result.Out);
+    }
+
+    [Fact]
     public void Tail_N_PrintsThatMany()
     {
         WriteLines([.. Enumerable.Range(0, 5).Select(i => AuditJson.ToLine(Policy(i)))]);
