@@ -164,8 +164,10 @@ public static class AgentApp
                 // Kept retrying: the server may be mid-rotation, or the operator fixing the bundle file.
                 AgentLog.ServerNotTrusted(logger, delay);
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal)
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal
+                || (e.StatusCode == StatusCode.Cancelled && !cancellationToken.IsCancellationRequested))
             {
+                // Cancelled without our own cancellation is the channel's connect timeout (a busy or unreachable host).
                 AgentLog.ServerUnreachableAtStart(logger, e.StatusCode, e.Status.Detail, delay);
             }
 
