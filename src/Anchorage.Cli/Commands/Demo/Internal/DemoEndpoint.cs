@@ -42,12 +42,65 @@ internal static class DemoEndpoint
         }
     }
 
-    /// <summary>A free TCP port on 127.0.0.1 at the moment of asking.</summary>
+    // Below the kernel's ephemeral range no outgoing connection takes a port between our check and
+    // the child's bind (a port the kernel handed out as "free" raced with the machine's own connects).
+    private const int LowestPort = 10000;
+    private static readonly HashSet<int> Handed = [];
+
+    /// <summary>
+    /// A TCP port on 127.0.0.1 that is free at the moment of asking, not handed out before in this
+    /// process and, where the machine allows, below the kernel's ephemeral port range.
+    /// </summary>
     public static int FreeLoopbackPort()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var below = EphemeralLow() - 1;
+        lock (Handed)
+        {
+            for (var attempt = 0; below - LowestPort > 1000 && attempt < 200; attempt++)
+            {
+                var port = System.Security.Cryptography.RandomNumberGenerator.GetInt32(LowestPort, below + 1);
+                if (!Handed.Contains(port) && CanBind(port))
+                {
+                    Handed.Add(port);
+                    return port;
+                }
+            }
+
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var any = ((IPEndPoint)listener.LocalEndPoint!).Port;
+            Handed.Add(any);
+            return any;
+        }
+    }
+
+    private static bool CanBind(int port)
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    // The first port of net.ipv4.ip_local_port_range ("32768\t60999"); Linux's default when unreadable.
+    private static int EphemeralLow()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range");
+            var first = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[0];
+            return int.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out var low) ? low : 32768;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        {
+            return 32768;
+        }
     }
 
     /// <summary><c>127.0.0.1:PORT</c>.</summary>
