@@ -138,12 +138,29 @@ internal abstract partial class SqlDataStore : IDataStore
             await using var txScope = tx.ConfigureAwait(false);
             var revision = await NextRevisionAsync(c, tx, ct).ConfigureAwait(false);
             long createdAt;
-            var read = Command(c, tx, "SELECT created_at FROM entries WHERE id = @id", ("id", entry.Id));
+            var read = Command(c, tx, "SELECT created_at, revision FROM entries WHERE id = @id", ("id", entry.Id));
             await using (read.ConfigureAwait(false))
             {
-                createdAt = await read.ExecuteScalarAsync(ct).ConfigureAwait(false) is { } value and not DBNull
-                    ? Convert.ToInt64(value, CultureInfo.InvariantCulture)
-                    : throw new DataStoreNotFoundException($"entry \"{entry.Id}\" not found");
+                var reader = await read.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await using var readerScope = reader.ConfigureAwait(false);
+                if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    throw new DataStoreNotFoundException($"entry \"{entry.Id}\" not found");
+                }
+
+                createdAt = reader.GetInt64(0);
+
+                // Checked under the revision counter's lock, which every entry write takes first: no
+                // other write can commit between this read and the update.
+                var storedRevision = reader.GetInt64(1);
+                if (entry.RevisionNumber != 0 && entry.RevisionNumber != storedRevision)
+                {
+                    throw new DataStoreStaleRevisionException(
+                        string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"entry \"{entry.Id}\" changed since it was read: it is at revision {storedRevision}, the update was made from revision {entry.RevisionNumber}; read it again"),
+                        storedRevision);
+                }
             }
 
             var stored = Rows.Normalize(entry, revision, Rows.FromUnixMs(createdAt));
