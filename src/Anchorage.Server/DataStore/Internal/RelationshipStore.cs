@@ -5,7 +5,7 @@ using Anchorage.Spiffe.Ids;
 namespace Anchorage.Server.DataStore.Internal;
 
 /// <summary>Federation relationships and their refresh state (table <c>federation_relationships</c>, schema version 3; revisions since 5).</summary>
-internal abstract partial class SqlDataStore
+internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
 {
     private const string RelationshipColumns =
         "trust_domain, name, owner, url, profile, endpoint_spiffe_id, ca_bundle_pem, max_staleness_ms, created_at, updated_at, " +
