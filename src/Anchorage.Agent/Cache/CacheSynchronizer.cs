@@ -23,8 +23,8 @@ namespace Anchorage.Agent.Cache;
 /// </summary>
 public sealed class CacheSynchronizer : IDisposable
 {
-    /// <summary>At most this many CSRs per <c>BatchNewX509Svid</c> call.</summary>
-    public const int BatchSize = 100;
+    /// <summary>At most this many CSRs per <c>BatchNewX509Svid</c> call (the server's default cap, <c>agentApiLimits.maxX509SvidBatch</c>).</summary>
+    public const int BatchSize = 50;
 
     /// <summary>The longest wait between two attempts while the server is unreachable.</summary>
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);

@@ -357,23 +357,7 @@ public static partial class AgentConfigLoader
         };
     }
 
-    private static int? ReadCount(ConfigNode? node, int max)
-    {
-        var text = node?.Scalar();
-        if (node is null || text is null)
-        {
-            return null;
-        }
-
-        if (text.Length is >= 1 and <= 9 && text.All(char.IsAsciiDigit)
-            && int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) is var value and >= 1 && value <= max)
-        {
-            return value;
-        }
-
-        node.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} must be a number from 1 to {max}"));
-        return null;
-    }
+    private static int? ReadCount(ConfigNode? node, int max) => node?.Count(1, max);
 
     private static AgentListenOptions ReadListen(ConfigMap section, string dataDir, int? dataDirLine, out bool socketValid)
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
 using Anchorage.Hosting.Audit.Internal;
+using Anchorage.Hosting.Files;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -301,19 +302,9 @@ public sealed class AuditLog : IAuditSink, IAsyncDisposable
                 }
             }
 
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.Append,
-                Access = FileAccess.Write,
-                Share = FileShare.ReadWrite | FileShare.Delete,
-                BufferSize = 0, // batches are built in memory; a write is one system call
-            };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = FileMode0640;
-            }
-
-            _stream = new FileStream(_file, options);
+            // Through the one safe-write helper: the directory checked, never through a symlink or into another user's file.
+            // Buffer size 0: batches are built in memory; a write is one system call.
+            _stream = SafeFile.OpenAppend(_file, FileMode0640, bufferSize: 0);
             _size = _stream.Length;
             return true;
         }

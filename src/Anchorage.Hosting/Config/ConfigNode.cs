@@ -69,6 +69,26 @@ public sealed class ConfigNode
         return null;
     }
 
+    /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/> (plain digits, at most 9).</summary>
+    public int? Count(int min, int max)
+    {
+        var text = Scalar();
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (text.Length is >= 1 and <= 9 && text.All(char.IsAsciiDigit)
+            && int.Parse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture) is var value
+            && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        Error(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{ConfigText.Quote(text)} must be a number from {min} to {max}"));
+        return null;
+    }
+
     /// <summary>A duration such as <c>90s</c>, <c>5m</c>, <c>1h30m</c> or <c>7d</c>.</summary>
     public TimeSpan? Duration()
     {

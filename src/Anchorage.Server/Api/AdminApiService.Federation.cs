@@ -16,7 +16,8 @@ namespace Anchorage.Server.Api;
 public sealed partial class AdminApiService
 {
     /// <summary>
-    /// Inserts or replaces a relationship after checking every field (all problems in one
+    /// Creates or replaces a relationship (conditionally: a concurrent change of it makes this call
+    /// fail with Aborted rather than be overwritten) after checking every field (all problems in one
     /// InvalidArgument, joined by "; "). A bootstrap bundle is stored as the trust domain's bundle only
     /// when none is stored yet: a fetched bundle is never rolled back to the bootstrap one.
     /// </summary>
@@ -149,7 +150,20 @@ public sealed partial class AdminApiService
             CaBundlePem = spec.CaBundle.Length == 0 ? null : spec.CaBundle,
             MaxStaleness = TimeSpan.FromSeconds(spec.MaxStalenessSeconds),
         };
-        await _store.PutRelationshipAsync(relationship, ct).ConfigureAwait(false);
+        // Created only if absent, else updated from the revision read here: of two concurrent applies
+        // one wins and the other is told to apply again, never silently overwritten.
+        var existing = await _store.GetRelationshipAsync(trustDomain, ct).ConfigureAwait(false);
+        try
+        {
+            _ = existing is { } stored
+                ? await _store.UpdateRelationshipAsync(relationship with { Revision = stored.Relationship.Revision }, ct).ConfigureAwait(false)
+                : await _store.CreateRelationshipAsync(relationship, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is DataStoreConflictException or DataStoreStaleRevisionException or DataStoreNotFoundException)
+        {
+            throw ApiException.Aborted($"federation relationship \"{trustDomain}\" changed while it was being applied; apply it again");
+        }
+
         if (bootstrap is not null && await _store.GetBundleAsync(trustDomain, ct).ConfigureAwait(false) is null)
         {
             await _store.SetBundleAsync(bootstrap, ct).ConfigureAwait(false);

@@ -198,19 +198,24 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
             return response;
         }
 
-        using var lease = _admission.Enter();
+        // One admission slot per signature, not one per call: a batch cannot buy many signatures with
+        // one slot. While none was admitted yet a busy signer fails the whole call (with its retry hint);
+        // after that, an item that finds every slot taken fails alone with the same status, and the agent asks again.
         var set = (await _entries.GetAsync(ct).ConfigureAwait(false)).Index.For(node);
+        var admitted = 0;
         foreach (var param in request.Params)
         {
             var result = new BatchNewX509SvidResult { EntryId = param.EntryId };
             try
             {
                 var entry = FindAuthorized(set, param.EntryId);
+                using var lease = _admission.Enter();
+                admitted++;
                 var svid = await CaCalls.RunAsync(() => _ca.SignX509SvidAsync(entry.SpiffeId, param.Csr.Memory, entry.DnsNames, entry.X509SvidTtl, ct))
                     .ConfigureAwait(false);
                 result.Svid = ProtoMapper.ToProto(svid);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OperationCanceledException && !(admitted == 0 && ex is ApiException { RetryAfterMilliseconds: not null }))
             {
                 var status = GrpcStatusMapper.ToStatus(ex, _logger, context.Method);
                 result.ErrorCode = (int)status.StatusCode;

@@ -31,8 +31,17 @@ public sealed record ApiOptions
     /// </summary>
     public int MaxAgentMessageBytes { get; init; } = 2 * 1024 * 1024;
 
-    /// <summary>The most X.509-SVIDs one <c>BatchNewX509Svid</c> call may ask for. Default 500.</summary>
-    public int MaxX509SvidBatch { get; init; } = 500;
+    /// <summary>Default <see cref="MaxX509SvidBatch"/>: 50 CSRs per call.</summary>
+    public const int DefaultMaxX509SvidBatch = 50;
+
+    /// <summary>The highest <see cref="MaxX509SvidBatch"/> accepted.</summary>
+    public const int MaxX509SvidBatchLimit = 500;
+
+    /// <summary>
+    /// The most X.509-SVIDs one <c>BatchNewX509Svid</c> call may ask for (each signature also takes its
+    /// own admission slot). Default <see cref="DefaultMaxX509SvidBatch"/>, at most <see cref="MaxX509SvidBatchLimit"/>.
+    /// </summary>
+    public int MaxX509SvidBatch { get; init; } = DefaultMaxX509SvidBatch;
 
     /// <summary>Checks the limits.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A limit is out of range; the message names it.</exception>
@@ -58,9 +67,9 @@ public sealed record ApiOptions
             throw new ArgumentOutOfRangeException(nameof(MaxAgentMessageBytes), "maxAgentMessageBytes must be at least 65536");
         }
 
-        if (MaxX509SvidBatch < 1)
+        if (MaxX509SvidBatch is < 1 or > MaxX509SvidBatchLimit)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxX509SvidBatch), "maxX509SvidBatch must be at least 1");
+            throw new ArgumentOutOfRangeException(nameof(MaxX509SvidBatch), "maxX509SvidBatch must be between 1 and 500");
         }
     }
 }

@@ -21,6 +21,7 @@ namespace Anchorage.Server.Api;
 /// <item><term><see cref="FormatException"/>, <see cref="ArgumentException"/>, <see cref="EntryValidationException"/>, <see cref="SpiffeException"/></term>
 /// <description><see cref="StatusCode.InvalidArgument"/>, the exception's message (without .NET's "(Parameter ...)" suffix)</description></item>
 /// <item><term><see cref="EntryConflictException"/>, <see cref="DataStoreConflictException"/></term><description><see cref="StatusCode.AlreadyExists"/>, the message</description></item>
+/// <item><term><see cref="DataStoreStaleRevisionException"/></term><description><see cref="StatusCode.Aborted"/>, the message (the record changed since the caller read it)</description></item>
 /// <item><term><see cref="EntryNotFoundException"/>, <see cref="DataStoreNotFoundException"/></term><description><see cref="StatusCode.NotFound"/>, the message</description></item>
 /// <item><term><see cref="AttestationException"/></term><description><see cref="StatusCode.PermissionDenied"/>, the message (written to be safe for the agent)</description></item>
 /// <item><term><see cref="DataStoreUnavailableException"/></term><description><see cref="StatusCode.Unavailable"/>, <c>datastore is unavailable</c> (the reason is logged)</description></item>
@@ -63,6 +64,8 @@ public static class GrpcStatusMapper
                 return new Status(StatusCode.InvalidArgument, ArgumentMessage(argument));
             case EntryConflictException or DataStoreConflictException:
                 return new Status(StatusCode.AlreadyExists, exception.Message);
+            case DataStoreStaleRevisionException:
+                return new Status(StatusCode.Aborted, exception.Message);
             case EntryNotFoundException or DataStoreNotFoundException:
                 return new Status(StatusCode.NotFound, exception.Message);
             case AttestationException:
@@ -104,7 +107,7 @@ public static class GrpcStatusMapper
     /// fail that item alone; anything else (an outage, a bug) fails the whole call.
     /// </summary>
     public static bool IsItemError(Exception exception) =>
-        exception is EntryValidationException or EntryConflictException or FormatException or ArgumentException or SpiffeException
+        exception is EntryValidationException or EntryConflictException or DataStoreStaleRevisionException or FormatException or ArgumentException or SpiffeException
             or ApiException { Code: not StatusCode.Unavailable };
 
     // .NET appends " (Parameter 'name')" and, for out-of-range values, a line with the value: neither is for the caller.

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Anchorage.Hosting.Files;
 using Anchorage.Server.Backup.Internal;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
@@ -40,8 +41,12 @@ public static partial class ServerBackup
         ArgumentNullException.ThrowIfNull(time);
         RefusePostgres(options, "back it up with pg_dump");
 
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException(NeedsUnix);
+        }
+
         var temp = Directory.CreateTempSubdirectory("anchorage-backup-");
-        FileStream? output = null;
         try
         {
             var snapshot = Path.Join(temp.FullName, DatastoreName);
@@ -60,45 +65,30 @@ public static partial class ServerBackup
                 includeKeys,
                 Writer());
 
-            output = CreatePrivateFile(destination);
-            var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
-            await using (tar.ConfigureAwait(false))
+            // Through the one safe-write helper: a temporary name renamed into place only when the
+            // archive is complete, never over an existing name (a file, or a symlink someone placed).
+            await WritePrivateFileAsync(destination, async (output, ct) =>
             {
-                await WriteAsync(tar, ManifestName, JsonSerializer.SerializeToUtf8Bytes(manifest, BackupJson.Default.BackupManifest), cancellationToken).ConfigureAwait(false);
-                await WriteFileAsync(tar, DatastoreName, snapshot, cancellationToken).ConfigureAwait(false);
-                if (serverId is not null)
+                var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+                await using (tar.ConfigureAwait(false))
                 {
-                    await WriteFileAsync(tar, ServerIdFile.FileName, serverIdPath, cancellationToken).ConfigureAwait(false);
-                }
+                    await WriteAsync(tar, ManifestName, JsonSerializer.SerializeToUtf8Bytes(manifest, BackupJson.Default.BackupManifest), ct).ConfigureAwait(false);
+                    await WriteFileAsync(tar, DatastoreName, snapshot, ct).ConfigureAwait(false);
+                    if (serverId is not null)
+                    {
+                        await WriteFileAsync(tar, ServerIdFile.FileName, serverIdPath, ct).ConfigureAwait(false);
+                    }
 
-                foreach (var key in keys)
-                {
-                    await WriteFileAsync(tar, KeysDirectory + "/" + Path.GetFileName(key), key, cancellationToken).ConfigureAwait(false);
+                    foreach (var key in keys)
+                    {
+                        await WriteFileAsync(tar, KeysDirectory + "/" + Path.GetFileName(key), key, ct).ConfigureAwait(false);
+                    }
                 }
-            }
-
-            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-            output.Flush(flushToDisk: true);
+            }, cancellationToken).ConfigureAwait(false);
             return new BackupResult(manifest, keys.Count, new FileInfo(snapshot).Length);
-        }
-        catch
-        {
-            if (output is not null)
-            {
-                await output.DisposeAsync().ConfigureAwait(false);
-                output = null;
-                File.Delete(destination);
-            }
-
-            throw;
         }
         finally
         {
-            if (output is not null)
-            {
-                await output.DisposeAsync().ConfigureAwait(false);
-            }
-
             temp.Delete(recursive: true);
         }
     }
@@ -149,17 +139,14 @@ public static partial class ServerBackup
                     Directory.CreateDirectory(parent, PrivateDirectory);
                 }
 
-                var file = CreatePrivateFile(target);
-                created.Add(target);
-                await using (file.ConfigureAwait(false))
+                await WritePrivateFileAsync(target, async (file, ct) =>
                 {
                     if (entry.DataStream is { } data)
                     {
-                        await data.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                        await data.CopyToAsync(file, ct).ConfigureAwait(false);
                     }
-
-                    file.Flush(flushToDisk: true);
-                }
+                }, cancellationToken).ConfigureAwait(false);
+                created.Add(target);
 
                 if (target == datastorePath)
                 {
@@ -315,26 +302,14 @@ public static partial class ServerBackup
     }
 
     /// <summary>
-    /// A new file, mode 0600 from its creation, never an existing path (O_CREAT|O_EXCL: not over a
-    /// file, not through a symlink). Local until the shared safe-write helper (issue 18) lands.
+    /// A new file, mode 0600 from its creation, written through <see cref="SafeFile"/> and never over
+    /// an existing name (not over a file, not through a symlink).
     /// </summary>
-    private static FileStream CreatePrivateFile(string path)
+    private static async Task WritePrivateFileAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
     {
-        if (OperatingSystem.IsWindows())
-        {
-            throw new PlatformNotSupportedException(NeedsUnix);
-        }
-
         try
         {
-            return new FileStream(path, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                UnixCreateMode = PrivateFile,
-                Options = FileOptions.Asynchronous,
-            });
+            await SafeFile.WriteAsync(path, write, SafeFile.PrivateMode, replace: false, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex) when (File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null)
         {

@@ -1,8 +1,5 @@
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using Anchorage.Hosting.Audit;
 using Anchorage.Server.Ca.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Bundles;
@@ -38,43 +35,47 @@ namespace Anchorage.Server.Ca;
 /// the leaf alone (as SPIRE); an upstream-signed authority's chain is the leaf, the authority's CA
 /// certificate and the upstream intermediates, up to but excluding the upstream root, which is in
 /// the bundle instead of the CA certificate.</para>
+/// <para><b>Parts</b> (SPIRE's shape): this type is the front (public API, the lock, events); the
+/// journal read (<c>AuthorityJournal</c>), the loaded keys and active authorities
+/// (<c>AuthoritySlots</c>), the bundle (<c>BundlePublisher</c>), signing (<c>SvidSigner</c>), the
+/// server's own SVID (<c>ServerSvidRenewer</c>), the lifecycle steps (<c>AuthorityLifecycle</c>),
+/// the operator's verbs (<c>AuthorityVerbs</c>) and the rotation loop calling the steps through
+/// <c>IAuthorityRotation</c> (<c>CaRotator</c>) each do one job, in <c>Ca/Internal</c>.</para>
 /// <para><b>Revocation</b> (as SPIRE): an old authority must be tainted before it is revoked, so
 /// the holders of the SVIDs it signed re-issue before the bundle stops trusting it; a prepared
 /// authority may be revoked at once (it has signed nothing); the active one never.</para>
 /// </remarks>
-public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource, IAsyncDisposable
+public sealed class CaManager : ICertificateAuthority, IX509BundleSource, IAsyncDisposable
 {
     /// <summary>The path of the server's own SPIFFE ID, <c>spiffe://&lt;trust domain&gt;/anchorage/server</c>.</summary>
     public const string ServerSvidPath = "/anchorage/server";
 
-    private static readonly AuthorityKind[] Kinds = [AuthorityKind.X509, AuthorityKind.Jwt];
-
-    private readonly CaManagerOptions _options;
-    private readonly IDataStore _store;
-    private readonly IKeyManager _keys;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
+    private readonly CaContext _ca;
+    private readonly AuthorityJournal _journal;
+    private readonly AuthoritySlots _slots;
+    private readonly BundlePublisher _publisher;
+    private readonly SvidSigner _signer;
+    private readonly ServerSvidRenewer _serverSvid;
+    private readonly AuthorityLifecycle _lifecycle;
+    private readonly AuthorityVerbs _verbs;
+    private readonly CaRotator _rotator;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly X509AuthorityFactory _x509Factory;
-    private readonly JwtAuthorityFactory _jwtFactory;
-    private readonly ServerSvidSource _serverSvid = new();
-    private readonly Lock _tickLock = new();
-
-    private ITimer? _timer;
-    private Task _tick = Task.CompletedTask;
     private int _disposed;
 
     private CaManager(CaManagerOptions options, IDataStore store, IKeyManager keys, TimeProvider time, ILogger logger)
     {
-        _options = options;
-        _store = store;
-        _keys = keys;
-        _time = time;
-        _logger = logger;
-        _x509Factory = new X509AuthorityFactory(options.TrustDomain, time);
-        _jwtFactory = new JwtAuthorityFactory(time);
+        _ca = new CaContext(options, store, keys, time, logger);
         ServerSpiffeId = SpiffeId.FromPath(options.TrustDomain, ServerSvidPath);
+        var jwtFactory = new JwtAuthorityFactory(time);
+        _journal = new AuthorityJournal(_ca);
+        _slots = new AuthoritySlots(_ca, jwtFactory);
+        _publisher = new BundlePublisher(_ca);
+        _signer = new SvidSigner(_ca, _slots);
+        _serverSvid = new ServerSvidRenewer(_ca, _slots, ServerSpiffeId);
+        _lifecycle = new AuthorityLifecycle(_ca, _journal, _slots, _publisher, new X509AuthorityFactory(options.TrustDomain, time), jwtFactory);
+        _verbs = new AuthorityVerbs(_ca, _journal, _lifecycle, _serverSvid);
+        _rotator = new CaRotator(time, options.RotationCheckInterval, CheckRotationAsync, logger, _stopping.Token);
     }
 
     /// <summary>
@@ -91,10 +92,10 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     public event EventHandler? AuthoritiesChanged;
 
     /// <inheritdoc/>
-    public TrustDomain TrustDomain => _options.TrustDomain;
+    public TrustDomain TrustDomain => _ca.TrustDomain;
 
     /// <summary>This server's id: the owner of the keys in its key manager.</summary>
-    public string ServerId => _options.ServerId;
+    public string ServerId => _ca.ServerId;
 
     /// <summary>The server's own SPIFFE ID, <c>spiffe://&lt;trust domain&gt;/anchorage/server</c>.</summary>
     public SpiffeId ServerSpiffeId { get; }
@@ -103,13 +104,16 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     /// The server's own X.509-SVID (<see cref="ServerSpiffeId"/>; key in memory only), signed by the
     /// active X.509 authority, re-issued at half its life and whenever the active authority changes.
     /// </summary>
-    public IX509SvidSource ServerSvid => _serverSvid;
+    public IX509SvidSource ServerSvid => _serverSvid.Source;
 
     /// <summary>The active X.509 authority of this server, or null (not started, or no usable key).</summary>
-    public AuthorityRecord? ActiveX509Authority => _activeX509?.Record;
+    public AuthorityRecord? ActiveX509Authority => _slots.ActiveX509?.Record;
 
     /// <summary>The active JWT authority of this server, or null (not started, or no usable key).</summary>
-    public AuthorityRecord? ActiveJwtAuthority => _activeJwt?.Record;
+    public AuthorityRecord? ActiveJwtAuthority => _slots.ActiveJwt?.Record;
+
+    /// <summary>The check the timer started last (tests await it after advancing a fake clock).</summary>
+    internal Task LastCheck => _rotator.LastCheck;
 
     /// <summary>
     /// Starts the CA: reads this server's authorities from the journal, loads their keys, completes
@@ -141,13 +145,13 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
             await manager.RunExclusiveAsync(
                 async ct =>
                 {
-                    await manager.RotateCoreAsync(ct).ConfigureAwait(false);
-                    if (manager._activeX509 is null || manager._activeJwt is null)
+                    await CaRotator.RotateAsync(manager._lifecycle, ct).ConfigureAwait(false);
+                    if (manager._slots.ActiveX509 is null || manager._slots.ActiveJwt is null)
                     {
                         throw new InvalidOperationException("the ca could not activate an x509 and a jwt authority");
                     }
 
-                    manager.RenewServerSvid(force: true);
+                    manager._serverSvid.Renew(force: true);
                     return true;
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -158,8 +162,8 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
             throw;
         }
 
-        CaManagerLog.Started(logger, options.ServerId, options.TrustDomain.Name, manager._activeX509!.Record.Id, manager._activeJwt!.Record.Id);
-        manager._timer = time.CreateTimer(static state => ((CaManager)state!).OnTimer(), manager, options.RotationCheckInterval, options.RotationCheckInterval);
+        CaManagerLog.Started(logger, options.ServerId, options.TrustDomain.Name, manager._slots.ActiveX509!.Record.Id, manager._slots.ActiveJwt!.Record.Id);
+        manager._rotator.Start();
         return manager;
     }
 
@@ -174,9 +178,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var active = _activeX509 ?? throw new InvalidOperationException("no active x509 authority; the ca is not ready");
-        var der = active.Issuer.IssueFromCsr(id, csr.Span, dnsNames, ttl ?? _options.X509SvidTtl);
-        return Task.FromResult(Issued(id, der, active));
+        return Task.FromResult(_signer.SignX509(id, csr.Span, dnsNames, ttl));
     }
 
     /// <inheritdoc/>
@@ -190,22 +192,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var active = _activeJwt ?? throw new InvalidOperationException("no active jwt authority; the ca is not ready");
-        if (id.IsEmpty)
-        {
-            throw new ArgumentException("spiffe id is empty", nameof(id));
-        }
-
-        if (!id.MemberOf(TrustDomain))
-        {
-            throw new ArgumentException($"spiffe id \"{id}\" is not in trust domain \"{TrustDomain}\" of this ca", nameof(id));
-        }
-
-        var authority = active.Authority;
-        var (_, notAfter) = RotationPlanner.SvidWindow(_time.GetUtcNow(), ttl ?? _options.JwtSvidTtl, authority.NotBefore, authority.NotAfter);
-        var expiry = DateTimeOffset.FromUnixTimeSeconds(notAfter.ToUnixTimeSeconds());
-        var token = JwtSvid.Mint(id, audience, expiry, authority.SigningKey, _time);
-        return Task.FromResult(new IssuedJwtSvid(token, expiry));
+        return Task.FromResult(_signer.MintJwt(id, audience, ttl));
     }
 
     /// <summary>
@@ -214,7 +201,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     /// </summary>
     public bool TryGetX509Bundle(TrustDomain trustDomain, [NotNullWhen(true)] out X509Bundle? bundle)
     {
-        bundle = trustDomain == TrustDomain ? _bundle?.Bundle.ToX509Bundle() : null;
+        bundle = trustDomain == TrustDomain ? _publisher.Current?.Bundle.ToX509Bundle() : null;
         return bundle is not null;
     }
 
@@ -222,94 +209,36 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     /// <exception cref="InvalidOperationException">No bundle has been published yet.</exception>
     public async Task<StoredBundle> GetBundleAsync(CancellationToken cancellationToken)
     {
-        var stored = await _store.GetBundleAsync(TrustDomain, cancellationToken).ConfigureAwait(false);
-        return stored ?? _bundle ?? throw new InvalidOperationException($"the bundle of {TrustDomain} is not published yet");
+        var stored = await _ca.Store.GetBundleAsync(TrustDomain, cancellationToken).ConfigureAwait(false);
+        return stored ?? _publisher.Current ?? throw new InvalidOperationException($"the bundle of {TrustDomain} is not published yet");
     }
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<AuthorityRecord>> ListAuthoritiesAsync(AuthorityKind kind, CancellationToken cancellationToken)
     {
-        var all = await _store.ListAuthoritiesAsync(cancellationToken).ConfigureAwait(false);
-        return [.. OldestFirst(all.Where(a => a.Kind == kind))];
+        var all = await _ca.Store.ListAuthoritiesAsync(cancellationToken).ConfigureAwait(false);
+        return [.. AuthorityJournal.OldestFirst(all.Where(a => a.Kind == kind))];
     }
 
     /// <inheritdoc/>
     public async Task<ImmutableArray<AuthorityRecord>> ListTaintedAsync(CancellationToken cancellationToken)
     {
-        var all = await _store.ListAuthoritiesAsync(cancellationToken).ConfigureAwait(false);
-        return [.. OldestFirst(all.Where(a => a.Tainted))];
+        var all = await _ca.Store.ListAuthoritiesAsync(cancellationToken).ConfigureAwait(false);
+        return [.. AuthorityJournal.OldestFirst(all.Where(a => a.Tainted))];
     }
 
     /// <inheritdoc/>
     /// <remarks>The new authority is journalled as prepared and the bundle holding it is published before this returns.</remarks>
     /// <exception cref="InvalidOperationException">This server already has a prepared authority of <paramref name="kind"/>.</exception>
     public Task<AuthorityRecord> PrepareAsync(AuthorityKind kind, CancellationToken cancellationToken) =>
-        RunExclusiveAsync(
-            async ct =>
-            {
-                await ReconcileAsync(ct).ConfigureAwait(false);
-                if (Latest(Mine(kind), AuthorityState.Prepared) is { } prepared)
-                {
-                    throw new InvalidOperationException($"{Name(kind)} authority \"{prepared.Id}\" is already prepared; activate it before preparing another");
-                }
-
-                var record = await PrepareCoreAsync(kind, ct).ConfigureAwait(false);
-                await ReconcileAsync(ct).ConfigureAwait(false);
-                await PublishAsync(ct).ConfigureAwait(false);
-                return record;
-            },
-            cancellationToken);
+        RunExclusiveAsync(ct => _verbs.PrepareAsync(kind, ct), cancellationToken);
 
     /// <inheritdoc/>
     /// <remarks>With no id, this server's prepared authority. The bundle holding it is published before it signs.</remarks>
     /// <exception cref="DataStoreNotFoundException">No authority of <paramref name="kind"/> has the id.</exception>
     /// <exception cref="InvalidOperationException">Nothing is prepared, or the authority is not this server's prepared one.</exception>
     public Task<AuthorityRecord> ActivateAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
-        RunExclusiveAsync(
-            async ct =>
-            {
-                await ReconcileAsync(ct).ConfigureAwait(false);
-                AuthorityRecord target;
-                if (id is null)
-                {
-                    target = Latest(Mine(kind), AuthorityState.Prepared)
-                        ?? throw new InvalidOperationException($"no prepared {Name(kind)} authority to activate; prepare one first");
-                }
-                else
-                {
-                    target = Find(kind, id);
-                    if (!string.Equals(target.ServerId, ServerId, StringComparison.Ordinal))
-                    {
-                        throw new InvalidOperationException(
-                            $"{Name(kind)} authority \"{id}\" belongs to server \"{target.ServerId}\"; activate it on that server");
-                    }
-
-                    if (target.State == AuthorityState.Active)
-                    {
-                        throw new InvalidOperationException($"{Name(kind)} authority \"{id}\" is already active");
-                    }
-
-                    if (target.State == AuthorityState.Old)
-                    {
-                        throw new InvalidOperationException($"{Name(kind)} authority \"{id}\" is old; only a prepared authority can be activated");
-                    }
-                }
-
-                await PublishAsync(ct).ConfigureAwait(false);
-                if (!await ActivateCoreAsync(target, ct).ConfigureAwait(false))
-                {
-                    throw new InvalidOperationException(
-                        $"{Name(kind)} authority \"{target.Id}\" is no longer prepared (revoked or activated meanwhile); look again");
-                }
-
-                if (kind == AuthorityKind.X509)
-                {
-                    RenewServerSvid(force: false);
-                }
-
-                return Find(kind, target.Id);
-            },
-            cancellationToken);
+        RunExclusiveAsync(ct => _verbs.ActivateAsync(kind, id, ct), cancellationToken);
 
     /// <inheritdoc/>
     /// <remarks>
@@ -320,42 +249,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     /// <exception cref="DataStoreNotFoundException">No authority of <paramref name="kind"/> has the id.</exception>
     /// <exception cref="InvalidOperationException">The authority is active, prepared or already tainted, or there is no old one.</exception>
     public Task<AuthorityRecord> TaintAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
-        RunExclusiveAsync(
-            async ct =>
-            {
-                await ReconcileAsync(ct).ConfigureAwait(false);
-                var target = id is null
-                    ? Mine(kind).Where(a => a.State == AuthorityState.Old && !a.Tainted).MaxBy(a => a.NotAfter)
-                        ?? throw new InvalidOperationException($"no old {Name(kind)} authority to taint; activate another first")
-                    : Find(kind, id);
-                switch (target.State)
-                {
-                    case AuthorityState.Active:
-                        throw new InvalidOperationException($"cannot taint the active {Name(kind)} authority \"{target.Id}\"; activate another first");
-                    case AuthorityState.Prepared:
-                        throw new InvalidOperationException(
-                            $"cannot taint the prepared {Name(kind)} authority \"{target.Id}\"; it has signed nothing, revoke it instead");
-                }
-
-                if (target.Tainted)
-                {
-                    throw new InvalidOperationException($"{Name(kind)} authority \"{target.Id}\" is already tainted");
-                }
-
-                if (!await _store.TaintAuthorityAsync(kind, target.Id, ct).ConfigureAwait(false))
-                {
-                    await ReconcileAsync(ct).ConfigureAwait(false);
-                    throw new InvalidOperationException(
-                        $"{Name(kind)} authority \"{target.Id}\" changed meanwhile (revoked, tainted or activated by another server); look again");
-                }
-
-                CaManagerLog.Tainted(_logger, Name(kind), target.Id, target.ServerId);
-                AuditAuthority("tainted", target);
-                await ReconcileAsync(ct).ConfigureAwait(false);
-                await PublishAsync(ct).ConfigureAwait(false);
-                return Find(kind, target.Id);
-            },
-            cancellationToken);
+        RunExclusiveAsync(ct => _verbs.TaintAsync(kind, id, ct), cancellationToken);
 
     /// <inheritdoc/>
     /// <remarks>
@@ -366,43 +260,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
     /// <exception cref="DataStoreNotFoundException">No authority of <paramref name="kind"/> has the id.</exception>
     /// <exception cref="InvalidOperationException">The authority is active, or old and not tainted, or there is no tainted one.</exception>
     public Task<AuthorityRecord> RevokeAsync(AuthorityKind kind, string? id, CancellationToken cancellationToken) =>
-        RunExclusiveAsync(
-            async ct =>
-            {
-                await ReconcileAsync(ct).ConfigureAwait(false);
-                var target = id is null
-                    ? Mine(kind).Where(a => a.State == AuthorityState.Old && a.Tainted).MinBy(a => a.NotAfter)
-                        ?? throw new InvalidOperationException($"no tainted {Name(kind)} authority to revoke; taint one first")
-                    : Find(kind, id);
-                if (target.State == AuthorityState.Active)
-                {
-                    throw new InvalidOperationException($"cannot revoke the active {Name(kind)} authority \"{target.Id}\"; activate another first");
-                }
-
-                if (target.State == AuthorityState.Old && !target.Tainted)
-                {
-                    throw new InvalidOperationException($"{Name(kind)} authority \"{target.Id}\" is not tainted; taint it before revoking it");
-                }
-
-                if (!await _store.RevokeAuthorityAsync(kind, target.Id, ct).ConfigureAwait(false))
-                {
-                    await ReconcileAsync(ct).ConfigureAwait(false);
-                    throw new InvalidOperationException(
-                        $"{Name(kind)} authority \"{target.Id}\" changed meanwhile (activated or revoked by another server); look again");
-                }
-
-                if (string.Equals(target.ServerId, ServerId, StringComparison.Ordinal))
-                {
-                    await _keys.DeleteAsync(AuthorityKeyIds.For(target), ct).ConfigureAwait(false);
-                }
-
-                CaManagerLog.Revoked(_logger, Name(kind), target.Id, target.ServerId);
-                AuditAuthority("revoked", target);
-                await ReconcileAsync(ct).ConfigureAwait(false);
-                await PublishAsync(ct).ConfigureAwait(false);
-                return target;
-            },
-            cancellationToken);
+        RunExclusiveAsync(ct => _verbs.RevokeAsync(kind, id, ct), cancellationToken);
 
     /// <summary>
     /// Runs one rotation check now, as the timer does every <see cref="CaManagerOptions.RotationCheckInterval"/>:
@@ -416,12 +274,12 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
             {
                 try
                 {
-                    await RotateCoreAsync(ct).ConfigureAwait(false);
+                    await CaRotator.RotateAsync(_lifecycle, ct).ConfigureAwait(false);
                 }
                 finally
                 {
                     // The server SVID does not need the datastore: keep it fresh even when the check failed.
-                    RenewServerSvid(force: false);
+                    _serverSvid.Renew(force: false);
                 }
 
                 return true;
@@ -437,22 +295,11 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_timer is not null)
-        {
-            await _timer.DisposeAsync().ConfigureAwait(false);
-        }
-
-        Task tick;
-        lock (_tickLock)
-        {
-            tick = _tick;
-        }
-
-        await tick.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _rotator.DisposeAsync().ConfigureAwait(false);
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            DisposeAuthorities();
+            _slots.Dispose();
             _serverSvid.Dispose();
         }
         finally
@@ -461,19 +308,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
         }
 
         _stopping.Dispose();
-        CaManagerLog.Stopped(_logger, ServerId);
-    }
-
-    /// <summary>The check the timer started last (tests await it after advancing a fake clock).</summary>
-    internal Task LastCheck
-    {
-        get
-        {
-            lock (_tickLock)
-            {
-                return _tick;
-            }
-        }
+        CaManagerLog.Stopped(_ca.Logger, ServerId);
     }
 
     private static void Validate(CaManagerOptions options)
@@ -509,35 +344,6 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
         }
     }
 
-    private static string Name(AuthorityKind kind) => kind == AuthorityKind.X509 ? "x509" : "jwt";
-
-    // One record per journal change this server made, in the order made (the audit log keeps the order of writes).
-    private void AuditAuthority(string change, AuthorityRecord record, string? detail = null) =>
-        _options.Audit?.Write(new AuditRecord
-        {
-            Time = _time.GetUtcNow(),
-            Kind = AuditKinds.Authority,
-            Decision = change,
-            TrustDomain = TrustDomain.Name,
-            Authority = record.Id,
-            AuthorityKind = Name(record.Kind),
-            ServerId = record.ServerId,
-            Detail = detail,
-        });
-
-    private static IEnumerable<AuthorityRecord> OldestFirst(IEnumerable<AuthorityRecord> records) =>
-        records.OrderBy(RotationPlanner.IssuedAt).ThenBy(a => a.NotAfter).ThenBy(a => a.Id, StringComparer.Ordinal);
-
-    private static AuthorityRecord? Latest(IEnumerable<AuthorityRecord> records, AuthorityState state) =>
-        records.Where(a => a.State == state).MaxBy(a => a.NotAfter);
-
-    private static IssuedX509Svid Issued(SpiffeId id, byte[] der, ActiveX509 active)
-    {
-        using var leaf = X509CertificateLoader.LoadCertificate(der);
-        var notAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime(), TimeSpan.Zero);
-        return new IssuedX509Svid(id, [der, .. active.Presented], leaf.SerialNumber, notAfter, active.Record.Id);
-    }
-
     private async Task<T> RunExclusiveAsync<T>(Func<CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -554,89 +360,10 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
         }
     }
 
-    private void OnTimer()
-    {
-        lock (_tickLock)
-        {
-            if (_stopping.IsCancellationRequested || !_tick.IsCompleted)
-            {
-                return; // a slow check still runs: skip this beat rather than queue behind it
-            }
-
-            _tick = TickAsync();
-        }
-    }
-
-    private async Task TickAsync()
-    {
-        await Task.Yield(); // never run the check on the timer's thread
-        try
-        {
-            await CheckRotationAsync(_stopping.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            // stopping
-        }
-        catch (ObjectDisposedException) when (_stopping.IsCancellationRequested)
-        {
-            // stopping
-        }
-#pragma warning disable CA1031 // the timer must survive any failure; it is logged and retried at the next interval
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            CaManagerLog.RotationCheckFailed(_logger, ex);
-        }
-    }
-
-    private void RenewServerSvid(bool force)
-    {
-        var active = _activeX509;
-        if (active is null)
-        {
-            return;
-        }
-
-        var now = _time.GetUtcNow();
-        if (!force && _serverSvid.Current is not null && string.Equals(_serverSvidAuthorityId, active.Record.Id, StringComparison.Ordinal) && now < _serverSvidRenewAt)
-        {
-            return;
-        }
-
-        try
-        {
-            var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            X509Svid svid;
-            try
-            {
-                var der = active.Issuer.Issue(ServerSpiffeId, key.ExportSubjectPublicKeyInfo(), null, _options.X509SvidTtl);
-                svid = new X509Svid([X509CertificateLoader.LoadCertificate(der), .. active.Presented.Select(c => X509CertificateLoader.LoadCertificate(c))], key);
-            }
-            catch
-            {
-                key.Dispose();
-                throw;
-            }
-
-            var leaf = svid.Leaf;
-            var notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime(), TimeSpan.Zero);
-            var notAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime(), TimeSpan.Zero);
-            _serverSvid.Set(svid);
-            _serverSvidAuthorityId = active.Record.Id;
-            _serverSvidRenewAt = notBefore + ((notAfter - notBefore) / 2);
-            CaManagerLog.ServerSvidIssued(_logger, ServerSpiffeId, leaf.SerialNumber, active.Record.Id, notAfter);
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or CryptographicException or Anchorage.Spiffe.SvidValidationException)
-        {
-            CaManagerLog.ServerSvidFailed(_logger, ex);
-        }
-    }
-
     private void RaisePendingEvents()
     {
-        var bundle = Interlocked.Exchange(ref _pendingBundle, null);
-        var authorities = Interlocked.Exchange(ref _pendingAuthorities, 0) != 0;
+        var bundle = _publisher.TakePending();
+        var authorities = _journal.TakeChanged();
         if (bundle is not null)
         {
             Notify(nameof(BundleChanged), () => BundleChanged?.Invoke(this, bundle));
@@ -658,7 +385,7 @@ public sealed partial class CaManager : ICertificateAuthority, IX509BundleSource
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            CaManagerLog.ListenerFailed(_logger, name, ex);
+            CaManagerLog.ListenerFailed(_ca.Logger, name, ex);
         }
     }
 }

@@ -52,6 +52,7 @@ public static class ServerConfigLoader
         var ca = ReadCa(root.Section("ca"));
         var bundle = ReadBundle(root.Section("bundle"));
         var federation = ReadFederation(root.Section("federation"), listen);
+        var agentApiLimits = Internal.AgentApiLimitConfig.Read(root.Section("agentApiLimits"));
         var adminUids = ReadAdminUids(root);
         var audit = AuditConfig.Read(root.Get("audit"));
         var logging = LoggingConfig.Read(root.Get("logging"));
@@ -72,6 +73,7 @@ public static class ServerConfigLoader
             Ca = ca,
             Bundle = bundle,
             Federation = federation,
+            AgentApiLimits = agentApiLimits,
             AdminUids = adminUids,
             Audit = audit,
             Logging = logging,

@@ -48,6 +48,9 @@ public sealed record ServerOptions
     /// <summary>Federation with other trust domains.</summary>
     public FederationOptions Federation { get; init; } = new();
 
+    /// <summary>The bounds of the agent API listener (<c>agentApiLimits:</c>). Default: the API's defaults.</summary>
+    public AgentApiLimitOptions AgentApiLimits { get; init; } = new();
+
     /// <summary>
     /// The audit trail (<c>audit: { file, maxSizeMB, keep }</c>): a record per federation fetch,
     /// federated bundle change and local authority change. Default null: no audit file.

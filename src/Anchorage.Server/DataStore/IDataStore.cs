@@ -15,6 +15,7 @@ namespace Anchorage.Server.DataStore;
 /// </summary>
 /// <remarks>
 /// Failures: <see cref="DataStoreConflictException"/> for a duplicate or lost race,
+/// <see cref="DataStoreStaleRevisionException"/> for a conditional update made from an old revision,
 /// <see cref="DataStoreNotFoundException"/> for an update of something absent; connection
 /// problems surface as <see cref="DataStoreUnavailableException"/>.
 /// </remarks>
@@ -36,7 +37,12 @@ public interface IDataStore : IAsyncDisposable
 
     Task<RegistrationEntry?> GetEntryAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Replaces an entry (by id), assigning the next revision number; not-found if absent; conflict on duplicates.</summary>
+    /// <summary>
+    /// Replaces an entry (by id), assigning the next revision number; not-found if absent; conflict on
+    /// duplicates. When <see cref="RegistrationEntry.RevisionNumber"/> is not 0 it is the revision the
+    /// caller read: the update happens only while that is still the stored revision, else
+    /// <see cref="DataStoreStaleRevisionException"/> and nothing changes (0: no check, last writer wins).
+    /// </summary>
     Task<RegistrationEntry> UpdateEntryAsync(RegistrationEntry entry, CancellationToken cancellationToken);
 
     /// <summary>Deletes an entry; false when absent. Deletions are visible to <see cref="ListEntryChangesAsync"/>.</summary>
@@ -171,11 +177,19 @@ public interface IDataStore : IAsyncDisposable
     // ---- federation relationships ----
 
     /// <summary>
-    /// Inserts or replaces the declaration of the relationship with <see cref="FederationRelationship.TrustDomain"/>:
-    /// a new one gets <c>CreatedAt</c> = <c>UpdatedAt</c> = now and an empty refresh state; a replaced one
-    /// keeps its <c>CreatedAt</c> and refresh state, and gets <c>UpdatedAt</c> = now. Returns what is stored.
+    /// Stores a new relationship only if none with its trust domain exists (else conflict, nothing
+    /// changed): <c>CreatedAt</c> = <c>UpdatedAt</c> = now, revision 1, an empty refresh state. Returns what is stored.
     /// </summary>
-    Task<FederationRelationship> PutRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken);
+    Task<FederationRelationship> CreateRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces the declaration of the relationship with <see cref="FederationRelationship.TrustDomain"/>
+    /// only while its stored revision is <see cref="FederationRelationship.Revision"/> (the one the caller
+    /// read): keeps <c>CreatedAt</c> and the refresh state, sets <c>UpdatedAt</c> = now and the next
+    /// revision. Not-found when absent; <see cref="DataStoreStaleRevisionException"/> (nothing changed)
+    /// when another write came first. Returns what is stored.
+    /// </summary>
+    Task<FederationRelationship> UpdateRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken);
 
     /// <summary>The relationship with <paramref name="trustDomain"/> and its refresh state; null when absent.</summary>
     Task<(FederationRelationship Relationship, FederationRefreshState State)?> GetRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);

@@ -39,4 +39,10 @@ public sealed record FederationRelationship
 
     /// <summary>When the declaration last changed (set by the datastore).</summary>
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>
+    /// The stored declaration's revision (set by the datastore: 1 when created, +1 per update); an
+    /// update names the revision it was made from, and loses to any write that came in between.
+    /// </summary>
+    public long Revision { get; init; }
 }

@@ -105,7 +105,7 @@ public static class ServerApp
                     }
 
                     services.AddSingleton(sp => new FederationMetrics(sp.GetRequiredService<IMeterFactory>(), refresher, time));
-                    services.AddAnchorageApis();
+                    services.AddAnchorageApis(options.AgentApiLimits.ToApiOptions());
                 },
                 BundleEndpointCertificate = options.Federation.BundleEndpoint is null
                     ? null
@@ -115,6 +115,8 @@ public static class ServerApp
                 TrustBundle = async cancel => (await caManager.GetBundleAsync(cancel).ConfigureAwait(false)).Bundle,
                 MapAgentApi = ApiEndpoints.MapAgentApi,
                 MapAdminApi = ApiEndpoints.MapAdminApi,
+                MaxAgentConnectionsPerPeer = options.AgentApiLimits.MaxConnectionsPerPeer,
+                AgentRequestBodyDeadline = options.AgentApiLimits.RequestBodyDeadline,
                 TimeProvider = time,
             };
             var host = await ServerHost.StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);

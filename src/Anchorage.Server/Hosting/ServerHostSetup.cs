@@ -10,6 +10,12 @@ namespace Anchorage.Server.Hosting;
 /// </summary>
 public sealed class ServerHostSetup
 {
+    /// <summary>The default of <see cref="MaxAgentConnectionsPerPeer"/>: 32.</summary>
+    public const int DefaultMaxAgentConnectionsPerPeer = 32;
+
+    /// <summary>The default of <see cref="AgentRequestBodyDeadline"/>: 30 s.</summary>
+    public static readonly TimeSpan DefaultAgentRequestBodyDeadline = TimeSpan.FromSeconds(30);
+
     /// <summary>The agent API listener's certificate and client-certificate check. Required.</summary>
     public required IServerTlsProvider AgentTls { get; init; }
 
@@ -45,13 +51,14 @@ public sealed class ServerHostSetup
     /// The most connections one peer address may hold open on the agent API listener at once; more are
     /// closed before TLS. Default 32: an agent needs one, a NAT gateway in front of many agents a few.
     /// </summary>
-    public int MaxAgentConnectionsPerPeer { get; init; } = 32;
+    public int MaxAgentConnectionsPerPeer { get; init; } = DefaultMaxAgentConnectionsPerPeer;
+
 
     /// <summary>
     /// How long an agent API request may take to send its whole request body (every agent call sends
     /// one message and ends its request stream); a stalled sender is aborted then. Default 30 s.
     /// </summary>
-    public TimeSpan AgentRequestBodyDeadline { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan AgentRequestBodyDeadline { get; init; } = DefaultAgentRequestBodyDeadline;
 
     /// <summary>The clock registered for the services. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

@@ -102,6 +102,7 @@ public sealed class EntryService
     /// <exception cref="EntryValidationException">The entry is invalid, or has no id (<c>id: is required to update an entry</c>).</exception>
     /// <exception cref="EntryNotFoundException">No entry has that id.</exception>
     /// <exception cref="EntryConflictException">Another entry has the same SPIFFE ID, parent ID and selectors.</exception>
+    /// <exception cref="DataStoreStaleRevisionException">The entry names a revision (not 0) that is no longer the stored one.</exception>
     public async Task<RegistrationEntry> UpdateAsync(RegistrationEntry entry, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(entry);

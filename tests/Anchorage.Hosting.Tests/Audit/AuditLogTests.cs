@@ -42,6 +42,32 @@ public class AuditLogTests
     }
 
     [Fact]
+    public async Task Write_AuditFileIsASymlink_NothingWrittenThroughItAndErrorCounted()
+    {
+        using var dir = new AuditDir();
+        var victim = Path.Join(dir.Path, "victim");
+        File.WriteAllText(victim, "root-owned\n");
+        var linked = Path.Join(dir.Path, "sub");
+        Directory.CreateDirectory(linked);
+        File.CreateSymbolicLink(Path.Join(linked, "audit.jsonl"), victim);
+        var log = new AuditLog(new AuditOptions { File = Path.Join(linked, "audit.jsonl") });
+        var control = new AuditLog(new AuditOptions { File = dir.File() });
+
+        log.Write(Records.Numbered(1000));
+        control.Write(Records.Numbered(1000));
+        await log.DisposeAsync();
+        await control.DisposeAsync();
+
+        Assert.Equal("root-owned\n", File.ReadAllText(victim));
+        Assert.Equal(0, log.Written);
+        Assert.True(log.Errors > 0);
+
+        // Positive control: the same record into a plain name is written.
+        Assert.Equal(1, control.Written);
+        Assert.Equal([AuditJson.ToLine(Records.Numbered(1000))], Records.Lines(dir.File()));
+    }
+
+    [Fact]
     public async Task Write_PastSizeLimit_RotatesAndKeepsOnlyKeepFiles()
     {
         using var dir = new AuditDir();

@@ -1,11 +1,16 @@
 using System.Net.Sockets;
 using Anchorage.Protos.Agent.V1;
+using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api;
+using Anchorage.Server.Api.Internal;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Anchorage.Server.Tests.Api;
 
 /// <summary>Bounds a peer cannot talk its way past before authenticating: connections per peer, message size.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class AgentApiLimitsTests
 {
     [Fact]
@@ -53,5 +58,49 @@ public sealed class AgentApiLimitsTests
 
         Assert.Equal(StatusCode.ResourceExhausted, tooBig.StatusCode);
         Assert.Equal((StatusCode.InvalidArgument, "csr is larger than 16384 bytes"), (judged.StatusCode, judged.Status.Detail));
+    }
+
+    [Fact]
+    public async Task BatchNewX509Svid_FiveCsrs_OneAdmissionSlotPerSignature()
+    {
+        var admission = new SigningAdmission(new ApiOptions(), NullLoggerFactory.Instance);
+        await using var server = await ApiTestServer.StartAsync(configure: services => services.AddSingleton(admission));
+        var svid = await server.AttestAsync();
+        var created = await server.Admin.CreateEntriesAsync(new CreateEntriesRequest
+        {
+            Entries = { Enumerable.Range(0, 5).Select(i => AdminApiServiceTests.Entry($"/w{i}", svid.Id.Path)) },
+        });
+        var request = new BatchNewX509SvidRequest();
+        request.Params.Add(created.Results.Select(r => new NewX509SvidParams { EntryId = r.Entry.Id, Csr = ApiTestServer.NewCsr() }));
+        var before = admission.Admitted;
+
+        var response = await server.Agent(svid).BatchNewX509SvidAsync(request);
+
+        // Five signatures took five slots (one each), not one for the call.
+        Assert.All(response.Results, r => Assert.Equal(0, r.ErrorCode));
+        Assert.Equal(5, admission.Admitted - before);
+
+        // Positive control on the same counter: a batch with no authorized entry signs nothing and takes no slot.
+        var unknown = new BatchNewX509SvidRequest { Params = { new NewX509SvidParams { EntryId = "no-such-entry", Csr = ApiTestServer.NewCsr() } } };
+        var refused = await server.Agent(svid).BatchNewX509SvidAsync(unknown);
+        Assert.NotEqual(0, refused.Results[0].ErrorCode);
+        Assert.Equal(5, admission.Admitted - before);
+    }
+
+    [Fact]
+    public async Task BatchNewX509Svid_OverTheDefaultCapOf50_InvalidArgumentAndFiftySigned()
+    {
+        await using var server = await ApiTestServer.StartAsync();
+        var svid = await server.AttestAsync();
+        var entry = (await server.Admin.CreateEntriesAsync(new CreateEntriesRequest { Entries = { AdminApiServiceTests.Entry("/web", svid.Id.Path) } })).Results[0].Entry;
+        NewX509SvidParams Param() => new() { EntryId = entry.Id, Csr = ApiTestServer.NewCsr() };
+        var tooMany = new BatchNewX509SvidRequest { Params = { Enumerable.Range(0, 51).Select(_ => Param()) } };
+        var fifty = new BatchNewX509SvidRequest { Params = { Enumerable.Range(0, 50).Select(_ => Param()) } };
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => server.Agent(svid).BatchNewX509SvidAsync(tooMany).ResponseAsync);
+        var signed = await server.Agent(svid).BatchNewX509SvidAsync(fifty);
+
+        Assert.Equal((StatusCode.InvalidArgument, "at most 50 svids may be asked for in one call"), (refused.StatusCode, refused.Status.Detail));
+        Assert.Equal(50, signed.Results.Count(r => r.ErrorCode == 0));
     }
 }

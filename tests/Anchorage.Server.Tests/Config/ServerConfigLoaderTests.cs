@@ -36,6 +36,12 @@ public class ServerConfigLoaderTests
             listen: 0.0.0.0:8443
             profile: https_web
             servingCert: { certFile: /etc/anchorage/web.crt, keyFile: /etc/anchorage/web.key }
+        agentApiLimits:
+          maxMessageBytes: 1048576
+          maxConnectionsPerPeer: 8
+          requestBodyDeadline: 10s
+          maxX509SvidBatch: 20
+          maxConcurrentSigning: 6
         adminUids: [0, 1000]
         """;
 
@@ -86,6 +92,14 @@ public class ServerConfigLoaderTests
                     ServingCert = new ServingCertOptions { CertFile = "/etc/anchorage/web.crt", KeyFile = "/etc/anchorage/web.key" },
                 },
             },
+            AgentApiLimits = new AgentApiLimitOptions
+            {
+                MaxMessageBytes = 1024 * 1024,
+                MaxConnectionsPerPeer = 8,
+                RequestBodyDeadline = TimeSpan.FromSeconds(10),
+                MaxX509SvidBatch = 20,
+                MaxConcurrentSigning = 6,
+            },
             AdminUids = [0, 1000],
         };
         // ImmutableArray compares by reference: compare the uids as a sequence, the rest as records.
@@ -93,6 +107,31 @@ public class ServerConfigLoaderTests
         Assert.Equal(expected, result.Value with { AdminUids = expected.AdminUids });
         Assert.Equal("/run/anchorage/server/admin.sock", result.Value.AdminSocketPath);
         Assert.Equal("[::1]:8080", result.Value.Listen.Health.ToString());
+    }
+
+    [Fact]
+    public void Load_DocumentedExample_ParsesWithTheDocumentedValues()
+    {
+        // docs/server.yaml shows every key; if the loader and the document drift apart, this fails.
+        var result = ServerConfigLoader.Load(Path.Combine(Processes.RepoRoot(), "docs", "server.yaml"));
+
+        Assert.Empty(result.ErrorLines);
+        var options = result.Value!;
+        Assert.Equal("acme.corp", options.TrustDomain.Name);
+        Assert.Equal("server-1", options.ServerId);
+        Assert.Equal(new HostPort("0.0.0.0", 8081), options.Listen.AgentApi);
+        Assert.Equal(
+            new AgentApiLimitOptions
+            {
+                MaxMessageBytes = 2 * 1024 * 1024,
+                MaxConnectionsPerPeer = 32,
+                RequestBodyDeadline = TimeSpan.FromSeconds(30),
+                MaxX509SvidBatch = 50,
+                MaxConcurrentSigning = 8,
+            },
+            options.AgentApiLimits);
+        Assert.Equal(BundleEndpointProfile.HttpsSpiffe, options.Federation.BundleEndpoint!.Profile);
+        Assert.Equal("/var/log/anchorage/server-audit.jsonl", options.Audit!.File);
     }
 
     [Fact]
@@ -121,6 +160,11 @@ public class ServerConfigLoaderTests
         Assert.Equal(TimeSpan.FromMinutes(5), options.Bundle.RefreshHint);
         Assert.Equal(TimeSpan.FromMinutes(1), options.Federation.RefreshFloor);
         Assert.Null(options.Federation.BundleEndpoint);
+        Assert.Equal(2 * 1024 * 1024, options.AgentApiLimits.MaxMessageBytes);
+        Assert.Equal(32, options.AgentApiLimits.MaxConnectionsPerPeer);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.AgentApiLimits.RequestBodyDeadline);
+        Assert.Equal(50, options.AgentApiLimits.MaxX509SvidBatch);
+        Assert.Equal(2 * Environment.ProcessorCount, options.AgentApiLimits.MaxConcurrentSigning);
         Assert.Equal([0u], options.AdminUids.ToArray());
     }
 
@@ -384,6 +428,21 @@ public class ServerConfigLoaderTests
         {
             "trustDomain: acme.corp\nlisten:\n  health: \"[::]:9090\"\nfederation:\n  bundleEndpoint:\n    listen: \"[::1]:9090\"\n    profile: https_spiffe\n",
             ["server.yaml:6: federation.bundleEndpoint.listen: must differ from listen.health"]
+        },
+        {
+            "trustDomain: acme.corp\nagentApiLimits:\n  maxMessageBytes: 1024\n  maxConnectionsPerPeer: 0\n  requestBodyDeadline: 500ms\n  maxX509SvidBatch: 501\n  maxConcurrentSigning: many\n  minDataRate: 1\n",
+            [
+                "server.yaml:3: agentApiLimits.maxMessageBytes: \"1024\" must be a number from 65536 to 67108864",
+                "server.yaml:4: agentApiLimits.maxConnectionsPerPeer: \"0\" must be a number from 1 to 65536",
+                "server.yaml:5: agentApiLimits.requestBodyDeadline: must be from 1s to 10m",
+                "server.yaml:6: agentApiLimits.maxX509SvidBatch: \"501\" must be a number from 1 to 500",
+                "server.yaml:7: agentApiLimits.maxConcurrentSigning: \"many\" must be a number from 1 to 65536",
+                "server.yaml:8: agentApiLimits.minDataRate: unknown setting",
+            ]
+        },
+        {
+            "trustDomain: acme.corp\nagentApiLimits:\n  requestBodyDeadline: 11m\n",
+            ["server.yaml:3: agentApiLimits.requestBodyDeadline: must be from 1s to 10m"]
         },
         {
             "trustDomain: acme.corp\nadminUids: 0\n",

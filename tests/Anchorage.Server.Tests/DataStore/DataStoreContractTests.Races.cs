@@ -165,7 +165,7 @@ public abstract partial class DataStoreContractTests<TBackend>
             Profile = BundleEndpointProfile.HttpsWeb,
             MaxStaleness = TimeSpan.FromHours(1),
         };
-        await Store.PutRelationshipAsync(relationship, None);
+        await Store.CreateRelationshipAsync(relationship, None);
         var fetched = new SpiffeBundle(peer, [TestAuthorities.Ca("peer.example")], [], 1, null);
 
         Assert.NotNull(await Store.SetFederatedBundleAsync(fetched, None));

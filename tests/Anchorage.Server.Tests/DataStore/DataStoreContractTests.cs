@@ -901,7 +901,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     };
 
     [ContractFact]
-    public async Task PutRelationship_New_StoresEveryFieldWithEmptyRefreshState()
+    public async Task CreateRelationship_New_StoresEveryFieldWithEmptyRefreshState()
     {
         var web = Relationship("web.example.net") with
         {
@@ -912,9 +912,9 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
             MaxStaleness = TimeSpan.FromSeconds(90),
         };
 
-        var stored = await Store.PutRelationshipAsync(web, None);
+        var stored = await Store.CreateRelationshipAsync(web, None);
 
-        Assert.Equal(web with { CreatedAt = Start, UpdatedAt = Start }, stored);
+        Assert.Equal(web with { CreatedAt = Start, UpdatedAt = Start, Revision = 1 }, stored);
         var got = await Store.GetRelationshipAsync(web.TrustDomain, None);
         Assert.NotNull(got);
         Assert.Equal(stored, got.Value.Relationship);
@@ -923,9 +923,9 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     }
 
     [ContractFact]
-    public async Task PutRelationship_Existing_ReplacesDeclarationKeepsCreatedAtAndRefreshState()
+    public async Task UpdateRelationship_AtStoredRevision_ReplacesDeclarationKeepsCreatedAtAndRefreshState()
     {
-        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.CreateRelationshipAsync(Relationship(), None);
         var state = new FederationRefreshState
         {
             LastSuccess = Start.AddMinutes(1),
@@ -938,8 +938,10 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Store.UpdateRefreshStateAsync(Payments, state, None);
         Clock.Advance(TimeSpan.FromMinutes(5));
 
-        var replaced = await Store.PutRelationshipAsync(Relationship(owner: "new-owner@example.com") with { CreatedAt = Start.AddDays(-9) }, None);
+        var replaced = await Store.UpdateRelationshipAsync(
+            Relationship(owner: "new-owner@example.com") with { CreatedAt = Start.AddDays(-9), Revision = 1 }, None);
 
+        Assert.Equal(2, replaced.Revision);
         Assert.Equal(Start, replaced.CreatedAt);
         Assert.Equal(Start.AddMinutes(5), replaced.UpdatedAt);
         var got = (await Store.GetRelationshipAsync(Payments, None))!.Value;
@@ -951,9 +953,9 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     [ContractFact]
     public async Task ListRelationships_Several_OrderedByTrustDomain()
     {
-        await Store.PutRelationshipAsync(Relationship("zeta.example"), None);
-        await Store.PutRelationshipAsync(Relationship("alpha.example"), None);
-        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.CreateRelationshipAsync(Relationship("zeta.example"), None);
+        await Store.CreateRelationshipAsync(Relationship("alpha.example"), None);
+        await Store.CreateRelationshipAsync(Relationship(), None);
 
         var list = await Store.ListRelationshipsAsync(None);
 
@@ -964,8 +966,8 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     [ContractFact]
     public async Task DeleteRelationship_Existing_DeletesItAndItsBundleOnly()
     {
-        await Store.PutRelationshipAsync(Relationship(), None);
-        await Store.PutRelationshipAsync(Relationship("other.example"), None);
+        await Store.CreateRelationshipAsync(Relationship(), None);
+        await Store.CreateRelationshipAsync(Relationship("other.example"), None);
         await Store.SetBundleAsync(Bundle(td: Payments.Name, sequence: 3), None);
         await Store.SetBundleAsync(Bundle(td: "other.example", sequence: 4), None);
         await Store.PublishBundleAsync(Bundle(), None);
@@ -996,7 +998,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
             () => Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState { ConsecutiveFailures = 1 }, None));
 
         Assert.Equal("federation relationship \"payments.example.com\" not found", ex.Message);
-        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.CreateRelationshipAsync(Relationship(), None);
         await Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState { ConsecutiveFailures = 1 }, None);
         Assert.Equal(1, (await Store.GetRelationshipAsync(Payments, None))!.Value.State.ConsecutiveFailures);
     }
@@ -1004,7 +1006,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     [ContractFact]
     public async Task UpdateRefreshState_BackToEmpty_NullsStored()
     {
-        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.CreateRelationshipAsync(Relationship(), None);
         await Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState { LastError = "x", LastErrorAt = Start, ConsecutiveFailures = 2 }, None);
 
         await Store.UpdateRefreshStateAsync(Payments, new FederationRefreshState(), None);
@@ -1013,11 +1015,11 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     }
 
     [ContractFact]
-    public async Task PutRelationship_OnSecondStore_VisibleToFirst()
+    public async Task CreateRelationship_OnSecondStore_VisibleToFirst()
     {
         var second = await OpenAsync();
 
-        await second.PutRelationshipAsync(Relationship(), None);
+        await second.CreateRelationshipAsync(Relationship(), None);
 
         Assert.NotNull(await Store.GetRelationshipAsync(Payments, None));
     }
@@ -1147,8 +1149,8 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.NotNull(await reopened.GetNodeAsync(Node("n1").SpiffeId, None));
         Assert.Single(await reopened.ListAuthoritiesAsync(None));
         Assert.Equal(1UL, (await reopened.PublishBundleAsync(Bundle(), None)).Bundle.SequenceNumber);
-        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
-        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(5L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(5L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
     }
 
     [ContractFact]
@@ -1171,8 +1173,8 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
-        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(5L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(5L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
         Assert.Empty(await upgraded.ListRelationshipsAsync(None));
         Assert.Null(await upgraded.GetPolicyAsync(None));
         AssertSameNode(node with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
@@ -1185,19 +1187,21 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
     }
 
     [ContractFact]
-    public async Task Open_DatabaseAtSchemaVersion3_PolicyTableAddedOthersKept()
+    public async Task Open_DatabaseAtSchemaVersion3_PolicyTableAndRevisionsAddedOthersKept()
     {
-        await Store.PutRelationshipAsync(Relationship(), None);
+        await Store.CreateRelationshipAsync(Relationship(), None);
         await Store.DisposeAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE policy");
+        await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN revision");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 4");
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM policy"));
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal(4L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(5L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
         Assert.Equal("communication policy", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 4"));
-        Assert.NotNull(await upgraded.GetRelationshipAsync(Payments, None));
+        Assert.Equal("federation relationship revisions", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 5"));
+        Assert.Equal(1, (await upgraded.GetRelationshipAsync(Payments, None))!.Value.Relationship.Revision);
         Assert.Null(await upgraded.GetPolicyAsync(None));
         Assert.Equal(1, (await upgraded.PutPolicyAsync("acme", PolicyText(), None)).Policy.Version);
     }
@@ -1209,7 +1213,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
 
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(OpenAsync);
 
-        Assert.Equal("datastore schema version 999 is newer than this server supports (4); run a newer server or restore a backup", ex.Message);
+        Assert.Equal("datastore schema version 999 is newer than this server supports (5); run a newer server or restore a backup", ex.Message);
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 999");
         await OpenAsync();
     }

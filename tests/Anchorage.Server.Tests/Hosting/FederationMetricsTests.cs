@@ -45,7 +45,7 @@ public sealed class FederationMetricsTests : IDisposable
         {
             foreach (var td in new[] { Payments, Idle })
             {
-                await store.PutRelationshipAsync(Relationship(td, closedPort), CancellationToken.None);
+                await store.CreateRelationshipAsync(Relationship(td, closedPort), CancellationToken.None);
                 await store.SetBundleAsync(new SpiffeBundle(td, [TestAuthorities.Ca(td.Name)], [], sequenceNumber: td == Payments ? 5UL : 9UL), CancellationToken.None);
             }
 

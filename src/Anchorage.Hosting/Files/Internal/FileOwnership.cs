@@ -7,6 +7,9 @@ namespace Anchorage.Hosting.Files.Internal;
 internal static partial class FileOwnership
 {
     private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const int FileTypeMask = 0xf000;
+    private const int RegularFile = 0x8000;
     private const uint StatxType = 0x1;
     private const uint StatxMode = 0x2;
     private const uint StatxUid = 0x8;
@@ -27,6 +30,26 @@ internal static partial class FileOwnership
 
         var mode = BinaryPrimitives.ReadUInt16LittleEndian(buffer[28..]);
         return ((UnixFileMode)(mode & 0xfff), BinaryPrimitives.ReadUInt32LittleEndian(buffer[20..]));
+    }
+
+    /// <summary>
+    /// What is at <paramref name="path"/> itself (a symlink is not followed): null when nothing; else
+    /// whether it is a regular file and its owner uid.
+    /// </summary>
+    /// <exception cref="IOException">statx failed for another reason than a missing name.</exception>
+    public static (bool IsRegularFile, uint Owner)? LinkStat(string path)
+    {
+        Span<byte> buffer = stackalloc byte[256];
+        if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMode | StatxUid, ref MemoryMarshal.GetReference(buffer)) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == 2 // ENOENT
+                ? null
+                : throw new IOException($"cannot examine \"{path}\" (errno {errno})");
+        }
+
+        var mode = BinaryPrimitives.ReadUInt16LittleEndian(buffer[28..]);
+        return ((mode & FileTypeMask) == RegularFile, BinaryPrimitives.ReadUInt32LittleEndian(buffer[20..]));
     }
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

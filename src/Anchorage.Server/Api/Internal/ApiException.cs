@@ -29,6 +29,8 @@ internal sealed class ApiException : Exception
 
     public static ApiException FailedPrecondition(string message) => new(StatusCode.FailedPrecondition, message);
 
+    public static ApiException Aborted(string message) => new(StatusCode.Aborted, message);
+
     public static ApiException Unavailable(string message) => new(StatusCode.Unavailable, message);
 
     public static ApiException Busy(int retryAfterMilliseconds) => new(

@@ -57,6 +57,9 @@ internal static class ProtoMapper
             Hint = entry.Hint.Length == 0 ? null : entry.Hint,
             Admin = entry.Admin,
             Downstream = entry.Downstream,
+
+            // The revision the caller read (0: none): an update from an older one is refused.
+            RevisionNumber = entry.RevisionNumber,
         };
     }
 

@@ -14,6 +14,7 @@ internal sealed class SigningAdmission : IDisposable
     private readonly int _limit;
     private readonly int _retryAfterMs;
     private readonly ILogger _logger;
+    private long _admitted;
 
     public SigningAdmission(ApiOptions options, ILoggerFactory loggerFactory)
     {
@@ -35,8 +36,12 @@ internal sealed class SigningAdmission : IDisposable
             throw ApiException.Busy(retryAfter);
         }
 
+        Interlocked.Increment(ref _admitted);
         return new Lease(_slots);
     }
+
+    /// <summary>How many slots were handed out since start (one per signature).</summary>
+    public long Admitted => Interlocked.Read(ref _admitted);
 
     public void Dispose() => _slots.Dispose();
 

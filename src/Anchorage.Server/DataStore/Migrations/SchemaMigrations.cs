@@ -210,6 +210,14 @@ internal static class SchemaMigrations
                     version bigint NOT NULL,
                     updated_at bigint NOT NULL);
                 """),
+
+        // A relationship's revision, so that an update is made from the declaration its writer read
+        // (a stale one is refused instead of overwriting a newer one); existing rows start at 1.
+        new Migration(
+            5,
+            "federation relationship revisions",
+            Sqlite: "ALTER TABLE federation_relationships ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
+            Postgres: "ALTER TABLE federation_relationships ADD COLUMN revision bigint NOT NULL DEFAULT 1;"),
     ];
 
     /// <summary>The schema version this build writes.</summary>

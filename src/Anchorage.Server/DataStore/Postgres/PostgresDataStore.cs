@@ -30,11 +30,11 @@ internal sealed class PostgresDataStore : SqlDataStore
         _location = location;
     }
 
-    internal override string BackendName => "postgres";
+    public override string BackendName => "postgres";
 
     internal override string Location => _location;
 
-    internal override string SchemaVersionTableSql =>
+    public override string SchemaVersionTableSql =>
         "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL)";
 
     /// <summary>Connects and brings the schema up to date (the tables go to the first schema on the search path).</summary>
@@ -64,13 +64,13 @@ internal sealed class PostgresDataStore : SqlDataStore
         }
     }
 
-    internal override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
+    public override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
-    internal override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    public override async ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((NpgsqlConnection)connection).BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
 
-    internal override async Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken)
+    public override async Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken)
     {
         var cmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", (NpgsqlConnection)connection, (NpgsqlTransaction)transaction);
         await using var cmdScope = cmd.ConfigureAwait(false);
@@ -78,15 +78,15 @@ internal sealed class PostgresDataStore : SqlDataStore
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    internal override string MigrationSql(Migration migration) => migration.Postgres;
+    public override string MigrationSql(Migration migration) => migration.Postgres;
 
-    internal override bool IsUniqueViolation(DbException exception) =>
+    public override bool IsUniqueViolation(DbException exception) =>
         exception is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
-    internal override bool IsRetryable(DbException exception) =>
+    public override bool IsRetryable(DbException exception) =>
         exception is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected };
 
-    internal override bool IsUnavailable(DbException exception) => exception switch
+    public override bool IsUnavailable(DbException exception) => exception switch
     {
         // Connection classes: 08 connection exception, 53 insufficient resources, 57P0x shutdown, 28 login.
         PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal) ||
@@ -99,7 +99,7 @@ internal sealed class PostgresDataStore : SqlDataStore
     };
 
     /// <summary>The server's message or the network error; Npgsql puts no connection-string values in either.</summary>
-    internal override string Describe(Exception exception)
+    public override string Describe(Exception exception)
     {
         if (exception is PostgresException pg)
         {

@@ -55,11 +55,11 @@ internal sealed class SqliteDataStore : SqlDataStore
         }.ToString();
     }
 
-    internal override string BackendName => "sqlite";
+    public override string BackendName => "sqlite";
 
     internal override string Location => _path;
 
-    internal override string SchemaVersionTableSql =>
+    public override string SchemaVersionTableSql =>
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)";
 
     /// <summary>Opens (creating if needed) the database file and brings its schema up to date.</summary>
@@ -112,7 +112,7 @@ internal sealed class SqliteDataStore : SqlDataStore
         }
     }
 
-    internal override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    public override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
     {
         var c = new SqliteConnection(_connectionString);
         try
@@ -133,14 +133,14 @@ internal sealed class SqliteDataStore : SqlDataStore
         }
     }
 
-    internal override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(IsolationLevel.Serializable, deferred: false));
 
     // BEGIN IMMEDIATE already excludes every other writer of the file.
-    internal override Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken) =>
+    public override Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken) =>
         Task.CompletedTask;
 
-    internal override string MigrationSql(Migration migration) => migration.Sqlite;
+    public override string MigrationSql(Migration migration) => migration.Sqlite;
 
     /// <inheritdoc/>
     /// <remarks><c>PRAGMA quick_check</c> (page structure, not index contents): O(size of the file), so callers poll it sparingly.</remarks>
@@ -221,15 +221,15 @@ internal sealed class SqliteDataStore : SqlDataStore
         }
     }
 
-    internal override bool IsUniqueViolation(DbException exception) =>
+    public override bool IsUniqueViolation(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: SqliteConstraint, SqliteExtendedErrorCode: SqliteConstraintUnique or SqliteConstraintPrimaryKey };
 
-    internal override bool IsRetryable(DbException exception) => false;
+    public override bool IsRetryable(DbException exception) => false;
 
-    internal override bool IsUnavailable(DbException exception) =>
+    public override bool IsUnavailable(DbException exception) =>
         exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked or SqliteIoErr or SqliteFull or SqliteCantOpen };
 
-    internal override string Describe(Exception exception) => exception.Message;
+    public override string Describe(Exception exception) => exception.Message;
 
     public override ValueTask DisposeAsync()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Anchorage.Hosting.Files;
 
 namespace Anchorage.Cli.Commands.Demo.Internal;
 
@@ -51,7 +52,7 @@ internal sealed class ChildProcess : IAsyncDisposable
 
         // Child verbs log plain lines: no colour codes in the log files.
         psi.Environment["NO_COLOR"] = "1";
-        var log = new StreamWriter(logPath, append: true, new UTF8Encoding(false)) { AutoFlush = true };
+        var log = new StreamWriter(SafeFile.OpenAppend(logPath, SafeFile.PrivateMode), new UTF8Encoding(false)) { AutoFlush = true };
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         ChildProcess? child = null;
         try

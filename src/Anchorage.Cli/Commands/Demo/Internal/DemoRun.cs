@@ -6,6 +6,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Anchorage.Cli.Internal;
+using Anchorage.Hosting.Files;
 using Anchorage.Protos.Admin.V1;
 using Grpc.Core;
 
@@ -144,10 +145,10 @@ internal sealed class DemoRun : IAsyncDisposable
     {
         _ = cancellationToken;
         var dir = Path.Combine(_dir, td, "server");
-        Directory.CreateDirectory(dir);
+        MakeDirectory(dir);
         var bundlePort = DemoEndpoint.FreeLoopbackPort();
         var config = Path.Combine(dir, "server.yaml");
-        await File.WriteAllTextAsync(config, $"""
+        await WriteFileAsync(config, $"""
             trustDomain: {td}
             dataDir: {dir}/data
             listen:
@@ -227,7 +228,7 @@ internal sealed class DemoRun : IAsyncDisposable
         var bundle = await AdminAsync(peer, (c, o) => c.GetBundleAsync(new GetBundleRequest(), o), cancellationToken).ConfigureAwait(false);
         var json = Encoding.UTF8.GetString(bundle.SpiffeBundleJson.Span);
         var file = Path.Combine(local.Dir, $"federation-{peer.Name}.yaml");
-        await File.WriteAllTextAsync(file, $"""
+        await WriteFileAsync(file, $"""
             apiVersion: anchorage.dev/v1alpha1
             kind: FederatedTrustDomain
             metadata:
@@ -306,7 +307,7 @@ internal sealed class DemoRun : IAsyncDisposable
     private async Task<long> ApplyPolicyAsync(Domain domain, string yaml, CancellationToken cancellationToken)
     {
         var file = Path.Combine(domain.Dir, "policy.yaml");
-        await File.WriteAllTextAsync(file, yaml, cancellationToken).ConfigureAwait(false);
+        await WriteFileAsync(file, yaml, cancellationToken).ConfigureAwait(false);
         _console.Block(yaml);
         if (HasVerb("policy", "apply"))
         {
@@ -331,7 +332,7 @@ internal sealed class DemoRun : IAsyncDisposable
     {
         var port = DemoEndpoint.FreeLoopbackPort();
         var dir = Path.Combine(_dir, Payments, "service");
-        Directory.CreateDirectory(dir);
+        MakeDirectory(dir);
         _service = Start("the payments service", _anchorage, ["demo", "serve", "--listen", DemoEndpoint.Loopback(port), "--name", "payments.acme.corp/api"], Path.Combine(dir, "service.log"));
         _console.Command($"anchorage demo serve --listen {DemoEndpoint.Loopback(port)}", $"pid {_service.Pid}");
         var line = await _service.WaitForLineAsync(l => l.StartsWith("listening ", StringComparison.Ordinal), StartTimeout, cancellationToken).ConfigureAwait(false);
@@ -379,19 +380,19 @@ internal sealed class DemoRun : IAsyncDisposable
         var token = await AdminAsync(domain, (c, o) => c.GenerateJoinTokenAsync(new GenerateJoinTokenRequest(), o), cancellationToken).ConfigureAwait(false);
         var dir = Path.Combine(_dir, domain.Name, name);
         var outDir = Path.Combine(dir, "out");
-        Directory.CreateDirectory(outDir);
+        MakeDirectory(outDir);
         var traversable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
         Chmod(Path.Combine(_dir, domain.Name), traversable);
         Chmod(dir, traversable);
         Chmod(outDir, traversable);
         var bundle = await AdminAsync(domain, (c, o) => c.GetBundleAsync(new GetBundleRequest(), o), cancellationToken).ConfigureAwait(false);
         var bundleFile = Path.Combine(dir, "bootstrap-bundle.json");
-        await File.WriteAllBytesAsync(bundleFile, bundle.SpiffeBundleJson.ToByteArray(), cancellationToken).ConfigureAwait(false);
+        await SafeFile.WriteAsync(bundleFile, bundle.SpiffeBundleJson.Memory, SafeFile.PublicMode, cancellationToken).ConfigureAwait(false);
         var audit = Path.Combine(dir, "audit.jsonl");
         var config = Path.Combine(dir, "agent.yaml");
         var serverAddress = await ServerAddressAsync(domain).ConfigureAwait(false);
         var gateSection = "gate:\n" + $"  audit: {{ file: {audit} }}\n  closeOnRevoke: true\n" + gate.Replace("@OUT@", outDir, StringComparison.Ordinal);
-        await File.WriteAllTextAsync(config, $"""
+        await WriteFileAsync(config, $"""
             trustDomain: {domain.Name}
             dataDir: {dir}/data
             serverAddress: {serverAddress}
@@ -1092,4 +1093,24 @@ internal sealed class DemoRun : IAsyncDisposable
     private sealed record Domain(string Name, string Dir, string AdminSocket, int BundlePort, ChildProcess Server);
 
     private sealed record Node(string Name, Domain Domain, string Dir, string ApiSocket, string AgentId, string AuditFile, string OutboundSocket, ChildProcess Agent);
+
+    // Directories the demo makes: 0755 whatever the umask, so the safe-write helper accepts them.
+    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private static void MakeDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, DirectoryMode);
+        }
+    }
+
+    // Configs and manifests through the one safe-write helper, 0600 (an agent config holds its join token).
+    private static Task WriteFileAsync(string path, string text, CancellationToken cancellationToken) =>
+        SafeFile.WriteTextAsync(path, text, SafeFile.PrivateMode, cancellationToken);
 }

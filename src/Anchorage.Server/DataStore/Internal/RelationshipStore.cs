@@ -4,50 +4,96 @@ using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.DataStore.Internal;
 
-/// <summary>Federation relationships and their refresh state (table <c>federation_relationships</c>, schema version 3).</summary>
-internal abstract partial class SqlDataStore
+/// <summary>Federation relationships and their refresh state (table <c>federation_relationships</c>, schema version 3; revisions since 5).</summary>
+internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
 {
     private const string RelationshipColumns =
         "trust_domain, name, owner, url, profile, endpoint_spiffe_id, ca_bundle_pem, max_staleness_ms, created_at, updated_at, " +
-        "last_success, last_attempt, last_error, last_error_at, next_refresh, consecutive_failures";
+        "last_success, last_attempt, last_error, last_error_at, next_refresh, consecutive_failures, revision";
 
     /// <inheritdoc/>
-    /// <remarks>One statement: the declaration columns are replaced, the creation time and the refresh state are kept.</remarks>
-    public Task<FederationRelationship> PutRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken)
+    /// <remarks>One statement (<c>ON CONFLICT DO NOTHING</c>): of concurrent creators exactly one stores its declaration.</remarks>
+    public Task<FederationRelationship> CreateRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken)
     {
         ValidateRelationship(relationship);
-        return RunAsync("put federation relationship", async (c, ct) =>
+        return RunAsync("create federation relationship", async (c, ct) =>
         {
-            var now = Rows.ToUnixMs(Time.GetUtcNow());
             var cmd = Command(
                 c,
                 null,
                 $"INSERT INTO federation_relationships ({RelationshipColumns}) VALUES " +
-                "(@td, @name, @owner, @url, @profile, @endpoint, @ca, @staleness, @now, @now, NULL, NULL, NULL, NULL, NULL, 0) " +
-                "ON CONFLICT (trust_domain) DO UPDATE SET name = excluded.name, owner = excluded.owner, url = excluded.url, " +
-                "profile = excluded.profile, endpoint_spiffe_id = excluded.endpoint_spiffe_id, ca_bundle_pem = excluded.ca_bundle_pem, " +
-                "max_staleness_ms = excluded.max_staleness_ms, updated_at = excluded.updated_at " +
-                "RETURNING created_at, updated_at",
-                ("td", relationship.TrustDomain.Name),
-                ("name", relationship.Name),
-                ("owner", relationship.Owner),
-                ("url", relationship.Url.OriginalString),
-                ("profile", BundleEndpointProfiles.ToName(relationship.Profile)),
-                ("endpoint", relationship.EndpointSpiffeId?.ToString()),
-                ("ca", relationship.CaBundlePem),
-                ("staleness", Rows.ToMs(relationship.MaxStaleness)),
-                ("now", now));
-            await using var cmdScope = cmd.ConfigureAwait(false);
-            var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            await using var readerScope = reader.ConfigureAwait(false);
-            await reader.ReadAsync(ct).ConfigureAwait(false);
-            return relationship with
-            {
-                MaxStaleness = Rows.FromMs(Rows.ToMs(relationship.MaxStaleness))!.Value,
-                CreatedAt = Rows.FromUnixMs(reader.GetInt64(0)),
-                UpdatedAt = Rows.FromUnixMs(reader.GetInt64(1)),
-            };
+                "(@td, @name, @owner, @url, @profile, @endpoint, @ca, @staleness, @now, @now, NULL, NULL, NULL, NULL, NULL, 0, 1) " +
+                "ON CONFLICT (trust_domain) DO NOTHING RETURNING created_at, updated_at, revision",
+                DeclarationParameters(relationship, Rows.ToUnixMs(Time.GetUtcNow())));
+            return await ReturnedAsync(cmd, relationship, ct).ConfigureAwait(false)
+                ?? throw new DataStoreConflictException($"federation relationship \"{relationship.TrustDomain}\" already exists");
         }, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>One conditional statement (<c>WHERE revision = @expected</c>); the declaration columns, <c>updated_at</c> and <c>revision</c> change, nothing else.</remarks>
+    public Task<FederationRelationship> UpdateRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken)
+    {
+        ValidateRelationship(relationship);
+        ArgumentOutOfRangeException.ThrowIfLessThan(relationship.Revision, 1, nameof(relationship));
+        return RunAsync("update federation relationship", async (c, ct) =>
+        {
+            var cmd = Command(
+                c,
+                null,
+                "UPDATE federation_relationships SET name = @name, owner = @owner, url = @url, profile = @profile, " +
+                "endpoint_spiffe_id = @endpoint, ca_bundle_pem = @ca, max_staleness_ms = @staleness, updated_at = @now, revision = revision + 1 " +
+                "WHERE trust_domain = @td AND revision = @expected RETURNING created_at, updated_at, revision",
+                [.. DeclarationParameters(relationship, Rows.ToUnixMs(Time.GetUtcNow())), ("expected", relationship.Revision)]);
+            if (await ReturnedAsync(cmd, relationship, ct).ConfigureAwait(false) is { } updated)
+            {
+                return updated;
+            }
+
+            var read = Command(c, null, "SELECT revision FROM federation_relationships WHERE trust_domain = @td", ("td", relationship.TrustDomain.Name));
+            await using var readScope = read.ConfigureAwait(false);
+            var stored = await read.ExecuteScalarAsync(ct).ConfigureAwait(false) is { } value and not DBNull
+                ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)
+                : throw new DataStoreNotFoundException($"federation relationship \"{relationship.TrustDomain}\" not found");
+            throw new DataStoreStaleRevisionException(
+                string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"federation relationship \"{relationship.TrustDomain}\" changed since it was read: it is at revision {stored}, the update was made from revision {relationship.Revision}; read it again"),
+                stored);
+        }, cancellationToken);
+    }
+
+    private static (string Name, object? Value)[] DeclarationParameters(FederationRelationship relationship, long now) =>
+    [
+        ("td", relationship.TrustDomain.Name),
+        ("name", relationship.Name),
+        ("owner", relationship.Owner),
+        ("url", relationship.Url.OriginalString),
+        ("profile", BundleEndpointProfiles.ToName(relationship.Profile)),
+        ("endpoint", relationship.EndpointSpiffeId?.ToString()),
+        ("ca", relationship.CaBundlePem),
+        ("staleness", Rows.ToMs(relationship.MaxStaleness)),
+        ("now", now),
+    ];
+
+    // The stored declaration as the statement returned it; null when the statement touched no row.
+    private static async Task<FederationRelationship?> ReturnedAsync(DbCommand cmd, FederationRelationship relationship, CancellationToken ct)
+    {
+        await using var cmdScope = cmd.ConfigureAwait(false);
+        var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        await using var readerScope = reader.ConfigureAwait(false);
+        if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return relationship with
+        {
+            MaxStaleness = Rows.FromMs(Rows.ToMs(relationship.MaxStaleness))!.Value,
+            CreatedAt = Rows.FromUnixMs(reader.GetInt64(0)),
+            UpdatedAt = Rows.FromUnixMs(reader.GetInt64(1)),
+            Revision = reader.GetInt64(2),
+        };
     }
 
     public Task<(FederationRelationship Relationship, FederationRefreshState State)?> GetRelationshipAsync(
@@ -176,6 +222,7 @@ internal abstract partial class SqlDataStore
             MaxStaleness = TimeSpan.FromMilliseconds(reader.GetInt64(7)),
             CreatedAt = Rows.FromUnixMs(reader.GetInt64(8)),
             UpdatedAt = Rows.FromUnixMs(reader.GetInt64(9)),
+            Revision = reader.GetInt64(16),
         };
         var state = new FederationRefreshState
         {

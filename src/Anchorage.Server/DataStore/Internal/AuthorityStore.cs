@@ -11,7 +11,7 @@ namespace Anchorage.Server.DataStore.Internal;
 /// replaces a whole row, so a revoked authority cannot come back. Journal writes and bundle
 /// publishing share one lock, so a published bundle is the journal as it is at that moment.
 /// </summary>
-internal abstract partial class SqlDataStore
+internal sealed class AuthorityStore(SqlExecutor sql, BundleStore bundles) : SqlStoreBase(sql)
 {
     private const string JournalLock = "journal";
 
@@ -106,14 +106,14 @@ internal abstract partial class SqlDataStore
 
     /// <summary>
     /// Reads the journal inside the publishing transaction, under the journal lock, and publishes the
-    /// bundle built from it (see <see cref="PublishBundleAsync(SpiffeBundle, CancellationToken)"/> for the sequence rules).
+    /// bundle built from it (see <see cref="BundleStore.PublishBundleAsync(SpiffeBundle, CancellationToken)"/> for the sequence rules).
     /// </summary>
     public Task<StoredBundle> PublishBundleAsync(
         TrustDomain trustDomain, Func<IReadOnlyList<AuthorityRecord>, SpiffeBundle> fromJournal, CancellationToken cancellationToken)
     {
         ThrowIfEmpty(trustDomain, nameof(trustDomain));
         ArgumentNullException.ThrowIfNull(fromJournal);
-        return PublishCoreAsync(trustDomain, async (c, tx, ct) =>
+        return bundles.PublishCoreAsync(trustDomain, async (c, tx, ct) =>
         {
             await LockAsync(c, tx, JournalLock, ct).ConfigureAwait(false);
             var bundle = fromJournal(await ReadAuthoritiesAsync(c, tx, ct).ConfigureAwait(false));

@@ -10,7 +10,7 @@ namespace Anchorage.Server.DataStore.Internal;
 /// ban, promotion, eviction) is one statement that changes only its own columns under a condition
 /// (<c>NOT banned</c>, the expected serial), so no write brings back what another undid.
 /// </summary>
-internal abstract partial class SqlDataStore
+internal sealed class NodeStore(SqlExecutor sql) : SqlStoreBase(sql)
 {
     public Task CreateJoinTokenAsync(JoinToken token, CancellationToken cancellationToken)
     {
@@ -192,5 +192,15 @@ internal abstract partial class SqlDataStore
             var banned when Convert.ToBoolean(banned, CultureInfo.InvariantCulture) => NodeUpdateResult.Banned,
             _ => NodeUpdateResult.Conflict,
         };
+    }
+
+    private static void ValidateNode(AttestedNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ThrowIfEmpty(node.SpiffeId, nameof(node));
+        if ((node.PendingCertSerial is null) != (node.PendingCertNotAfter is null))
+        {
+            throw new ArgumentException($"node \"{node.SpiffeId}\" must have both or neither of a pending serial and not-after", nameof(node));
+        }
     }
 }

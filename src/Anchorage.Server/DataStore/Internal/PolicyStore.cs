@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Anchorage.Server.DataStore.Internal;
 
 /// <summary>The trust domain's communication policy (table <c>policy</c>, one row, schema version 4).</summary>
-internal abstract partial class SqlDataStore
+internal sealed class PolicyStore(SqlExecutor sql) : SqlStoreBase(sql)
 {
     private const string PolicyColumns = "name, document, version, updated_at";
 

@@ -1,0 +1,48 @@
+using System.Data.Common;
+using Anchorage.Spiffe.Ids;
+
+namespace Anchorage.Server.DataStore.Internal;
+
+/// <summary>What every per-resource store shares: the executor and its helpers, under short names.</summary>
+internal abstract class SqlStoreBase(SqlExecutor sql)
+{
+    protected SqlExecutor Sql => sql;
+
+    protected TimeProvider Time => sql.Time;
+
+    protected Task<T> RunAsync<T>(string operation, Func<DbConnection, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>
+        sql.RunAsync(operation, body, cancellationToken);
+
+    protected ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        sql.Backend.BeginWriteAsync(connection, cancellationToken);
+
+    protected Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken) =>
+        sql.Backend.LockAsync(connection, transaction, name, cancellationToken);
+
+    protected bool IsUniqueViolation(DbException exception) => sql.Backend.IsUniqueViolation(exception);
+
+    protected static DbCommand Command(DbConnection c, DbTransaction? tx, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
+        SqlExecutor.Command(c, tx, sql, parameters);
+
+    protected static Task<int> ExecuteAsync(DbConnection c, DbTransaction? tx, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters) =>
+        SqlExecutor.ExecuteAsync(c, tx, sql, ct, parameters);
+
+    protected static string Insert(string table, (string Name, object? Value)[] parameters) =>
+        $"INSERT INTO {table} ({string.Join(", ", parameters.Select(p => p.Name))}) VALUES ({string.Join(", ", parameters.Select(p => "@" + p.Name))})";
+
+    protected static void ThrowIfEmpty(SpiffeId id, string paramName)
+    {
+        if (id.IsEmpty)
+        {
+            throw new ArgumentException("spiffe id is empty", paramName);
+        }
+    }
+
+    protected static void ThrowIfEmpty(TrustDomain trustDomain, string paramName)
+    {
+        if (trustDomain.IsEmpty)
+        {
+            throw new ArgumentException("trust domain is empty", paramName);
+        }
+    }
+}
