@@ -167,11 +167,12 @@ public static partial class AgentConfigLoader
             var slash = cidrText.IndexOf('/', StringComparison.Ordinal);
             if (!IPNetwork.TryParse(cidrText, out var parsed) || slash < 0 || !parsed.BaseAddress.Equals(IPAddress.Parse(cidrText[..slash])))
             {
-                cidrNode.Error($"{ConfigText.Quote(cidrText)} must be an IPv4 network such as 10.0.0.0/8 (base address with no host bits set)");
+                cidrNode.Error($"{ConfigText.Quote(cidrText)} must be an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8 (base address with no host bits set)");
             }
-            else if (parsed.BaseAddress.AddressFamily != AddressFamily.InterNetwork)
+            else if (parsed.BaseAddress.IsIPv4MappedToIPv6 && parsed.PrefixLength >= 96)
             {
-                cidrNode.Error($"{ConfigText.Quote(cidrText)} is IPv6: only IPv4 destinations are intercepted");
+                // The programs match IPv4-mapped destinations against the IPv4 rules.
+                cidrNode.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(cidrText)} is IPv4-mapped: write the IPv4 network ({parsed.BaseAddress.MapToIPv4()}/{parsed.PrefixLength - 96})"));
             }
             else
             {
