@@ -11,12 +11,13 @@
 //           IPv4-mapped ones; the rewritten destination is the listener's IPv4-mapped address.
 // sockops:  ACTIVE_ESTABLISHED moves the original to the client's (address, port), which the
 //           gate reads from its accepted socket's remote end point.
-// The agent's own sockets are never redirected: its process id is in `exempt` (checked first),
-// so the gate's dial to the original destination goes out as is.
+// The agent's own sockets are never redirected: its process id and start time are in `exempt`
+// (checked first), so the gate's dial to the original destination goes out as is.
 // Maps holding per-connection state are LRU hashes: a record nobody reads is evicted.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #define MAX_RULES 64
 #define MAX_PENDING 65536
@@ -77,11 +78,14 @@ struct {
 	__type(value, struct rule6);
 } rules6 SEC(".maps");
 
+// The agent: process id -> its start time in clock ticks (/proc stat field 22). The start time
+// is compared too, so a process that later gets a dead agent's pid (closed mode keeps these
+// programs attached while the agent is down) is not exempt.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } exempt SEC(".maps");
 
 struct {
@@ -101,8 +105,10 @@ struct {
 // The settings when this connect may be redirected: a TCP socket of a process that is not exempt.
 static __always_inline struct settings *redirectable(struct bpf_sock_addr *ctx)
 {
+	struct task_struct *task;
 	struct settings *s;
 	__u32 zero = 0, tgid;
+	__u64 *started;
 
 	if (ctx->type != 1 /* SOCK_STREAM */)
 		return 0;
@@ -110,8 +116,12 @@ static __always_inline struct settings *redirectable(struct bpf_sock_addr *ctx)
 	if (!s || s->listen_port == 0)
 		return 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (bpf_map_lookup_elem(&exempt, &tgid))
-		return 0;
+	started = bpf_map_lookup_elem(&exempt, &tgid);
+	if (started) {
+		task = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(task, group_leader, start_boottime) / 10000000 == *started)
+			return 0;
+	}
 	return s;
 }
 

@@ -23,7 +23,8 @@ namespace Anchorage.Agent.Kernel;
 /// and traffic then flows unintercepted. <see cref="TransparentFailMode.Closed"/>: the links are
 /// also pinned in bpffs, so they stay attached while the agent is down; intercepted connections
 /// are then redirected to a listener nobody serves and refused. A new agent attaches its own
-/// links first, then replaces the old pins, so there is no moment without interception.
+/// links first, then replaces the old pins, so there is no moment without interception; an agent
+/// started in open mode removes the pins a closed-mode one left, once its own links are attached.
 /// </para>
 /// <para>
 /// The agent's own sockets are never redirected: its process id is in the programs' exempt map.
@@ -107,6 +108,12 @@ public sealed class TransparentRedirect : IDisposable
             if (options.FailMode == TransparentFailMode.Closed)
             {
                 Pin(options.PinDirectory, links);
+            }
+            else
+            {
+                // A switch from closed to open: the pins a closed-mode agent left would keep
+                // intercepting (and refusing) after this agent ends. Removed once ours are attached.
+                RemovePins(options.PinDirectory);
             }
         }
         catch
@@ -192,6 +199,18 @@ public sealed class TransparentRedirect : IDisposable
                 LibBpf.ObjectClose(_object);
                 _object = 0;
             }
+        }
+    }
+
+    private static void RemovePins(string directory)
+    {
+        try
+        {
+            Unpin(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new KernelAttributionException($"cannot remove the closed-mode pins in {directory}: {e.Message}", e);
         }
     }
 
@@ -284,10 +303,11 @@ public sealed class TransparentRedirect : IDisposable
             Update(v4 ? rules4 : rules6, &key, entry, v4 ? "rules4" : "rules6");
         }
 
+        // The agent's pid with its start time: a process that later gets the pid is not exempt.
         var exempt = MapFd("exempt");
         var pid = (uint)exemptProcessId;
-        byte one = 1;
-        if (LibBpf.MapUpdate(exempt, &pid, &one, 0) != 0)
+        var started = ProcFs.TryReadStartTime(exemptProcessId) ?? throw new KernelAttributionException($"cannot read the start time of process {exemptProcessId}");
+        if (LibBpf.MapUpdate(exempt, &pid, &started, 0) != 0)
         {
             throw new KernelAttributionException($"cannot write the exempt map ({Errno(0)})");
         }

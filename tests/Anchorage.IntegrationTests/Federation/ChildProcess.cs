@@ -27,6 +27,9 @@ internal sealed class ChildProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
+
     public string Output
     {
         get

@@ -38,6 +38,26 @@ internal sealed class TransparentCgroup : IDisposable
         print(got)
         """;
 
+    // Forks until a child gets process id TARGET (ns_last_pid, root), which joins the cgroup and execs the client.
+    private const string WithPid = """
+        import os, sys
+        target, cgroup, script, port = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+        for attempt in range(500):
+            with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
+                f.write(str(target - 1))
+            pid = os.fork()
+            if pid == 0:
+                if os.getpid() != target:
+                    os._exit(3)
+                with open(cgroup + '/cgroup.procs', 'w') as f:
+                    f.write(str(os.getpid()))
+                os.execv(sys.executable, [sys.executable, '-c', script, port])
+            _, status = os.waitpid(pid, 0)
+            if os.WEXITSTATUS(status) != 3:
+                sys.exit(os.WEXITSTATUS(status))
+        print('pid not obtained')
+        """;
+
     private TransparentCgroup(string path) => Path = path;
 
     public string Path { get; }
@@ -60,6 +80,10 @@ internal sealed class TransparentCgroup : IDisposable
             : [GateClients.PythonExe, "-c", Script, Port(port), host];
         return RunAsync(["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", Path, .. client]);
     }
+
+    /// <summary>Runs the client inside the cgroup as process id <paramref name="pid"/> (which must be free).</summary>
+    public Task<string> ClientWithPidAsync(int pid, int port) =>
+        RunAsync([GateClients.PythonExe, "-c", WithPid, pid.ToString(CultureInfo.InvariantCulture), Path, Script, Port(port)]);
 
     /// <summary>Runs the client outside any test cgroup.</summary>
     public static Task<string> ClientOutsideAsync(int port, string host = "127.0.0.1") => RunAsync([GateClients.PythonExe, "-c", Script, Port(port), host]);
