@@ -68,8 +68,46 @@ public class AgentConfigLoaderTransparentTests
         Assert.Empty(t.Cgroups);
     }
 
+    [Fact]
+    public void Parse_TransparentInboundOnly_ReadsPortsAndForward_CgroupsAndDestinationsOptional()
+    {
+        var result = AgentConfigLoader.Parse(Base + """
+            gate:
+              transparent:
+                failMode: open
+                inbound:
+                  - name: api
+                    port: 8443
+                  - name: admin
+                    port: 9000
+                    forward: 127.0.0.2:9090
+            """);
+
+        Assert.Empty(result.ErrorLines);
+        var t = result.Value!.Gate!.Transparent!;
+        Assert.Empty(t.Destinations);
+        Assert.Empty(t.Cgroups);
+        Assert.Equal(2, t.Inbound.Count);
+        Assert.Equal(("api", 8443, new HostPort("127.0.0.1", 8443)), (t.Inbound[0].Name, t.Inbound[0].Port, t.Inbound[0].Forward));
+        Assert.Equal(("admin", 9000, new HostPort("127.0.0.2", 9090)), (t.Inbound[1].Name, t.Inbound[1].Port, t.Inbound[1].Forward));
+    }
+
     public static TheoryData<string, string[]> Invalid => new()
     {
+        {
+            "gate:\n  transparent:\n    cgroups: all\n    inbound:\n      - { name: a, port: 0 }\n      - { name: b, port: 80, forward: \"10.0.0.1:80\" }\n      - { name: a, port: 80, forward: \"127.0.0.1:0\", extra: 1 }\n      - { port: x }\n",
+            [
+                "agent.yaml:5: gate.transparent.destinations: required",
+                "agent.yaml:8: gate.transparent.inbound[0].port: \"0\" must be a port from 1 to 65535",
+                "agent.yaml:9: gate.transparent.inbound[1].forward: host \"10.0.0.1\" must be an IPv4 loopback address (127.0.0.0/8): the gate forwards to a process on this node",
+                "agent.yaml:10: gate.transparent.inbound[2].name: \"a\" is already the name of gate.transparent.inbound[0]",
+                "agent.yaml:10: gate.transparent.inbound[2].port: \"80\" is already steered by gate.transparent.inbound[1]",
+                "agent.yaml:10: gate.transparent.inbound[2].forward: port \"0\" must be a number from 1 to 65535",
+                "agent.yaml:10: gate.transparent.inbound[2].extra: unknown setting",
+                "agent.yaml:11: gate.transparent.inbound[3].name: required",
+                "agent.yaml:11: gate.transparent.inbound[3].port: \"x\" must be a port from 1 to 65535",
+            ]
+        },
         {
             "gate:\n  transparent:\n    listen: tcp://10.0.0.1:1\n    failMode: sometimes\n    cgroups: [/sys/fs/cgroup/unified, rel]\n    destinations: []\n    pinDir: /tmp/x\n    extra: 1\n",
             [
