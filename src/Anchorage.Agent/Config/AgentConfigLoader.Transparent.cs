@@ -76,12 +76,19 @@ public static partial class AgentConfigLoader
             }
         }
 
+        var inbound = ReadSteered(map, names);
+
+        // Outbound interception (cgroups + destinations) is optional when inbound ports are steered.
+        var outboundOptional = map.Get("inbound") is not null && map.Get("destinations") is null && map.Get("cgroups") is null;
         var all = false;
         var cgroups = new List<string>();
         var cgroupsNode = map.Get("cgroups");
         if (cgroupsNode is null)
         {
-            map.Required("cgroups");
+            if (!outboundOptional)
+            {
+                map.Required("cgroups");
+            }
         }
         else if (cgroupsNode.Node is YamlDotNet.RepresentationModel.YamlScalarNode)
         {
@@ -122,7 +129,10 @@ public static partial class AgentConfigLoader
         var destinationsNode = map.Get("destinations");
         if (destinationsNode is null)
         {
-            map.Required("destinations");
+            if (!outboundOptional)
+            {
+                map.Required("destinations");
+            }
         }
         else if (destinationsNode.List() is { } items)
         {
@@ -148,8 +158,89 @@ public static partial class AgentConfigLoader
             Cgroups = cgroups,
             AllCgroups = all,
             Destinations = destinations,
+            Inbound = inbound,
             PinDirectory = pinDir,
         };
+    }
+
+    private static List<GateTransparentInbound> ReadSteered(ConfigMap map, Dictionary<string, string> names)
+    {
+        var inbound = new List<GateTransparentInbound>();
+        var node = map.Get("inbound");
+        if (node?.List() is not { } items)
+        {
+            return inbound;
+        }
+
+        if (items.Count is 0 or > MaxTransparentDestinations)
+        {
+            node.Error(string.Create(CultureInfo.InvariantCulture, $"must list 1 to {MaxTransparentDestinations} service ports"));
+        }
+
+        var ports = new Dictionary<int, string>();
+        foreach (var item in items)
+        {
+            if (item.Map() is { } entry && ReadSteeredPort(entry, names, ports) is { } steered)
+            {
+                inbound.Add(steered);
+            }
+        }
+
+        return inbound;
+    }
+
+    private static GateTransparentInbound? ReadSteeredPort(ConfigMap map, Dictionary<string, string> names, Dictionary<int, string> ports)
+    {
+        var name = ReadListenerName(map, names);
+        int? port = null;
+        var portNode = map.Get("port");
+        if (portNode is null)
+        {
+            map.Required("port");
+        }
+        else if (portNode.Scalar() is { } portText)
+        {
+            if (!TryParsePort(portText, out var parsed))
+            {
+                portNode.Error($"{ConfigText.Quote(portText)} must be a port from 1 to 65535");
+            }
+            else if (ports.TryGetValue(parsed, out var first))
+            {
+                portNode.Error($"{ConfigText.Quote(portText)} is already steered by {first}");
+            }
+            else
+            {
+                ports[parsed] = map.Path;
+                port = parsed;
+            }
+        }
+
+        HostPort? forward = null;
+        var forwardNode = map.Get("forward");
+        if (forwardNode?.Endpoint() is { } endpoint)
+        {
+            if (!IsLoopbackAddress(endpoint) || !IPAddress.TryParse(endpoint.Host, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork)
+            {
+                forwardNode.Error($"host {ConfigText.Quote(endpoint.Host)} must be an IPv4 loopback address (127.0.0.0/8): the gate forwards to a process on this node");
+            }
+            else if (endpoint.Port == 0)
+            {
+                forwardNode.Error("port \"0\" must be a number from 1 to 65535");
+            }
+            else
+            {
+                forward = endpoint;
+            }
+        }
+        else if (forwardNode is null && port is not null)
+        {
+            forward = new HostPort("127.0.0.1", port.Value);
+        }
+
+        map.RejectUnknownKeys();
+        return name is null || port is null || forward is null
+            ? null
+            : new GateTransparentInbound { Name = name, Port = port.Value, Forward = forward };
     }
 
     private static GateTransparentDestination? ReadDestination(ConfigMap map, Dictionary<string, string> names)
@@ -167,11 +258,12 @@ public static partial class AgentConfigLoader
             var slash = cidrText.IndexOf('/', StringComparison.Ordinal);
             if (!IPNetwork.TryParse(cidrText, out var parsed) || slash < 0 || !parsed.BaseAddress.Equals(IPAddress.Parse(cidrText[..slash])))
             {
-                cidrNode.Error($"{ConfigText.Quote(cidrText)} must be an IPv4 network such as 10.0.0.0/8 (base address with no host bits set)");
+                cidrNode.Error($"{ConfigText.Quote(cidrText)} must be an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8 (base address with no host bits set)");
             }
-            else if (parsed.BaseAddress.AddressFamily != AddressFamily.InterNetwork)
+            else if (parsed.BaseAddress.IsIPv4MappedToIPv6 && parsed.PrefixLength >= 96)
             {
-                cidrNode.Error($"{ConfigText.Quote(cidrText)} is IPv6: only IPv4 destinations are intercepted");
+                // The programs match IPv4-mapped destinations against the IPv4 rules.
+                cidrNode.Error(string.Create(CultureInfo.InvariantCulture, $"{ConfigText.Quote(cidrText)} is IPv4-mapped: write the IPv4 network ({parsed.BaseAddress.MapToIPv4()}/{parsed.PrefixLength - 96})"));
             }
             else
             {

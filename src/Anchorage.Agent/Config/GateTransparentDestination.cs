@@ -14,7 +14,7 @@ public sealed record GateTransparentDestination
     /// <summary>The destination's name, unique among gate listeners and destinations; audit records carry it.</summary>
     public required string Name { get; init; }
 
-    /// <summary>The IPv4 network (<c>cidr</c>).</summary>
+    /// <summary>The IPv4 or IPv6 network (<c>cidr</c>); IPv4 destinations are also matched when reached IPv4-mapped from an IPv6 socket.</summary>
     public required IPNetwork Network { get; init; }
 
     /// <summary>The first port of the range (<c>ports</c>).</summary>

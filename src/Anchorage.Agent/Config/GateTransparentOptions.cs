@@ -6,6 +6,8 @@ namespace Anchorage.Agent.Config;
 /// Transparent interception (<c>gate.transparent</c>): processes in <see cref="Cgroups"/> that
 /// connect to one of <see cref="Destinations"/> are redirected in the kernel to the gate's
 /// <see cref="Listen"/> address; the application is unmodified and talks plain text as before.
+/// Connections arriving for an <see cref="Inbound"/> port are steered to the gate, which verifies
+/// the client's SVID before forwarding to the service.
 /// </summary>
 public sealed record GateTransparentOptions
 {
@@ -29,6 +31,9 @@ public sealed record GateTransparentOptions
 
     /// <summary>The intercepted destinations (<c>destinations</c>), matched in order.</summary>
     public IReadOnlyList<GateTransparentDestination> Destinations { get; init; } = [];
+
+    /// <summary>The steered service ports (<c>inbound</c>, sk_lookup in the agent's network namespace).</summary>
+    public IReadOnlyList<GateTransparentInbound> Inbound { get; init; } = [];
 
     /// <summary>The bpffs directory of the pinned programs (<c>pinDir</c>) under <see cref="TransparentFailMode.Closed"/>.</summary>
     public string PinDirectory { get; init; } = DefaultPinDirectory;

@@ -9,6 +9,7 @@ using Anchorage.Agent.Gate.Listeners;
 using Anchorage.Agent.Gate.Pipelines;
 using Anchorage.Agent.Gate.Transport;
 using Anchorage.Agent.Kernel;
+using Anchorage.Hosting.Config;
 using Anchorage.Spiffe.Svids;
 using Microsoft.Extensions.Logging;
 
@@ -66,6 +67,7 @@ public sealed class GateHost : IAsyncDisposable
     private readonly LiveConnectionRegistry _registry;
     private readonly CancellationTokenSource _stop;
     private TransparentRedirect? _redirect;
+    private InboundSteering? _steering;
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
     private int _disposed;
 
@@ -97,6 +99,7 @@ public sealed class GateHost : IAsyncDisposable
         // Every listener is bound before any starts accepting, so a failed bind has nothing to stop but sockets.
         var listeners = new List<GateListener>();
         TransparentRedirect? redirect = null;
+        InboundSteering? steering = null;
         try
         {
             foreach (var outbound in options.Outbound)
@@ -109,15 +112,24 @@ public sealed class GateHost : IAsyncDisposable
                 listeners.Add(GateListener.Bind(inbound.Name, GateListenAddress.TcpAt(inbound.Listen), logger));
             }
 
-            if (options.Transparent is { } transparentOptions)
+            if (options.Transparent is { Destinations.Count: > 0 } transparentOptions)
             {
                 var listener = GateListener.Bind(TransparentPipeline.ListenerName, GateListenAddress.TcpAt(transparentOptions.Listen), logger);
                 listeners.Add(listener);
                 redirect = LoadRedirect(transparentOptions, (IPEndPoint)listener.Endpoint, setup);
             }
+
+            if (options.Transparent is { Inbound.Count: > 0 } steered)
+            {
+                // Any free loopback port: the program finds the listener by its socket, not its address.
+                var listener = GateListener.Bind(SteeringPipeline.ListenerName, GateListenAddress.TcpAt(new HostPort("127.0.0.1", 0)), logger);
+                listeners.Add(listener);
+                steering = LoadSteering(steered, listener, setup);
+            }
         }
         catch
         {
+            redirect?.Dispose();
             listeners.ForEach(l => l.Dispose());
             throw;
         }
@@ -135,7 +147,7 @@ public sealed class GateHost : IAsyncDisposable
         };
         var outboundPipeline = new OutboundPipeline(parts);
         var inboundPipeline = new InboundPipeline(parts);
-        var host = new GateHost(listeners, registry, new CancellationTokenSource()) { _redirect = redirect };
+        var host = new GateHost(listeners, registry, new CancellationTokenSource()) { _redirect = redirect, _steering = steering };
         var stop = host._stop.Token;
         var next = 0;
         foreach (var outbound in options.Outbound)
@@ -154,6 +166,12 @@ public sealed class GateHost : IAsyncDisposable
         {
             var transparent = new TransparentPipeline(parts, outboundPipeline, redirect, options.Transparent!.Listen);
             host.Track(listeners[next++].AcceptAsync(client => transparent.HandleAsync(client, stop), host.Track, stop));
+        }
+
+        if (steering is not null)
+        {
+            var steeredPipeline = new SteeringPipeline(parts, inboundPipeline, steering, options.Transparent!.Inbound);
+            host.Track(listeners[next++].AcceptAsync(client => steeredPipeline.HandleAsync(client, stop), host.Track, stop));
         }
 
         registry.StartWatching();
@@ -186,6 +204,7 @@ public sealed class GateHost : IAsyncDisposable
         }
 
         _redirect?.Dispose();
+        _steering?.Dispose();
         _stop.Dispose();
     }
 
@@ -202,6 +221,22 @@ public sealed class GateHost : IAsyncDisposable
         catch (KernelAttributionException e)
         {
             throw new IOException("gate.transparent: " + e.Message, e);
+        }
+    }
+
+    // Steering was asked for: without the program the gate does not start (the service would be reached unverified, silently).
+    private static InboundSteering LoadSteering(GateTransparentOptions options, GateListener listener, GateSetup setup)
+    {
+        var objectPath = setup.TransparentObjectPath is { } transparentObject
+            ? Path.Combine(Path.GetDirectoryName(transparentObject) ?? ".", InboundSteering.ObjectFileName)
+            : InboundSteering.DefaultObjectPath;
+        try
+        {
+            return InboundSteering.Load(objectPath, options.Inbound, listener.Socket, options.FailMode, options.PinDirectory);
+        }
+        catch (KernelAttributionException e)
+        {
+            throw new IOException("gate.transparent.inbound: " + e.Message, e);
         }
     }
 

@@ -148,6 +148,45 @@ internal static partial class LinuxNative
         return BinaryPrimitives.ReadUInt16LittleEndian(buffer[28..]);
     }
 
+    /// <summary>
+    /// The IPv4 address and port <paramref name="socket"/> is bound to, from the kernel
+    /// (getsockname(2)). For a connection accepted on a listener bound to one address, .NET's
+    /// <c>LocalEndPoint</c> repeats the listener's address instead; a connection handed to the
+    /// listener by sk_lookup has the address the client dialed.
+    /// </summary>
+    /// <exception cref="IOException">The socket is not an IPv4 socket, or the call failed.</exception>
+    internal static unsafe System.Net.IPEndPoint LocalIPv4(SafeHandle socket)
+    {
+        const ushort AfInet = 2;
+        var address = stackalloc byte[16];
+        var length = 16;
+        var added = false;
+        int rc;
+        socket.DangerousAddRef(ref added);
+        try
+        {
+            rc = GetSockName((int)socket.DangerousGetHandle(), address, &length);
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+
+        var bytes = new ReadOnlySpan<byte>(address, 16);
+        if (rc != 0 || BinaryPrimitives.ReadUInt16LittleEndian(bytes) != AfInet)
+        {
+            throw new IOException($"getsockname: not an IPv4 socket (rc {rc}, errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        return new System.Net.IPEndPoint(new System.Net.IPAddress(bytes[4..8]), BinaryPrimitives.ReadUInt16BigEndian(bytes[2..4]));
+    }
+
+    [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]
+    private static unsafe partial int GetSockName(int fd, byte* address, int* length);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 

@@ -11,7 +11,8 @@ namespace Anchorage.Agent.Kernel;
 
 /// <summary>
 /// The transparent-interception programs (Bpf/transparent.bpf.c): attached to the enrolled
-/// cgroups, they rewrite a <c>connect()</c> to a configured destination into a connect to the
+/// cgroups, they rewrite a <c>connect()</c> (IPv4, or IPv6 from an <c>AF_INET6</c> socket, which
+/// is sent to the listener's IPv4-mapped address) to a configured destination into a connect to the
 /// gate's listener and keep the original destination, which the gate takes once per accepted
 /// connection by the client's address and port.
 /// </summary>
@@ -22,7 +23,8 @@ namespace Anchorage.Agent.Kernel;
 /// and traffic then flows unintercepted. <see cref="TransparentFailMode.Closed"/>: the links are
 /// also pinned in bpffs, so they stay attached while the agent is down; intercepted connections
 /// are then redirected to a listener nobody serves and refused. A new agent attaches its own
-/// links first, then replaces the old pins, so there is no moment without interception.
+/// links first, then replaces the old pins, so there is no moment without interception; an agent
+/// started in open mode removes the pins a closed-mode one left, once its own links are attached.
 /// </para>
 /// <para>
 /// The agent's own sockets are never redirected: its process id is in the programs' exempt map.
@@ -38,6 +40,7 @@ public sealed class TransparentRedirect : IDisposable
     private static readonly (string Program, string Kind)[] CgroupPrograms =
     [
         ("redirect_connect4", "connect4"),
+        ("redirect_connect6", "connect6"),
         ("carry_original", "sockops"),
     ];
 
@@ -106,6 +109,12 @@ public sealed class TransparentRedirect : IDisposable
             {
                 Pin(options.PinDirectory, links);
             }
+            else
+            {
+                // A switch from closed to open: the pins a closed-mode agent left would keep
+                // intercepting (and refusing) after this agent ends. Removed once ours are attached.
+                RemovePins(options.PinDirectory);
+            }
         }
         catch
         {
@@ -149,7 +158,7 @@ public sealed class TransparentRedirect : IDisposable
         Span<byte> key = stackalloc byte[8];
         _ = address.TryWriteBytes(key[..4], out _);
         BinaryPrimitives.WriteUInt32LittleEndian(key[4..], (uint)client.Port);
-        Span<byte> value = stackalloc byte[8];
+        Span<byte> value = stackalloc byte[20];
         int rc;
         lock (_gate)
         {
@@ -161,13 +170,15 @@ public sealed class TransparentRedirect : IDisposable
             }
         }
 
-        var rule = BinaryPrimitives.ReadUInt16LittleEndian(value[6..]);
+        var rule = BinaryPrimitives.ReadUInt16LittleEndian(value[18..]);
         if (rc != 0 || rule >= _destinations.Count)
         {
             return false;
         }
 
-        original = new IPEndPoint(new IPAddress(value[..4]), BinaryPrimitives.ReadUInt16LittleEndian(value[4..]));
+        // IPv4 originals are kept IPv4-mapped.
+        var ip = new IPAddress(value[..16]);
+        original = new IPEndPoint(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip, BinaryPrimitives.ReadUInt16LittleEndian(value[16..]));
         destination = _destinations[rule];
         return true;
     }
@@ -188,6 +199,18 @@ public sealed class TransparentRedirect : IDisposable
                 LibBpf.ObjectClose(_object);
                 _object = 0;
             }
+        }
+    }
+
+    private static void RemovePins(string directory)
+    {
+        try
+        {
+            Unpin(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new KernelAttributionException($"cannot remove the closed-mode pins in {directory}: {e.Message}", e);
         }
     }
 
@@ -255,25 +278,36 @@ public sealed class TransparentRedirect : IDisposable
         }
 
         _originals = MapFd("original_by_client");
-        var rules = MapFd("rules");
-        Span<byte> rule = stackalloc byte[16];
+        // IPv4 and IPv6 destinations go to their own rule arrays; each rule names its destination's index.
+        var rules4 = MapFd("rules4");
+        var rules6 = MapFd("rules6");
+        uint count4 = 0, count6 = 0;
+        Span<byte> rule = stackalloc byte[40];
         for (var i = 0; i < destinations.Count; i++)
         {
-            var d = destinations[i];
-            rule.Clear();
-            var mask = d.Network.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - d.Network.PrefixLength);
-            _ = d.Network.BaseAddress.TryWriteBytes(rule[..4], out _);
-            BinaryPrimitives.WriteUInt32BigEndian(rule[4..], mask);
-            BinaryPrimitives.WriteUInt16LittleEndian(rule[8..], (ushort)d.PortLow);
-            BinaryPrimitives.WriteUInt16LittleEndian(rule[10..], (ushort)d.PortHigh);
-            var key = (uint)i;
-            Update(rules, &key, rule, "rules");
+            var network = destinations[i].Network;
+            var v4 = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork;
+            var size = v4 ? 4 : 16;
+            var entry = rule[..(2 * size + 8)];
+            entry.Clear();
+            _ = network.BaseAddress.TryWriteBytes(entry[..size], out _);
+            for (var bit = 0; bit < network.PrefixLength; bit++)
+            {
+                entry[size + (bit / 8)] |= (byte)(0x80 >> (bit % 8));
+            }
+
+            BinaryPrimitives.WriteUInt16LittleEndian(entry[(2 * size)..], (ushort)destinations[i].PortLow);
+            BinaryPrimitives.WriteUInt16LittleEndian(entry[(2 * size + 2)..], (ushort)destinations[i].PortHigh);
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[(2 * size + 4)..], (uint)i);
+            var key = v4 ? count4++ : count6++;
+            Update(v4 ? rules4 : rules6, &key, entry, v4 ? "rules4" : "rules6");
         }
 
+        // The agent's pid with its start time: a process that later gets the pid is not exempt.
         var exempt = MapFd("exempt");
         var pid = (uint)exemptProcessId;
-        byte one = 1;
-        if (LibBpf.MapUpdate(exempt, &pid, &one, 0) != 0)
+        var started = ProcFs.TryReadStartTime(exemptProcessId) ?? throw new KernelAttributionException($"cannot read the start time of process {exemptProcessId}");
+        if (LibBpf.MapUpdate(exempt, &pid, &started, 0) != 0)
         {
             throw new KernelAttributionException($"cannot write the exempt map ({Errno(0)})");
         }
@@ -283,7 +317,8 @@ public sealed class TransparentRedirect : IDisposable
         settings.Clear();
         _ = listener.Address.TryWriteBytes(settings[..4], out _);
         BinaryPrimitives.WriteUInt16BigEndian(settings[4..], (ushort)listener.Port);
-        BinaryPrimitives.WriteUInt32LittleEndian(settings[8..], (uint)destinations.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(settings[8..], count4);
+        BinaryPrimitives.WriteUInt32LittleEndian(settings[12..], count6);
         var zero = 0u;
         Update(MapFd("settings"), &zero, settings, "settings");
     }

@@ -27,6 +27,9 @@ internal sealed class ChildProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
+
     public string Output
     {
         get
@@ -41,6 +44,20 @@ internal sealed class ChildProcess : IDisposable
     /// <summary>Starts <c>anchorage ARGS</c>, in <paramref name="netns"/> when not null.</summary>
     public static async Task<ChildProcess> StartAsync(string name, string? netns, params string[] args) =>
         new(name, Process.Start(await StartInfoAsync(netns, args)) ?? throw new InvalidOperationException("could not start " + name));
+
+    /// <summary>
+    /// Starts <c>anchorage ARGS</c> in network namespace <paramref name="netns"/> only
+    /// (<c>nsenter --net</c>): unlike <c>ip netns exec</c>, which mounts a fresh /sys in a new
+    /// mount namespace, the process keeps the host's mounts (bpffs at /sys/fs/bpf included).
+    /// </summary>
+    public static async Task<ChildProcess> StartKeepingMountsAsync(string name, string netns, params string[] args)
+    {
+        var psi = await StartInfoAsync(null, args);
+        psi.ArgumentList.Insert(0, psi.FileName);
+        psi.ArgumentList.Insert(0, "--net=/run/netns/" + netns);
+        psi.FileName = "nsenter";
+        return new(name, Process.Start(psi) ?? throw new InvalidOperationException("could not start " + name));
+    }
 
     /// <summary>Runs <c>anchorage ARGS</c> to the end (60 s bound), in <paramref name="netns"/> when not null.</summary>
     public static async Task<CliResult> RunAsync(string? netns, params string[] args)

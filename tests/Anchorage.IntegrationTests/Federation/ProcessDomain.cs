@@ -80,7 +80,14 @@ internal sealed class ProcessDomain : IDisposable
     /// under the agent it yields (federating with <paramref name="federatesWith"/>), then writes
     /// agent.yaml (sync 1 s, trust bundle from <c>bundle show</c>) and starts the agent.
     /// </summary>
-    public async Task StartAgentAsync(string path, params TrustDomain[] federatesWith)
+    public Task StartAgentAsync(string path, params TrustDomain[] federatesWith) => StartAgentAsync(path, "", false, federatesWith);
+
+    /// <summary>
+    /// As <see cref="StartAgentAsync(string, TrustDomain[])"/>, with <paramref name="extraYaml"/>
+    /// (top-level keys, e.g. a gate section) appended to agent.yaml; with <paramref name="hostMounts"/>
+    /// the agent enters only the network namespace and keeps the host's mounts (bpffs).
+    /// </summary>
+    public async Task StartAgentAsync(string path, string extraYaml, bool hostMounts, params TrustDomain[] federatesWith)
     {
         var token = await JsonAsync("token", "generate", "--output", "json");
         var agentId = token["agentSpiffeId"]!.GetValue<string>();
@@ -104,8 +111,11 @@ internal sealed class ProcessDomain : IDisposable
               adminSocket: {Path.Combine(Dir, "agent-admin.sock")}
               health: 127.0.0.1:0
             adminUids: [{TestServer.OwnUid()}]
+            {extraYaml}
             """);
-        _agent = await ChildProcess.StartAsync($"{TrustDomain.Name} agent", Netns, "agent", "run", "--config", config);
+        _agent = hostMounts && Netns is not null
+            ? await ChildProcess.StartKeepingMountsAsync($"{TrustDomain.Name} agent", Netns, "agent", "run", "--config", config)
+            : await ChildProcess.StartAsync($"{TrustDomain.Name} agent", Netns, "agent", "run", "--config", config);
         await WaitAsync(_agent, async () => File.Exists(WorkloadSocket) && (await TestServer.RunCliAsync("agent", "healthcheck", "--socket", WorkloadSocket)).ExitCode == 0);
     }
 
@@ -136,6 +146,9 @@ internal sealed class ProcessDomain : IDisposable
 
     /// <summary>SIGKILLs the server (its bundle endpoint goes down with it).</summary>
     public void KillServer() => _server?.Kill();
+
+    /// <summary>The agent's process id (0 when it is not running).</summary>
+    public int AgentProcessId => _agent?.Id ?? 0;
 
     /// <summary>SIGKILLs the agent.</summary>
     public void KillAgent() => _agent?.Kill();

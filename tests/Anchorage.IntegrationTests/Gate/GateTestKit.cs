@@ -80,7 +80,7 @@ internal static class Policies
 /// </summary>
 internal sealed class TlsEchoService : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentQueue<SpiffeId> _peers = new();
     private readonly IX509SvidSource _svids;
@@ -88,8 +88,12 @@ internal sealed class TlsEchoService : IAsyncDisposable
     private readonly Task _loop;
     private int _accepted;
 
-    public TlsEchoService(IX509SvidSource svids, IX509BundleSource bundles)
+    /// <param name="svids">What the service presents.</param>
+    /// <param name="bundles">What it verifies clients with.</param>
+    /// <param name="address">Where it listens (default 127.0.0.1), on a free port.</param>
+    public TlsEchoService(IX509SvidSource svids, IX509BundleSource bundles, IPAddress? address = null)
     {
+        _listener = new TcpListener(address ?? IPAddress.Loopback, 0);
         _svids = svids;
         _bundles = bundles;
         _listener.Start();
@@ -164,13 +168,15 @@ internal sealed class TlsEchoService : IAsyncDisposable
 /// <summary>A plain TCP echo server (the local application behind an inbound gate).</summary>
 internal sealed class PlainEchoServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private int _accepted;
 
-    public PlainEchoServer()
+    /// <param name="address">Where it listens (default 127.0.0.1), on a free port.</param>
+    public PlainEchoServer(IPAddress? address = null)
     {
+        _listener = new TcpListener(address ?? IPAddress.Loopback, 0);
         _listener.Start();
         _loop = Task.Run(AcceptAsync);
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -25,8 +24,6 @@ namespace Anchorage.IntegrationTests.Gate;
 [Trait("Category", "Slow")]
 public sealed class TransparentInterceptionTests
 {
-    private const string Line = "hello through the kernel\n";
-
     private static readonly SpiffeId Batch = SpiffeId.Parse("spiffe://acme.corp/batch");
     private static readonly SpiffeId Api = SpiffeId.Parse("spiffe://payments.acme.corp/api");
 
@@ -46,7 +43,7 @@ public sealed class TransparentInterceptionTests
             domains, AcmeTd, [new GateEntry("/batch", [Uid, "unix:path:" + GateClients.PythonExe], PaymentsTd)], _ => Options(cgroup, remote.Port, TransparentFailMode.Open, null), policy);
 
         // The unmodified client: plain text to the service's real address; the service sees mTLS from /batch.
-        Assert.Equal(Line.Length.ToString(CultureInfo.InvariantCulture), await cgroup.ClientAsync(remote.Port));
+        Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(remote.Port));
         Assert.Equal([Batch], remote.Peers);
         var allowed = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }, "the transparent allow");
         Assert.Equal("outbound", allowed.Direction);
@@ -62,7 +59,7 @@ public sealed class TransparentInterceptionTests
         Assert.Equal(1, remote.Accepted);
 
         // A destination outside the configuration: reached directly, in plain text, no audit record.
-        Assert.Equal(Line.Length.ToString(CultureInfo.InvariantCulture), await cgroup.ClientAsync(plain.Port));
+        Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(plain.Port));
         Assert.Equal(1, plain.Accepted);
 
         // A process outside the cgroup calling the intercepted destination: untouched (its plain text reaches the TLS service, which refuses it).
@@ -105,7 +102,7 @@ public sealed class TransparentInterceptionTests
             }
 
             TransparentRedirect.Unpin(pins);
-            Assert.Equal(Line.Length.ToString(CultureInfo.InvariantCulture), await cgroup.ClientAsync(plain.Port));
+            Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(plain.Port));
             Assert.Equal(1, plain.Accepted);
 
             // Open: nothing is pinned; with the gate down the programs are gone and traffic flows in plain text.
@@ -116,7 +113,7 @@ public sealed class TransparentInterceptionTests
                 Assert.False(Directory.Exists(pins));
             }
 
-            Assert.Equal(Line.Length.ToString(CultureInfo.InvariantCulture), await cgroup.ClientAsync(plain.Port));
+            Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(plain.Port));
             Assert.Equal(2, plain.Accepted);
         }
         finally
@@ -125,7 +122,54 @@ public sealed class TransparentInterceptionTests
         }
     }
 
-    private static GateOptions Options(TransparentCgroup cgroup, int port, TransparentFailMode failMode, string? pins, int listen = 0) => new()
+    [RootFact]
+    public async Task Ipv6Destination_RedirectedByConnect6AndUpgraded_V4MappedToo_OtherIpv6PortAndOutsideUntouched()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        var service = await domains.WorkloadAsync(PaymentsTd, "/api", AcmeTd);
+        await using var remote6 = new TlsEchoService(service.Source, service.Source, IPAddress.IPv6Loopback);
+        await using var remote4 = new TlsEchoService(service.Source, service.Source);
+        await using var plain6 = new PlainEchoServer(IPAddress.IPv6Loopback);
+        using var cgroup = TransparentCgroup.Create();
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("batch-to-api6", Batch, Api, remote6.Port), Policies.Allow("batch-to-api4", Batch, Api, remote4.Port)));
+        GateTransparentDestination[] destinations =
+        [
+            new() { Name = "payments6", Network = IPNetwork.Parse("::1/128"), PortLow = remote6.Port, PortHigh = remote6.Port, Peer = Api },
+            new() { Name = "payments4", Network = IPNetwork.Parse("127.0.0.1/32"), PortLow = remote4.Port, PortHigh = remote4.Port, Peer = Api },
+        ];
+        await using var node = await GateNode.StartAsync(
+            domains, AcmeTd, [new GateEntry("/batch", [Uid, "unix:path:" + GateClients.PythonExe], PaymentsTd)], _ => Options(cgroup, destinations, TransparentFailMode.Open, null), policy);
+
+        // The unmodified client dials [::1]:PORT in plain text (an AF_INET6 socket): connect6 redirects it; the service sees mTLS from /batch.
+        Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(remote6.Port, host: "::1"));
+        Assert.Equal([Batch], remote6.Peers);
+        var allowed = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }, "the transparent allow over IPv6");
+        Assert.Equal("payments6", allowed.Listener);
+        Assert.Equal("[::1]:" + remote6.Port.ToString(CultureInfo.InvariantCulture), allowed.Remote);
+        Assert.Equal(Batch.ToString(), allowed.SpiffeId);
+
+        // An IPv4 destination reached through an AF_INET6 socket (::ffff:127.0.0.1) is intercepted as the IPv4 destination.
+        Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(remote4.Port, host: "::ffff:127.0.0.1"));
+        Assert.Equal([Batch], remote4.Peers);
+        var mapped = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow", Listener: "payments4" }, "the transparent allow of the v4-mapped dial");
+        Assert.Equal("127.0.0.1:" + remote4.Port.ToString(CultureInfo.InvariantCulture), mapped.Remote);
+
+        // Another port on ::1, not configured: reached directly, in plain text, no audit record.
+        Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(plain6.Port, host: "::1"));
+        Assert.Equal(1, plain6.Accepted);
+
+        // A process outside the cgroup dialing the IPv6 destination: untouched (its plain text reaches the TLS service, which refuses it).
+        Assert.Equal("0", await TransparentCgroup.ClientOutsideAsync(remote6.Port, "::1"));
+        Assert.Equal(2, remote6.Accepted);
+        Assert.Equal([Batch], remote6.Peers);
+        Assert.Equal(2, node.Audit.Records.Count(r => r.Kind == AuditKinds.Connection));
+    }
+
+    private static GateOptions Options(TransparentCgroup cgroup, int port, TransparentFailMode failMode, string? pins, int listen = 0) =>
+        Options(cgroup, [new GateTransparentDestination { Name = "payments", Network = IPNetwork.Parse("127.0.0.1/32"), PortLow = port, PortHigh = port, Peer = Api }], failMode, pins, listen);
+
+    private static GateOptions Options(TransparentCgroup cgroup, GateTransparentDestination[] destinations, TransparentFailMode failMode, string? pins, int listen = 0) => new()
     {
         Transparent = new GateTransparentOptions
         {
@@ -133,7 +177,7 @@ public sealed class TransparentInterceptionTests
             FailMode = failMode,
             Cgroups = [cgroup.Path],
             PinDirectory = pins ?? GateTransparentOptions.DefaultPinDirectory,
-            Destinations = [new GateTransparentDestination { Name = "payments", Network = IPNetwork.Parse("127.0.0.1/32"), PortLow = port, PortHigh = port, Peer = Api }],
+            Destinations = destinations,
         },
     };
 
@@ -144,95 +188,5 @@ public sealed class TransparentInterceptionTests
         var port = ((IPEndPoint)free.LocalEndpoint).Port;
         free.Stop();
         return port;
-    }
-
-    /// <summary>A cgroup of the test's own under /sys/fs/cgroup/unified (never the root), removed (its processes killed) on dispose.</summary>
-    private sealed class TransparentCgroup : IDisposable
-    {
-        // An unmodified plain-text client: connects to 127.0.0.1:PORT, sends a line, half-closes, prints the bytes that came back (or "refused").
-        private const string Script = """
-            import socket, sys
-            try:
-                s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=20)
-            except ConnectionRefusedError:
-                print('refused'); sys.exit(0)
-            got = 0
-            try:
-                s.sendall(b'hello through the kernel\n')
-                s.shutdown(socket.SHUT_WR)
-                while True:
-                    data = s.recv(4096)
-                    if not data:
-                        break
-                    got += len(data)
-            except (ConnectionResetError, BrokenPipeError):
-                pass
-            print(got)
-            """;
-
-        private TransparentCgroup(string path) => Path = path;
-
-        public string Path { get; }
-
-        public static TransparentCgroup Create()
-        {
-            var path = System.IO.Path.Combine("/sys/fs/cgroup/unified", "anchorage-test-" + Guid.NewGuid().ToString("N")[..12]);
-            Directory.CreateDirectory(path);
-            return new TransparentCgroup(path);
-        }
-
-        /// <summary>Runs the client inside the cgroup (optionally as uid/gid 65534) and returns what it printed.</summary>
-        public Task<string> ClientAsync(int port, bool asNobody = false)
-        {
-            string[] client = asNobody
-                ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GateClients.PythonExe, "-c", Script, Port(port)]
-                : [GateClients.PythonExe, "-c", Script, Port(port)];
-            return RunAsync(["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", Path, .. client]);
-        }
-
-        /// <summary>Runs the client outside any test cgroup.</summary>
-        public static Task<string> ClientOutsideAsync(int port) => RunAsync([GateClients.PythonExe, "-c", Script, Port(port)]);
-
-        public void Dispose()
-        {
-            var kill = System.IO.Path.Combine(Path, "cgroup.kill");
-            if (File.Exists(kill))
-            {
-                File.WriteAllText(kill, "1");
-            }
-
-            var clock = Stopwatch.StartNew();
-            while (true)
-            {
-                try
-                {
-                    Directory.Delete(Path);
-                    return;
-                }
-                catch (IOException) when (clock.Elapsed < TimeSpan.FromSeconds(10))
-                {
-                    Thread.Sleep(20);
-                }
-            }
-        }
-
-        private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
-
-        private static async Task<string> RunAsync(string[] command)
-        {
-            var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in command.Skip(1))
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            using var process = Process.Start(start)!;
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            var output = await process.StandardOutput.ReadToEndAsync(timeout.Token);
-            var error = await process.StandardError.ReadToEndAsync(timeout.Token);
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, $"{string.Join(' ', command.Take(3))} failed ({process.ExitCode}): {error}");
-            return output.Trim();
-        }
     }
 }

@@ -24,6 +24,9 @@ internal sealed class GateListener : IDisposable
 
     public string Name { get; }
 
+    /// <summary>The listening socket (the inbound steering program holds it in a sockmap).</summary>
+    internal Socket Socket => _socket;
+
     /// <summary>The bound address (port 0 resolved).</summary>
     public EndPoint Endpoint { get; }
 

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Net;
 using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate.Attribution;
@@ -21,7 +22,13 @@ internal sealed class InboundPipeline(PipelineParts parts)
 
     private static readonly IReadOnlySet<string> NoSelectors = FrozenSet<string>.Empty;
 
-    public async Task HandleAsync(Socket client, GateInboundOptions options, int listenPort, CancellationToken stop)
+    /// <param name="client">The accepted connection.</param>
+    /// <param name="options">The inbound entry.</param>
+    /// <param name="listenPort">The port the client dialed (the policy's Port).</param>
+    /// <param name="stop">The gate's stop.</param>
+    /// <param name="dial">How the forward address is dialed; null: a plain TCP connect.</param>
+    public async Task HandleAsync(
+        Socket client, GateInboundOptions options, int listenPort, CancellationToken stop, Func<IPEndPoint, CancellationToken, Task<Socket>>? dial = null)
     {
         var id = parts.NextId();
         var started = parts.Setup.TimeProvider.GetTimestamp();
@@ -66,10 +73,9 @@ internal sealed class InboundPipeline(PipelineParts parts)
                 return;
             }
 
-            downstream = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await downstream.ConnectAsync(forward, timeout.Token).ConfigureAwait(false);
+                downstream = await (dial ?? ConnectAsync)(forward, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
@@ -105,6 +111,21 @@ internal sealed class InboundPipeline(PipelineParts parts)
             }
 
             downstream?.Dispose();
+        }
+    }
+
+    private static async Task<Socket> ConnectAsync(IPEndPoint forward, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(forward, cancellationToken).ConfigureAwait(false);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
         }
     }
 }

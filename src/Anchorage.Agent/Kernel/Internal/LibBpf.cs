@@ -4,7 +4,8 @@ namespace Anchorage.Agent.Kernel.Internal;
 
 /// <summary>
 /// The part of libbpf (Debian libbpf1, <c>libbpf.so.1</c>, 1.1+) the agent uses: open and load an
-/// object, fix a program's type, attach to a cgroup or a BTF tracepoint with a link, read maps.
+/// object, fix a program's type, attach to a cgroup, a network namespace or a BTF tracepoint with a
+/// link, read and write maps.
 /// libbpf 1.x returns NULL or a negative errno and sets errno (its default "strict" mode).
 /// </summary>
 internal static partial class LibBpf
@@ -37,6 +38,12 @@ internal static partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_program__attach_cgroup", SetLastError = true)]
     internal static partial nint ProgramAttachCgroup(nint prog, int cgroupFd);
+
+    [LibraryImport(Library, EntryPoint = "bpf_program__attach_netns", SetLastError = true)]
+    internal static partial nint ProgramAttachNetns(nint prog, int netnsFd);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
+    internal static unsafe partial int MapDelete(int fd, void* key);
 
     [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
     internal static partial nint ProgramAttach(nint prog);
