@@ -111,10 +111,8 @@ public sealed class ConnectionAttributor : IDisposable
         try
         {
             // The accepted socket belongs to the CLIENT's network namespace (the kernel creates it
-            // there), and sock_diag only answers for the agent's own: a client in another network
-            // namespace (a container with the socket mounted in) has no peer inode we can read.
-            // Then no kernel record can be matched and the sole-holder check cannot run; the
-            // other fallback checks still do (docs/agent.md, "Connect-time attribution").
+            // there); UnixSockDiag asks from that namespace when it is not the agent's. Socket
+            // inodes are global, so the record and the sole-holder scan work across namespaces.
             var clientInode = ReadPeerInode(socket);
             if (clientInode is { } inode && _kernel is not null && _kernel.TryTakeUnix(inode, out var facts))
             {
@@ -185,8 +183,8 @@ public sealed class ConnectionAttributor : IDisposable
         return peer;
     }
 
-    // Null when sock_diag does not know the socket: it lives in another network namespace (or the
-    // peer is gone, which the pidfd checks that follow notice).
+    // Null when the peer socket is gone (the pidfd checks that follow notice its process's exit);
+    // the sole-holder check is then left out, as FallbackChecks.Pin says.
     private static ulong? ReadPeerInode(Socket socket)
     {
         try
