@@ -11,6 +11,9 @@
 //        which the agent knows from its accepted socket.
 // exec:  tp_btf/sched_process_exec notes the last exec time of each process, so the agent can
 //        tell that a process exec'd after it connected.
+// exit:  tp_btf/sched_process_exit notes, when a thread group ends, its tgid and exact start
+//        time, so the agent can tell that the process a record names is gone even when its pid
+//        already belongs to a newcomer (/proc's start time has only clock-tick resolution).
 // Every map is an LRU hash: a record nobody reads is evicted, never pinned.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -67,6 +70,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } last_exec SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_RECORDS);
+	__type(key, __u32);
+	__type(value, __u64);	// the ended group leader's start_boottime
+} exited SEC(".maps");
 
 static __always_inline void read_facts(struct facts *f)
 {
@@ -194,6 +204,23 @@ int note_exec(void *ctx)
 	__u64 now = bpf_ktime_get_boot_ns();
 
 	bpf_map_update_elem(&last_exec, &tgid, &now, BPF_ANY);
+	return 0;
+}
+
+// Runs in do_exit() after signal->live was decremented and before the pid is released, so the
+// note is there before any newcomer can get the pid.
+SEC("tp_btf/sched_process_exit")
+int note_exit(void *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid;
+	__u64 start;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;	// other threads of the group live on
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	start = BPF_CORE_READ(task, group_leader, start_boottime);
+	bpf_map_update_elem(&exited, &tgid, &start, BPF_ANY);
 	return 0;
 }
 

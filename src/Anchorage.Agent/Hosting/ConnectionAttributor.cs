@@ -111,14 +111,12 @@ public sealed class ConnectionAttributor : IDisposable
         try
         {
             // The accepted socket belongs to the CLIENT's network namespace (the kernel creates it
-            // there), and sock_diag only answers for the agent's own: a client in another network
-            // namespace (a container with the socket mounted in) has no peer inode we can read.
-            // Then no kernel record can be matched and the sole-holder check cannot run; the
-            // other fallback checks still do (docs/agent.md, "Connect-time attribution").
+            // there); UnixSockDiag asks from that namespace when it is not the agent's. Socket
+            // inodes are global, so the record and the sole-holder scan work across namespaces.
             var clientInode = ReadPeerInode(socket);
             if (clientInode is { } inode && _kernel is not null && _kernel.TryTakeUnix(inode, out var facts))
             {
-                return PeerCredentialsReader.WithFacts(peer, facts);
+                return Alive(PeerCredentialsReader.WithFacts(peer, facts));
             }
 
             if (RequireRecord)
@@ -143,7 +141,8 @@ public sealed class ConnectionAttributor : IDisposable
         ArgumentNullException.ThrowIfNull(client);
         if (_kernel is not null && _kernel.TryTakeTcp(client, server, out var facts))
         {
-            return PeerCredentialsReader.FromFacts(facts);
+            ThrowIfExited(facts);
+            return Alive(PeerCredentialsReader.FromFacts(facts));
         }
 
         if (RequireRecord)
@@ -157,8 +156,35 @@ public sealed class ConnectionAttributor : IDisposable
     /// <summary>Detaches the programs.</summary>
     public void Dispose() => _kernel?.Dispose();
 
-    // Null when sock_diag does not know the socket: it lives in another network namespace (or the
-    // peer is gone, which the pidfd checks that follow notice).
+    /// <summary>The message when the process a connect-time record names has exited (PID churn).</summary>
+    internal static string ConnectorExited(int processId) =>
+        $"process {processId.ToString(System.Globalization.CultureInfo.InvariantCulture)} exited after it connected (its pid may belong to another process now)";
+
+    // PID churn: the connector exited and a newcomer took its pid. The start time in /proc has
+    // clock-tick resolution, so a newcomer started within the same tick would pass the pidfd
+    // check; the kernel's exit note has the exact start time. Checked before the pidfd is opened
+    // and again after (an exit in between is then seen either way).
+    private void ThrowIfExited(in ConnectFacts facts)
+    {
+        if (_kernel!.HasExited(facts))
+        {
+            throw new WorkloadAttestationException(ConnectorExited(facts.ProcessId));
+        }
+    }
+
+    private PeerProcess Alive(PeerProcess peer)
+    {
+        if (peer.ConnectFacts is { } facts && _kernel!.HasExited(facts))
+        {
+            peer.Dispose();
+            throw new WorkloadAttestationException(ConnectorExited(facts.ProcessId));
+        }
+
+        return peer;
+    }
+
+    // Null when the peer socket is gone (the pidfd checks that follow notice its process's exit);
+    // the sole-holder check is then left out, as FallbackChecks.Pin says.
     private static ulong? ReadPeerInode(Socket socket)
     {
         try

@@ -42,6 +42,7 @@ public sealed class KernelAttribution : IDisposable
     private int _tcpFacts = -1;
     private int _unixFacts = -1;
     private int _lastExec = -1;
+    private int _exited = -1;
 
     private KernelAttribution(IReadOnlyList<string> cgroups)
     {
@@ -138,6 +139,23 @@ public sealed class KernelAttribution : IDisposable
         {
             ObjectDisposedException.ThrowIf(_object == 0, this);
             return LibBpf.MapLookup(_lastExec, &key, &value) == 0 ? value : null;
+        }
+    }
+
+    /// <summary>
+    /// True when the process <paramref name="facts"/> names has exited since it connected (its
+    /// thread group ended), even if its pid belongs to another process by now: the kernel noted
+    /// the ended group's exact start time, which /proc (clock ticks) cannot tell apart from a
+    /// newcomer started within the same tick.
+    /// </summary>
+    public unsafe bool HasExited(in ConnectFacts facts)
+    {
+        var key = (uint)facts.ProcessId;
+        ulong start = 0;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_object == 0, this);
+            return LibBpf.MapLookup(_exited, &key, &start) == 0 && start == facts.StartTimeNs;
         }
     }
 
@@ -246,6 +264,7 @@ public sealed class KernelAttribution : IDisposable
         _tcpFacts = MapFd("tcp_facts");
         _unixFacts = MapFd("unix_facts");
         _lastExec = MapFd("last_exec");
+        _exited = MapFd("exited");
     }
 
     private void AttachTo(string cgroup)
@@ -265,13 +284,16 @@ public sealed class KernelAttribution : IDisposable
 
     private void AttachExecTracepoint()
     {
-        var link = LibBpf.ProgramAttach(Program("note_exec"));
-        if (link == 0)
+        foreach (var (name, kind) in (ReadOnlySpan<(string, string)>)[("note_exec", "sched_process_exec"), ("note_exit", "sched_process_exit")])
         {
-            throw new KernelAttributionException($"cannot attach tp_btf/sched_process_exec ({Errno(0)})");
-        }
+            var link = LibBpf.ProgramAttach(Program(name));
+            if (link == 0)
+            {
+                throw new KernelAttributionException($"cannot attach tp_btf/{kind} ({Errno(0)})");
+            }
 
-        _links.Add(link);
+            _links.Add(link);
+        }
     }
 
     private static SafeFileHandle OpenCgroup(string cgroup)

@@ -50,6 +50,35 @@ public sealed class KernelAttributionTests
     }
 
     [KernelFact]
+    public async Task TryTakeUnix_ClientInOtherNetworkNamespace_PeerInodeReadFromItsNamespaceAndRecordFound()
+    {
+        using var cgroup = TestCgroup.Create();
+        using var attribution = KernelAttribution.Load(KernelAttribution.DefaultObjectPath, [cgroup.Path]);
+        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "anchorage-kt-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen();
+        try
+        {
+            var client = cgroup.Start("/usr/bin/unshare", "-n", Python, "-c",
+                $"import os,socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('{path}'); print(os.fstat(s.fileno()).st_ino, os.readlink('/proc/self/ns/net'), flush=True); sys.stdin.read()");
+            using var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            var line = (await client.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20)))!.Split(' ');
+
+            // The client really is in another network namespace than this test.
+            Assert.NotEqual(new FileInfo("/proc/self/ns/net").LinkTarget, line[1]);
+            var peer = UnixSockDiag.PeerInode(accepted);
+            Assert.Equal(ulong.Parse(line[0], System.Globalization.CultureInfo.InvariantCulture), peer);
+            Assert.True(attribution.TryTakeUnix(peer!.Value, out var facts));
+            Assert.Equal(client.Id, facts.ProcessId);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [KernelFact]
     public async Task TryTakeUnix_ClientOutsideAttachedCgroup_HasNoRecord()
     {
         using var cgroup = TestCgroup.Create();

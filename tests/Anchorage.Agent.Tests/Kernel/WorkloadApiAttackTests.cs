@@ -107,4 +107,35 @@ public sealed class WorkloadApiAttackTests
         await victim.StandardInput.FlushAsync();
         Assert.Equal("denied", await AttackAgent.LineAsync(victim));
     }
+
+    [KernelTheory]
+    [InlineData(AttributionMode.Kernel)]
+    [InlineData(AttributionMode.Fallback)]
+    public async Task FetchX509Svid_ClientInOtherNetworkNamespace_GrantedWithItsOwnFacts(AttributionMode mode)
+    {
+        await using var agent = await AttackAgent.StartAsync(mode, a => [new WorkloadSelector("unix", "path:" + a.Web)]);
+
+        // The accepted socket lives in the client's network namespace; kernel mode refuses
+        // unrecorded connections, so "granted" means the record was found across namespaces.
+        using var victim = agent.Run("/usr/bin/unshare", "-n", agent.Web, agent.Script, "unix:" + agent.Socket, "call");
+        Assert.Equal("granted", await AttackAgent.LineAsync(victim));
+
+        using var other = agent.Run("/usr/bin/unshare", "-n", agent.Evil, agent.Script, "unix:" + agent.Socket, "call");
+        Assert.Equal("denied", await AttackAgent.LineAsync(other));
+    }
+
+    [KernelFact]
+    public async Task FetchX509Svid_TwoHoldersInOtherNetworkNamespace_DeniedInFallback()
+    {
+        await using var agent = await AttackAgent.StartAsync(AttributionMode.Fallback, a => [new WorkloadSelector("unix", "path:" + a.Web)]);
+
+        // Two processes of another network namespace hold the socket when it connects: the agent
+        // can see both only by asking sock_diag from that namespace.
+        using var shared = agent.Run("/usr/bin/unshare", "-n", agent.Web, agent.Script, "share", "unix:" + agent.Socket, "call");
+        Assert.Equal("denied", await AttackAgent.LineAsync(shared));
+
+        // Positive control on the same fixture: one holder in that namespace is served.
+        using var alone = agent.Run("/usr/bin/unshare", "-n", agent.Web, agent.Script, "unix:" + agent.Socket, "call");
+        Assert.Equal("granted", await AttackAgent.LineAsync(alone));
+    }
 }

@@ -4,6 +4,8 @@ and the process that calls can be chosen freely (exec after connect, setuid, for
 
 Arguments are steps run in order:
   unix:PATH  tcp:HOST:PORT   connect (the socket is kept inheritable across exec)
+  share                      makes the unix socket before connecting and forks: a child holds it
+                             too (from before connect() on) until this process exits
   fd:N  stream:S             continue on inherited fd N, next HTTP/2 stream S (after an exec)
   call                       FetchX509SVID; prints "granted" (an SVID came), "denied" or "closed"
   wait                       reads a line from stdin (the test's go-ahead)
@@ -77,8 +79,19 @@ def call():
 def main(steps):
     while steps:
         step, steps = steps[0], steps[1:]
-        if step.startswith("unix:"):
+        if step == "share":
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.set_inheritable(True)
+            state["sock"] = s
+            r, w = os.pipe()
+            if os.fork() == 0:
+                os.close(w)
+                os.read(r, 1)
+                os._exit(0)
+            os.close(r)
+            state["keep"] = w
+        elif step.startswith("unix:"):
+            s = state["sock"] if "keep" in state else socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(step[5:])
             s.set_inheritable(True)
             state["sock"] = s

@@ -47,6 +47,45 @@ public sealed class GateAttributionAttackTests
             print('closed', flush=True)
         """;
 
+    private const string TcpCaller = """
+        import socket, sys
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2]))); s.settimeout(20)
+        try:
+            s.sendall(b'ping'); got = s.recv(4)
+            print(got.decode() if got else 'closed', flush=True)
+        except OSError:
+            print('closed', flush=True)
+        """;
+
+    // Runs as nobody: forks the holder (argv[3], a setuid-root python, running argv[4]) on one end
+    // of a socketpair, connects to the gate (argv[1]:argv[2]) and passes the connection over.
+    private const string Relay = """
+        import array, os, socket, sys
+        a, b = socket.socketpair(); b.set_inheritable(True)
+        pid = os.fork()
+        if pid == 0:
+            os.execv(sys.argv[3], [sys.argv[3], '-c', sys.argv[4], str(b.fileno())])
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [s.fileno()]))])
+        s.close()
+        os.waitpid(pid, 0)
+        """;
+
+    // The setuid-root holder: drops the real uid too (a plain root process now), takes the socket, calls.
+    private const string RootHolder = """
+        import array, os, socket, sys
+        os.setresuid(0, 0, 0); os.setresgid(0, 0, 0)
+        b = socket.socket(fileno=int(sys.argv[1]))
+        _, anc, _, _ = b.recvmsg(1, socket.CMSG_SPACE(4))
+        s = socket.socket(fileno=array.array('i', anc[0][2][:4])[0]); s.settimeout(20)
+        print('ids %d %d' % (os.getuid(), os.geteuid()), flush=True)
+        try:
+            s.sendall(b'ping'); got = s.recv(4)
+            print(got.decode() if got else 'closed', flush=True)
+        except OSError:
+            print('closed', flush=True)
+        """;
+
     // Connects as the allowed binary, checks the echo, then exec's python keeping the connection
     // and waits for the gate to close it.
     private const string ExecLater = """
@@ -77,10 +116,53 @@ public sealed class GateAttributionAttackTests
         });
 
     [RootFact]
+    public Task OutboundTcp_SocketPassedBySetUidRelayToRootHolder_NotAttributedToRoot_Kernel() => SetUidRelayAsync(kernel: true);
+
+    [RootFact]
+    public Task OutboundTcp_SocketPassedBySetUidRelayToRootHolder_NotAttributedToRoot_Fallback() => SetUidRelayAsync(kernel: false);
+
+    [RootFact]
     public Task Outbound_LiveConnectionWhoseProcessExecsAnotherBinary_ClosedIdentityRemoved_Kernel() => LiveExecAsync(kernel: true);
 
     [RootFact]
     public Task Outbound_LiveConnectionWhoseProcessExecsAnotherBinary_ClosedIdentityRemoved_Fallback() => LiveExecAsync(kernel: false);
+
+    // Issue 10, attack 2 through a tcp:// gate listener: nobody connects, hands the socket over
+    // SCM_RIGHTS to a setuid-root image that becomes root for good (as su does) and calls on it.
+    // The entry is uid 0 alone, so anything that takes the holder's ids would allow it.
+    private static Task SetUidRelayAsync(bool kernel) =>
+        WithGateAsync(kernel, tcp: true, _ => ["unix:uid:0"], async (node, cgroup, web, address, remote) =>
+        {
+            var suid = Path.Combine(Path.GetDirectoryName(web)!, "suid-python");
+            File.Copy(Python, suid);
+            File.SetUnixFileMode(suid, (UnixFileMode)0b100_111_101_101);
+            var (host, port) = (address.Split(':')[0], address.Split(':')[1]);
+
+            // Positive control: root connecting itself over the same listener gets the uid-0 entry.
+            Assert.Equal("ping", await RunAsync(cgroup, Python, "-c", TcpCaller, host, port));
+            var allowed = Assert.Single(node.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "allow" });
+            Assert.Equal(0u, allowed.Process!.Uid);
+            Assert.Equal(kernel ? "kernel" : "fallback", allowed.Process.Attribution);
+
+            Assert.Equal("ids 0 0\nclosed", await RunAsync(
+                cgroup, "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Python, "-c", Relay, host, port, suid, RootHolder));
+
+            var denied = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "deny" }, "the relayed connection's denial");
+            Assert.Equal(1, remote.Accepted);
+            Assert.Single(node.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "allow" });
+            if (kernel)
+            {
+                // The kernel recorded the real connector: nobody, python, not the root holder.
+                Assert.Equal(65534u, denied.Process!.Uid);
+                Assert.Equal("kernel", denied.Process.Attribution);
+            }
+            else
+            {
+                // Depending on whether the gate looked before or after the hand-over: nobody's
+                // process, or no process at all (the holder's ids are not the socket creator's).
+                Assert.True(denied.Process is null || denied.Process.Uid == 65534u, $"attributed to uid {denied.Process?.Uid}");
+            }
+        });
 
     private static Task LiveExecAsync(bool kernel) =>
         WithGateAsync(kernel, async (node, cgroup, web, socket, remote) =>
@@ -94,7 +176,13 @@ public sealed class GateAttributionAttackTests
             Assert.Equal(web, allowed.Process.Exe);
         });
 
-    private static async Task WithGateAsync(bool kernel, Func<GateNode, string, string, string, TlsEchoService, Task> test)
+    private static Task WithGateAsync(bool kernel, Func<GateNode, string, string, string, TlsEchoService, Task> test) =>
+        WithGateAsync(kernel, tcp: false, web => ["unix:uid:" + TestServer.OwnUid().ToString(CultureInfo.InvariantCulture), "unix:path:" + web], test);
+
+    // The gate's outbound listener "payments" is a unix socket, or loopback TCP with `tcp` (the
+    // test then gets "127.0.0.1:PORT" as its address); the entry /web has `selectors(web)`.
+    private static async Task WithGateAsync(
+        bool kernel, bool tcp, Func<string, string[]> selectors, Func<GateNode, string, string, string, TlsEchoService, Task> test)
     {
         var dir = Path.Combine("/tmp", "anchorage-gate-attack-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
@@ -114,11 +202,24 @@ public sealed class GateAttributionAttackTests
             await using var remote = new TlsEchoService(service.Source, service.Source);
             string socket = null!;
             var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-payments", Web, Api, remote.Port)));
-            var uid = "unix:uid:" + TestServer.OwnUid().ToString(CultureInfo.InvariantCulture);
-            await using var node = await GateNode.StartAsync(domains, AcmeTd, [new("/web", [uid, "unix:path:" + web], PaymentsTd)], d => new GateOptions
+            await using var node = await GateNode.StartAsync(domains, AcmeTd, [new("/web", selectors(web), PaymentsTd)], d => new GateOptions
             {
-                Outbound = [new GateOutboundOptions { Name = "payments", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(d, "payments")), Target = new HostPort("127.0.0.1", remote.Port), Peer = Api }],
+                Outbound =
+                [
+                    new GateOutboundOptions
+                    {
+                        Name = "payments",
+                        Listen = tcp ? GateListenAddress.TcpAt(new HostPort("127.0.0.1", 0)) : GateListenAddress.Unix(socket = GateNode.SocketPath(d, "payments")),
+                        Target = new HostPort("127.0.0.1", remote.Port),
+                        Peer = Api,
+                    },
+                ],
             }, policy, attribution);
+            if (tcp)
+            {
+                socket = "127.0.0.1:" + ((System.Net.IPEndPoint)node.Gate.Endpoints["payments"]).Port.ToString(CultureInfo.InvariantCulture);
+            }
+
             await test(node, cgroup, web, socket, remote);
         }
         finally

@@ -23,9 +23,9 @@ internal static class FallbackChecks
     /// <param name="peer">The process found for the connection.</param>
     /// <param name="connectUid">The uid the kernel reported for the socket (<c>SO_PEERCRED</c> or the socket's creator).</param>
     /// <param name="connectGid">The gid from <c>SO_PEERCRED</c>, or null when unknown (TCP).</param>
-    /// <param name="clientSocketInode">The client socket's inode, or null when it cannot be read (a unix
-    /// client in another network namespace: sock_diag cannot see its socket), which leaves the
-    /// sole-holder check out.</param>
+    /// <param name="clientSocketInode">The client socket's inode, or null when it cannot be read (the
+    /// peer socket is gone, or the agent may not look into the client's network namespace), which
+    /// leaves the sole-holder check out.</param>
     /// <param name="holderChecked">True when the caller has just found <paramref name="peer"/> as the socket's only holder.</param>
     /// <exception cref="WorkloadAttestationException">A check failed; the message says which.</exception>
     public static PeerProcess Pin(PeerProcess peer, uint connectUid, uint? connectGid, ulong? clientSocketInode, bool holderChecked = false)

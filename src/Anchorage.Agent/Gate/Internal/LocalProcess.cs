@@ -79,7 +79,7 @@ internal sealed class LocalProcess : IDisposable
         return audit with
         {
             Euid = facts.EffectiveUserId,
-            ExeFile = string.Create(CultureInfo.InvariantCulture, $"{major}:{minor}:{facts.ExecutableInode}"),
+            ExeFile = ExecutableFile.Format(major, minor, facts.ExecutableInode),
             MountNamespace = facts.MountNamespace,
             CgroupId = facts.CgroupId,
         };

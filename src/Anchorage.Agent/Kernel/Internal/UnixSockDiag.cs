@@ -11,7 +11,14 @@ namespace Anchorage.Agent.Kernel.Internal;
 /// <c>UDIAG_SHOW_PEER</c>) for the inode of the socket at the other end of a connected unix
 /// socket: the client socket the eBPF <c>connect_unix</c> hook recorded its facts under.
 /// </summary>
-/// <remarks>One request and one reply per accepted connection; no /proc scan.</remarks>
+/// <remarks>
+/// One request and one reply per accepted connection; no /proc scan. sock_diag answers only for
+/// the network namespace the netlink socket was made in, and an accepted unix socket lives in the
+/// CLIENT's (the kernel creates it in the connecting socket's namespace): for a client in another
+/// network namespace (a container with the socket mounted in) the request is made again from a
+/// netlink socket made in that namespace, which <c>SIOCGSKNS</c> names from the accepted socket
+/// itself (no pid involved, so no pid race).
+/// </remarks>
 internal static partial class UnixSockDiag
 {
     private const int AfNetlink = 16;
@@ -25,24 +32,94 @@ internal static partial class UnixSockDiag
     private const uint UdiagShowPeer = 4;
     private const ushort UnixDiagPeer = 2;
     private const int HeaderSize = 16;
+    private const nuint SiocGSkNs = 0x894C;
+    private const int CloneNewNet = 0x40000000;
+
+    private static readonly Lazy<ulong> OwnNamespaceInode = new(() => LinuxNative.StatxIdentity("/proc/self/ns/net").Inode);
 
     /// <summary>The inode of <paramref name="socket"/>'s peer socket, or null when it has none (the peer closed).</summary>
     /// <exception cref="IOException">The netlink request failed.</exception>
     public static ulong? PeerInode(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        var own = LinuxNative.StatxIdentity(new SafeFileHandle(socket.Handle, ownsHandle: false)).Inode;
-        return PeerInode(own);
+        var handle = new SafeFileHandle(socket.Handle, ownsHandle: false);
+        var own = LinuxNative.StatxIdentity(handle).Inode;
+        if (PeerInode(own) is { } peer)
+        {
+            return peer;
+        }
+
+        // Not in the agent's namespace: ask from the socket's own, if it has another one.
+        using var ns = SocketNamespace(handle);
+        return ns is not null && LinuxNative.StatxIdentity(ns).Inode != OwnNamespaceInode.Value
+            ? InNamespace(ns, own)
+            : null;
     }
 
     /// <summary>The inode of the peer of the unix socket with inode <paramref name="inode"/>, or null when it has none.</summary>
-    public static unsafe ulong? PeerInode(ulong inode)
+    public static ulong? PeerInode(ulong inode)
     {
         var fd = NativeSocket(AfNetlink, SockDgram | SockCloexec, NetlinkSockDiag);
         if (fd < 0)
         {
             throw new IOException($"cannot open a sock_diag netlink socket (errno {Marshal.GetLastPInvokeError()})");
         }
+
+        return Query(fd, inode);
+    }
+
+    // The network namespace the socket belongs to, as an nsfs descriptor (SIOCGSKNS, Linux 4.9;
+    // needs CAP_NET_ADMIN over that namespace, which the root agent has); null when refused.
+    private static SafeFileHandle? SocketNamespace(SafeFileHandle socket)
+    {
+        var fd = Ioctl((int)socket.DangerousGetHandle(), SiocGSkNs, 0);
+        return fd < 0 ? null : new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    // The query made from a netlink socket created in namespace `ns`: a thread of its own joins
+    // it (setns changes only the calling thread), makes and uses the socket, and ends, so no
+    // other code ever runs in that namespace and the agent keeps no reference to it (a cached
+    // socket would keep a dead container's namespace, and its interfaces, alive).
+    private static ulong? InNamespace(SafeFileHandle ns, ulong inode)
+    {
+        ulong? result = null;
+        Exception? error = null;
+        var thread = new Thread(
+            () =>
+            {
+                try
+                {
+                    if (SetNs((int)ns.DangerousGetHandle(), CloneNewNet) != 0)
+                    {
+                        throw new IOException($"cannot join the client's network namespace (setns errno {Marshal.GetLastPInvokeError()})");
+                    }
+
+                    var fd = NativeSocket(AfNetlink, SockDgram | SockCloexec, NetlinkSockDiag);
+                    if (fd < 0)
+                    {
+                        throw new IOException($"cannot open a sock_diag netlink socket in the client's network namespace (errno {Marshal.GetLastPInvokeError()})");
+                    }
+
+                    result = Query(fd, inode);
+                }
+                catch (IOException e)
+                {
+                    error = e;
+                }
+            },
+            maxStackSize: 256 * 1024)
+        {
+            IsBackground = true,
+            Name = "sock_diag netns",
+        };
+        thread.Start();
+        thread.Join();
+        return error is null ? result : throw new IOException(error.Message, error);
+    }
+
+    // Sends one UNIX_DIAG request on the netlink socket `fd` and reads the reply; closes `fd`.
+    private static unsafe ulong? Query(int fd, ulong inode)
+    {
 
         try
         {
@@ -134,6 +211,12 @@ internal static partial class UnixSockDiag
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static partial int Ioctl(int fd, nuint request, nint argument);
+
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    private static partial int SetNs(int fd, int nsType);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -19,17 +19,29 @@ internal static class CallCommand
 
     public static Command Create(CliContext context)
     {
-        var connect = new Option<string>("--connect") { Description = "unix:///path or tcp://ip:port", Required = true };
+        var connect = new Option<string>("--connect") { Description = "unix:///path, tcp://ip:port, or fd:N (a connected socket this process inherited; one call)", Required = true };
         var message = new Option<string>("--message") { Description = "the line to send", DefaultValueFactory = _ => "hello" };
         var loop = new Option<bool>("--loop") { Description = "call every 100 ms until stdin closes" };
         var command = new Command("call", "the demo's client workload (used by anchorage demo)") { connect, message, loop };
         command.Hidden = true;
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var address = parse.GetRequiredValue(connect);
+            if (address.StartsWith("fd:", StringComparison.Ordinal))
+            {
+                if (!int.TryParse(address.AsSpan(3), NumberStyles.None, CultureInfo.InvariantCulture, out var fd) || fd < 3 || parse.GetValue(loop))
+                {
+                    throw CliException.Usage("--connect: fd:N needs an inherited descriptor number of 3 or more, and no --loop");
+                }
+
+                var (fdReply, fdError) = await CallOnceAsync(_ => Task.FromResult(new Socket(new SafeSocketHandle(fd, ownsHandle: true))), parse.GetRequiredValue(message), cancellationToken).ConfigureAwait(false);
+                return await ReplyAsync(context, fdReply, fdError).ConfigureAwait(false);
+            }
+
             System.Net.EndPoint endPoint;
             try
             {
-                endPoint = DemoEndpoint.Parse(parse.GetRequiredValue(connect));
+                endPoint = DemoEndpoint.Parse(address);
             }
             catch (FormatException ex)
             {
@@ -40,13 +52,7 @@ internal static class CallCommand
             if (!parse.GetValue(loop))
             {
                 var (reply, error) = await CallOnceAsync(endPoint, text, cancellationToken).ConfigureAwait(false);
-                if (reply is null)
-                {
-                    throw CliException.Rejected(error!);
-                }
-
-                await context.Out.WriteLineAsync(reply).ConfigureAwait(false);
-                return ExitCodes.Success;
+                return await ReplyAsync(context, reply, error).ConfigureAwait(false);
             }
 
             return await LoopAsync(context, endPoint, text, cancellationToken).ConfigureAwait(false);
@@ -89,14 +95,29 @@ internal static class CallCommand
         return failures == 0 ? ExitCodes.Success : ExitCodes.Rejected;
     }
 
+    private static async Task<int> ReplyAsync(CliContext context, string? reply, string? error)
+    {
+        if (reply is null)
+        {
+            throw CliException.Rejected(error!);
+        }
+
+        await context.Out.WriteLineAsync(reply).ConfigureAwait(false);
+        return ExitCodes.Success;
+    }
+
     /// <summary>One call on a new connection: the reply line, or null and why there was none.</summary>
-    private static async Task<(string? Reply, string? Error)> CallOnceAsync(System.Net.EndPoint endPoint, string text, CancellationToken cancellationToken)
+    private static Task<(string? Reply, string? Error)> CallOnceAsync(System.Net.EndPoint endPoint, string text, CancellationToken cancellationToken) =>
+        CallOnceAsync(token => DemoEndpoint.ConnectAsync(endPoint, token), text, cancellationToken);
+
+    /// <summary>One call on the connection <paramref name="open"/> gives: the reply line, or null and why there was none.</summary>
+    private static async Task<(string? Reply, string? Error)> CallOnceAsync(Func<CancellationToken, Task<Socket>> open, string text, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ReplyTimeout);
         try
         {
-            using var socket = await DemoEndpoint.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
+            using var socket = await open(timeout.Token).ConfigureAwait(false);
             using var stream = new NetworkStream(socket, ownsSocket: false);
             var bytes = Encoding.UTF8.GetBytes(text + "\n");
             await stream.WriteAsync(bytes, timeout.Token).ConfigureAwait(false);

@@ -15,7 +15,9 @@ internal sealed record AuditLine(
     int? Pid,
     string? Exe,
     string? SpiffeId,
-    string? PeerSpiffeId)
+    string? PeerSpiffeId,
+    string? Attribution = null,
+    string? ExeFile = null)
 {
     /// <summary>Every record in <paramref name="path"/> (none when it does not exist yet); lines that are not JSON objects are skipped.</summary>
     public static IReadOnlyList<AuditLine> ReadAll(string path)
@@ -55,7 +57,9 @@ internal sealed record AuditLine(
                     process is { } proc && proc.TryGetProperty("pid", out var pid) && pid.TryGetInt32(out var value) ? value : null,
                     process is { } proc2 ? Text(proc2, "exe") : null,
                     Text(root, "spiffeId"),
-                    Text(root, "peerSpiffeId")));
+                    Text(root, "peerSpiffeId"),
+                    process is { } proc3 ? Text(proc3, "attribution") : null,
+                    process is { } proc4 ? Text(proc4, "exeFile") : null));
             }
             catch (JsonException)
             {

@@ -17,7 +17,7 @@ namespace Anchorage.Cli.Commands.Demo.Internal;
 /// domains started as child processes in a temporary directory. The first step that does not
 /// behave stops the run; everything it started is stopped and the directory removed either way.
 /// </summary>
-internal sealed class DemoRun : IAsyncDisposable
+internal sealed partial class DemoRun : IAsyncDisposable
 {
     public const string Acme = "acme.corp";
     public const string Payments = "payments.acme.corp";
@@ -46,6 +46,8 @@ internal sealed class DemoRun : IAsyncDisposable
     private int _inboundPort;
     private readonly List<(int Pid, string What)> _rogues = [];
     private int _allowedPid;
+    private TransparentDemo? _transparent;
+    private string _transparentSkipped = string.Empty;
 
     public DemoRun(CliContext context, DemoOptions options)
     {
@@ -84,6 +86,7 @@ internal sealed class DemoRun : IAsyncDisposable
             ("workloads", "register the workloads and wait for their SVIDs", RegisterWorkloadsAsync),
             ("allowed-call", "web (acme.corp) calls payments through its outbound gate: allowed", AllowedCallAsync),
             ("rogue", "a rogue process uses the same gate socket: denied, and payments never sees it", RogueAsync),
+            ("transparent", "an unmodified plain client calls payments' real address through transparent interception; exec after connect is refused", TransparentAsync),
             ("policy-denied", "batch (acme.corp) has a valid SVID, but payments' policy denies it", PolicyDeniedAsync),
             ("rotation", "payments rotates its CA (prepare, activate, taint) while web keeps calling: no failed call", RotationAsync),
             ("revocation", "acme.corp revokes its old authority: an SVID it signed is refused at payments' gate", RevocationAsync),
@@ -349,7 +352,13 @@ internal sealed class DemoRun : IAsyncDisposable
     {
         _inboundPort = DemoEndpoint.FreeLoopbackPort();
         var target = DemoEndpoint.Loopback(_inboundPort);
-        _web = await StartAgentAsync(AcmeDomain, "web-node", Outbound(target), cancellationToken).ConfigureAwait(false);
+        _transparent = TransparentDemo.TryCreate(_dir, _uid, out _transparentSkipped);
+        _web = await StartAgentAsync(
+            AcmeDomain,
+            "web-node",
+            Outbound(target) + (_transparent?.GateYaml(_inboundPort, ApiId) ?? string.Empty),
+            cancellationToken,
+            _transparent?.AttestationYaml()).ConfigureAwait(false);
         _batch = await StartAgentAsync(AcmeDomain, "batch-node", Outbound(target), cancellationToken).ConfigureAwait(false);
         _api = await StartAgentAsync(PaymentsDomain, "api-node", Inbound(), cancellationToken).ConfigureAwait(false);
         foreach (var node in (Node[])[Web, BatchNode, Api])
@@ -375,7 +384,7 @@ internal sealed class DemoRun : IAsyncDisposable
               forward: {DemoEndpoint.Loopback(ServicePort)}
         """;
 
-    private async Task<Node> StartAgentAsync(Domain domain, string name, string gate, CancellationToken cancellationToken)
+    private async Task<Node> StartAgentAsync(Domain domain, string name, string gate, CancellationToken cancellationToken, string? attestation = null)
     {
         var token = await AdminAsync(domain, (c, o) => c.GenerateJoinTokenAsync(new GenerateJoinTokenRequest(), o), cancellationToken).ConfigureAwait(false);
         var dir = Path.Combine(_dir, domain.Name, name);
@@ -404,6 +413,7 @@ internal sealed class DemoRun : IAsyncDisposable
             listen:
               health: {DemoEndpoint.Loopback(DemoEndpoint.FreeLoopbackPort())}
             adminUids: [{_uid}]
+            {attestation}
             {gateSection}
             """, cancellationToken).ConfigureAwait(false);
         var agent = Start($"the {domain.Name} agent on {name}", _anchorage, ["agent", "run", "--config", config], Path.Combine(dir, "agent.log"));
@@ -942,10 +952,14 @@ internal sealed class DemoRun : IAsyncDisposable
     }
 
     /// <summary>Runs a demo workload verb (<c>demo call</c>) through <paramref name="node"/>'s outbound gate; its exit code, output and pid.</summary>
-    private static async Task<(int Code, string Output, int Pid)> CallAsync(SelfCommand command, Node node, string message, CancellationToken cancellationToken)
+    private static Task<(int Code, string Output, int Pid)> CallAsync(SelfCommand command, Node node, string message, CancellationToken cancellationToken) =>
+        CallAsync(command, node, "unix://" + node.OutboundSocket, message, cancellationToken);
+
+    /// <summary>Runs <c>demo call --connect <paramref name="connect"/></c>, logging to <paramref name="node"/>'s calls.log.</summary>
+    private static async Task<(int Code, string Output, int Pid)> CallAsync(SelfCommand command, Node node, string connect, string message, CancellationToken cancellationToken)
     {
         var log = Path.Combine(node.Dir, "calls.log");
-        var child = ChildProcess.Start("a caller", command, ["demo", "call", "--connect", "unix://" + node.OutboundSocket, "--message", message], log);
+        var child = ChildProcess.Start("a caller", command, ["demo", "call", "--connect", connect, "--message", message], log);
         try
         {
             var code = await child.WaitForExitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
@@ -1072,6 +1086,7 @@ internal sealed class DemoRun : IAsyncDisposable
         }
 
         _children.Clear();
+        _transparent?.Dispose();
         if (_options.Keep)
         {
             await _context.Error.WriteLineAsync($"demo: kept {_dir} (logs, configs, audit files)").ConfigureAwait(false);
