@@ -18,6 +18,12 @@ public static class GateReasons
     /// <summary>Inbound: no local process listens on the forward address.</summary>
     public const string NoListener = "no-listener";
 
+    /// <summary>
+    /// Inbound: after the forward address was dialed, the process listening there was no longer
+    /// the attested one (it exited, exec'd, or another process took the port); nothing was forwarded.
+    /// </summary>
+    public const string ForwardOwnerChanged = "forward-owner-changed";
+
     /// <summary>Transparent: the connection reached the transparent listener without being redirected by the kernel (no original destination).</summary>
     public const string NotRedirected = "not-redirected";
 

@@ -62,7 +62,7 @@ internal sealed class GateNode : IAsyncDisposable
     /// <summary>Starts an agent of <paramref name="td"/> holding <paramref name="entries"/> (waits for their SVIDs and federated bundles), then the gate.</summary>
     public static async Task<GateNode> StartAsync(
         TwoDomains domains, TrustDomain td, GateEntry[] entries, Func<TempDir, GateOptions> gate, MutablePolicySource policy,
-        Anchorage.Agent.Hosting.ConnectionAttributor? attribution = null)
+        Anchorage.Agent.Hosting.ConnectionAttributor? attribution = null, Func<Task>? beforeForwardDial = null)
     {
         var server = domains.Of(td);
         var (token, agentId) = await TestAgent.TokenAsync(server);
@@ -88,6 +88,7 @@ internal sealed class GateNode : IAsyncDisposable
                 Attribution = attribution ?? Anchorage.Agent.Hosting.ConnectionAttributor.FallbackOnly,
                 Policy = policy,
                 Audit = new TeeAuditSink(audit, log),
+                BeforeForwardDial = beforeForwardDial,
             };
             var host = GateHost.Start(gate(dir), setup);
             return new GateNode(agent, host, policy, audit, log, dir) { Setup = setup };
