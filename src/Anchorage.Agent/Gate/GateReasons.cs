@@ -24,6 +24,15 @@ public static class GateReasons
     /// </summary>
     public const string ForwardOwnerChanged = "forward-owner-changed";
 
+    /// <summary>
+    /// The connection was over <c>gate.maxConnections</c> or <c>gate.maxConnectionsPerUid</c> when
+    /// it was accepted, and closed at once.
+    /// </summary>
+    public const string ConnectionLimit = "connection-limit";
+
+    /// <summary>A live connection closed because no byte passed either way for <c>gate.idleTimeout</c>.</summary>
+    public const string IdleTimeout = "idle-timeout";
+
     /// <summary>Transparent: the connection reached the transparent listener without being redirected by the kernel (no original destination).</summary>
     public const string NotRedirected = "not-redirected";
 
