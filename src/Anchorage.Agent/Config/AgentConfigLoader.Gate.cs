@@ -30,6 +30,8 @@ public static partial class AgentConfigLoader
         var audit = AuditConfig.Read(section.Get("audit"));
         var closeNode = section.Get("closeOnRevoke");
         var closeOnRevoke = closeNode is null ? true : ReadBoolean(closeNode) ?? true;
+        var (maxConnections, perUid) = ReadConnectionCaps(section, "gate", GateOptions.DefaultMaxConnections, GateOptions.DefaultMaxConnectionsPerUid);
+        var idle = ReadIdleTimeout(section, MaxGateIdleTimeout);
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
         var outbound = new List<GateOutboundOptions>();
@@ -58,6 +60,9 @@ public static partial class AgentConfigLoader
             PolicyFile = policyFile,
             Audit = audit,
             CloseOnRevoke = closeOnRevoke,
+            MaxConnections = maxConnections,
+            MaxConnectionsPerUid = perUid,
+            IdleTimeout = idle ?? GateOptions.DefaultIdleTimeout,
             Outbound = outbound,
             Inbound = inbound,
             Transparent = transparent,

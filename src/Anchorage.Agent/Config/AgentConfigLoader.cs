@@ -30,7 +30,7 @@ public static partial class AgentConfigLoader
     /// <summary>The highest <c>workloadApi.maxStreamsPerCaller</c> accepted (the lowest is 1).</summary>
     public const int MaxStreamsPerCallerLimit = 1024;
 
-    /// <summary>The highest <c>workloadApi.maxConnections</c> and <c>maxConnectionsPerUid</c> accepted (the lowest is 1).</summary>
+    /// <summary>The highest <c>maxConnections</c> and <c>maxConnectionsPerUid</c> accepted (workloadApi, gate; the lowest is 1).</summary>
     public const int MaxConnectionsLimit = 65536;
 
     /// <summary>The highest <c>workloadApi.requestsPerSecondPerUid</c> accepted (the lowest is 1).</summary>
@@ -41,6 +41,9 @@ public static partial class AgentConfigLoader
 
     /// <summary>The longest <c>workloadApi.idleTimeout</c> accepted.</summary>
     public static readonly TimeSpan MaxIdleTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>The longest <c>gate.idleTimeout</c> accepted (a proxied connection may idle longer than a Workload API one).</summary>
+    public static readonly TimeSpan MaxGateIdleTimeout = TimeSpan.FromHours(24);
 
     /// <summary>The shortest <c>syncInterval</c> accepted.</summary>
     public static readonly TimeSpan MinSyncInterval = TimeSpan.FromSeconds(1);
@@ -307,30 +310,9 @@ public static partial class AgentConfigLoader
         var tcpNode = section.Get("tcp");
         var tcp = tcpNode?.Endpoint();
         var maxStreams = ReadCount(section.Get("maxStreamsPerCaller"), MaxStreamsPerCallerLimit);
-        var maxConnectionsNode = section.Get("maxConnections");
-        var maxConnections = ReadCount(maxConnectionsNode, MaxConnectionsLimit) ?? defaults.MaxConnections;
-        var perUidNode = section.Get("maxConnectionsPerUid");
-        var perUid = ReadCount(perUidNode, MaxConnectionsLimit) ?? defaults.MaxConnectionsPerUid;
+        var (maxConnections, perUid) = ReadConnectionCaps(section, "workloadApi", defaults.MaxConnections, defaults.MaxConnectionsPerUid);
         var rate = ReadCount(section.Get("requestsPerSecondPerUid"), MaxRequestsPerSecondLimit);
-        var idleNode = section.Get("idleTimeout");
-        var idle = idleNode?.Duration();
-        if (idle is { } value && (value < MinIdleTimeout || value > MaxIdleTimeout))
-        {
-            idleNode!.Error($"must be from {Durations.Format(MinIdleTimeout)} to {Durations.Format(MaxIdleTimeout)}");
-            idle = null;
-        }
-
-        // One uid may never hold every connection, or it could lock every other user out.
-        if (perUid > maxConnections && perUidNode is not null)
-        {
-            perUidNode.Error(string.Create(CultureInfo.InvariantCulture, $"{perUid} must not exceed workloadApi.maxConnections ({maxConnections})"));
-        }
-        else if (perUid > maxConnections)
-        {
-            maxConnectionsNode!.Error(string.Create(
-                CultureInfo.InvariantCulture, $"{maxConnections} must be at least workloadApi.maxConnectionsPerUid ({perUid}, the default)"));
-        }
-
+        var idle = ReadIdleTimeout(section, MaxIdleTimeout);
         section.RejectUnknownKeys();
 
         socketValid = socketNode is null || socket is not null;
@@ -355,6 +337,42 @@ public static partial class AgentConfigLoader
             IdleTimeout = idle ?? defaults.IdleTimeout,
             RequestsPerSecondPerUid = rate ?? defaults.RequestsPerSecondPerUid,
         };
+    }
+
+    // maxConnections and maxConnectionsPerUid of a section (workloadApi, gate), checked together.
+    private static (int MaxConnections, int PerUid) ReadConnectionCaps(ConfigMap section, string path, int defaultMax, int defaultPerUid)
+    {
+        var maxConnectionsNode = section.Get("maxConnections");
+        var maxConnections = ReadCount(maxConnectionsNode, MaxConnectionsLimit) ?? defaultMax;
+        var perUidNode = section.Get("maxConnectionsPerUid");
+        var perUid = ReadCount(perUidNode, MaxConnectionsLimit) ?? defaultPerUid;
+
+        // One uid may never hold every connection, or it could lock every other user out.
+        if (perUid > maxConnections && perUidNode is not null)
+        {
+            perUidNode.Error(string.Create(CultureInfo.InvariantCulture, $"{perUid} must not exceed {path}.maxConnections ({maxConnections})"));
+        }
+        else if (perUid > maxConnections)
+        {
+            maxConnectionsNode!.Error(string.Create(
+                CultureInfo.InvariantCulture, $"{maxConnections} must be at least {path}.maxConnectionsPerUid ({perUid}, the default)"));
+        }
+
+        return (maxConnections, perUid);
+    }
+
+    // idleTimeout of a section, from MinIdleTimeout to max; null when absent or invalid (reported).
+    private static TimeSpan? ReadIdleTimeout(ConfigMap section, TimeSpan max)
+    {
+        var idleNode = section.Get("idleTimeout");
+        var idle = idleNode?.Duration();
+        if (idle is { } value && (value < MinIdleTimeout || value > max))
+        {
+            idleNode!.Error($"must be from {Durations.Format(MinIdleTimeout)} to {Durations.Format(max)}");
+            return null;
+        }
+
+        return idle;
     }
 
     private static int? ReadCount(ConfigNode? node, int max) => node?.Count(1, max);

@@ -23,6 +23,24 @@ public sealed record GateOptions
     /// </summary>
     public bool CloseOnRevoke { get; init; } = true;
 
+    /// <summary>The default <see cref="MaxConnections"/>.</summary>
+    public const int DefaultMaxConnections = 4096;
+
+    /// <summary>The default <see cref="MaxConnectionsPerUid"/>.</summary>
+    public const int DefaultMaxConnectionsPerUid = 1024;
+
+    /// <summary>The default <see cref="IdleTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>Open gate connections, every listener together (<c>gate.maxConnections</c>); one more is closed at once and audited.</summary>
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+
+    /// <summary>Open gate connections of one local uid (<c>gate.maxConnectionsPerUid</c>); inbound callers count in the total only.</summary>
+    public int MaxConnectionsPerUid { get; init; } = DefaultMaxConnectionsPerUid;
+
+    /// <summary>A live connection with no byte either way for this long is closed (<c>gate.idleTimeout</c>).</summary>
+    public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
+
     /// <summary>The outbound listeners (<c>gate.outbound</c>).</summary>
     public IReadOnlyList<GateOutboundOptions> Outbound { get; init; } = [];
 

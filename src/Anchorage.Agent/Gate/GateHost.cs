@@ -8,6 +8,7 @@ using Anchorage.Agent.Gate.Connections;
 using Anchorage.Agent.Gate.Listeners;
 using Anchorage.Agent.Gate.Pipelines;
 using Anchorage.Agent.Gate.Transport;
+using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Kernel;
 using Anchorage.Hosting.Config;
 using Anchorage.Spiffe.Svids;
@@ -68,6 +69,7 @@ public sealed class GateHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private TransparentRedirect? _redirect;
     private InboundSteering? _steering;
+    private GateAdmission? _admission;
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
     private int _disposed;
 
@@ -87,6 +89,9 @@ public sealed class GateHost : IAsyncDisposable
 
     /// <summary>How many allowed connections are open.</summary>
     public int LiveConnections => _registry.Count;
+
+    /// <summary>How many accepted connections hold a slot of the caps (set-up, live or closing).</summary>
+    public int OpenConnections => _admission?.Open ?? 0;
 
     /// <summary>Binds every listener of <paramref name="options"/> and starts accepting.</summary>
     /// <exception cref="IOException">A listener cannot bind, or its unix socket is served by another process.</exception>
@@ -136,7 +141,10 @@ public sealed class GateHost : IAsyncDisposable
 
         var verifier = new X509SvidVerifier(setup.TimeProvider);
         var audit = new GateAudit(setup.Audit, setup.TimeProvider, logger);
-        var registry = new LiveConnectionRegistry(setup.Cache, setup.Policy, verifier, audit, options.CloseOnRevoke, logger, setup.TimeProvider);
+        var registry = new LiveConnectionRegistry(setup.Cache, setup.Policy, verifier, audit, options.CloseOnRevoke, logger, setup.TimeProvider)
+        {
+            IdleTimeout = options.IdleTimeout,
+        };
         var parts = new PipelineParts
         {
             Setup = setup,
@@ -145,33 +153,39 @@ public sealed class GateHost : IAsyncDisposable
             Transport = new DirectTransport(verifier, setup.TimeProvider),
             Server = new ConnectionServer(registry, audit),
         };
+        var admission = new GateAdmission(new ConnectionLimiter(options.MaxConnections, options.MaxConnectionsPerUid, "gate"), audit, parts.NextId);
+        var time = setup.TimeProvider;
         var outboundPipeline = new OutboundPipeline(parts);
         var inboundPipeline = new InboundPipeline(parts);
-        var host = new GateHost(listeners, registry, new CancellationTokenSource()) { _redirect = redirect, _steering = steering };
+        var host = new GateHost(listeners, registry, new CancellationTokenSource()) { _redirect = redirect, _steering = steering, _admission = admission };
         var stop = host._stop.Token;
         var next = 0;
         foreach (var outbound in options.Outbound)
         {
-            host.Track(listeners[next++].AcceptAsync(client => outboundPipeline.HandleAsync(client, outbound, stop), host.Track, stop));
+            host.Track(listeners[next++].AcceptAsync(
+                client => outboundPipeline.HandleAsync(client, outbound, stop), host.Track, admission, OutboundPipeline.Direction, time, stop));
         }
 
         foreach (var inbound in options.Inbound)
         {
             var listener = listeners[next++];
             var port = ((IPEndPoint)listener.Endpoint).Port;
-            host.Track(listener.AcceptAsync(client => inboundPipeline.HandleAsync(client, inbound, port, stop), host.Track, stop));
+            host.Track(listener.AcceptAsync(
+                client => inboundPipeline.HandleAsync(client, inbound, port, stop), host.Track, admission, InboundPipeline.Direction, time, stop));
         }
 
         if (redirect is not null)
         {
             var transparent = new TransparentPipeline(parts, outboundPipeline, redirect, options.Transparent!.Listen);
-            host.Track(listeners[next++].AcceptAsync(client => transparent.HandleAsync(client, stop), host.Track, stop));
+            host.Track(listeners[next++].AcceptAsync(
+                client => transparent.HandleAsync(client, stop), host.Track, admission, OutboundPipeline.Direction, time, stop));
         }
 
         if (steering is not null)
         {
             var steeredPipeline = new SteeringPipeline(parts, inboundPipeline, steering, options.Transparent!.Inbound);
-            host.Track(listeners[next++].AcceptAsync(client => steeredPipeline.HandleAsync(client, stop), host.Track, stop));
+            host.Track(listeners[next++].AcceptAsync(
+                client => steeredPipeline.HandleAsync(client, stop), host.Track, admission, InboundPipeline.Direction, time, stop));
         }
 
         registry.StartWatching();

@@ -18,6 +18,21 @@ public static class GateReasons
     /// <summary>Inbound: no local process listens on the forward address.</summary>
     public const string NoListener = "no-listener";
 
+    /// <summary>
+    /// Inbound: after the forward address was dialed, the process listening there was no longer
+    /// the attested one (it exited, exec'd, or another process took the port); nothing was forwarded.
+    /// </summary>
+    public const string ForwardOwnerChanged = "forward-owner-changed";
+
+    /// <summary>
+    /// The connection was over <c>gate.maxConnections</c> or <c>gate.maxConnectionsPerUid</c> when
+    /// it was accepted, and closed at once.
+    /// </summary>
+    public const string ConnectionLimit = "connection-limit";
+
+    /// <summary>A live connection closed because no byte passed either way for <c>gate.idleTimeout</c>.</summary>
+    public const string IdleTimeout = "idle-timeout";
+
     /// <summary>Transparent: the connection reached the transparent listener without being redirected by the kernel (no original destination).</summary>
     public const string NotRedirected = "not-redirected";
 

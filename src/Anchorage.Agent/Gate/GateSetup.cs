@@ -41,6 +41,9 @@ public sealed class GateSetup
     /// <summary>How long dialing the target and each TLS handshake may take (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Test seam: awaited by the inbound pipeline right before it dials the forward address (to let a rogue take the port).</summary>
+    internal Func<Task>? BeforeForwardDial { get; init; }
+
     /// <summary>The transparent-interception object; null: <c>bpf/transparent.bpf.o</c> beside the agent.</summary>
     public string? TransparentObjectPath { get; init; }
 }

@@ -63,6 +63,19 @@ public class AgentConfigLoaderGateTests
         Assert.True(gate.CloseOnRevoke);
         Assert.Null(gate.Audit);
         Assert.Null(gate.PolicyFile);
+        Assert.Equal(4096, gate.MaxConnections);
+        Assert.Equal(1024, gate.MaxConnectionsPerUid);
+        Assert.Equal(TimeSpan.FromHours(1), gate.IdleTimeout);
+    }
+
+    [Fact]
+    public void Parse_GateLimits_ReadsEachKey()
+    {
+        var gate = AgentConfigLoader.Parse(Base + "gate:\n  maxConnections: 300\n  maxConnectionsPerUid: 20\n  idleTimeout: 24h\n").Value!.Gate!;
+
+        Assert.Equal(300, gate.MaxConnections);
+        Assert.Equal(20, gate.MaxConnectionsPerUid);
+        Assert.Equal(TimeSpan.FromHours(24), gate.IdleTimeout);
     }
 
     public static TheoryData<string, string> Invalid => new()
@@ -102,6 +115,22 @@ public class AgentConfigLoaderGateTests
         {
             "gate:\n  audit: { maxSizeMB: 1 }\n",
             "agent.yaml:5: gate.audit.file: required"
+        },
+        {
+            "gate:\n  maxConnections: 0\n",
+            "agent.yaml:5: gate.maxConnections: \"0\" must be a number from 1 to 65536"
+        },
+        {
+            "gate:\n  maxConnections: 100\n  maxConnectionsPerUid: 200\n",
+            "agent.yaml:6: gate.maxConnectionsPerUid: 200 must not exceed gate.maxConnections (100)"
+        },
+        {
+            "gate:\n  maxConnections: 100\n",
+            "agent.yaml:5: gate.maxConnections: 100 must be at least gate.maxConnectionsPerUid (1024, the default)"
+        },
+        {
+            "gate:\n  idleTimeout: 25h\n",
+            "agent.yaml:5: gate.idleTimeout: must be from 1s to 1d"
         },
         {
             "gate:\n  closeOnRevoke: maybe\n",

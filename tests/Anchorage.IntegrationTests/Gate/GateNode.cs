@@ -20,6 +20,7 @@ internal sealed record GateEntry(string Path, string[] Selectors, params TrustDo
 internal sealed class GateNode : IAsyncDisposable
 {
     private readonly AuditLog _log;
+    private DenySummarizer? _summarizer;
     private int _disposed;
 
     private GateNode(TestAgent agent, GateHost gate, MutablePolicySource policy, CollectingAuditSink audit, AuditLog log, TempDir dir)
@@ -62,7 +63,7 @@ internal sealed class GateNode : IAsyncDisposable
     /// <summary>Starts an agent of <paramref name="td"/> holding <paramref name="entries"/> (waits for their SVIDs and federated bundles), then the gate.</summary>
     public static async Task<GateNode> StartAsync(
         TwoDomains domains, TrustDomain td, GateEntry[] entries, Func<TempDir, GateOptions> gate, MutablePolicySource policy,
-        Anchorage.Agent.Hosting.ConnectionAttributor? attribution = null)
+        Anchorage.Agent.Hosting.ConnectionAttributor? attribution = null, Func<Task>? beforeForwardDial = null, bool summarizeDenials = false)
     {
         var server = domains.Of(td);
         var (token, agentId) = await TestAgent.TokenAsync(server);
@@ -81,16 +82,21 @@ internal sealed class GateNode : IAsyncDisposable
                 "the agent's svids and federated bundles");
             var audit = new CollectingAuditSink();
             var log = new AuditLog(new AuditOptions { File = Path.Combine(dir.Path, "audit.jsonl") });
+            IAuditSink sink = new TeeAuditSink(audit, log);
+
+            // As the agent composes the gate (GateRuntime), with a short window and allowance.
+            var summarizer = summarizeDenials ? new DenySummarizer(sink, TimeProvider.System, perWindow: 5, window: TimeSpan.FromSeconds(1)) : null;
             var setup = new GateSetup
             {
                 Cache = agent.Agent.Cache,
                 Attestor = new UnixWorkloadAttestor(),
                 Attribution = attribution ?? Anchorage.Agent.Hosting.ConnectionAttributor.FallbackOnly,
                 Policy = policy,
-                Audit = new TeeAuditSink(audit, log),
+                Audit = summarizer ?? sink,
+                BeforeForwardDial = beforeForwardDial,
             };
             var host = GateHost.Start(gate(dir), setup);
-            return new GateNode(agent, host, policy, audit, log, dir) { Setup = setup };
+            return new GateNode(agent, host, policy, audit, log, dir) { Setup = setup, _summarizer = summarizer };
         }
         catch
         {
@@ -116,6 +122,7 @@ internal sealed class GateNode : IAsyncDisposable
         }
 
         await Gate.DisposeAsync();
+        _summarizer?.Dispose();
         await _log.DisposeAsync();
         await Agent.DisposeAsync();
         Dir.Dispose();

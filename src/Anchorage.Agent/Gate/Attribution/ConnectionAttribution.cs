@@ -56,4 +56,11 @@ internal sealed class ConnectionAttribution(
 
         return new AttributedProcess(local, identity, pending with { Process = local.Audit, SpiffeId = identity.X509Svids[0].Id.ToString() });
     }
+
+    /// <summary>
+    /// Inbound, once <paramref name="forward"/> is dialed: null while <paramref name="process"/> is
+    /// still the process listening there (alive, same executable, holding every listening socket); else why not.
+    /// </summary>
+    public string? ForwardOwnerChange(AttributedProcess process, System.Net.IPEndPoint forward) =>
+        attributor.ListenerChange(process.Local.Peer, forward);
 }

@@ -13,4 +13,10 @@ internal interface IConnectionAttributor
     /// <summary>The process behind <paramref name="request"/>, pinned; the caller disposes it.</summary>
     /// <exception cref="WorkloadAttestationException">No such process can be found (the message says why).</exception>
     ValueTask<PeerProcess> FindAsync(AttributionRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Inbound, after dialing <paramref name="forward"/>: null while <paramref name="attested"/>
+    /// (found for it by <see cref="FindAsync"/>) still owns every socket listening there; else why not.
+    /// </summary>
+    string? ListenerChange(PeerProcess attested, System.Net.IPEndPoint forward);
 }

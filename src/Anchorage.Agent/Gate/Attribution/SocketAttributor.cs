@@ -28,4 +28,6 @@ internal sealed class SocketAttributor(ConnectionAttributor attribution) : IConn
             ? attribution.AttributeUnix(client)
             : attribution.AttributeTcp((IPEndPoint)client.LocalEndPoint!, (IPEndPoint)client.RemoteEndPoint!));
     }
+
+    public string? ListenerChange(PeerProcess attested, IPEndPoint forward) => SocketOwnerIndex.ListenerChange(attested, forward);
 }

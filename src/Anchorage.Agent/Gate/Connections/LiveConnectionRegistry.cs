@@ -52,6 +52,9 @@ internal sealed class LiveConnectionRegistry
         _logger = logger;
     }
 
+    /// <summary>A connection with no byte either way for this long is closed (<see cref="GateReasons.IdleTimeout"/>); looked at every <see cref="ProcessWatchPeriod"/>.</summary>
+    public TimeSpan IdleTimeout { get; init; } = Config.GateOptions.DefaultIdleTimeout;
+
     /// <summary>How many connections are registered.</summary>
     public int Count => _live.Count;
 
@@ -73,7 +76,7 @@ internal sealed class LiveConnectionRegistry
     /// <summary>How often live connections' processes are looked at.</summary>
     public static TimeSpan ProcessWatchPeriod { get; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Closes (identity-removed) the connections whose process exited or exec'd another binary.</summary>
+    /// <summary>Closes (identity-removed) the connections whose process exited or exec'd another binary, and (idle-timeout) those idle for <see cref="IdleTimeout"/>.</summary>
     public void CheckProcesses()
     {
         lock (_recheck)
@@ -83,6 +86,10 @@ internal sealed class LiveConnectionRegistry
                 if (ProcessChanged(connection.Local.Peer) && connection.TryClose(GateReasons.IdentityRemoved))
                 {
                     GateLog.ClosedByChange(_logger, connection.Id, GateReasons.IdentityRemoved);
+                }
+                else if (connection.IdleFor(_time) >= IdleTimeout && connection.TryClose(GateReasons.IdleTimeout))
+                {
+                    GateLog.ClosedByChange(_logger, connection.Id, GateReasons.IdleTimeout);
                 }
             }
         }

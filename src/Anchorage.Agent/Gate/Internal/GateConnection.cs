@@ -41,6 +41,26 @@ internal sealed class GateConnection : IDisposable
     /// <summary>Bytes carried from the local side to the remote one.</summary>
     public ByteCounter Sent { get; } = new();
 
+    private long _activityBytes;
+    private long _activityTimestamp = -1;
+
+    /// <summary>
+    /// How long no byte has passed either way, as far as the calls so far saw (the registry's watch
+    /// calls it every second): the first call, and each that sees the counters moved, starts over.
+    /// </summary>
+    public TimeSpan IdleFor(TimeProvider time)
+    {
+        var bytes = Sent.Bytes + Received.Bytes;
+        if (_activityTimestamp < 0 || bytes != _activityBytes)
+        {
+            _activityBytes = bytes;
+            _activityTimestamp = time.GetTimestamp();
+            return TimeSpan.Zero;
+        }
+
+        return time.GetElapsedTime(_activityTimestamp);
+    }
+
     /// <summary>1 once a change found it no longer allowed while closeOnRevoke is off (audited once).</summary>
     public int ReportedStale;
 

@@ -17,6 +17,9 @@ internal static partial class GateLog
     [LoggerMessage(EventId = 2404, Level = LogLevel.Warning, Message = "gate listener {Listener}: accepting failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, string listener, string error);
 
+    [LoggerMessage(EventId = 2406, Level = LogLevel.Warning, Message = "gate listener {Listener}: out of file descriptors or memory, accepting paused and retried: {Error}")]
+    public static partial void AcceptShortage(ILogger logger, string listener, string error);
+
     [LoggerMessage(EventId = 2405, Level = LogLevel.Warning, Message = "gate connection {ConnectionId}: unexpected error: {Error}")]
     public static partial void ConnectionFailed(ILogger logger, string connectionId, string error);
 }

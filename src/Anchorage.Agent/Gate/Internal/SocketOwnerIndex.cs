@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Anchorage.Agent.Attestation;
+using Anchorage.Agent.Attestation.Internal;
 using Anchorage.Agent.Internal;
 
 namespace Anchorage.Agent.Gate.Internal;
@@ -65,6 +66,64 @@ internal sealed class SocketOwnerIndex
         return owner;
     }
 
+    /// <summary>
+    /// Null while <paramref name="attested"/> (found by <see cref="LocateListener"/> for
+    /// <paramref name="address"/>) is still the process behind every socket listening there: alive,
+    /// running the executable it ran when it was found, holding each LISTEN socket a connection to
+    /// <paramref name="address"/> can reach. Otherwise why not, one line.
+    /// </summary>
+    /// <remarks>
+    /// The inbound gate calls this after dialing the forward address and before forwarding a byte:
+    /// Linux lets two sockets listen on one address only in one <c>SO_REUSEPORT</c> group, so
+    /// when every listener there is the attested process's, the dialed connection sits in its queue.
+    /// A process that took the port after the attestation (the attested one closed its listener or
+    /// exited) is found here instead of receiving the traffic.
+    /// </remarks>
+    public static string? ListenerChange(PeerProcess attested, IPEndPoint address)
+    {
+        var pid = attested.ProcessId;
+        var shown = address.ToString();
+        if (!PeerCredentialsReader.IsAlive(attested))
+        {
+            return $"process {Pid(pid)} that listened on {shown} exited";
+        }
+
+        if (attested.PinnedExecutable is { } pinned)
+        {
+            FileIdentity current;
+            try
+            {
+                current = LinuxNative.StatxIdentity($"/proc/{Pid(pid)}/exe");
+            }
+            catch (IOException)
+            {
+                return $"process {Pid(pid)} that listened on {shown} exited";
+            }
+
+            if (!FallbackChecks.SameFile(pinned, current))
+            {
+                return $"process {Pid(pid)} runs another executable than when it was attested";
+            }
+        }
+
+        var (exact, wildcard) = FindListenInodes(address);
+        if (exact.Count + wildcard.Count == 0)
+        {
+            return $"no process listens on {shown}";
+        }
+
+        foreach (var inode in exact.Concat(wildcard))
+        {
+            if (!SocketOwners.Holds(pid, inode))
+            {
+                return $"a socket listening on {shown} is not held by process {Pid(pid)}, which was attested";
+            }
+        }
+
+        // Holds read /proc/pid: the pid must still be the attested process's after that.
+        return PeerCredentialsReader.IsAlive(attested) ? null : $"process {Pid(pid)} that listened on {shown} exited";
+    }
+
     private PeerProcess Owner(ulong inode, bool unique)
     {
         int[] recent;
@@ -113,6 +172,18 @@ internal sealed class SocketOwnerIndex
             return null;
         }
 
+        // The executable is pinned before the attestor reads it: an exec after this is seen by ListenerChange.
+        FileIdentity exe;
+        try
+        {
+            exe = LinuxNative.StatxIdentity($"/proc/{Pid(pid)}/exe");
+        }
+        catch (IOException)
+        {
+            peer.Dispose();
+            return null;
+        }
+
         // Found before the pidfd was opened: the process behind the pidfd must hold the socket now.
         if (!SocketOwners.Holds(pid, inode) || !PeerCredentialsReader.IsAlive(peer))
         {
@@ -120,8 +191,10 @@ internal sealed class SocketOwnerIndex
             return null;
         }
 
-        return peer;
+        return new PeerProcess(peer.ProcessId, peer.UserId, peer.GroupId, peer.StartTime, peer.PidFd) { PinnedExecutable = exe };
     }
+
+    private static string Pid(int pid) => pid.ToString(CultureInfo.InvariantCulture);
 
     private void Remember(int pid)
     {
@@ -151,8 +224,16 @@ internal sealed class SocketOwnerIndex
 
     private static ulong? FindListenInode(IPEndPoint address)
     {
+        var (exact, wildcard) = FindListenInodes(address);
+        return exact.Count > 0 ? exact[0] : wildcard.Count > 0 ? wildcard[0] : null;
+    }
+
+    // Every LISTEN socket a connection to address can reach: bound to it, or to the wildcard address with its port.
+    private static (List<ulong> Exact, List<ulong> Wildcard) FindListenInodes(IPEndPoint address)
+    {
         var want = ProcNetTcp.Normalize(address);
-        ulong? wildcard = null;
+        List<ulong> exact = [];
+        List<ulong> wildcard = [];
         foreach (var text in Tables())
         {
             foreach (var line in text.AsSpan().EnumerateLines())
@@ -170,17 +251,16 @@ internal sealed class SocketOwnerIndex
 
                 if (local.Address.Equals(want.Address))
                 {
-                    return row.Inode;
+                    exact.Add(row.Inode);
                 }
-
-                if (local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any))
+                else if (local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any))
                 {
-                    wildcard ??= row.Inode;
+                    wildcard.Add(row.Inode);
                 }
             }
         }
 
-        return wildcard;
+        return (exact, wildcard);
     }
 
     private static IEnumerable<string> Tables()

@@ -75,9 +75,25 @@ internal sealed class GateListener : IDisposable
         return listener;
     }
 
-    /// <summary>Accepts until <paramref name="stop"/> or <see cref="Dispose"/>; runs <paramref name="handle"/> for each connection, passing its task to <paramref name="track"/>.</summary>
-    public async Task AcceptAsync(Func<Socket, Task> handle, Action<Task> track, CancellationToken stop)
+    /// <summary>The first wait after accept failed for want of descriptors or memory.</summary>
+    internal static readonly TimeSpan MinShortageBackoff = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The longest wait between accept attempts while descriptors or memory are short.</summary>
+    internal static readonly TimeSpan MaxShortageBackoff = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Accepts until <paramref name="stop"/> or <see cref="Dispose"/>; each connection
+    /// <paramref name="admission"/> lets in runs <paramref name="handle"/>, its task passed to <paramref name="track"/>.
+    /// </summary>
+    /// <remarks>
+    /// Out of file descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS), accept fails and the
+    /// connection stays queued: the loop waits for connections to end (10 ms doubling to 1 s)
+    /// instead of spinning, logs once per episode, and goes on; it never ends the listener.
+    /// </remarks>
+    public async Task AcceptAsync(
+        Func<Socket, Task> handle, Action<Task> track, GateAdmission admission, string direction, TimeProvider time, CancellationToken stop)
     {
+        var backoff = TimeSpan.Zero;
         while (!stop.IsCancellationRequested)
         {
             Socket client;
@@ -88,6 +104,25 @@ internal sealed class GateListener : IDisposable
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
             {
                 return;
+            }
+            catch (SocketException e) when (!stop.IsCancellationRequested && e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                if (backoff == TimeSpan.Zero)
+                {
+                    GateLog.AcceptShortage(_logger, Name, e.Message);
+                }
+
+                backoff = backoff == TimeSpan.Zero ? MinShortageBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxShortageBackoff.Ticks));
+                try
+                {
+                    await Task.Delay(backoff, time, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
             }
             catch (SocketException e)
             {
@@ -100,14 +135,21 @@ internal sealed class GateListener : IDisposable
                 continue;
             }
 
-            track(Task.Run(() => RunAsync(client, handle), CancellationToken.None));
+            backoff = TimeSpan.Zero;
+            if (admission.TryAdmit(client, Name, direction) is not { } slot)
+            {
+                client.Dispose();
+                continue;
+            }
+
+            track(Task.Run(() => RunAsync(client, slot, handle), CancellationToken.None));
         }
     }
 
     /// <summary>Stops listening; a unix listener's file is removed.</summary>
     public void Dispose() => Close(_socket, _unixPath, deleteFile: true);
 
-    private async Task RunAsync(Socket client, Func<Socket, Task> handle)
+    private async Task RunAsync(Socket client, IDisposable slot, Func<Socket, Task> handle)
     {
         try
         {
@@ -120,6 +162,7 @@ internal sealed class GateListener : IDisposable
         finally
         {
             client.Dispose();
+            slot.Dispose();
         }
     }
 

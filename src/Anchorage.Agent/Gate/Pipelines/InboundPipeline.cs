@@ -14,7 +14,9 @@ namespace Anchorage.Agent.Gate.Pipelines;
 /// <summary>
 /// An inbound connection: the local process listening on the forward address attributed and
 /// attested, mTLS terminated with its SVID, the policy decided (From = the verified client,
-/// To = the local process, Port = the listener's port), the forward address dialed, then served.
+/// To = the local process, Port = the listener's port), the forward address dialed and its
+/// listener checked to still be the attested process (a rogue that bound the port in between gets
+/// nothing), then served.
 /// </summary>
 internal sealed class InboundPipeline(PipelineParts parts)
 {
@@ -73,6 +75,11 @@ internal sealed class InboundPipeline(PipelineParts parts)
                 return;
             }
 
+            if (parts.Setup.BeforeForwardDial is { } seam)
+            {
+                await seam().ConfigureAwait(false);
+            }
+
             try
             {
                 downstream = await (dial ?? ConnectAsync)(forward, timeout.Token).ConfigureAwait(false);
@@ -80,6 +87,14 @@ internal sealed class InboundPipeline(PipelineParts parts)
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
                 parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.Unreachable, e is SocketException s ? s.Message : "timed out");
+                return;
+            }
+
+            // 4. The process attested in step 1 must still own the forward address now that the
+            // connection sits in a listener's queue: one that took the port since gets no byte.
+            if (parts.Attribution.ForwardOwnerChange(process, forward) is { } change)
+            {
+                parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.ForwardOwnerChanged, change);
                 return;
             }
 

@@ -1,20 +1,27 @@
 namespace Anchorage.Agent.Hosting.Internal;
 
 /// <summary>
-/// Counts the open Workload API connections, in all and per caller uid, so one local user cannot
-/// take every file descriptor of the agent: a connection beyond either cap is closed at once.
+/// Counts the open connections of one of the agent's services (the Workload API, the gate), in
+/// all and per caller uid, so one local user cannot take every file descriptor of the agent: a
+/// connection beyond either cap is closed at once.
 /// </summary>
-internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid)
+/// <param name="maxConnections">The total cap.</param>
+/// <param name="maxPerUid">The cap per uid.</param>
+/// <param name="service">The service, as the refusals name it ("workload api", "gate").</param>
+internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid, string service = "workload api")
 {
     private readonly Dictionary<uint, int> _perUid = [];
     private readonly Lock _lock = new();
     private int _total;
 
     /// <summary>Why a connection was refused: a short lowercase line.</summary>
-    public const string TotalCapReached = "the agent holds its maximum of workload api connections";
+    public string TotalCapReached { get; } = $"the agent holds its maximum of {service} connections";
 
     /// <summary>Why a connection was refused: a short lowercase line.</summary>
-    public const string UidCapReached = "the caller's uid holds its maximum of workload api connections";
+    public string UidCapReached { get; } = $"the caller's uid holds its maximum of {service} connections";
+
+    /// <summary>The total cap.</summary>
+    public int MaxConnections => maxConnections;
 
     /// <summary>Open connections, all uids.</summary>
     public int Open
@@ -37,14 +44,17 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid)
         }
     }
 
-    /// <summary>Takes a slot for a connection of <paramref name="uid"/>; null (and why) when a cap is reached.</summary>
-    public Lease? TryAcquire(uint uid, out string? refusal)
+    /// <summary>
+    /// Takes a slot for a connection of <paramref name="uid"/> (null: a caller without a local uid,
+    /// counted in the total only); null (and why) when a cap is reached.
+    /// </summary>
+    public Lease? TryAcquire(uint? uid, out string? refusal)
     {
         lock (_lock)
         {
             // The per-uid cap is checked first: a flooding uid is told about its own cap.
-            var count = _perUid.GetValueOrDefault(uid);
-            if (count >= maxPerUid)
+            var count = uid is { } known ? _perUid.GetValueOrDefault(known) : 0;
+            if (uid is not null && count >= maxPerUid)
             {
                 refusal = UidCapReached;
                 return null;
@@ -56,7 +66,11 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid)
                 return null;
             }
 
-            _perUid[uid] = count + 1;
+            if (uid is { } counted)
+            {
+                _perUid[counted] = count + 1;
+            }
+
             _total++;
         }
 
@@ -64,11 +78,16 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid)
         return new Lease(this, uid);
     }
 
-    private void Release(uint uid)
+    private void Release(uint? caller)
     {
         lock (_lock)
         {
             _total--;
+            if (caller is not { } uid)
+            {
+                return;
+            }
+
             var count = _perUid.GetValueOrDefault(uid) - 1;
             if (count <= 0)
             {
@@ -82,7 +101,7 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid)
     }
 
     /// <summary>One held slot; disposing returns it.</summary>
-    internal sealed class Lease(ConnectionLimiter owner, uint uid) : IDisposable
+    internal sealed class Lease(ConnectionLimiter owner, uint? uid) : IDisposable
     {
         private int _disposed;
 

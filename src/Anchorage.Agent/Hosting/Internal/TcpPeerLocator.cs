@@ -74,6 +74,9 @@ internal static class TcpPeerLocator
         }
     }
 
+    /// <summary>The uid that created the client socket of a connection accepted on <paramref name="server"/> from <paramref name="client"/> (the table's uid column); null when no row matches.</summary>
+    public static uint? SocketUid(IPEndPoint server, IPEndPoint client) => FindRow(client, server)?.Uid;
+
     private static ProcNetTcp.Row? FindRow(IPEndPoint local, IPEndPoint remote)
     {
         foreach (var path in ProcNetTcp.TablePaths)
