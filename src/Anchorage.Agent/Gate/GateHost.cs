@@ -8,6 +8,7 @@ using Anchorage.Agent.Gate.Connections;
 using Anchorage.Agent.Gate.Listeners;
 using Anchorage.Agent.Gate.Pipelines;
 using Anchorage.Agent.Gate.Transport;
+using Anchorage.Agent.Gate.Transport.Tunnels;
 using Anchorage.Agent.Kernel;
 using Anchorage.Spiffe.Svids;
 using Microsoft.Extensions.Logging;
@@ -67,10 +68,14 @@ public sealed class GateHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private TransparentRedirect? _redirect;
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
+    private readonly TunnelServer _tunnels;
+    private readonly IGateTransport _transport;
     private int _disposed;
 
-    private GateHost(List<GateListener> listeners, LiveConnectionRegistry registry, CancellationTokenSource stop)
+    private GateHost(List<GateListener> listeners, LiveConnectionRegistry registry, CancellationTokenSource stop, TunnelServer tunnels, IGateTransport transport)
     {
+        _tunnels = tunnels;
+        _transport = transport;
         _listeners = listeners;
         _registry = registry;
         _stop = stop;
@@ -125,17 +130,26 @@ public sealed class GateHost : IAsyncDisposable
         var verifier = new X509SvidVerifier(setup.TimeProvider);
         var audit = new GateAudit(setup.Audit, setup.TimeProvider, logger);
         var registry = new LiveConnectionRegistry(setup.Cache, setup.Policy, verifier, audit, options.CloseOnRevoke, logger, setup.TimeProvider);
+        // Inbound listeners always accept tunnels (a client that does not offer the ALPN id gets
+        // direct mTLS); outbound ones offer them with gate.tunnels.
+        var direct = new DirectTransport(verifier, setup.TimeProvider, acceptTunnels: true);
+        // Pools are made on first use: a gate whose listeners never tunnel holds none.
+        var transport = new TunnelTransport(direct, verifier, setup.TimeProvider, options.TunnelIdleTimeout, setup.HandshakeTimeout);
+        var tunnels = new TunnelServer(setup.LoggerFactory);
         var parts = new PipelineParts
         {
             Setup = setup,
             Audit = audit,
             Attribution = new ConnectionAttribution(new SocketAttributor(setup.Attribution), setup.Attestor, setup.Cache, audit, setup.HandshakeTimeout),
-            Transport = new DirectTransport(verifier, setup.TimeProvider),
+            Transport = direct,
+            TunnelTransport = transport,
+            TunnelsByDefault = options.Tunnels,
+            Tunnels = tunnels,
             Server = new ConnectionServer(registry, audit),
         };
         var outboundPipeline = new OutboundPipeline(parts);
         var inboundPipeline = new InboundPipeline(parts);
-        var host = new GateHost(listeners, registry, new CancellationTokenSource()) { _redirect = redirect };
+        var host = new GateHost(listeners, registry, new CancellationTokenSource(), tunnels, transport) { _redirect = redirect };
         var stop = host._stop.Token;
         var next = 0;
         foreach (var outbound in options.Outbound)
@@ -186,6 +200,11 @@ public sealed class GateHost : IAsyncDisposable
         }
 
         _redirect?.Dispose();
+        await _tunnels.DisposeAsync().ConfigureAwait(false);
+        if (_transport is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync().ConfigureAwait(false);
+        }
         _stop.Dispose();
     }
 
