@@ -117,6 +117,60 @@ public sealed class GateTunnelTests
     }
 
     [Fact]
+    public async Task Tunnel_PolicyRevokedForOneListener_ClosesOnlyThatTunnelsStream_TheOtherTunnelFlows()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        await using var app = new PlainEchoServer();
+        var inboundPolicy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api)));
+        await using var inbound = await GateNode.StartAsync(
+            domains,
+            PaymentsTd,
+            [new GateEntry("/api", [Uid, "unix:path:" + GateClients.OwnExe], AcmeTd)],
+            _ => new GateOptions
+            {
+                Inbound =
+                [
+                    new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) },
+                    new GateInboundOptions { Name = "api2", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) },
+                ],
+            },
+            inboundPolicy);
+        var first = ((IPEndPoint)inbound.Gate.Endpoints["api"]).Port;
+        var second = ((IPEndPoint)inbound.Gate.Endpoints["api2"]).Port;
+        string socketA = null!, socketB = null!;
+        await using var outbound = await GateNode.StartAsync(
+            domains,
+            AcmeTd,
+            [new GateEntry("/web", [Uid, "unix:path:" + GateClients.OwnExe], PaymentsTd)],
+            dir => new GateOptions
+            {
+                Outbound =
+                [
+                    new GateOutboundOptions { Name = "a", Listen = GateListenAddress.Unix(socketA = GateNode.SocketPath(dir, "a")), Target = new HostPort("127.0.0.1", first), Peer = Api, Tunnels = true },
+                    new GateOutboundOptions { Name = "b", Listen = GateListenAddress.Unix(socketB = GateNode.SocketPath(dir, "b")), Target = new HostPort("127.0.0.1", second), Peer = Api, Tunnels = true },
+                ],
+            },
+            new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api))));
+        await using var a = await GateClients.ConnectUnixAsync(socketA);
+        await using var b = await GateClients.ConnectUnixAsync(socketB);
+        Assert.Equal("a", await GateClients.EchoAsync(a, "a"));
+        Assert.Equal("b", await GateClients.EchoAsync(b, "b"));
+
+        // The inbound gate now allows web only on the second listener: the first tunnel's stream is cut.
+        inboundPolicy.Set(Policies.Of("v2", Policies.Allow("web-to-api2", Web, Api, second)));
+        Assert.True(await GateClients.ClosedAsync(a));
+        var closed = await inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.ConnectionClosed, Listener: "api" }, "the close on api");
+        Assert.Equal(GateReasons.PolicyChanged, closed.Reason);
+
+        // Positive control: the other tunnel's stream still carries bytes, and was not closed.
+        Assert.Equal("still", await GateClients.EchoAsync(b, "still"));
+        Assert.DoesNotContain(inbound.Audit.Records, r => r is { Kind: AuditKinds.ConnectionClosed, Listener: "api2" });
+        var remotes = inbound.Audit.Records.Where(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }).Select(r => r.Remote).Distinct().ToList();
+        Assert.Equal(2, remotes.Count); // two tunnels
+    }
+
+    [Fact]
     public async Task Tunnel_PeerIsNotAnAnchorageGate_DirectMtlsUnchanged()
     {
         await using var domains = await TwoDomains.StartAsync();
