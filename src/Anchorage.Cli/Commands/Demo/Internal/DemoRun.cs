@@ -577,8 +577,10 @@ internal sealed partial class DemoRun : IAsyncDisposable
             dir = Path.GetDirectoryName(dir);
         }
 
+        // A single-file build (scripts/release) has no anchorage.dll: the executable carries the assemblies and reads itself.
         var mode = ModeOf(executable);
-        return (mode & UnixFileMode.OtherExecute) != 0 && (ModeOf(SelfCommand.Dll) & UnixFileMode.OtherRead) != 0;
+        var assemblies = File.Exists(SelfCommand.Dll) ? SelfCommand.Dll : executable;
+        return (mode & UnixFileMode.OtherExecute) != 0 && (ModeOf(assemblies) & UnixFileMode.OtherRead) != 0;
     }
 
     // ---- 8. the policy-denied federated call -------------------------------------------------
