@@ -64,9 +64,8 @@ internal sealed class OutboundPipeline(PipelineParts parts)
             // The set-up deadline must not outlive the set-up: a cancelled connect or handshake token
             // can still tear down the socket it was given.
             timeout.CancelAfter(parts.Setup.HandshakeTimeout);
-            var transport = options.Tunnels ?? parts.TunnelsByDefault ? parts.TunnelTransport : parts.Transport;
-            dialed = await transport.DialAsync(
-                id, options.Target.Host, options.Target.Port, svid, process.Identity.Bundles, authorizer, timeout.Token).ConfigureAwait(false);
+            dialed = await parts.Transport.DialAsync(
+                options.Target.Host, options.Target.Port, svid, process.Identity.Bundles, authorizer, timeout.Token).ConfigureAwait(false);
         }
 
         if (dialed.Channel is not { } channel)
