@@ -163,6 +163,28 @@ public sealed class StreamCopierTests
         Assert.Equal(string.Empty, await ReadToEndAsync(remoteServer));
     }
 
+    [Fact]
+    public async Task SpliceAsync_RemoteReset_LocalCutAtOnce_ThoughItsDirectionWasStillOpen()
+    {
+        var (localClient, localServer) = await ConnectedPairAsync();
+        var (remoteClient, remoteServer) = await ConnectedPairAsync();
+        using var a = localClient;
+        using var b = localServer;
+        using var c = remoteClient;
+        using var d = remoteServer;
+        await using var local = new SocketEnd(localServer);
+        await using var remote = new SocketEnd(remoteClient);
+        var splice = StreamSplicer.SpliceAsync(local, remote, null, null, CancellationToken.None);
+
+        // The remote side resets (as a tunnel stream reset by the peer gate does); the caller sends nothing.
+        remoteServer.LingerState = new LingerOption(true, 0);
+        remoteServer.Close();
+        var outcome = await splice.WaitAsync(Deadline);
+
+        Assert.Equal(StreamCopyResult.SourceFailed, outcome.FromRemote.Result);
+        Assert.Equal(string.Empty, await ReadToEndAsync(localClient));
+    }
+
     private static async Task<(Socket Client, Socket Server)> ConnectedPairAsync()
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

@@ -83,7 +83,19 @@ internal sealed class LiveConnectionRegistry
         {
             foreach (var connection in _live.Values)
             {
-                if (ProcessChanged(connection.Local.Peer) && connection.TryClose(GateReasons.IdentityRemoved))
+                bool changed;
+                try
+                {
+                    changed = ProcessChanged(connection.Local.Peer);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The connection ended meanwhile and released its pidfd (this ran on a timer
+                    // thread: the exception would have ended the process).
+                    continue;
+                }
+
+                if (changed && connection.TryClose(GateReasons.IdentityRemoved))
                 {
                     GateLog.ClosedByChange(_logger, connection.Id, GateReasons.IdentityRemoved);
                 }

@@ -3,7 +3,8 @@ namespace Anchorage.Agent.Gate.Splicing;
 /// <summary>
 /// Splices two sides of a connection: both directions run until each side has finished sending
 /// (a side's end of stream is passed on as a half-close), then both sides are closed; cancelling
-/// cuts both at once.
+/// cuts both at once, and so does a direction that fails (a side reset or broken: a tunnel stream
+/// reset by the peer gate must not leave the caller waiting on the direction still open).
 /// </summary>
 internal static class StreamSplicer
 {
@@ -35,6 +36,8 @@ internal static class StreamSplicer
         var outcome = await StreamCopier.CopyAsync(from.Stream, to.Stream, counter, null, cancellationToken).ConfigureAwait(false);
         if (outcome.Result != StreamCopyResult.Completed)
         {
+            from.Abort();
+            to.Abort();
             return outcome;
         }
 
