@@ -11,4 +11,10 @@ internal static class ExitCodes
 
     /// <summary>The command line was wrong, or a file could not be read or parsed.</summary>
     public const int UsageOrIo = 2;
+
+    /// <summary>
+    /// A daemon (<c>server run</c>, <c>agent run</c>) stopped on an error nothing handled: a bug,
+    /// logged in full. 70 is EX_SOFTWARE of sysexits.h; the service units restart on it.
+    /// </summary>
+    public const int Internal = 70;
 }

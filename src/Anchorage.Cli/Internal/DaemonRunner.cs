@@ -71,6 +71,18 @@ internal static class DaemonRunner
                 .AddFilter("Microsoft", LogLevel.Warning)
                 .AddFilter("Grpc", LogLevel.Warning);
         });
+        var log = loggerFactory.CreateLogger("Anchorage.Daemon");
+
+        // An exception on a thread nobody awaits (a timer, a callback) would end the process with
+        // SIGABRT (exit 134) and a stack trace on stderr only: log it like any other event first.
+        void OnUnhandled(object sender, UnhandledExceptionEventArgs e)
+        {
+            var code = LastChance(context, log, name, "a background thread", e.ExceptionObject as Exception);
+            loggerFactory.Dispose(); // flushes the console logger's queue
+            Environment.Exit(code);
+        }
+
+        AppDomain.CurrentDomain.UnhandledException += OnUnhandled;
         try
         {
             await run(loaded.Value, loggerFactory, stop.Token).ConfigureAwait(false);
@@ -85,5 +97,27 @@ internal static class DaemonRunner
         {
             throw CliException.Usage($"{name} failed to start: " + CliApp.OneLine(ex.Message));
         }
+        catch (Exception ex)
+        {
+            return LastChance(context, log, name, "its main loop", ex);
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.UnhandledException -= OnUnhandled;
+        }
+    }
+
+    /// <summary>
+    /// Logs an exception nothing handled (event 9900, with its stack) and writes one line to stderr;
+    /// the exit code to stop with.
+    /// </summary>
+    internal static int LastChance(CliContext context, ILogger log, string name, string where, Exception? exception)
+    {
+        exception ??= new InvalidOperationException("an exception object that is not a System.Exception");
+        DaemonLog.Unexpected(log, name, where, exception);
+        context.Error.WriteLine($"error: {name} stopped on an unexpected error in {where}: {exception.GetType().Name}: {CliApp.OneLine(exception.Message)}");
+        context.Error.Flush();
+
+        return ExitCodes.Internal;
     }
 }

@@ -57,31 +57,45 @@ public sealed partial class DemoCommandTests
         var dir = WorkingDir().Match(output);
         Assert.True(dir.Success, output);
         Assert.False(Directory.Exists(dir.Groups[1].Value), $"{dir.Groups[1].Value} is still there");
-        var pids = ChildPid().Matches(output).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
-        Assert.NotEmpty(pids);
-        foreach (var pid in pids)
+        var children = ChildPid().Matches(output)
+            .Select(m => (Pid: int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture), Argument: ChildArgument(dir.Groups[1].Value, m.Groups[1].Value, m.Groups[2].Value)))
+            .ToList();
+        Assert.NotEmpty(children);
+        foreach (var (pid, argument) in children)
         {
-            Assert.False(IsAlive(pid), $"child pid {pid} is still running");
+            Assert.False(IsStillRunning(pid, argument), $"child pid {pid} ({argument}) is still running");
         }
     }
 
-    private static bool IsAlive(int pid)
-    {
-        // A zombie (state Z) has exited; only its parent's bookkeeping is left.
-        var stat = $"/proc/{pid}/stat";
-        if (!File.Exists(stat))
-        {
-            return false;
-        }
+    /// <summary>
+    /// The argument that names this demo's child in its command line: the config file's full path
+    /// (the demo prints it relative to its directory) or the listen address.
+    /// </summary>
+    private static string ChildArgument(string dir, string option, string value) =>
+        option == "--config" ? $"--config {dir}/{value}" : $"{option} {value}";
 
+    /// <summary>
+    /// True when <paramref name="pid"/> runs and is still this demo's child. pid_max is 32768 here and
+    /// every thread takes an id, so by the time the demo has exited a parallel test may own the same
+    /// number: the command line tells them apart. A zombie (state Z) has exited; only its parent's
+    /// bookkeeping is left.
+    /// </summary>
+    private static bool IsStillRunning(int pid, string argument)
+    {
         try
         {
-            var text = File.ReadAllText(stat);
-            return text[(text.LastIndexOf(')') + 2)..][0] != 'Z';
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            if (stat[(stat.LastIndexOf(')') + 2)..][0] == 'Z')
+            {
+                return false;
+            }
+
+            var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+            return commandLine.Contains(argument, StringComparison.Ordinal);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false;
+            return false; // gone (FileNotFoundException and DirectoryNotFoundException are IOExceptions)
         }
     }
 
@@ -150,6 +164,6 @@ public sealed partial class DemoCommandTests
     [GeneratedRegex(@"working in (/\S+)")]
     private static partial Regex WorkingDir();
 
-    [GeneratedRegex(@"\$ anchorage (?:server run --config|agent run --config|demo serve --listen) \S+\s+pid (\d+)")]
+    [GeneratedRegex(@"\$ anchorage (?:server run|agent run|demo serve) (--config|--listen) (\S+)\s+pid (\d+)")]
     private static partial Regex ChildPid();
 }

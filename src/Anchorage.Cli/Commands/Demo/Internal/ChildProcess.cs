@@ -217,6 +217,10 @@ internal sealed class ChildProcess : IAsyncDisposable
         {
             // It exited meanwhile.
         }
+        catch (AggregateException)
+        {
+            // A descendant exited between being listed and being signalled; the rest were signalled.
+        }
     }
 
     /// <summary>Stops the child and everything it started (its state lives in the demo's temporary directory).</summary>

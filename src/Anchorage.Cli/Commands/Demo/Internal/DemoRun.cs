@@ -767,13 +767,24 @@ internal sealed partial class DemoRun : IAsyncDisposable
         }
 
         var closedAfter = revokedAt.Elapsed;
-        var (code, output, _) = await CallAsync(_anchorage, Web, "hello again", cancellationToken).ConfigureAwait(false);
+        var (code, output, callerPid) = await CallAsync(_anchorage, Web, "hello again", cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
-            throw new DemoStepException($"web's own call failed after the revocation: {CliApp.OneLine(output)}");
+            throw new DemoStepException($"web's own call failed after the revocation: {CliApp.OneLine(output)} ({GateRecords(callerPid)})");
         }
 
         return string.Create(CultureInfo.InvariantCulture, $"new connections with the copied SVID are refused {refusedAfter.TotalSeconds:0.0} s after 'authority x509 revoke' and its live connection was closed by {closedAfter.TotalSeconds:0.0} s; web, re-issued, still gets through");
+    }
+
+    /// <summary>What both gates recorded last about a failed call from <paramref name="pid"/>, for the error message.</summary>
+    private string GateRecords(int pid)
+    {
+        static string Describe(AuditLine? r) =>
+            r is null ? "no record" : $"{r.Decision} {r.Reason ?? "-"} local={r.SpiffeId ?? "-"} peer={r.PeerSpiffeId ?? "-"} at {r.Time}";
+
+        var outbound = AuditLine.ReadAll(Web.AuditFile).LastOrDefault(r => r.Pid == pid);
+        var inbound = AuditLine.ReadAll(Api.AuditFile).LastOrDefault(r => r.Direction == "inbound");
+        return $"web's gate: {Describe(outbound)}; payments' gate, last inbound: {Describe(inbound)}";
     }
 
     /// <summary>Connects straight to payments' inbound gate with mTLS presenting <paramref name="certificate"/>; the reply, or null when refused.</summary>
