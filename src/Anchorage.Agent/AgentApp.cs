@@ -4,6 +4,7 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Hosting;
+using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Agent.Policy;
 using Grpc.Core;
@@ -116,6 +117,14 @@ public static class AgentApp
     /// <summary>Runs an agent until <paramref name="cancellationToken"/> is cancelled (SIGINT/SIGTERM).</summary>
     public static async Task RunAsync(AgentOptions options, ILoggerFactory loggerFactory, TimeProvider time, CancellationToken cancellationToken)
     {
+        // The daemon's connection caps assume more descriptors than the usual soft limit of 1024.
+        var (before, after) = DescriptorBudget.RaiseSoftLimit();
+        var nodeLogger = loggerFactory.CreateLogger(NodeLoggerCategory);
+        if (after != before)
+        {
+            AgentLog.DescriptorLimitRaised(nodeLogger, before, after);
+        }
+
         var agent = await StartAsync(options, loggerFactory, time, cancellationToken).ConfigureAwait(false);
         await using (agent.ConfigureAwait(false))
         {

@@ -153,7 +153,8 @@ public sealed class GateHost : IAsyncDisposable
             Transport = new DirectTransport(verifier, setup.TimeProvider),
             Server = new ConnectionServer(registry, audit),
         };
-        var admission = new GateAdmission(new ConnectionLimiter(options.MaxConnections, options.MaxConnectionsPerUid, "gate"), audit, parts.NextId);
+        var admission = new GateAdmission(
+            new ConnectionLimiter(options.MaxConnections, options.MaxConnectionsPerUid, "gate", new DescriptorBudget(setup.TimeProvider)), audit, parts.NextId);
         var time = setup.TimeProvider;
         var outboundPipeline = new OutboundPipeline(parts);
         var inboundPipeline = new InboundPipeline(parts);

@@ -149,7 +149,8 @@ public static class AgentHost
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MeterName).AddPrometheusExporter());
         setup.ConfigureServices?.Invoke(builder.Services);
 
-        var connections = new ConnectionLimiter(options.WorkloadApi.MaxConnections, options.WorkloadApi.MaxConnectionsPerUid);
+        var connections = new ConnectionLimiter(
+            options.WorkloadApi.MaxConnections, options.WorkloadApi.MaxConnectionsPerUid, descriptors: new DescriptorBudget(setup.TimeProvider));
         builder.Services.AddSingleton(connections);
 
         // A burst of callers waits in the listen queue instead of being refused (the kernel caps

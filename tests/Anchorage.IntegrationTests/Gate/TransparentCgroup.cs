@@ -13,11 +13,18 @@ internal sealed class TransparentCgroup : IDisposable
     public const string Line = "hello through the kernel\n";
 
     // An unmodified plain-text client: connects to HOST:PORT (127.0.0.1 unless given), sends a line,
-    // half-closes, prints the bytes that came back (or "refused", or "unreachable").
+    // half-closes, prints the bytes that came back (or "refused", or "unreachable"). With a third
+    // argument "v6only" it dials from an AF_INET6 socket with IPV6_V6ONLY set.
     private const string Script = """
         import socket, sys
         try:
-            s = socket.create_connection((sys.argv[2] if len(sys.argv) > 2 else '127.0.0.1', int(sys.argv[1])), timeout=20)
+            if len(sys.argv) > 3 and sys.argv[3] == 'v6only':
+                s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.settimeout(20)
+                s.connect((sys.argv[2], int(sys.argv[1])))
+            else:
+                s = socket.create_connection((sys.argv[2] if len(sys.argv) > 2 else '127.0.0.1', int(sys.argv[1])), timeout=20)
         except ConnectionRefusedError:
             print('refused'); sys.exit(0)
         except OSError as e:
@@ -73,11 +80,16 @@ internal sealed class TransparentCgroup : IDisposable
     }
 
     /// <summary>Runs the client inside the cgroup (optionally as uid/gid 65534) against <paramref name="host"/> and returns what it printed.</summary>
-    public Task<string> ClientAsync(int port, bool asNobody = false, string host = "127.0.0.1")
+    public Task<string> ClientAsync(int port, bool asNobody = false, string host = "127.0.0.1", bool v6Only = false)
     {
         string[] client = asNobody
             ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GateClients.PythonExe, "-c", Script, Port(port), host]
             : [GateClients.PythonExe, "-c", Script, Port(port), host];
+        if (v6Only)
+        {
+            client = [.. client, "v6only"];
+        }
+
         return RunAsync(["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", Path, .. client]);
     }
 

@@ -155,9 +155,17 @@ public sealed class TransparentInterceptionTests
         var mapped = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow", Listener: "payments4" }, "the transparent allow of the v4-mapped dial");
         Assert.Equal("127.0.0.1:" + remote4.Port.ToString(CultureInfo.InvariantCulture), mapped.Remote);
 
-        // Another port on ::1, not configured: reached directly, in plain text, no audit record.
+        // An IPV6_V6ONLY socket cannot reach the gate's IPv4 listener, so its redirected connect fails
+        // (ENETUNREACH): closed, never a bypass. Its plain text reaches neither the service nor the
+        // gate, and nothing is recorded.
+        Assert.Equal("unreachable", await cgroup.ClientAsync(remote6.Port, host: "::1", v6Only: true));
+        Assert.Equal(1, remote6.Accepted);
+
+        // Another port on ::1, not configured: reached directly, in plain text, no audit record;
+        // from an IPV6_V6ONLY socket too (the positive control for the line above).
         Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(plain6.Port, host: "::1"));
-        Assert.Equal(1, plain6.Accepted);
+        Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(plain6.Port, host: "::1", v6Only: true));
+        Assert.Equal(2, plain6.Accepted);
 
         // A process outside the cgroup dialing the IPv6 destination: untouched (its plain text reaches the TLS service, which refuses it).
         Assert.Equal("0", await TransparentCgroup.ClientOutsideAsync(remote6.Port, "::1"));

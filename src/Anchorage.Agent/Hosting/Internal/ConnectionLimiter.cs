@@ -8,7 +8,11 @@ namespace Anchorage.Agent.Hosting.Internal;
 /// <param name="maxConnections">The total cap.</param>
 /// <param name="maxPerUid">The cap per uid.</param>
 /// <param name="service">The service, as the refusals name it ("workload api", "gate").</param>
-internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid, string service = "workload api")
+/// <param name="descriptors">
+/// When given, a connection is also refused while the process is close to its descriptor limit
+/// (<see cref="DescriptorBudget"/>), which the caps alone do not prevent.
+/// </param>
+internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid, string service = "workload api", DescriptorBudget? descriptors = null)
 {
     private readonly Dictionary<uint, int> _perUid = [];
     private readonly Lock _lock = new();
@@ -63,6 +67,12 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid, strin
             if (_total >= maxConnections)
             {
                 refusal = TotalCapReached;
+                return null;
+            }
+
+            if (descriptors is not null && !descriptors.TryCharge())
+            {
+                refusal = DescriptorBudget.Exhausted;
                 return null;
             }
 
