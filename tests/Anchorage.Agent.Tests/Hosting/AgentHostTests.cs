@@ -10,6 +10,8 @@ using Anchorage.Hosting.Config;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
+using Anchorage.Testing.Sockets;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
@@ -355,23 +357,7 @@ public sealed class AgentHostTests : IDisposable
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
-    private static SocketsHttpHandler UnixHandler(string path) => new()
-    {
-        ConnectCallback = async (_, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
+    private static SocketsHttpHandler UnixHandler(string path) => TempSocket.HttpHandler(path);
 
     private static GrpcChannel UnixChannel(string path) =>
         GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = UnixHandler(path) });

@@ -5,12 +5,13 @@ using Anchorage.Spiffe.Svids;
 using Anchorage.WorkloadApi.Server;
 using Grpc.Core;
 
-namespace Anchorage.WorkloadApi.Tests.Fixtures;
+namespace Anchorage.Testing.Workload;
 
 /// <summary>
-/// TEST DOUBLE for <see cref="IWorkloadIdentityProvider"/>: every caller gets the snapshot the
-/// test last published, is denied, or gets a chosen gRPC failure. Counts resolutions so a test
-/// can prove a client did (or did not) call again.
+/// TEST DOUBLE for <see cref="IWorkloadIdentityProvider"/> (the real one is the agent's workload
+/// cache, attesting callers by their socket peer): every caller gets the snapshot the test last
+/// published, is denied, or gets a chosen gRPC failure. Counts resolutions so a test can prove a
+/// client did (or did not) call again.
 /// </summary>
 public sealed class TestIdentityProvider : IWorkloadIdentityProvider, IDisposable
 {
@@ -22,12 +23,16 @@ public sealed class TestIdentityProvider : IWorkloadIdentityProvider, IDisposabl
     private StatusCode? _failure;
     private int _calls;
 
-    public TestIdentityProvider(TrustDomain trustDomain, TimeProvider time)
+    /// <param name="jwtKey">The key JWT-SVIDs are minted with (a fresh P-256 key "jwt-1" when null).</param>
+    public TestIdentityProvider(TrustDomain trustDomain, TimeProvider time, JwtSigningKey? jwtKey = null)
     {
         _trustDomain = trustDomain;
         _time = time;
-        JwtKey = new JwtSigningKey("jwt-1", ECDsa.Create(ECCurve.NamedCurves.nistP256));
+        JwtKey = jwtKey ?? NewJwtKey("jwt-1");
     }
+
+    /// <summary>The caller name every resolved identity carries.</summary>
+    public const string Caller = "test-caller";
 
     public JwtSigningKey JwtKey { get; }
 
@@ -40,7 +45,7 @@ public sealed class TestIdentityProvider : IWorkloadIdentityProvider, IDisposabl
         lock (_lock)
         {
             var next = new CancellationTokenSource();
-            _current = new WorkloadIdentity("test-caller", _trustDomain, svids, bundles, next.Token);
+            _current = new WorkloadIdentity(Caller, _trustDomain, svids, bundles, next.Token);
             _failure = null;
             Swap(next);
         }
@@ -55,6 +60,9 @@ public sealed class TestIdentityProvider : IWorkloadIdentityProvider, IDisposabl
             Swap(new CancellationTokenSource());
         }
     }
+
+    /// <summary>Withdraws the identity: callers are denied (no identity) from now on.</summary>
+    public void Deny() => Fail(StatusCode.PermissionDenied);
 
     public ValueTask<WorkloadIdentity?> ResolveAsync(ServerCallContext context, CancellationToken cancellationToken)
     {
@@ -89,8 +97,12 @@ public sealed class TestIdentityProvider : IWorkloadIdentityProvider, IDisposabl
 
     public void Dispose() => _changed.Dispose();
 
+    /// <summary>A fresh P-256 JWT signing key.</summary>
+    public static JwtSigningKey NewJwtKey(string keyId) => new(keyId, ECDsa.Create(ECCurve.NamedCurves.nistP256));
+
     private void Swap(CancellationTokenSource next)
     {
+        // Publish first, then fire: a woken stream must already see the new snapshot.
         var previous = _changed;
         _changed = next;
         previous.Cancel();
