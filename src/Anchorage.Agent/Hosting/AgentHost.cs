@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting.Internal;
+using Anchorage.Hosting.Health;
 using Anchorage.Hosting.Limits;
 using Anchorage.Hosting.Listeners;
 using Anchorage.Hosting.Sockets;
@@ -38,7 +39,7 @@ public static class AgentHost
     public const string LoggerCategory = "Anchorage.Agent.Hosting";
 
     /// <summary>The readiness reason when the readiness callback throws.</summary>
-    public const string ReadinessCheckFailedReason = "readiness check failed";
+    public const string ReadinessCheckFailedReason = ReadinessProbe.FailedReason;
 
     private const UnixFileMode WorkloadDirectoryMode =
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
@@ -136,7 +137,7 @@ public static class AgentHost
             builder.Services.AddSingleton<AgentMetrics>();
         }
 
-        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, logger));
+        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, e => AgentHostingLog.ReadinessCheckFailed(logger, e)));
         builder.Services.AddSingleton<IWorkloadIdentityProvider, WorkloadIdentityProvider>();
         builder.Services.AddSingleton<WorkloadApiCallMetrics>();
         builder.Services.AddWorkloadApi(o =>

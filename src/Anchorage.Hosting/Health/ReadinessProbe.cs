@@ -1,10 +1,17 @@
-using Microsoft.Extensions.Logging;
+namespace Anchorage.Hosting.Health;
 
-namespace Anchorage.Server.Hosting.Internal;
-
-/// <summary>Calls the readiness callback; a throwing callback means "not ready", logged once per call.</summary>
-internal sealed class ReadinessProbe(Func<CancellationToken, ValueTask<ReadinessStatus>> callback, ILogger<ReadinessProbe> logger)
+/// <summary>
+/// Calls a host's readiness callback for <c>/ready</c> and the gRPC health service; a throwing
+/// callback means "not ready" (<see cref="FailedReason"/>), reported once per call.
+/// </summary>
+/// <param name="callback">The host's readiness callback.</param>
+/// <param name="failed">Told about a callback that threw (the host logs it).</param>
+public sealed class ReadinessProbe(Func<CancellationToken, ValueTask<ReadinessStatus>> callback, Action<Exception> failed)
 {
+    /// <summary>The reason given when the callback throws.</summary>
+    public const string FailedReason = "readiness check failed";
+
+    /// <summary>The callback's answer, or not ready with <see cref="FailedReason"/>.</summary>
     public async ValueTask<ReadinessStatus> CheckAsync(CancellationToken cancellationToken)
     {
         try
@@ -13,8 +20,8 @@ internal sealed class ReadinessProbe(Func<CancellationToken, ValueTask<Readiness
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            HostingLog.ReadinessCheckFailed(logger, e);
-            return ReadinessStatus.NotReady("readiness check failed");
+            failed(e);
+            return ReadinessStatus.NotReady(FailedReason);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Hosting.Health;
 using Anchorage.Hosting.Listeners;
 using Anchorage.Hosting.Sockets;
 using Anchorage.Server.Config;
@@ -102,7 +103,7 @@ public static class ServerHost
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(setup.TimeProvider);
-        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, sp.GetRequiredService<ILogger<ReadinessProbe>>()));
+        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, e => HostingLog.ReadinessCheckFailed(sp.GetRequiredService<ILogger<ReadinessProbe>>(), e)));
         builder.Services.AddSingleton<ServerMetrics>();
         var bound = new BoundListeners();
         builder.Services.AddSingleton(bound);

@@ -8,6 +8,7 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Tests.Attestation;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Health;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
@@ -227,7 +228,7 @@ public sealed class WorkloadApiLimitsTests : IDisposable
     {
         Cache = _cache,
         Attestor = attestor ?? new UnixWorkloadAttestor(),
-        Readiness = _ => ValueTask.FromResult(AgentReadiness.Ready),
+        Readiness = _ => ValueTask.FromResult(ReadinessStatus.Ready),
         TimeProvider = time ?? TimeProvider.System,
     };
 

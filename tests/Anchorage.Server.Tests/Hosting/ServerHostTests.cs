@@ -3,6 +3,7 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Health;
 using Anchorage.Server.Config;
 using Anchorage.Server.Hosting;
 using Anchorage.Spiffe.Authorization;
