@@ -7,6 +7,7 @@ using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Agent.Policy;
+using Anchorage.Hosting.Health;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -152,10 +153,10 @@ public static class AgentApp
         return false;
     }
 
-    private static AgentReadiness Readiness(NodeSession session, WorkloadCache cache) =>
-        session.Refusal is { } refusal ? AgentReadiness.NotReady(refusal)
-        : !cache.HasBundle ? AgentReadiness.NotReady("waiting for the first sync with the server")
-        : AgentReadiness.Ready;
+    private static ReadinessStatus Readiness(NodeSession session, WorkloadCache cache) =>
+        session.Refusal is { } refusal ? ReadinessStatus.NotReady(refusal)
+        : !cache.HasBundle ? ReadinessStatus.NotReady("waiting for the first sync with the server")
+        : ReadinessStatus.Ready;
 
     // The server may come up after the agent (boot order, outage): retry until it answers, with backoff.
     private static async Task StartSessionAsync(NodeSession session, ILogger logger, TimeProvider time, CancellationToken cancellationToken)

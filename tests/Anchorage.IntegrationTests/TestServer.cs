@@ -1,8 +1,8 @@
-using Anchorage.Hosting.Config;
 using System.Net.Http;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Cli;
+using Anchorage.Hosting.Config;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Server.Config;
@@ -13,6 +13,7 @@ using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
+using Anchorage.Testing.Sockets;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 using Common = Anchorage.Protos.Common.V1;
@@ -152,23 +153,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     internal static GrpcChannel AdminChannel(string path)
     {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path), cancellationToken);
-                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
+        var handler = TempSocket.HttpHandler(path);
         return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
 

@@ -1,5 +1,6 @@
 using Anchorage.Hosting.Config;
 using Anchorage.Spiffe.Ids;
+using Anchorage.Testing;
 
 namespace Anchorage.Policy.Tests;
 
@@ -252,7 +253,8 @@ public class PolicyDocumentTests
     [Fact]
     public void Load_MissingFile_NamesTheFile()
     {
-        var path = Path.Combine(Path.GetTempPath(), "anchorage-policy-" + Guid.NewGuid().ToString("N") + ".yaml");
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "policy.yaml");
 
         var result = PolicyDocument.Load(path);
 
@@ -262,16 +264,11 @@ public class PolicyDocumentTests
     [Fact]
     public void Load_ExistingFile_ParsesWithThePathAsSource()
     {
-        var path = Path.Combine(Path.GetTempPath(), "anchorage-policy-" + Guid.NewGuid().ToString("N") + ".yaml");
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "policy.yaml");
         File.WriteAllText(path, Doc(action: "maybe"));
-        try
-        {
-            Assert.Equal([$"{path}:11: spec.rules[1].action: \"maybe\" is not allow or deny"], PolicyDocument.Load(path).ErrorLines);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+
+        Assert.Equal([$"{path}:11: spec.rules[1].action: \"maybe\" is not allow or deny"], PolicyDocument.Load(path).ErrorLines);
     }
 
     [Fact]

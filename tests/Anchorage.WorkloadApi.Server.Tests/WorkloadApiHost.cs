@@ -3,6 +3,8 @@ using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
+using Anchorage.Testing.Sockets;
+using Anchorage.Testing.Workload;
 using Anchorage.Testing.X509;
 using Anchorage.WorkloadApi.Server;
 using Grpc.Core;
@@ -17,7 +19,7 @@ namespace Anchorage.WorkloadApi.Server.Tests;
 
 /// <summary>
 /// A real Kestrel host serving the Workload API on a temp Unix socket, with a
-/// <see cref="StaticIdentityProvider"/> holding an SVID for spiffe://example.org/workload issued by
+/// <see cref="TestIdentityProvider"/> holding an SVID for spiffe://example.org/workload issued by
 /// a <see cref="TestCa"/>, and a federated bundle for federated.test.
 /// </summary>
 public sealed class WorkloadApiHost : IAsyncDisposable
@@ -31,7 +33,7 @@ public sealed class WorkloadApiHost : IAsyncDisposable
         Time = TestClock.Create();
         Ca = TestCa.CreateRoot("example.org");
         FederatedCa = TestCa.CreateRoot("federated.test");
-        Provider = new StaticIdentityProvider(Ca.TrustDomain, StaticIdentityProvider.NewJwtKey("jwt-1"), Time);
+        Provider = new TestIdentityProvider(Ca.TrustDomain, Time, TestIdentityProvider.NewJwtKey("jwt-1"));
         Svid = IssueSvid("/workload", "internal");
         Provider.Update([Svid], Bundles());
         SocketPath = Path.Combine(_dir.Path, "workload.sock");
@@ -51,23 +53,7 @@ public sealed class WorkloadApiHost : IAsyncDisposable
         var socketPath = SocketPath;
         _channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
         {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectCallback = async (_, ct) =>
-                {
-                    var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    try
-                    {
-                        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                        return new NetworkStream(socket, ownsSocket: true);
-                    }
-                    catch
-                    {
-                        socket.Dispose();
-                        throw;
-                    }
-                },
-            },
+            HttpHandler = TempSocket.HttpHandler(socketPath),
         });
         Client = new SpiffeWorkloadAPI.SpiffeWorkloadAPIClient(_channel);
     }
@@ -78,7 +64,7 @@ public sealed class WorkloadApiHost : IAsyncDisposable
 
     public TestCa FederatedCa { get; }
 
-    public StaticIdentityProvider Provider { get; }
+    public TestIdentityProvider Provider { get; }
 
     public X509Svid Svid { get; }
 

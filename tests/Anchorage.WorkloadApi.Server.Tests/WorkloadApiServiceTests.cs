@@ -4,6 +4,8 @@ using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
+using Anchorage.Testing;
+using Anchorage.Testing.Workload;
 using Grpc.Core;
 
 namespace Anchorage.WorkloadApi.Server.Tests;
@@ -312,7 +314,7 @@ public sealed class WorkloadApiServiceTests
 
         // Positive control: once the first stream is gone, its slot is free again.
         first.Dispose();
-        await WaitUntilAsync(() => host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/workload") == 0);
+        await Eventually.TrueAsync(() => host.Service.OpenStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload") == 0);
         using var third = host.Client.FetchJWTBundles(new JWTBundlesRequest(), WorkloadApiHost.Header);
         Assert.Single((await FirstAsync(third.ResponseStream)).Bundles);
     }
@@ -333,8 +335,8 @@ public sealed class WorkloadApiServiceTests
         using var again = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
         var ex = await Assert.ThrowsAsync<RpcException>(() => FirstAsync(again.ResponseStream));
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
-        Assert.Equal(1, host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/workload"));
-        Assert.Equal(1, host.Service.OpenStreams(StaticIdentityProvider.Caller, "spiffe://example.org/other"));
+        Assert.Equal(1, host.Service.OpenStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload"));
+        Assert.Equal(1, host.Service.OpenStreams(TestIdentityProvider.Caller, "spiffe://example.org/other"));
     }
 
     [Fact]
@@ -358,15 +360,6 @@ public sealed class WorkloadApiServiceTests
         using var cts = new CancellationTokenSource(Timeout);
         Assert.True(await stream.MoveNext(cts.Token), "stream ended without a message");
         return stream.Current;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var cts = new CancellationTokenSource(Timeout);
-        while (!condition())
-        {
-            await Task.Delay(10, cts.Token);
-        }
     }
 
     private static async Task<string> MintAsync(WorkloadApiHost host) =>

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
+using Anchorage.Testing.Workload;
 using Anchorage.WorkloadApi.Tests.Fixtures;
 using Grpc.Core;
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Anchorage.Testing;
 using Anchorage.WorkloadApi.Tests.Fixtures;
 using Microsoft.Extensions.Time.Testing;
 
@@ -48,7 +49,7 @@ public sealed class WorkloadApiMetricsTests
         source.Updated += (_, _) => updated.Writer.TryWrite(true);
         server.Provider.Update([server.IssueSvid("/workload", "internal")], server.Bundles());
         await updated.Reader.ReadAsync(Timeout);
-        await WaitUntilAsync(() => updates.GetValueOrDefault("x509") == 2);
+        await Eventually.TrueAsync(() => updates.GetValueOrDefault("x509") == 2);
 
         time.Advance(TimeSpan.FromSeconds(42));
         listener.RecordObservableInstruments();
@@ -73,15 +74,5 @@ public sealed class WorkloadApiMetricsTests
         }
 
         return "";
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 20 s");
-            await Task.Delay(10);
-        }
     }
 }

@@ -8,6 +8,7 @@ using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Spiffe.Tls;
+using Anchorage.Testing.Workload;
 using Anchorage.WorkloadApi.Tests.Fixtures;
 using Microsoft.Extensions.DependencyInjection;
 

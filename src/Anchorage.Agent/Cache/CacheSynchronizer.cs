@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Agent.Cache.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Agent.Policy;
 using Anchorage.Protos.Agent.V1;
@@ -39,6 +40,7 @@ public sealed class CacheSynchronizer : IDisposable
     private readonly SemaphoreSlim _running = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly ServerPolicySource? _policy;
+    private readonly SvidIssuer _issuer;
     private bool _policyNotServed;
     private string? _lastError;
 
@@ -62,6 +64,7 @@ public sealed class CacheSynchronizer : IDisposable
         _interval = interval;
         _time = time;
         _logger = logger;
+        _issuer = new SvidIssuer(session, time, logger);
     }
 
     /// <summary>Called for every workload SVID received; the argument is true when it replaced one (a rotation).</summary>
@@ -205,7 +208,7 @@ public sealed class CacheSynchronizer : IDisposable
             await _session.RenewIfDueAsync(cancellationToken).ConfigureAwait(false);
             var state = _cache.State;
             var (next, tainted) = await PullBundlesAsync(state, cancellationToken).ConfigureAwait(false);
-            if (tainted.Count > 0 && AuthorityIds(_session.Svid.Certificates).Any(tainted.Contains))
+            if (tainted.Count > 0 && SvidIssuer.AuthorityIds(_session.Svid.Certificates).Any(tainted.Contains))
             {
                 // The agent's own SVID was signed by a tainted authority: replace it before the
                 // authority is revoked, as the workloads' SVIDs are below.
@@ -213,7 +216,7 @@ public sealed class CacheSynchronizer : IDisposable
             }
 
             next = await PullEntriesAsync(next, cancellationToken).ConfigureAwait(false);
-            next = await IssueAsync(next, tainted, cancellationToken).ConfigureAwait(false);
+            next = await _issuer.IssueAsync(next, tainted, SvidIssued, cancellationToken).ConfigureAwait(false);
             if (!ReferenceEquals(next, state) && next != state)
             {
                 _cache.Publish(next);
@@ -383,123 +386,11 @@ public sealed class CacheSynchronizer : IDisposable
         return state with { Entries = built, Svids = svids, Revision = revision };
     }
 
-    private async Task<CacheState> IssueAsync(CacheState state, IReadOnlySet<string> tainted, CancellationToken cancellationToken)
-    {
-        var now = _time.GetUtcNow();
-        var due = new List<CachedEntry>();
-        foreach (var entry in state.Entries.Values)
-        {
-            if (!state.Svids.TryGetValue(entry.EntryId, out var held)
-                || held.EntryRevision != entry.Revision
-                || now >= held.RenewAt
-                || held.AuthorityIds.Any(tainted.Contains))
-            {
-                due.Add(entry);
-            }
-        }
-
-        if (due.Count == 0)
-        {
-            return state;
-        }
-
-        var svids = state.Svids.ToBuilder();
-        foreach (var batch in due.Chunk(BatchSize))
-        {
-            var keys = new Dictionary<string, ECDsa>(StringComparer.Ordinal);
-            try
-            {
-                var request = new BatchNewX509SvidRequest();
-                foreach (var entry in batch)
-                {
-                    var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-                    keys[entry.EntryId] = key;
-                    request.Params.Add(new NewX509SvidParams { EntryId = entry.EntryId, Csr = ByteString.CopyFrom(NodeSession.CreateCsr(key)) });
-                }
-
-                var response = await _session.Client.BatchNewX509SvidAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-                foreach (var result in response.Results)
-                {
-                    if (!keys.TryGetValue(result.EntryId, out var key) || !state.Entries.TryGetValue(result.EntryId, out var entry))
-                    {
-                        continue;
-                    }
-
-                    if (result.Svid is null)
-                    {
-                        CacheLog.SvidRefused(_logger, result.EntryId, (StatusCode)result.ErrorCode, result.Error);
-                        continue;
-                    }
-
-                    try
-                    {
-                        var svid = NodeSession.ToSvid(result.Svid, key, string.IsNullOrEmpty(entry.Proto.Hint) ? null : entry.Proto.Hint);
-                        if (svid.Id != entry.Id)
-                        {
-                            CacheLog.SvidRefused(_logger, result.EntryId, StatusCode.Internal, $"the server issued {svid.Id} for an entry of {entry.Id}");
-                            continue;
-                        }
-
-                        var rotated = svids.ContainsKey(entry.EntryId);
-                        svids[entry.EntryId] = new CachedSvid(svid, entry.Revision, RenewAt(svid.Leaf), AuthorityIds(svid.Certificates));
-                        CacheLog.SvidIssued(_logger, entry.EntryId, svid.Id, svid.Leaf.NotAfter, rotated);
-                        SvidIssued?.Invoke(rotated);
-                    }
-                    catch (RpcException e)
-                    {
-                        CacheLog.SvidRefused(_logger, result.EntryId, e.StatusCode, e.Status.Detail);
-                    }
-                }
-            }
-            finally
-            {
-                foreach (var key in keys.Values)
-                {
-                    key.Dispose();
-                }
-            }
-        }
-
-        return state with { Svids = svids.ToImmutable() };
-    }
-
-    // Half the lifetime, plus up to a tenth of it at random, so that the SVIDs of a fleet issued
-    // together do not all come back to the server in the same second.
     /// <inheritdoc/>
     public void Dispose()
     {
         _running.Dispose();
         _wake.Dispose();
-    }
-
-    private static DateTimeOffset RenewAt(X509Certificate2 leaf)
-    {
-        var notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime());
-        var lifetime = new DateTimeOffset(leaf.NotAfter.ToUniversalTime()) - notBefore;
-        var jitterTicks = lifetime.Ticks / 10 <= 0 ? 0 : RandomNumberGenerator.GetInt32((int)Math.Min(lifetime.Ticks / 10, int.MaxValue));
-        return notBefore + (lifetime / 2) + TimeSpan.FromTicks(jitterTicks);
-    }
-
-    private static List<string> AuthorityIds(IReadOnlyList<X509Certificate2> chain)
-    {
-        var ids = new List<string>();
-        foreach (var certificate in chain)
-        {
-            foreach (var extension in certificate.Extensions)
-            {
-                switch (extension)
-                {
-                    case X509AuthorityKeyIdentifierExtension aki when aki.KeyIdentifier is { } keyId:
-                        ids.Add(Convert.ToHexStringLower(keyId.Span));
-                        break;
-                    case X509SubjectKeyIdentifierExtension ski when !ReferenceEquals(certificate, chain[0]) && ski.SubjectKeyIdentifier is { } id:
-                        ids.Add(id.ToLowerInvariant());
-                        break;
-                }
-            }
-        }
-
-        return ids;
     }
 
     private static bool SameSequences(ImmutableDictionary<TrustDomain, SpiffeBundle> a, ImmutableDictionary<TrustDomain, SpiffeBundle> b) =>

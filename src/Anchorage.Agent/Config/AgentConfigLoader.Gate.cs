@@ -102,7 +102,7 @@ public static partial class AgentConfigLoader
         }
         else if (targetNode.Scalar() is { } targetText)
         {
-            if (TryParseDialAddress(targetText, out var address, out var error))
+            if (Endpoints.TryParseDial(targetText, out var address, out var error))
             {
                 target = address;
             }

@@ -155,7 +155,7 @@ public static partial class AgentConfigLoader
             return null;
         }
 
-        if (TryParseDialAddress(text, out var address, out var error))
+        if (Endpoints.TryParseDial(text, out var address, out var error))
         {
             return address;
         }
@@ -464,92 +464,5 @@ public static partial class AgentConfigLoader
         return address.AddressFamily == AddressFamily.InterNetwork
             ? address.GetAddressBytes()[0] == 127
             : address.Equals(IPAddress.IPv6Loopback);
-    }
-
-    // The server is dialed, so unlike a listen address the host may be a DNS name and port 0 means nothing.
-    private static bool TryParseDialAddress(string text, [NotNullWhen(true)] out HostPort? result, out string error)
-    {
-        result = null;
-        string host;
-        string port;
-        if (text.StartsWith('['))
-        {
-            var close = text.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0 || close + 1 >= text.Length || text[close + 1] != ':')
-            {
-                error = "must be host:port";
-                return false;
-            }
-
-            host = text[1..close];
-            port = text[(close + 2)..];
-            if (!IPAddress.TryParse(host, out var v6) || v6.AddressFamily != AddressFamily.InterNetworkV6)
-            {
-                error = $"host {ConfigText.Quote(host)} in brackets must be an IPv6 address";
-                return false;
-            }
-        }
-        else
-        {
-            var colon = text.LastIndexOf(':');
-            if (colon <= 0)
-            {
-                error = "must be host:port";
-                return false;
-            }
-
-            host = text[..colon];
-            port = text[(colon + 1)..];
-            if (host.Contains(':', StringComparison.Ordinal))
-            {
-                error = "an IPv6 address must be in brackets, e.g. [fd00::1]:8081";
-                return false;
-            }
-
-            if (!IsDottedQuad(host) && !IsDnsName(host))
-            {
-                error = $"host {ConfigText.Quote(host)} must be a DNS name or an IP address";
-                return false;
-            }
-        }
-
-        var number = port.Length is >= 1 and <= 5 && port.All(char.IsAsciiDigit)
-            ? int.Parse(port, NumberStyles.None, CultureInfo.InvariantCulture)
-            : -1;
-        if (number is < 1 or > 65535)
-        {
-            error = $"port {ConfigText.Quote(port)} must be a number from 1 to 65535";
-            return false;
-        }
-
-        result = new HostPort(host, number);
-        error = string.Empty;
-        return true;
-    }
-
-    // IPAddress.TryParse accepts "1" or "010.1" (inet_aton forms); configuration wants a.b.c.d only.
-    private static bool IsDottedQuad(string host)
-    {
-        var parts = host.Split('.');
-        return parts.Length == 4 && parts.All(p =>
-            p.Length is >= 1 and <= 3 && p.All(char.IsAsciiDigit)
-            && int.Parse(p, NumberStyles.None, CultureInfo.InvariantCulture) <= 255);
-    }
-
-    // RFC 1123 host names: labels of letters, digits and inner hyphens, 1 to 63 characters, 253 in all.
-    // A numeric last label is refused so a mistyped IPv4 address ("10.1.2") is not taken for a name.
-    private static bool IsDnsName(string host)
-    {
-        if (host.Length is 0 or > 253)
-        {
-            return false;
-        }
-
-        var labels = host.Split('.');
-        return labels.All(l =>
-                l.Length is >= 1 and <= 63
-                && l[0] != '-' && l[^1] != '-'
-                && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
-            && !labels[^1].All(char.IsAsciiDigit);
     }
 }

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting.Internal;
+using Anchorage.Hosting.Health;
 using Anchorage.Hosting.Limits;
+using Anchorage.Hosting.Listeners;
 using Anchorage.Hosting.Sockets;
 using Anchorage.WorkloadApi.Server;
 using Grpc.Core;
@@ -37,7 +39,7 @@ public static class AgentHost
     public const string LoggerCategory = "Anchorage.Agent.Hosting";
 
     /// <summary>The readiness reason when the readiness callback throws.</summary>
-    public const string ReadinessCheckFailedReason = "readiness check failed";
+    public const string ReadinessCheckFailedReason = ReadinessProbe.FailedReason;
 
     private const UnixFileMode WorkloadDirectoryMode =
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
@@ -135,7 +137,7 @@ public static class AgentHost
             builder.Services.AddSingleton<AgentMetrics>();
         }
 
-        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, logger));
+        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, e => AgentHostingLog.ReadinessCheckFailed(logger, e)));
         builder.Services.AddSingleton<IWorkloadIdentityProvider, WorkloadIdentityProvider>();
         builder.Services.AddSingleton<WorkloadApiCallMetrics>();
         builder.Services.AddWorkloadApi(o =>
@@ -170,7 +172,7 @@ public static class AgentHost
             {
                 healthListen = listen;
                 listen.Protocols = HttpProtocols.Http1;
-                listen.Use(Tag(AgentListener.Health));
+                listen.Use(ListenerPipeline.Tag(AgentListener.Health));
             });
             kestrel.ListenUnixSocket(workloadSocket, listen =>
             {
@@ -190,7 +192,7 @@ public static class AgentHost
             kestrel.ListenUnixSocket(adminSocket, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                listen.Use(AdminConnection(logger));
+                listen.Use(ListenerPipeline.AdminConnection(AgentListener.Admin, e => AgentHostingLog.AdminPeerUnavailable(logger, e)));
             });
         });
 
@@ -199,7 +201,7 @@ public static class AgentHost
         try
         {
             Configure(app, options, logger);
-            setup.MapAdminApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(AgentListener.Admin)));
+            setup.MapAdminApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata<AgentListener>(AgentListener.Admin)));
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
@@ -241,25 +243,10 @@ public static class AgentHost
         var adminUids = options.AdminUids.ToHashSet();
 
         // Admin socket: every request from a uid outside adminUids is refused before routing.
-        app.Use((context, next) =>
+        app.UseAdminUids(AgentListener.Admin, adminUids, (uid, pid) =>
         {
-            if (context.Features.Get<ListenerFeature>()?.Listener != AgentListener.Admin)
-            {
-                return next(context);
-            }
-
-            var peer = context.Features.Get<AdminPeerFeature>();
-            if (peer is not null && adminUids.Contains(peer.UserId))
-            {
-                return next(context);
-            }
-
-            var uid = peer?.UserId ?? uint.MaxValue;
-            var pid = peer?.ProcessId ?? 0;
             metrics.AdminRefused.Add(1);
             AgentHostingLog.AdminRefused(logger, uid, pid);
-            return GrpcReply.RefuseAsync(
-                context, StatusCode.PermissionDenied, StatusCodes.Status403Forbidden, $"caller uid {uid} is not an admin");
         });
 
         // Workload API calls: a per-uid budget, spent before anything costly (attestation).
@@ -281,21 +268,10 @@ public static class AgentHost
         app.UseRouting();
 
         // Each endpoint answers on the listeners its metadata names, and nowhere else.
-        app.Use((context, next) =>
-        {
-            var endpoint = context.GetEndpoint();
-            var listener = context.Features.Get<ListenerFeature>()?.Listener;
-            if (endpoint is null
-                || (listener is { } l && endpoint.Metadata.GetMetadata<ListenerMetadata>()?.Allows(l) == true))
-            {
-                return next(context);
-            }
+        app.UseListenerRouting<AgentListener>();
 
-            return GrpcReply.RefuseAsync(context, StatusCode.Unimplemented, StatusCodes.Status404NotFound, "not found");
-        });
-
-        var health = new ListenerMetadata(AgentListener.Health);
-        var workload = new ListenerMetadata(AgentListener.WorkloadApi);
+        var health = new ListenerMetadata<AgentListener>(AgentListener.Health);
+        var workload = new ListenerMetadata<AgentListener>(AgentListener.WorkloadApi);
         app.MapGet("/live", () => Results.Text("live\n")).WithMetadata(health);
         app.MapGet("/ready", async (ReadinessProbe probe, HttpContext context) =>
         {
@@ -307,14 +283,8 @@ public static class AgentHost
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(health);
         app.MapWorkloadApi().WithMetadata(workload);
         app.MapGrpcReflectionService().WithMetadata(workload);
-        app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata(AgentListener.WorkloadApi, AgentListener.Admin));
+        app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata<AgentListener>(AgentListener.WorkloadApi, AgentListener.Admin));
     }
-
-    private static Func<ConnectionDelegate, ConnectionDelegate> Tag(AgentListener listener) => next => connection =>
-    {
-        connection.Features.Set(new ListenerFeature(listener));
-        return next(connection);
-    };
 
     // The peer is found once when it connects (kernel record or fallback checks); its pidfd is
     // closed at once and a fresh one opened per call (WorkloadPeerFeature.Pin), so an idle
@@ -393,7 +363,7 @@ public static class AgentHost
             return;
         }
 
-        connection.Features.Set(new ListenerFeature(AgentListener.WorkloadApi));
+        connection.Features.Set(new ListenerFeature<AgentListener>(AgentListener.WorkloadApi));
         connection.Features.Set(findPeer());
         await next(connection).ConfigureAwait(false);
     }
@@ -402,26 +372,4 @@ public static class AgentHost
     {
         public AgentMetrics? Metrics { get; set; }
     }
-
-    // Credentials are fixed when the peer connects, so one read per connection covers every request on it.
-    private static Func<ConnectionDelegate, ConnectionDelegate> AdminConnection(ILogger logger) => next => connection =>
-    {
-        AdminPeerFeature peer;
-        try
-        {
-            var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
-                ?? throw new InvalidOperationException("the admin connection exposes no socket");
-            peer = AdminPeerFeature.Read(socket);
-        }
-        catch (Exception e) when (e is SocketException or InvalidOperationException or ObjectDisposedException)
-        {
-            AgentHostingLog.AdminPeerUnavailable(logger, e);
-            connection.Abort();
-            return Task.CompletedTask;
-        }
-
-        connection.Features.Set(new ListenerFeature(AgentListener.Admin));
-        connection.Features.Set(peer);
-        return next(connection);
-    };
 }

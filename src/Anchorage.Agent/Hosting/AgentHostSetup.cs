@@ -1,5 +1,6 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
+using Anchorage.Hosting.Health;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,8 +28,8 @@ public sealed class AgentHostSetup
     /// Answers <c>/ready</c> and the gRPC health service. Default: ready as soon as the listeners
     /// are bound. Exceptions count as not ready (<c>readiness check failed</c>).
     /// </summary>
-    public Func<CancellationToken, ValueTask<AgentReadiness>> Readiness { get; init; } =
-        static _ => ValueTask.FromResult(AgentReadiness.Ready);
+    public Func<CancellationToken, ValueTask<ReadinessStatus>> Readiness { get; init; } =
+        static _ => ValueTask.FromResult(ReadinessStatus.Ready);
 
     /// <summary>
     /// The metrics instance to register, when the composition root created it before the host

@@ -24,7 +24,7 @@ namespace Anchorage.Agent.Policy;
 /// <para>Write the file atomically (write another file, then rename it over this one): a reader
 /// that catches a half-written file rejects it and logs it, then loads the finished one.</para>
 /// </remarks>
-public sealed class FilePolicySource : IPolicySource, IDisposable
+public sealed class FilePolicySource : IPolicySource, IDisposable, IAsyncDisposable
 {
     /// <summary>The default interval of the backstop check.</summary>
     public static readonly TimeSpan DefaultCheckInterval = TimeSpan.FromSeconds(5);
@@ -126,25 +126,52 @@ public sealed class FilePolicySource : IPolicySource, IDisposable
         return changed;
     }
 
-    /// <inheritdoc/>
+    /// <summary>Stops watching without waiting for the check loop; what the loop uses is released once it has ended.</summary>
     public void Dispose()
     {
-        if (_stop.IsCancellationRequested)
+        if (!Stop())
         {
             return;
         }
 
-        _stop.Cancel();
-        _watcher?.Dispose();
+        // Never block on the loop (DisposeAsync waits for it): it ends on its own once stopped.
+        _loop.ContinueWith(static (_, state) => ((FilePolicySource)state!).Release(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Stops watching and waits until the check loop has ended.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!Stop())
+        {
+            return;
+        }
+
         try
         {
-            _loop.GetAwaiter().GetResult();
+            await _loop.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             // Stopped.
         }
 
+        Release();
+    }
+
+    private bool Stop()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        _stop.Cancel();
+        _watcher?.Dispose();
+        return true;
+    }
+
+    private void Release()
+    {
         _stop.Dispose();
         _checking.Dispose();
         _signal.Dispose();

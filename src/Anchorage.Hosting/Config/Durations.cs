@@ -31,9 +31,15 @@ public static class Durations
         _ => 4,
     };
 
-    public static bool TryParse(string text, out TimeSpan value)
+    /// <summary>Parses <paramref name="text"/> in the grammar above.</summary>
+    public static bool TryParse(string text, out TimeSpan value) => TryParse(text, out value, out _);
+
+    /// <summary>Parses <paramref name="text"/>; on failure <paramref name="tooLong"/> says whether it was well formed but beyond <see cref="TimeSpan"/>.</summary>
+    public static bool TryParse(string text, out TimeSpan value, out bool tooLong)
     {
+        ArgumentNullException.ThrowIfNull(text);
         value = default;
+        tooLong = false;
         if (text.Length == 0)
         {
             return false;
@@ -50,8 +56,14 @@ public static class Durations
                 i++;
             }
 
-            if (i == start || i - start > 12)
+            if (i == start)
             {
+                return false;
+            }
+
+            if (i - start > 12)
+            {
+                tooLong = Units.Any(u => text.AsSpan(i).StartsWith(u.Unit, StringComparison.Ordinal));
                 return false;
             }
 
@@ -76,6 +88,7 @@ public static class Durations
             }
             catch (OverflowException)
             {
+                tooLong = true;
                 return false;
             }
         }

@@ -124,7 +124,7 @@ public sealed class CaManager : ICertificateAuthority, IX509BundleSource, IAsync
     /// <param name="store">The datastore holding the journal and the bundle (borrowed).</param>
     /// <param name="keys">This server's key manager (borrowed).</param>
     /// <param name="time">The clock and the timer.</param>
-    /// <param name="logger">Receives the CA events (2000-2099).</param>
+    /// <param name="logger">Receives the CA events (3000-3099).</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <exception cref="ArgumentException">The options are not usable (empty trust domain or server id, a lifetime that is not positive).</exception>
     /// <exception cref="DataStoreUnavailableException">The datastore cannot be reached.</exception>

@@ -120,32 +120,7 @@ public sealed class UpstreamAuthority : IDisposable
         return collection.Count == 0 ? throw new FormatException($"{file} holds no certificate") : [.. collection];
     }
 
-    private static AsymmetricAlgorithm ReadKey(string pem)
-    {
-        // Try EC first, then RSA: ImportFromPem picks the right PEM block for its algorithm.
-        var ec = ECDsa.Create();
-        try
-        {
-            ec.ImportFromPem(pem);
-            return ec;
-        }
-        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
-        {
-            ec.Dispose();
-        }
-
-        var rsa = RSA.Create();
-        try
-        {
-            rsa.ImportFromPem(pem);
-            return rsa;
-        }
-        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
-        {
-            rsa.Dispose();
-            throw new FormatException("upstream key file holds no EC or RSA private key", ex);
-        }
-    }
+    private static AsymmetricAlgorithm ReadKey(string pem) => PemKeys.ReadPrivateKey(pem, "upstream key file");
 
     /// <summary>Disposes the key and the certificates.</summary>
     public void Dispose()

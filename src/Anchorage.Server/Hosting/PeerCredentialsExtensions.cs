@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
+using SocketPeer = Anchorage.Hosting.Listeners.PeerCredentials;
 
 namespace Anchorage.Server.Hosting;
 
@@ -10,7 +11,7 @@ public static class PeerCredentialsExtensions
     public static PeerCredentials? GetPeerCredentials(this HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return context.Features.Get<PeerCredentials>();
+        return context.Features.Get<SocketPeer>() is { } peer ? new PeerCredentials(peer.ProcessId, peer.UserId, peer.GroupId) : null;
     }
 
     /// <summary>The caller's credentials in a gRPC service; null outside the admin socket.</summary>

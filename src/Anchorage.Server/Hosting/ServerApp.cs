@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Anchorage.Hosting.Audit;
+using Anchorage.Hosting.Health;
 using Anchorage.Server.Api;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config;

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Hosting.Health;
+using Anchorage.Hosting.Listeners;
 using Anchorage.Hosting.Sockets;
 using Anchorage.Server.Config;
 using Anchorage.Server.Federation;
@@ -101,7 +103,7 @@ public static class ServerHost
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(setup.TimeProvider);
-        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, sp.GetRequiredService<ILogger<ReadinessProbe>>()));
+        builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, e => HostingLog.ReadinessCheckFailed(sp.GetRequiredService<ILogger<ReadinessProbe>>(), e)));
         builder.Services.AddSingleton<ServerMetrics>();
         var bound = new BoundListeners();
         builder.Services.AddSingleton(bound);
@@ -117,14 +119,14 @@ public static class ServerHost
             {
                 healthListen = listen;
                 listen.Protocols = HttpProtocols.Http1;
-                listen.Use(Tag(ServerListener.Health));
+                listen.Use(ListenerPipeline.Tag(ServerListener.Health));
             });
             kestrel.Listen(options.Listen.AgentApi.ToIPEndPoint(), listen =>
             {
                 agentListen = listen;
                 listen.Protocols = HttpProtocols.Http2;
                 listen.Use(peerLimit.Middleware); // first: a refused connection costs no TLS handshake
-                listen.Use(Tag(ServerListener.AgentApi));
+                listen.Use(ListenerPipeline.Tag(ServerListener.AgentApi));
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
                     OnConnection = _ => ValueTask.FromResult(AgentTlsOptions(setup.AgentTls)),
@@ -137,7 +139,7 @@ public static class ServerHost
                 {
                     bundleListen = listen;
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
-                    listen.Use(Tag(ServerListener.BundleEndpoint));
+                    listen.Use(ListenerPipeline.Tag(ServerListener.BundleEndpoint));
                     listen.UseHttps(new TlsHandshakeCallbackOptions
                     {
                         OnConnection = _ => ValueTask.FromResult(BundleEndpointTlsOptions(certificate)),
@@ -148,7 +150,7 @@ public static class ServerHost
             kestrel.ListenUnixSocket(socketPath, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                listen.Use(AdminConnection(logger));
+                listen.Use(ListenerPipeline.AdminConnection(ServerListener.Admin, e => HostingLog.PeerCredentialsUnavailable(logger, e)));
             });
         });
 
@@ -156,8 +158,8 @@ public static class ServerHost
         try
         {
             Configure(app, options, setup, logger);
-            setup.MapAgentApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(ServerListener.AgentApi)));
-            setup.MapAdminApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata(ServerListener.Admin)));
+            setup.MapAgentApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata<ServerListener>(ServerListener.AgentApi)));
+            setup.MapAdminApi?.Invoke(app.MapGroup(string.Empty).WithMetadata(new ListenerMetadata<ServerListener>(ServerListener.Admin)));
 
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
@@ -196,49 +198,23 @@ public static class ServerHost
         // Agent API: the whole request body within the deadline, whatever the average data rate.
         var bodyDeadline = setup.AgentRequestBodyDeadline;
         var time = setup.TimeProvider;
-        app.Use((context, next) => context.Features.Get<ListenerFeature>()?.Listener == ServerListener.AgentApi
+        app.Use((context, next) => ListenerPipeline.ListenerOf<ServerListener>(context) == ServerListener.AgentApi
             ? RequestBodyDeadline.InvokeAsync(context, next, bodyDeadline, time)
             : next(context));
 
         // Admin socket: every request from a uid outside adminUids is refused before routing.
-        app.Use((context, next) =>
+        app.UseAdminUids(ServerListener.Admin, adminUids, (uid, pid) =>
         {
-            if (context.Features.Get<ListenerFeature>()?.Listener != ServerListener.Admin)
-            {
-                return next(context);
-            }
-
-            var peer = context.Features.Get<PeerCredentials>();
-            if (peer is not null && adminUids.Contains(peer.UserId))
-            {
-                return next(context);
-            }
-
-            var uid = peer?.UserId ?? uint.MaxValue;
-            var pid = peer?.ProcessId ?? 0;
             metrics.AdminRefused.Add(1);
             HostingLog.AdminRefused(logger, uid, pid);
-            return GrpcReply.RefuseAsync(
-                context, StatusCode.PermissionDenied, StatusCodes.Status403Forbidden, $"caller uid {uid} is not an admin");
         });
 
         app.UseRouting();
 
         // Each endpoint answers on the listeners its metadata names, and nowhere else.
-        app.Use((context, next) =>
-        {
-            var endpoint = context.GetEndpoint();
-            var listener = context.Features.Get<ListenerFeature>()?.Listener;
-            if (endpoint is null
-                || (listener is { } l && endpoint.Metadata.GetMetadata<ListenerMetadata>()?.Allows(l) == true))
-            {
-                return next(context);
-            }
+        app.UseListenerRouting<ServerListener>();
 
-            return GrpcReply.RefuseAsync(context, StatusCode.Unimplemented, StatusCodes.Status404NotFound, "not found");
-        });
-
-        var health = new ListenerMetadata(ServerListener.Health);
+        var health = new ListenerMetadata<ServerListener>(ServerListener.Health);
         app.MapGet("/live", () => Results.Text("live\n")).WithMetadata(health);
         app.MapGet("/ready", async (ReadinessProbe probe, HttpContext context) =>
         {
@@ -246,47 +222,19 @@ public static class ServerHost
             return Results.Text(OneLine(status.Reason) + "\n", statusCode: status.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         }).WithMetadata(health);
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(health);
-        app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata(ServerListener.AgentApi, ServerListener.Admin));
+        app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata<ServerListener>(ServerListener.AgentApi, ServerListener.Admin));
 
         if (options.Federation.BundleEndpoint is not null)
         {
             // "/" only, every method: the handler answers 405 itself, with Allow, on this listener only.
             var handler = new BundleEndpointHandler(setup.TrustBundle!, options.Bundle.RefreshHint, logger);
-            app.Map("/", (RequestDelegate)handler.HandleAsync).WithMetadata(new ListenerMetadata(ServerListener.BundleEndpoint));
+            app.Map("/", (RequestDelegate)handler.HandleAsync).WithMetadata(new ListenerMetadata<ServerListener>(ServerListener.BundleEndpoint));
         }
     }
 
     private static string ProfileName(BundleEndpointProfile profile) => profile == BundleEndpointProfile.HttpsSpiffe ? "https_spiffe" : "https_web";
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
-
-    private static Func<ConnectionDelegate, ConnectionDelegate> Tag(ServerListener listener) => next => connection =>
-    {
-        connection.Features.Set(new ListenerFeature(listener));
-        return next(connection);
-    };
-
-    // Credentials are fixed when the peer connects, so one read per connection covers every request on it.
-    private static Func<ConnectionDelegate, ConnectionDelegate> AdminConnection(ILogger logger) => next => connection =>
-    {
-        PeerCredentials peer;
-        try
-        {
-            var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket
-                ?? throw new InvalidOperationException("the admin connection exposes no socket");
-            peer = PeerCredentialsReader.Read(socket);
-        }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or InvalidOperationException or PlatformNotSupportedException or ObjectDisposedException)
-        {
-            HostingLog.PeerCredentialsUnavailable(logger, e);
-            connection.Abort();
-            return Task.CompletedTask;
-        }
-
-        connection.Features.Set(new ListenerFeature(ServerListener.Admin));
-        connection.Features.Set(peer);
-        return next(connection);
-    };
 
     // No client certificate is asked for: anyone may fetch a bundle (SPIFFE Trust Domain and Bundle §5.2).
     private static SslServerAuthenticationOptions BundleEndpointTlsOptions(IServerCertificateProvider certificate) => new()

@@ -1,3 +1,4 @@
+using Anchorage.Hosting.Health;
 using Anchorage.Spiffe.Bundles;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Server.Ca.Internal;
 using Anchorage.Server.Hosting.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -200,32 +201,7 @@ public sealed class ServingCertificateFiles : IServerCertificateProvider
         return new Loaded(leaf, SslStreamCertificateContext.Create(leaf, intermediates, offline: true));
     }
 
-    private AsymmetricAlgorithm ReadKey(string pem)
-    {
-        // ImportFromPem picks the PEM block of its own algorithm; try EC first, then RSA.
-        var ec = ECDsa.Create();
-        try
-        {
-            ec.ImportFromPem(pem);
-            return ec;
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            ec.Dispose();
-        }
-
-        var rsa = RSA.Create();
-        try
-        {
-            rsa.ImportFromPem(pem);
-            return rsa;
-        }
-        catch (Exception e) when (e is ArgumentException or CryptographicException)
-        {
-            rsa.Dispose();
-            throw new FormatException($"serving key file {KeyFile} holds no EC or RSA private key", e);
-        }
-    }
+    private AsymmetricAlgorithm ReadKey(string pem) => PemKeys.ReadPrivateKey(pem, $"serving key file {KeyFile}");
 
     private sealed record Loaded(X509Certificate2 Leaf, SslStreamCertificateContext Context);
 }

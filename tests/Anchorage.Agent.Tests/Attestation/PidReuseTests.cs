@@ -18,7 +18,7 @@ public sealed class PidReuseTests
 
     private static readonly string Sleep = Processes.Run("realpath", "/bin/sleep").Trim();
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task AttestAsync_PidReusedByOtherUserDuringAttestation_ThrowsExitedNeverReturnsNewcomer()
     {
         for (var round = 1; ; round++)
@@ -55,7 +55,7 @@ public sealed class PidReuseTests
         }
     }
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task AttestAsync_PidReusedBeforeAttestationStarts_ThrowsExitedNeverReturnsNewcomer()
     {
         ChildProcess original;

@@ -64,7 +64,7 @@ public sealed class UnixWorkloadAttestorTests : IDisposable
         }
     }
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task AttestAsync_ChildAsNobodyWithoutGroups_ReturnsNobodyAndNoSupplementaryGroups()
     {
         using var child = ChildProcess.Start("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Sleep, "30");
@@ -81,7 +81,7 @@ public sealed class UnixWorkloadAttestorTests : IDisposable
         Assert.DoesNotContain(selectors, s => s.StartsWith("unix:supplementary_", StringComparison.Ordinal));
     }
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task AttestAsync_ChildWithSupplementaryGroups_ReturnsThemByIdAndName()
     {
         using var child = ChildProcess.Start("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--groups=1,2", Sleep, "30");

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Tests.Attestation;
+using Anchorage.Testing;
 
 namespace Anchorage.Agent.Tests.Gate;
 
@@ -55,8 +56,8 @@ public sealed class SocketOwnerIndexTests
         listener.Dispose();
         Assert.Equal($"no process listens on {address}", SocketOwnerIndex.ListenerChange(attested, address));
 
-        using var rogue = ChildProcess.StartWithOutput("/usr/bin/python3", "-c", Listener, address.Port.ToString(CultureInfo.InvariantCulture));
-        await UntilAsync(() => rogue.Lines.Contains("listening"));
+        using var rogue = ChildProcess.Start("/usr/bin/python3", "-c", Listener, address.Port.ToString(CultureInfo.InvariantCulture));
+        await Eventually.TrueAsync(() => rogue.Lines.Contains("listening"));
         Assert.Equal(
             $"a socket listening on {address} is not held by process {Self}, which was attested",
             SocketOwnerIndex.ListenerChange(attested, address));
@@ -67,8 +68,8 @@ public sealed class SocketOwnerIndexTests
     {
         var port = FreePort();
         var address = new IPEndPoint(IPAddress.Loopback, port);
-        using var legit = ChildProcess.StartWithOutput("/usr/bin/python3", "-c", Listener, port.ToString(CultureInfo.InvariantCulture));
-        await UntilAsync(() => legit.Lines.Contains("listening"));
+        using var legit = ChildProcess.Start("/usr/bin/python3", "-c", Listener, port.ToString(CultureInfo.InvariantCulture));
+        await Eventually.TrueAsync(() => legit.Lines.Contains("listening"));
         using var attested = new SocketOwnerIndex().LocateListener(address);
         Assert.Equal(legit.Pid, attested.ProcessId);
         Assert.Null(SocketOwnerIndex.ListenerChange(attested, address));
@@ -93,8 +94,8 @@ public sealed class SocketOwnerIndexTests
             Assert.Null(SocketOwnerIndex.ListenerChange(attested, address)); // positive control: both are the attested process's
         }
 
-        using var rogue = ChildProcess.StartWithOutput("/usr/bin/python3", "-c", ReusePortListener, address.Port.ToString(CultureInfo.InvariantCulture));
-        await UntilAsync(() => rogue.Lines.Contains("listening"));
+        using var rogue = ChildProcess.Start("/usr/bin/python3", "-c", ReusePortListener, address.Port.ToString(CultureInfo.InvariantCulture));
+        await Eventually.TrueAsync(() => rogue.Lines.Contains("listening"));
         Assert.Equal(
             $"a socket listening on {address} is not held by process {Self}, which was attested",
             SocketOwnerIndex.ListenerChange(attested, address));
@@ -122,14 +123,5 @@ public sealed class SocketOwnerIndexTests
     {
         using var probe = Listen(0);
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Anchorage.Agent.Gate.Splicing;
+using Anchorage.Testing;
 
 namespace Anchorage.Agent.Tests.Gate;
 
@@ -40,7 +41,7 @@ public sealed class StreamCopierTests
         await client.SendAsync(new byte[] { 1, 2, 3 });
 
         var copy = StreamCopier.CopyAsync(source, destination, null, null, cancel.Token);
-        await PollAsync(() => destination.Length == 3);
+        await Eventually.TrueAsync(() => destination.Length == 3);
         await cancel.CancelAsync();
         var outcome = await copy.WaitAsync(Deadline);
 
@@ -209,16 +210,6 @@ public sealed class StreamCopierTests
         }
 
         return text.ToString();
-    }
-
-    private static async Task PollAsync(Func<bool> condition)
-    {
-        var until = DateTime.UtcNow + Deadline;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, "condition not met before the deadline");
-            await Task.Delay(10);
-        }
     }
 
     /// <summary>A pool that counts what is rented and not yet returned.</summary>

@@ -7,9 +7,12 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Health;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
+using Anchorage.Testing.Sockets;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
@@ -172,7 +175,7 @@ public sealed class AgentHostTests : IDisposable
     public async Task Ready_CallbackNotReadyThenReady_Returns503WithReasonThen200()
     {
         var ready = false;
-        await using var agent = await StartAsync(setup: Setup(readiness: () => ready ? AgentReadiness.Ready : AgentReadiness.NotReady("no agent svid yet")));
+        await using var agent = await StartAsync(setup: Setup(readiness: () => ready ? ReadinessStatus.Ready : ReadinessStatus.NotReady("no agent svid yet")));
         using var http = new HttpClient();
 
         var before = await http.GetAsync(HealthUri(agent, "/ready"));
@@ -235,7 +238,7 @@ public sealed class AgentHostTests : IDisposable
     public async Task GrpcHealth_WorkloadSocket_ServingWhenReadyNotServingOtherwise()
     {
         var ready = true;
-        await using var agent = await StartAsync(setup: Setup(readiness: () => ready ? AgentReadiness.Ready : AgentReadiness.NotReady("syncing")));
+        await using var agent = await StartAsync(setup: Setup(readiness: () => ready ? ReadinessStatus.Ready : ReadinessStatus.NotReady("syncing")));
         using var channel = UnixChannel(agent.WorkloadSocketPath);
         var health = new Health.HealthClient(channel);
 
@@ -315,13 +318,13 @@ public sealed class AgentHostTests : IDisposable
     };
 
     private AgentHostSetup Setup(
-        Func<AgentReadiness>? readiness = null,
+        Func<ReadinessStatus>? readiness = null,
         IWorkloadAttestor? attestor = null,
         Action<Microsoft.AspNetCore.Routing.IEndpointRouteBuilder>? mapAdmin = null) => new()
     {
         Cache = _cache,
         Attestor = attestor ?? new UnixWorkloadAttestor(),
-        Readiness = readiness is null ? _ => ValueTask.FromResult(AgentReadiness.Ready) : _ => ValueTask.FromResult(readiness()),
+        Readiness = readiness is null ? _ => ValueTask.FromResult(ReadinessStatus.Ready) : _ => ValueTask.FromResult(readiness()),
         MapAdminApi = mapAdmin,
     };
 
@@ -355,23 +358,7 @@ public sealed class AgentHostTests : IDisposable
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
-    private static SocketsHttpHandler UnixHandler(string path) => new()
-    {
-        ConnectCallback = async (_, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
+    private static SocketsHttpHandler UnixHandler(string path) => TempSocket.HttpHandler(path);
 
     private static GrpcChannel UnixChannel(string path) =>
         GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = UnixHandler(path) });

@@ -1,9 +1,10 @@
-using Anchorage.Agent.Attestation;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
+using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Tests.Attestation;
+using Anchorage.Testing;
 
 namespace Anchorage.Agent.Tests.Hosting;
 

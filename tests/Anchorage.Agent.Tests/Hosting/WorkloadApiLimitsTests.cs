@@ -8,9 +8,12 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Tests.Attestation;
 using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Health;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
+using Anchorage.Testing.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Time.Testing;
@@ -57,7 +60,7 @@ public sealed class WorkloadApiLimitsTests : IDisposable
         await using var agent = await StartAsync(Options(o => o with { MaxConnectionsPerUid = 2, MaxConnections = 10 }));
         using var first = await RawConnectAsync(agent.WorkloadSocketPath);
         using var second = await RawConnectAsync(agent.WorkloadSocketPath);
-        await WaitUntilAsync(() => IsOpenAfterAWhile(second));
+        await Eventually.TrueAsync(() => IsOpenAfterAWhile(second));
 
         using (var channel = UnixChannel(agent.WorkloadSocketPath))
         {
@@ -70,7 +73,7 @@ public sealed class WorkloadApiLimitsTests : IDisposable
         // Positive control on the same agent: once one raw connection is gone, the caller is served.
         first.Dispose();
         using var served = UnixChannel(agent.WorkloadSocketPath);
-        await WaitUntilAsync(async () => (await TryFirstX509Async(served)) is not null);
+        await Eventually.TrueAsync(async () => (await TryFirstX509Async(served)) is not null);
     }
 
     [Theory]
@@ -139,7 +142,7 @@ public sealed class WorkloadApiLimitsTests : IDisposable
     /// this process (its own uid, which has one) keeps calling: every call is served during and
     /// after the flood, and the agent holds no more than the per-uid cap of the flood's connections.
     /// </summary>
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task Flood_TenThousandConnectionsFromAnIdentitylessUid_CapHoldsAndLegitimateCallerServedThroughout()
     {
         const int flood = 10_000;
@@ -170,7 +173,7 @@ public sealed class WorkloadApiLimitsTests : IDisposable
         // Refused connections hold a descriptor between accept and close: the peak is above the
         // cap, but nowhere near one per flood connection; at rest only the cap's worth remain.
         Assert.InRange(maxFds - fdsBefore, 0, perUid + 1024);
-        await WaitUntilAsync(() => Directory.GetFiles("/proc/self/fd").Length - fdsBefore <= perUid + 64);
+        await Eventually.TrueAsync(() => Directory.GetFiles("/proc/self/fd").Length - fdsBefore <= perUid + 64);
         Assert.True(servedDuring >= 1);
         _output.WriteLine(
             $"flood {flood}: {held} held by the agent, descriptors +{maxFds - fdsBefore} at peak, {servedDuring} legitimate calls served during it, rss {Environment.WorkingSet / (1024 * 1024)} MB");
@@ -206,7 +209,7 @@ public sealed class WorkloadApiLimitsTests : IDisposable
             for (let i = 0; i < 64; i++) next();
             setInterval(() => {}, 1000);
             """;
-        return ChildProcess.StartWithOutput(
+        return ChildProcess.Start(
             "/usr/bin/prlimit", "--nofile=20000:20000", "/usr/bin/setpriv", "--reuid", Nobody.ToString(CultureInfo.InvariantCulture),
             "--regid", Nobody.ToString(CultureInfo.InvariantCulture), "--clear-groups", "/usr/bin/node", "-e", script, socket, count.ToString(CultureInfo.InvariantCulture));
     }
@@ -225,7 +228,7 @@ public sealed class WorkloadApiLimitsTests : IDisposable
     {
         Cache = _cache,
         Attestor = attestor ?? new UnixWorkloadAttestor(),
-        Readiness = _ => ValueTask.FromResult(AgentReadiness.Ready),
+        Readiness = _ => ValueTask.FromResult(ReadinessStatus.Ready),
         TimeProvider = time ?? TimeProvider.System,
     };
 
@@ -262,37 +265,9 @@ public sealed class WorkloadApiLimitsTests : IDisposable
         }
     }
 
-    private static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "condition not met within 30s");
-            await Task.Delay(50);
-        }
-    }
-
     private static GrpcChannel UnixChannel(string path) => GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
     {
-        HttpHandler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        },
+        HttpHandler = TempSocket.HttpHandler(path),
     });
 
     private sealed class ExhaustedAttestor(IWorkloadAttestor inner) : IWorkloadAttestor

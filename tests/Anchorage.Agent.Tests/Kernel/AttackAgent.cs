@@ -5,6 +5,7 @@ using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Kernel;
 using Anchorage.Hosting.Config;
 using Anchorage.Spiffe.Ids;
+using Anchorage.Testing.Kernel;
 
 namespace Anchorage.Agent.Tests.Kernel;
 

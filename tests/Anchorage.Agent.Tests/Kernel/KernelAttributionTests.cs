@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using Anchorage.Agent.Internal;
 using Anchorage.Agent.Kernel;
 using Anchorage.Agent.Kernel.Internal;
+using Anchorage.Testing.Kernel;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.Agent.Tests.Kernel;
 
@@ -16,10 +18,9 @@ public sealed class KernelAttributionTests
     {
         using var cgroup = TestCgroup.Create();
         using var attribution = KernelAttribution.Load(KernelAttribution.DefaultObjectPath, [cgroup.Path]);
-        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "anchorage-kt-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen();
+        using var socketFile = new TempSocket("kt.sock");
+        var path = socketFile.Path;
+        using var listener = socketFile.Listen();
         try
         {
             var client = cgroup.Start(Python, "-c", $"import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('{path}'); sys.stdin.read()");
@@ -54,10 +55,9 @@ public sealed class KernelAttributionTests
     {
         using var cgroup = TestCgroup.Create();
         using var attribution = KernelAttribution.Load(KernelAttribution.DefaultObjectPath, [cgroup.Path]);
-        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "anchorage-kt-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen();
+        using var socketFile = new TempSocket("kt.sock");
+        var path = socketFile.Path;
+        using var listener = socketFile.Listen();
         try
         {
             var client = cgroup.Start("/usr/bin/unshare", "-n", Python, "-c",
@@ -83,10 +83,9 @@ public sealed class KernelAttributionTests
     {
         using var cgroup = TestCgroup.Create();
         using var attribution = KernelAttribution.Load(KernelAttribution.DefaultObjectPath, [cgroup.Path]);
-        var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "anchorage-kt-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen();
+        using var socketFile = new TempSocket("kt.sock");
+        var path = socketFile.Path;
+        using var listener = socketFile.Listen();
         try
         {
             // This test process is not in the cgroup.

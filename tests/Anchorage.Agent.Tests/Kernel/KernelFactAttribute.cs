@@ -1,3 +1,5 @@
+using Anchorage.Testing.Kernel;
+
 namespace Anchorage.Agent.Tests.Kernel;
 
 /// <summary>

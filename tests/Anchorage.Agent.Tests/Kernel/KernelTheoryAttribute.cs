@@ -1,3 +1,5 @@
+using Anchorage.Testing.Kernel;
+
 namespace Anchorage.Agent.Tests.Kernel;
 
 /// <summary>The theory form of <see cref="KernelFactAttribute"/>: root and cgroup v2 at /sys/fs/cgroup/unified.</summary>

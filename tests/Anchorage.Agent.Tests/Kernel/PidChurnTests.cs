@@ -6,6 +6,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Internal;
 using Anchorage.Agent.Kernel;
+using Anchorage.Testing.Kernel;
 
 namespace Anchorage.Agent.Tests.Kernel;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Anchorage.Agent.Node;
 using Anchorage.Agent.Policy;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Anchorage.Agent.Tests.Policy;
@@ -11,7 +12,7 @@ public sealed class FilePolicySourceTests : IDisposable
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
     private readonly TempDir _dir = new();
-    private readonly LogLines _log = new();
+    private readonly LogCapture _log = new();
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 23, 1, 0, 0, TimeSpan.Zero));
 
     private string PolicyPath => Path.Combine(_dir.Path, "policy.yaml");
@@ -39,7 +40,7 @@ public sealed class FilePolicySourceTests : IDisposable
     }
 
     private FilePolicySource Start(bool watch = false) =>
-        new(PolicyPath, _clock, _log, TimeSpan.FromSeconds(5), watchFileSystem: watch);
+        new(PolicyPath, _clock, _log.Logger, TimeSpan.FromSeconds(5), watchFileSystem: watch);
 
     private static Task<bool> NextChange(FilePolicySource source)
     {

@@ -1,16 +1,19 @@
 using Anchorage.Agent.Policy;
 using Anchorage.Policy;
+using Anchorage.Testing.Logging;
 
 namespace Anchorage.Agent.Tests.Policy;
 
-public sealed class ServerPolicySourceTests
+public sealed class ServerPolicySourceTests : IDisposable
 {
-    private readonly LogLines _log = new();
+    private readonly LogCapture _log = new();
+
+    public void Dispose() => _log.Dispose();
 
     [Fact]
     public void Current_NothingOffered_DenyAll()
     {
-        var source = new ServerPolicySource(_log);
+        var source = new ServerPolicySource(_log.Logger);
 
         Assert.Same(CompiledPolicy.DenyAll, source.Current);
         Assert.Equal(0, source.KnownVersion);
@@ -19,7 +22,7 @@ public sealed class ServerPolicySourceTests
     [Fact]
     public void Offer_NewVersions_CompiledUnderServerVersionChangedOncePerVersion()
     {
-        var source = new ServerPolicySource(_log);
+        var source = new ServerPolicySource(_log.Logger);
         var changes = 0;
         source.Changed += (_, _) => changes++;
 
@@ -42,7 +45,7 @@ public sealed class ServerPolicySourceTests
     [Fact]
     public void Offer_InvalidVersion_LastGoodKeptOneLineLoggedVersionKnown()
     {
-        var source = new ServerPolicySource(_log);
+        var source = new ServerPolicySource(_log.Logger);
         source.Offer(1, PolicyTexts.Valid());
         var changes = 0;
         source.Changed += (_, _) => changes++;

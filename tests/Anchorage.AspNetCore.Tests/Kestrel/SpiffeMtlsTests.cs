@@ -8,6 +8,7 @@ using Anchorage.AspNetCore.Tests.Fixtures;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
+using Anchorage.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -148,13 +149,13 @@ public sealed class SpiffeMtlsTests
         for (var round = 0; round < 3; round++)
         {
             var before = Volatile.Read(ref requests);
-            await WaitUntilAsync(() => Volatile.Read(ref requests) > before + 20);
+            await Eventually.TrueAsync(() => Volatile.Read(ref requests) > before + 20);
             clientSvids.Rotate(_ids.Svid("/client"));
             serverSvids.Rotate(_ids.Svid("/server"));
         }
 
         var last = clientSvids.GetX509Svid().Leaf.SerialNumber;
-        await WaitUntilAsync(() => serials.ContainsKey(last));
+        await Eventually.TrueAsync(() => serials.ContainsKey(last));
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
@@ -174,16 +175,6 @@ public sealed class SpiffeMtlsTests
         }
 
         return false;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
-            await Task.Delay(10);
-        }
     }
 
     private static HttpClient Client(X509Svid svid, IX509BundleSource bundles, Authorizer serverAuthorizer) =>

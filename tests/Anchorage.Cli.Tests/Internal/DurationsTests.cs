@@ -13,6 +13,7 @@ public sealed class DurationsTests
         { "7d", 604800 },
         { "1d2h3m4s", 93784 },
         { "0h1s", 1 },
+        { "2s0ms", 2 },
     };
 
     public static TheoryData<string, string> Invalid => new()
@@ -29,6 +30,7 @@ public sealed class DurationsTests
         { "0s", "must be longer than zero" },
         { "99999999999999999999d", "is too long" },
         { "36501d", "is too long" },
+        { "1500ms", "must be a whole number of seconds" },
     };
 
     [Theory]

@@ -1,7 +1,9 @@
 using System.Runtime.Versioning;
 using System.Text.Json;
 using Anchorage.Hosting.Audit;
+using Anchorage.Testing.Logging;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Anchorage.Hosting.Tests.Audit;
 
@@ -175,10 +177,10 @@ public class AuditLogTests
     public async Task Write_QueueFull_DropsAreCountedAndReportedOnce()
     {
         using var dir = new AuditDir();
-        var logger = new ListLogger();
-        var clock = new FixedClock(new DateTimeOffset(2026, 11, 23, 2, 0, 0, TimeSpan.Zero));
+        using var logger = new LogCapture();
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 2, 0, 0, TimeSpan.Zero));
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var log = new AuditLog(new AuditOptions { File = dir.File() }, maxBytes: 1 << 20, capacity: 4, logger, clock, gate.Task);
+        var log = new AuditLog(new AuditOptions { File = dir.File() }, maxBytes: 1 << 20, capacity: 4, logger.Logger, clock, gate.Task);
         for (var n = 1000; n < 1010; n++)
         {
             log.Write(Records.Numbered(n));
@@ -199,7 +201,7 @@ public class AuditLogTests
             ],
             lines);
         Assert.Equal(4, log.Written);
-        var warning = Assert.Single(logger.Lines);
+        var warning = Assert.Single(logger.Events);
         Assert.Equal((8003, LogLevel.Warning, $"audit log {dir.File()}: the queue was full, 6 records were dropped"), warning);
     }
 
@@ -207,11 +209,11 @@ public class AuditLogTests
     public async Task Write_QueueWithRoom_NothingDropped()
     {
         using var dir = new AuditDir();
-        var logger = new ListLogger();
+        using var logger = new LogCapture();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // The positive control of the drop test: the same stalled writer with room for every record.
-        var log = new AuditLog(new AuditOptions { File = dir.File() }, maxBytes: 1 << 20, capacity: 10, logger, null, gate.Task);
+        var log = new AuditLog(new AuditOptions { File = dir.File() }, maxBytes: 1 << 20, capacity: 10, logger.Logger, null, gate.Task);
         for (var n = 1000; n < 1010; n++)
         {
             log.Write(Records.Numbered(n));
@@ -222,7 +224,7 @@ public class AuditLogTests
 
         Assert.Equal(Seq(1000, 10), Sequences(dir.File()));
         Assert.Equal(0, log.Dropped);
-        Assert.Empty(logger.Lines);
+        Assert.Empty(logger.Events);
     }
 
     [Fact]
@@ -247,8 +249,8 @@ public class AuditLogTests
         var blocker = dir.File("not-a-directory");
         await File.WriteAllTextAsync(blocker, "x");
         var file = Path.Join(blocker, "audit.jsonl");
-        var logger = new ListLogger();
-        var log = new AuditLog(new AuditOptions { File = file }, logger);
+        using var logger = new LogCapture();
+        var log = new AuditLog(new AuditOptions { File = file }, logger.Logger);
 
         for (var n = 1000; n < 1003; n++)
         {
@@ -260,7 +262,7 @@ public class AuditLogTests
         Assert.Equal(3, log.Lost);
         Assert.Equal(0, log.Written);
         Assert.True(log.Errors >= 1);
-        var error = Assert.Single(logger.Lines);
+        var error = Assert.Single(logger.Events);
         Assert.Equal(8001, error.EventId);
         Assert.Equal(LogLevel.Error, error.Level);
         Assert.StartsWith($"audit log {file}: cannot write, audit records are being lost: ", error.Message);
@@ -270,11 +272,11 @@ public class AuditLogTests
     public async Task Write_WritableDirectory_LogsNothing()
     {
         using var dir = new AuditDir();
-        var logger = new ListLogger();
+        using var logger = new LogCapture();
 
         // The positive control of the unwritable test: the same writes into a directory that can be created.
         var file = Path.Join(dir.Path, "not-a-directory", "audit.jsonl");
-        var log = new AuditLog(new AuditOptions { File = file }, logger);
+        var log = new AuditLog(new AuditOptions { File = file }, logger.Logger);
         for (var n = 1000; n < 1003; n++)
         {
             log.Write(Records.Numbered(n));
@@ -284,7 +286,7 @@ public class AuditLogTests
 
         Assert.Equal(Seq(1000, 3), Sequences(file));
         Assert.Equal(0, log.Lost);
-        Assert.Empty(logger.Lines);
+        Assert.Empty(logger.Events);
     }
 
     private static long[] Seq(long start, int count) => [.. Enumerable.Range(0, count).Select(i => start + i)];

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Anchorage.Hosting.Audit;
+using Anchorage.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Anchorage.Hosting.Tests.Audit;
@@ -73,7 +74,7 @@ public sealed class DenySummarizerTests
                 // Slowly enough that the queue never drops a record: this is about rotation.
                 if (i % 1000 == 0)
                 {
-                    await WaitUntilAsync(() => log.Written >= (summarized ? 1 : i));
+                    await Eventually.TrueAsync(() => log.Written >= (summarized ? 1 : i));
                 }
             }
         }
@@ -100,16 +101,6 @@ public sealed class DenySummarizerTests
         Process = new AuditProcess(pid, "/usr/bin/python3", new string('a', 64), uid, uid, 12345),
         Remote = "127.0.0.1:8443",
     };
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30s");
-            await Task.Delay(10);
-        }
-    }
 
     private sealed class ListSink : IAuditSink
     {

@@ -1,4 +1,5 @@
 using Anchorage.Hosting.Files;
+using Anchorage.Testing;
 
 namespace Anchorage.Hosting.Tests.Files;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Anchorage.Hosting.Files;
+using Anchorage.Testing;
 
 namespace Anchorage.Hosting.Tests.Files;
 

@@ -6,6 +6,7 @@ using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
@@ -113,7 +114,7 @@ public sealed class AgentBadInputTests
             // One stream closes: its slot is free again.
             open[0].Dispose();
             open.RemoveAt(0);
-            await WaitUntilAsync(async () =>
+            await Eventually.TrueAsync(async () =>
             {
                 using var call = client.FetchX509SVID(new X509SVIDRequest(), TestAgent.Header);
                 try
@@ -169,7 +170,7 @@ public sealed class AgentBadInputTests
         }
 
         // Every slot came back: two streams at once (the limit) are served, by this process and by node.
-        await WaitUntilAsync(async () =>
+        await Eventually.TrueAsync(async () =>
         {
             var client = agent.Client();
             using var a = client.FetchX509SVID(new X509SVIDRequest(), TestAgent.Header);
@@ -219,8 +220,8 @@ public sealed class AgentBadInputTests
     [Fact]
     public async Task Logs_AttestationSyncJwtTaintAndBadInput_NoSecretInAnyLine()
     {
-        var capture = new CapturingLoggerProvider();
-        using var loggers = CapturingLoggerProvider.Factory(capture);
+        using var capture = new LogCapture(LogLevel.Trace);
+        var loggers = capture.Factory;
         await using var server = await TestServer.StartAsync(null, loggers);
         var (token, agentId) = await TestAgent.TokenAsync(server);
         await NodeParts.EntryAsync(server, agentId, "/me", $"unix:uid:{TestServer.OwnUid()}");
@@ -311,15 +312,5 @@ public sealed class AgentBadInputTests
         using var call = agent.Client().FetchX509SVID(new X509SVIDRequest(), TestAgent.Header);
         Assert.True(await call.ResponseStream.MoveNext());
         Assert.Equal("spiffe://acme.corp/me", Assert.Single(call.ResponseStream.Current.Svids).SpiffeId);
-    }
-
-    // Polls (the server side notices a closed stream asynchronously) for at most 30 s.
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            await Task.Delay(100, timeout.Token);
-        }
     }
 }

@@ -96,7 +96,7 @@ public sealed class AgentInteropTests
         Assert.True(with.GetProperty("ok").GetBoolean(), with.ToString());
     }
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task FetchX509Svid_GrpcJsClientUnderUidWithoutEntry_PermissionDenied()
     {
         await using var server = await TestServer.StartAsync();

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Anchorage.Hosting.Config;
 using Anchorage.Protos.Workload;
+using Anchorage.Testing.Logging;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 
 namespace Anchorage.IntegrationTests.Agent;
 
@@ -22,8 +24,8 @@ public sealed class AgentStartupTests
         var (token, agentId) = await TestAgent.TokenAsync(server);
         await NodeParts.EntryAsync(server, agentId, "/me", $"unix:uid:{TestServer.OwnUid()}");
         await using var front = StalledFront.Open(new IPEndPoint(IPAddress.Loopback, server.Server.Host.AgentApiEndpoint.Port));
-        using var capture = new CapturingLoggerProvider();
-        using var loggers = CapturingLoggerProvider.Factory(capture);
+        using var capture = new LogCapture(LogLevel.Trace);
+        var loggers = capture.Factory;
 
         var starting = TestAgent.StartAsync(server, token, o => o with { ServerAddress = new HostPort("127.0.0.1", front.Port) }, loggers);
 

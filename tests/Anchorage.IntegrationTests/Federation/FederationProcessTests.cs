@@ -311,18 +311,9 @@ public sealed class FederationProcessTests(ITestOutputHelper output)
     // Polls `federation show TD --output json` on `local` every 100 ms until `done` (20 s bound).
     private static async Task<JsonNode> UntilAsync(ProcessDomain local, TrustDomain peer, Func<JsonNode, bool> done, string what)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var status = await ShowAsync(local, peer);
-            if (done(status))
-            {
-                return status;
-            }
-
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"timed out waiting for {what}: {status.ToJsonString()}");
-            await Task.Delay(100);
-        }
+        JsonNode status = null!;
+        await Eventually.TrueAsync(async () => done(status = await ShowAsync(local, peer)), () => $"{what}: {status.ToJsonString()}", TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(100));
+        return status;
     }
 
     private static ulong Seq(JsonNode status) => status["sequence"]!.GetValue<ulong>();

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Anchorage.Spiffe.Ids;
+using Anchorage.Testing;
 
 namespace Anchorage.IntegrationTests.Federation;
 
@@ -114,8 +115,8 @@ internal sealed class ProcessDomain : IDisposable
             {extraYaml}
             """);
         _agent = hostMounts && Netns is not null
-            ? await ChildProcess.StartKeepingMountsAsync($"{TrustDomain.Name} agent", Netns, "agent", "run", "--config", config)
-            : await ChildProcess.StartAsync($"{TrustDomain.Name} agent", Netns, "agent", "run", "--config", config);
+            ? await AnchorageProcess.StartKeepingMountsAsync($"{TrustDomain.Name} agent", Netns, "agent", "run", "--config", config)
+            : await AnchorageProcess.StartAsync($"{TrustDomain.Name} agent", Netns, "agent", "run", "--config", config);
         await WaitAsync(_agent, async () => File.Exists(WorkloadSocket) && (await TestServer.RunCliAsync("agent", "healthcheck", "--socket", WorkloadSocket)).ExitCode == 0);
     }
 
@@ -133,7 +134,7 @@ internal sealed class ProcessDomain : IDisposable
                 Directory.Delete(dir, recursive: true);
             }
 
-            var result = await ChildProcess.RunAsync(Netns, "agent", "api", "fetch", "x509", "--socket", WorkloadSocket, "--write", dir);
+            var result = await AnchorageProcess.RunAsync(Netns, "agent", "api", "fetch", "x509", "--socket", WorkloadSocket, "--write", dir);
             if (result.ExitCode == 0 && (done is null || done(dir)))
             {
                 return dir;
@@ -148,7 +149,7 @@ internal sealed class ProcessDomain : IDisposable
     public void KillServer() => _server?.Kill();
 
     /// <summary>The agent's process id (0 when it is not running).</summary>
-    public int AgentProcessId => _agent?.Id ?? 0;
+    public int AgentProcessId => _agent?.Pid ?? 0;
 
     /// <summary>SIGKILLs the agent.</summary>
     public void KillAgent() => _agent?.Kill();
@@ -183,7 +184,7 @@ internal sealed class ProcessDomain : IDisposable
                 listen: {Address}:0
                 profile: https_spiffe
             """);
-        _server = await ChildProcess.StartAsync($"{TrustDomain.Name} server", Netns, "server", "run", "--config", config);
+        _server = await AnchorageProcess.StartAsync($"{TrustDomain.Name} server", Netns, "server", "run", "--config", config);
         await WaitAsync(_server, async () => File.Exists(AdminSocket)
             && (await TestServer.RunCliAsync("server", "healthcheck", "--socket", AdminSocket)).ExitCode == 0);
         var inventory = await JsonAsync("inventory", "--output", "json");

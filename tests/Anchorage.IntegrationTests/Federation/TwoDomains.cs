@@ -186,17 +186,8 @@ internal sealed class TwoDomains : IAsyncDisposable
     }
 
     /// <summary>Polls <paramref name="condition"/> every 50 ms until true (bound <paramref name="seconds"/>); returns the time it took.</summary>
-    public static async Task<TimeSpan> UntilAsync(Func<bool> condition, string what, int seconds = 30)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(seconds), $"timed out after {seconds} s waiting for {what}");
-            await Task.Delay(50);
-        }
-
-        return clock.Elapsed;
-    }
+    public static Task<TimeSpan> UntilAsync(Func<bool> condition, string what, int seconds = 30) =>
+        Eventually.TrueAsync(condition, what, TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(50));
 
     public async ValueTask DisposeAsync()
     {

@@ -9,6 +9,7 @@ using Anchorage.Hosting.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
+using Anchorage.Testing;
 using static Anchorage.IntegrationTests.Federation.TwoDomains;
 
 namespace Anchorage.IntegrationTests.Gate;
@@ -95,7 +96,7 @@ public sealed class GateAttributionAttackTests
         os.execv(sys.argv[2], [sys.argv[2], '-c', "import socket,sys\ns=socket.socket(fileno=int(sys.argv[1])); s.settimeout(30)\ntry:\n  print('closed' if s.recv(1) == b'' else 'open', flush=True)\nexcept OSError:\n  print('open', flush=True)", str(s.fileno())])
         """;
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public Task Outbound_ExecIntoAllowedBinaryRightAfterConnect_DeniedAndAuditedWithTheConnectingBinary() =>
         WithGateAsync(kernel: true, async (node, cgroup, web, socket, remote) =>
         {
@@ -115,16 +116,16 @@ public sealed class GateAttributionAttackTests
             Assert.Equal(web, allowed.Process.Exe);
         });
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public Task OutboundTcp_SocketPassedBySetUidRelayToRootHolder_NotAttributedToRoot_Kernel() => SetUidRelayAsync(kernel: true);
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public Task OutboundTcp_SocketPassedBySetUidRelayToRootHolder_NotAttributedToRoot_Fallback() => SetUidRelayAsync(kernel: false);
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public Task Outbound_LiveConnectionWhoseProcessExecsAnotherBinary_ClosedIdentityRemoved_Kernel() => LiveExecAsync(kernel: true);
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public Task Outbound_LiveConnectionWhoseProcessExecsAnotherBinary_ClosedIdentityRemoved_Fallback() => LiveExecAsync(kernel: false);
 
     // Issue 10, attack 2 through a tcp:// gate listener: nobody connects, hands the socket over

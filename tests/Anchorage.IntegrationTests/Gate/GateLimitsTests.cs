@@ -7,6 +7,7 @@ using Anchorage.Hosting.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
+using Anchorage.Testing;
 using static Anchorage.IntegrationTests.Federation.TwoDomains;
 
 namespace Anchorage.IntegrationTests.Gate;
@@ -27,7 +28,7 @@ public sealed class GateLimitsTests
 
     private static string Uid => "unix:uid:" + TestServer.OwnUid().ToString(CultureInfo.InvariantCulture);
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task Flood_ThousandsOfConnectionsFromAnIdentitylessUid_CappedSummarizedLegitimateCallerServedThroughout()
     {
         const int flood = 3000;

@@ -16,6 +16,7 @@ using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Spiffe.Tls;
+using Anchorage.Testing;
 using static Anchorage.IntegrationTests.Federation.TwoDomains;
 
 namespace Anchorage.IntegrationTests.Gate;
@@ -149,7 +150,7 @@ public sealed class GateScenarioTests
         Assert.Equal(Batch.ToString(), denied.SpiffeId);
     }
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task Outbound_OtherUidThroughTheSameListener_DeniedUnattested_AuditedWithItsUid()
     {
         await using var domains = await TwoDomains.StartAsync();

@@ -12,6 +12,7 @@ using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Spiffe.Tls;
+using Anchorage.Testing;
 
 namespace Anchorage.IntegrationTests.Gate;
 
@@ -27,20 +28,13 @@ internal sealed class CollectingAuditSink : IAuditSink
     /// <summary>The first record matching <paramref name="match"/>, waiting up to 30 s for it.</summary>
     public async Task<AuditRecord> WaitForAsync(Func<AuditRecord, bool> match, string what)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var found = _records.FirstOrDefault(match);
-            if (found is not null)
-            {
-                return found;
-            }
-
-            Assert.True(
-                clock.Elapsed < TimeSpan.FromSeconds(30),
-                $"no audit record: {what}; have:\n{string.Join("\n", _records.Select(r => $"{r.Kind} {r.ConnectionId} {r.Decision} {r.Reason} {r.Detail}"))}");
-            await Task.Delay(50);
-        }
+        AuditRecord? found = null;
+        await Eventually.TrueAsync(
+            () => Task.FromResult((found = _records.FirstOrDefault(match)) is not null),
+            () => $"an audit record: {what}; have:\n{string.Join("\n", _records.Select(r => $"{r.Kind} {r.ConnectionId} {r.Decision} {r.Reason} {r.Detail}"))}",
+            TimeSpan.FromSeconds(30),
+            TimeSpan.FromMilliseconds(50));
+        return found!;
     }
 }
 

@@ -68,7 +68,7 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
         print(len(got))
         """;
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task SteeredPort_MtlsClientVerifiedAndForwarded_PlainRefused_OtherPortUntouched_ClosedAfterKill()
     {
         Assert.True(NetworkNamespaces.Unavailable is null, NetworkNamespaces.Unavailable);
@@ -81,12 +81,12 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
         ProcessDomain? acme = null;
         try
         {
-            await UntilAsync(() => accepted.Contains(0), "the service to listen");
+            await Eventually.TrueAsync(() => accepted.Contains(0), "the service to listen");
             var inodeA = NamespaceInodeOf(namespaces.A);
 
             // Control before any steering: the service is reached in plain text.
             Assert.Equal(TransparentCgroup.Echoed, await TransparentCgroup.ClientInNamespaceAsync(namespaces.B, ServicePort, NetworkNamespaces.AddressA));
-            await UntilAsync(() => Count(accepted, ServicePort) == 1, "the service to see the plain control");
+            await Eventually.TrueAsync(() => Count(accepted, ServicePort) == 1, "the service to see the plain control");
 
             var policy = Path.Combine(dir.Path, "policy.yaml");
             await File.WriteAllTextAsync(policy, string.Create(CultureInfo.InvariantCulture, $"""
@@ -117,7 +117,7 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
             // Attached to namespace A (the agent's), not to the host's.
             Assert.Equal(inodeA, NamespaceInode(acme.AgentProcessId.ToString(CultureInfo.InvariantCulture)));
             Assert.NotEqual(inodeA, NamespaceInode("self"));
-            await UntilAsync(() => SkLookupLinks(inodeA).Count == 1, "the agent's sk_lookup link in namespace A");
+            await Eventually.TrueAsync(() => SkLookupLinks(inodeA).Count == 1, "the agent's sk_lookup link in namespace A");
             Assert.Empty(SkLookupLinks(NamespaceInode("self")));
 
             // A plain-text client from B (and one inside A) is refused by the gate; the service never sees them.
@@ -129,14 +129,14 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
             // A client with an SVID (mTLS) from B: verified, decided and forwarded to the service on its own port.
             var svid = await acme.FetchX509Async(Path.Combine(dir.Path, "client"));
             Assert.Equal("25", await MtlsClientAsync(namespaces.B, NetworkNamespaces.AddressA, svid));
-            await UntilAsync(() => Count(accepted, ServicePort) == 2, "the service to see the forwarded connection");
+            await Eventually.TrueAsync(() => Count(accepted, ServicePort) == 2, "the service to see the forwarded connection");
             var allowed = await UntilAuditAsync(audit, "\"decision\":\"allow\"", 1);
             Assert.Contains("\"listener\":\"web-steered\"", allowed, StringComparison.Ordinal);
             Assert.Contains("\"peerSpiffeId\":\"spiffe://acme.corp/web\"", allowed, StringComparison.Ordinal);
 
             // Another port of the same host: untouched.
             Assert.Equal(TransparentCgroup.Echoed, await TransparentCgroup.ClientInNamespaceAsync(namespaces.B, OtherPort, NetworkNamespaces.AddressA));
-            await UntilAsync(() => Count(accepted, OtherPort) == 1, "the other port to be served directly");
+            await Eventually.TrueAsync(() => Count(accepted, OtherPort) == 1, "the other port to be served directly");
 
             // Closed: SIGKILL leaves the pinned program; with no gate socket it refuses, never delivering plain text to the service.
             acme.KillAgent();
@@ -145,7 +145,7 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
 
             // Unpinned: the program is gone and the service is reached directly again.
             Anchorage.Agent.Kernel.InboundSteering.Unpin(pins);
-            await UntilAsync(() => SkLookupLinks(inodeA).Count == 0, "the pinned link to go");
+            await Eventually.TrueAsync(() => SkLookupLinks(inodeA).Count == 0, "the pinned link to go");
             Assert.Equal(TransparentCgroup.Echoed, await TransparentCgroup.ClientInNamespaceAsync(namespaces.B, ServicePort, NetworkNamespaces.AddressA));
         }
         catch
@@ -236,31 +236,16 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
         return text;
     }
 
-    private static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "timed out waiting for " + what);
-            await Task.Delay(100);
-        }
-    }
-
     // Waits until FILE holds COUNT lines containing TEXT; returns the last of them.
     private static async Task<string> UntilAuditAsync(string file, string text, int count)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var lines = File.Exists(file) ? (await File.ReadAllLinesAsync(file)).Where(l => l.Contains(text, StringComparison.Ordinal)).ToList() : [];
-            if (lines.Count >= count)
-            {
-                return lines[^1];
-            }
-
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"{file}: {lines.Count} of {count} lines with {text} after 20 s");
-            await Task.Delay(100);
-        }
+        List<string> lines = [];
+        await Eventually.TrueAsync(
+            async () => (lines = File.Exists(file) ? [.. (await File.ReadAllLinesAsync(file)).Where(l => l.Contains(text, StringComparison.Ordinal))] : []).Count >= count,
+            () => $"{file}: {lines.Count} of {count} lines with {text}",
+            TimeSpan.FromSeconds(20),
+            TimeSpan.FromMilliseconds(100));
+        return lines[^1];
     }
 
     private sealed class ChildService(Process process) : IDisposable

@@ -27,7 +27,7 @@ public sealed class TransparentAgentKillTests(ITestOutputHelper output)
 {
     private const string Intercepted = "0";
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task AgentKilled_ClosedRefusesOpenFlowsDirect_RestartInterceptsAgainAndLeavesNothingBehind()
     {
         await ServerProcess.CliDllAsync();
@@ -53,7 +53,7 @@ public sealed class TransparentAgentKillTests(ITestOutputHelper output)
             Assert.Equal("refused", await cgroup.ClientAsync(plain.Port, host: "::ffff:127.0.0.1"));
 
             // The pinned programs exempt the dead agent by pid AND start time: a process that gets its pid is still intercepted.
-            Assert.Equal("refused", await cgroup.ClientWithPidAsync(agent.Id, plain.Port));
+            Assert.Equal("refused", await cgroup.ClientWithPidAsync(agent.Pid, plain.Port));
             Assert.Equal(0, plain.Accepted);
             Assert.Equal(firstLinks, AttachedProgramIds(cgroup));
 
@@ -146,7 +146,7 @@ public sealed class TransparentAgentKillTests(ITestOutputHelper output)
             """));
         // Ready once its own three programs are the ones attached (its listener is bound before they attach).
         var previous = AttachedProgramIds(cgroup);
-        var agent = await ChildProcess.StartAsync("agent " + run, null, "agent", "run", "--config", config);
+        var agent = await AnchorageProcess.StartAsync("agent " + run, null, "agent", "run", "--config", config);
         var clock = Stopwatch.StartNew();
         while (true)
         {
@@ -166,19 +166,18 @@ public sealed class TransparentAgentKillTests(ITestOutputHelper output)
     private static async Task UntilAuditAsync(TempDir dir, string run, int count)
     {
         var file = Path.Combine(dir.Path, "audit-" + run + ".jsonl");
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var lines = File.Exists(file) ? await File.ReadAllLinesAsync(file) : [];
-            var denied = lines.Count(l => l.Contains("\"decision\":\"deny\"", StringComparison.Ordinal) && l.Contains("\"listener\":\"plain\"", StringComparison.Ordinal));
-            if (denied >= count)
+        string[] lines = [];
+        var denied = 0;
+        await Eventually.TrueAsync(
+            async () =>
             {
-                return;
-            }
-
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"{file}: {denied} of {count} denials after 20 s:\n{string.Join('\n', lines)}");
-            await Task.Delay(100);
-        }
+                lines = File.Exists(file) ? await File.ReadAllLinesAsync(file) : [];
+                denied = lines.Count(l => l.Contains("\"decision\":\"deny\"", StringComparison.Ordinal) && l.Contains("\"listener\":\"plain\"", StringComparison.Ordinal));
+                return denied >= count;
+            },
+            () => $"{file}: {denied} of {count} denials:\n{string.Join('\n', lines)}",
+            TimeSpan.FromSeconds(20),
+            TimeSpan.FromMilliseconds(100));
     }
 
     // The loader's pin names: the cgroup path as one name ('/' and '.' as '_'), "__", the hook.

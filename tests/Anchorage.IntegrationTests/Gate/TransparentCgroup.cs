@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using Anchorage.Testing.Kernel;
 
 namespace Anchorage.IntegrationTests.Gate;
 
 /// <summary>
-/// A cgroup of the test's own under /sys/fs/cgroup/unified (never the root), removed (its
-/// processes killed) on dispose, and an unmodified plain-text client run inside or outside it.
+/// A <see cref="TestCgroup"/> (the test's own under /sys/fs/cgroup/unified, never the root, removed
+/// with its processes on dispose) and an unmodified plain-text client run inside or outside it.
 /// </summary>
 internal sealed class TransparentCgroup : IDisposable
 {
@@ -65,19 +66,16 @@ internal sealed class TransparentCgroup : IDisposable
         print('pid not obtained')
         """;
 
-    private TransparentCgroup(string path) => Path = path;
+    private readonly TestCgroup _cgroup;
 
-    public string Path { get; }
+    private TransparentCgroup(TestCgroup cgroup) => _cgroup = cgroup;
+
+    public string Path => _cgroup.Path;
 
     /// <summary>What the client prints when the whole line came back.</summary>
     public static string Echoed => Line.Length.ToString(CultureInfo.InvariantCulture);
 
-    public static TransparentCgroup Create()
-    {
-        var path = System.IO.Path.Combine("/sys/fs/cgroup/unified", "anchorage-test-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(path);
-        return new TransparentCgroup(path);
-    }
+    public static TransparentCgroup Create() => new(TestCgroup.Create());
 
     /// <summary>Runs the client inside the cgroup (optionally as uid/gid 65534) against <paramref name="host"/> and returns what it printed.</summary>
     public Task<string> ClientAsync(int port, bool asNobody = false, string host = "127.0.0.1", bool v6Only = false)
@@ -90,7 +88,7 @@ internal sealed class TransparentCgroup : IDisposable
             client = [.. client, "v6only"];
         }
 
-        return RunAsync(["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", Path, .. client]);
+        return RunAsync(_cgroup.Command(client));
     }
 
     /// <summary>Runs the client inside the cgroup as process id <paramref name="pid"/> (which must be free).</summary>
@@ -104,28 +102,7 @@ internal sealed class TransparentCgroup : IDisposable
     public static Task<string> ClientInNamespaceAsync(string netns, int port, string host = "127.0.0.1") =>
         RunAsync(["ip", "netns", "exec", netns, GateClients.PythonExe, "-c", Script, Port(port), host]);
 
-    public void Dispose()
-    {
-        var kill = System.IO.Path.Combine(Path, "cgroup.kill");
-        if (File.Exists(kill))
-        {
-            File.WriteAllText(kill, "1");
-        }
-
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                Directory.Delete(Path);
-                return;
-            }
-            catch (IOException) when (clock.Elapsed < TimeSpan.FromSeconds(10))
-            {
-                Thread.Sleep(20);
-            }
-        }
-    }
+    public void Dispose() => _cgroup.Dispose();
 
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 

@@ -9,6 +9,7 @@ using Anchorage.Hosting.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
+using Anchorage.Testing;
 using static Anchorage.IntegrationTests.Federation.TwoDomains;
 
 namespace Anchorage.IntegrationTests.Gate;
@@ -29,7 +30,7 @@ public sealed class TransparentInterceptionTests
 
     private static string Uid => "unix:uid:" + TestServer.OwnUid().ToString(CultureInfo.InvariantCulture);
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task UnmodifiedClientInCgroup_UpgradedWithItsOwnSvid_NoIdentityRefused_OthersUntouched()
     {
         await using var domains = await TwoDomains.StartAsync();
@@ -69,7 +70,7 @@ public sealed class TransparentInterceptionTests
         Assert.Equal(2, node.Audit.Records.Count(r => r.Kind == AuditKinds.Connection));
     }
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task AgentDown_FailClosedRefuses_FailOpenFlowsPlain_BothInterceptAgainAfterRestart()
     {
         await using var domains = await TwoDomains.StartAsync();
@@ -122,7 +123,7 @@ public sealed class TransparentInterceptionTests
         }
     }
 
-    [RootFact]
+    [RootFact(setpriv: true)]
     public async Task Ipv6Destination_RedirectedByConnect6AndUpgraded_V4MappedToo_OtherIpv6PortAndOutsideUntouched()
     {
         await using var domains = await TwoDomains.StartAsync();

@@ -118,15 +118,8 @@ public sealed partial class SampleAppsTests
         Assert.Contains("refused: 401", wrongAudience.Output);
     }
 
-    private static async Task WaitForAsync(Func<bool> condition, SampleApp app)
-    {
-        var deadline = DateTime.UtcNow + Startup;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met; server output:\n" + app.Output);
-            await Task.Delay(50);
-        }
-    }
+    private static Task<TimeSpan> WaitForAsync(Func<bool> condition, SampleApp app) =>
+        Eventually.TrueAsync(() => Task.FromResult(condition()), () => "the condition; server output:\n" + app.Output, Startup, TimeSpan.FromMilliseconds(50));
 
     private static int FreePort()
     {

@@ -8,6 +8,7 @@ using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
+using Anchorage.Testing.Sockets;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -62,15 +63,7 @@ public sealed class AdminServerInfoTests : IDisposable
             Federation = new FederationOptions { BundleEndpoint = endpoint },
         };
         await using var server = await ServerApp.StartAsync(options, NullLoggerFactory.Instance, _time, CancellationToken.None);
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(server.Host.AdminSocketPath), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
+        var handler = TempSocket.HttpHandler(server.Host.AdminSocketPath);
         using var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler });
         return (await new AdminApi.AdminApiClient(channel).GetServerInfoAsync(new GetServerInfoRequest()), server.Host.BundleEndpoint);
     }

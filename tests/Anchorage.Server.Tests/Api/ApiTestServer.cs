@@ -1,9 +1,9 @@
-using Anchorage.Hosting.Config;
 using System.Net.Http;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Hosting.Config;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Server.Api;
@@ -16,6 +16,8 @@ using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
+using Anchorage.Testing.Sockets;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -166,23 +168,7 @@ internal sealed class ApiTestServer : IAsyncDisposable
     private GrpcChannel AdminChannel()
     {
         var path = Host.AdminSocketPath;
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
+        var handler = TempSocket.HttpHandler(path);
         var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler });
         _channels.Add(channel);
         return channel;

@@ -4,6 +4,7 @@ using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;
 using Anchorage.Server.Tests.Hosting;
 using Anchorage.Spiffe;
+using Anchorage.Testing.Logging;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 

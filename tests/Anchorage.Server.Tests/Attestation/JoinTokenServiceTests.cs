@@ -10,7 +10,7 @@ public sealed class JoinTokenServiceTests : RegistrationFixture
 {
     private const string Invalid = "join token is invalid or has expired";
 
-    private JoinTokenService Tokens => new(Store, Entries, Clock, Log);
+    private JoinTokenService Tokens => new(Store, Entries, Clock, Log.Logger);
 
     private static string SecretOf(string token) => token[(token.IndexOf('.', StringComparison.Ordinal) + 1)..];
 
@@ -57,7 +57,7 @@ public sealed class JoinTokenServiceTests : RegistrationFixture
             () => Tokens.GenerateAsync(null, SpiffeId.Parse("spiffe://other.org/blue"), None));
 
         Assert.Equal("invalid registration entry: spiffeId: \"spiffe://other.org/blue\": must be in trust domain \"example.org\"", ex.Message);
-        Assert.DoesNotContain(Log.Lines, l => l.EventId == 3300);
+        Assert.DoesNotContain(Log.Events, l => l.EventId == 3300);
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed class JoinTokenServiceTests : RegistrationFixture
 
         Assert.Equal(Invalid, ex.Message);
         Assert.Null(await Store.TakeJoinTokenAsync(late.Id, None));
-        Assert.Contains(Log.Lines, l => l.EventId == 3305 && l.Message.StartsWith($"join token {late.Id} refused and consumed: expired at", StringComparison.Ordinal));
+        Assert.Contains(Log.Events, l => l.EventId == 3305 && l.Message.StartsWith($"join token {late.Id} refused and consumed: expired at", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -145,9 +145,9 @@ public sealed class JoinTokenServiceTests : RegistrationFixture
 
         // The wrong secret consumed the token; the log tells the operator which check failed.
         Assert.Equal(Invalid, (await Assert.ThrowsAsync<AttestationException>(() => Tokens.RedeemAsync(grant.Token, None))).Message);
-        Assert.Contains(Log.Lines, l => l.EventId == 3304 && l.Message == $"join token {grant.Id} refused and consumed: wrong secret");
-        Assert.Contains(Log.Lines, l => l.EventId == 3303 && l.Message == "join token ffffffffffffffff refused: unknown or already used");
-        Assert.Contains(Log.Lines, l => l.EventId == 3302);
+        Assert.Contains(Log.Events, l => l.EventId == 3304 && l.Message == $"join token {grant.Id} refused and consumed: wrong secret");
+        Assert.Contains(Log.Events, l => l.EventId == 3303 && l.Message == "join token ffffffffffffffff refused: unknown or already used");
+        Assert.Contains(Log.Events, l => l.EventId == 3302);
         Assert.Equal(control.AgentId, (await Tokens.RedeemAsync(control.Token, None)).AgentId);
     }
 
@@ -171,7 +171,7 @@ public sealed class JoinTokenServiceTests : RegistrationFixture
     {
         var banned = await Tokens.GenerateAsync(null, default, None);
         var fine = await Tokens.GenerateAsync(null, default, None);
-        var nodes = new NodeService(Store, Clock, Log);
+        var nodes = new NodeService(Store, Clock, Log.Logger);
         await nodes.RecordAttestationAsync(banned.AgentId, "join_token", "01", Start.AddHours(1), Selectors("join_token:" + banned.Id), None);
         await nodes.RecordAttestationAsync(fine.AgentId, "join_token", "02", Start.AddHours(1), Selectors("join_token:" + fine.Id), None);
         Assert.True(await nodes.BanAsync(banned.AgentId, None));
@@ -203,9 +203,9 @@ public sealed class JoinTokenServiceTests : RegistrationFixture
 
         Clock.Advance(TimeSpan.FromHours(1));
         seen.Add((await Assert.ThrowsAsync<AttestationException>(() => Tokens.RedeemAsync(grants[4].Token, None))).ToString());
-        seen.AddRange(Log.Lines.Select(l => l.Message));
+        seen.AddRange(Log.Events.Select(l => l.Message));
 
-        Assert.True(Log.Lines.Count >= 10);
+        Assert.True(Log.Events.Count >= 10);
         foreach (var grant in grants)
         {
             var secret = SecretOf(grant.Token);

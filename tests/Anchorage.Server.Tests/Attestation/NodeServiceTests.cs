@@ -5,7 +5,7 @@ namespace Anchorage.Server.Tests.Attestation;
 
 public sealed class NodeServiceTests : RegistrationFixture
 {
-    private NodeService Nodes => new(Store, Clock, Log);
+    private NodeService Nodes => new(Store, Clock, Log.Logger);
 
     private Task<AttestedNode> RecordAsync(string serial = "0A1B") =>
         Nodes.RecordAttestationAsync(AgentId, "join_token", serial, Start.AddHours(1), Selectors("join_token:0123456789abcdef"), None);
@@ -49,7 +49,7 @@ public sealed class NodeServiceTests : RegistrationFixture
         Assert.Equal(Start.AddHours(2), renewed.PendingCertNotAfter);
         var stored = (await Nodes.GetAsync(AgentId, None))!;
         Assert.Equal(("a1b", "c", Start.AddHours(2)), (stored.CertSerial, stored.PendingCertSerial, stored.PendingCertNotAfter));
-        Assert.Contains(Log.Lines, l => l.EventId == 3311 && l.Message == $"agent {AgentId} renewed, SVID serial c until {Start.AddHours(2):O}");
+        Assert.Contains(Log.Events, l => l.EventId == 3311 && l.Message == $"agent {AgentId} renewed, SVID serial c until {Start.AddHours(2):O}");
     }
 
     [Fact]
@@ -85,8 +85,8 @@ public sealed class NodeServiceTests : RegistrationFixture
         Assert.Equal(AttestationFailure.StaleSvid, old.Failure);
         Assert.Equal(StaleA1b, oldRenew.Message);
         Assert.Equal("c", (await Nodes.AuthenticateAsync(AgentId, "c", None)).CertSerial);
-        Assert.Single(Log.Lines, l => l.EventId == 3315);
-        Assert.Contains(Log.Lines, l => l.EventId == 3312 && l.Message == $"agent {AgentId} refused: {StaleA1b}");
+        Assert.Single(Log.Events, l => l.EventId == 3315);
+        Assert.Contains(Log.Events, l => l.EventId == 3312 && l.Message == $"agent {AgentId} refused: {StaleA1b}");
     }
 
     [Fact]

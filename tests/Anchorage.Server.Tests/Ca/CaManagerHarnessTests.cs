@@ -6,6 +6,7 @@ using Anchorage.Server.Tests.DataStore;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 
@@ -32,7 +33,7 @@ internal sealed class CaHarness : IAsyncDisposable
 
     public FakeTimeProvider Clock { get; }
 
-    public ListLogger Logger { get; } = new();
+    public LogCapture Log { get; } = new();
 
     public string DirectoryPath => _dir.Path;
 
@@ -60,7 +61,7 @@ internal sealed class CaHarness : IAsyncDisposable
         var store = await OpenStoreAsync();
         try
         {
-            var ca = await CaManager.StartAsync(options, store, Keys(options.ServerId), Clock, Logger, CancellationToken.None);
+            var ca = await CaManager.StartAsync(options, store, Keys(options.ServerId), Clock, Log.Logger, CancellationToken.None);
             _started.Add((ca, store));
             return ca;
         }

@@ -273,7 +273,7 @@ public class CaManagerTests
 
         var second = await harness.StartAsync();
 
-        Assert.Contains(harness.Logger.Lines, l => l.EventId == 2010 && l.Message.Contains(lost.Id, StringComparison.Ordinal));
+        Assert.Contains(harness.Log.Events, l => l.EventId == 3010 && l.Message.Contains(lost.Id, StringComparison.Ordinal));
         var authorities = await second.ListAuthoritiesAsync(AuthorityKind.X509, default);
         Assert.Equal(AuthorityState.Old, authorities.Single(a => a.Id == lost.Id).State);
         Assert.NotEqual(lost.Id, second.ActiveX509Authority!.Id);
@@ -297,7 +297,7 @@ public class CaManagerTests
 
         var second = await harness.StartAsync();
 
-        Assert.Contains(harness.Logger.Lines, l => l.EventId == 2011 && l.Message.Contains(jwt.Id, StringComparison.Ordinal));
+        Assert.Contains(harness.Log.Events, l => l.EventId == 3011 && l.Message.Contains(jwt.Id, StringComparison.Ordinal));
         Assert.NotEqual(jwt.Id, second.ActiveJwtAuthority!.Id);
         Assert.Equal(2, (await second.GetBundleAsync(default)).Bundle.JwtAuthorities.Length);
     }
@@ -392,7 +392,7 @@ public class CaManagerTests
     {
         var keyFiles = Directory.GetFiles(harness.KeyDirectory("server-a"), "*.pem");
         Assert.NotEmpty(keyFiles);
-        var lines = harness.Logger.Lines.Select(l => l.Message).ToList();
+        var lines = harness.Log.Events.Select(l => l.Message).ToList();
         Assert.NotEmpty(lines);
         foreach (var file in keyFiles)
         {

@@ -1,5 +1,6 @@
 using Anchorage.Server.DataStore;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Anchorage.Server.Tests.DataStore;
@@ -49,10 +50,10 @@ public sealed class SqliteDataStoreTests : DataStoreContractTests<SqliteTestBack
         var dir = Path.Combine(Backend.DirectoryPath, "later");
         var options = DataStoreOptions.ForDataDirectory(dir);
         var clock = new FakeTimeProvider(Start);
-        var logger = new ListLogger();
+        using var logger = new LogCapture();
 
-        var opening = DataStoreFactory.OpenWithRetryAsync(options, clock, logger, TimeSpan.FromSeconds(3), None);
-        for (var i = 0; i < 1000 && logger.Lines.Count(l => l.EventId == 3102) < 3; i++)
+        var opening = DataStoreFactory.OpenWithRetryAsync(options, clock, logger.Logger, TimeSpan.FromSeconds(3), None);
+        for (var i = 0; i < 1000 && logger.Events.Count(l => l.EventId == 3102) < 3; i++)
         {
             clock.Advance(TimeSpan.FromSeconds(1));
             await Task.Delay(5);
@@ -67,7 +68,7 @@ public sealed class SqliteDataStoreTests : DataStoreContractTests<SqliteTestBack
 
         await using var store = await opening;
         await store.CreateEntryAsync(Entry("e1"), None);
-        var failures = logger.Lines.Where(l => l.EventId == 3102).Select(l => l.Message).ToArray();
+        var failures = logger.Events.Where(l => l.EventId == 3102).Select(l => l.Message).ToArray();
         Assert.True(failures.Length >= 3);
         Assert.StartsWith("datastore unavailable (attempt 1), retrying in 00:00:01: cannot open sqlite database", failures[0]);
         Assert.StartsWith("datastore unavailable (attempt 2), retrying in 00:00:02:", failures[1]);

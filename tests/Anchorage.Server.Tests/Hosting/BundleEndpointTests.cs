@@ -18,6 +18,7 @@ using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Tls;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
 using Anchorage.Testing.X509;
 using Grpc.Core;
 using Grpc.Net.Client;

@@ -1,8 +1,9 @@
-using Anchorage.Hosting.Config;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
+using Anchorage.Hosting.Config;
+using Anchorage.Hosting.Health;
 using Anchorage.Server.Config;
 using Anchorage.Server.Hosting;
 using Anchorage.Spiffe.Authorization;
@@ -11,6 +12,8 @@ using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Spiffe.Tls;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
+using Anchorage.Testing.Sockets;
 using Anchorage.Testing.X509;
 using Grpc.Core;
 using Grpc.Health.V1;
@@ -414,23 +417,7 @@ public sealed class ServerHostTests : IDisposable
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
-    private static SocketsHttpHandler UnixHandler(string path) => new()
-    {
-        ConnectCallback = async (_, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
+    private static SocketsHttpHandler UnixHandler(string path) => TempSocket.HttpHandler(path);
 
     private static HttpClient AdminHttpClient(ServerHostHandle server) => new(UnixHandler(server.AdminSocketPath));
 

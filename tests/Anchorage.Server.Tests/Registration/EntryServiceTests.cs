@@ -20,7 +20,7 @@ public sealed class EntryServiceTests : RegistrationFixture
         Assert.Equal(created.SpiffeId, read!.SpiffeId);
         Assert.Equal(created.Selectors.ToArray(), read.Selectors.ToArray());
         Assert.Equal(2, await Entries.CountAsync(None));
-        Assert.Contains(Log.Lines, l => l.EventId == 3200 && l.Message == $"entry {created.Id} created: spiffe://example.org/web under {AgentId}, revision 1");
+        Assert.Contains(Log.Events, l => l.EventId == 3200 && l.Message == $"entry {created.Id} created: spiffe://example.org/web under {AgentId}, revision 1");
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class EntryServiceTests : RegistrationFixture
             Assert.IsType<EntryConflictException>(results[2].Error).Message);
         Assert.Null(results[1].Entry);
         Assert.Equal(2, await Entries.CountAsync(None));
-        Assert.Equal(2, Log.Lines.Count(l => l.EventId == 3203));
+        Assert.Equal(2, Log.Events.Count(l => l.EventId == 3203));
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class EntryServiceTests : RegistrationFixture
         Assert.Equal(Selectors("unix:uid:2000").ToArray(), read!.Selectors.ToArray());
         Assert.Equal("blue", read.Hint);
         Assert.Equal(Start, read.CreatedAt);
-        Assert.Contains(Log.Lines, l => l.EventId == 3201);
+        Assert.Contains(Log.Events, l => l.EventId == 3201);
     }
 
     [Fact]
@@ -148,7 +148,7 @@ public sealed class EntryServiceTests : RegistrationFixture
         Assert.True(await Entries.DeleteAsync(created.Id, None));
         Assert.Null(await Entries.GetAsync(created.Id, None));
         Assert.False(await Entries.DeleteAsync(created.Id, None));
-        Assert.Single(Log.Lines, l => l.EventId == 3202);
+        Assert.Single(Log.Events, l => l.EventId == 3202);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Anchorage.Server.Registration;
 using Anchorage.Server.Tests.DataStore;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
+using Anchorage.Testing.Logging;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 
@@ -27,11 +28,11 @@ public abstract class RegistrationFixture : IAsyncLifetime, IDisposable
 
     protected FakeTimeProvider Clock { get; } = new(Start);
 
-    protected ListLogger Log { get; } = new();
+    protected LogCapture Log { get; } = new();
 
     protected IDataStore Store => _store ?? throw new InvalidOperationException("not initialized");
 
-    protected EntryService Entries => new(Store, new EntryValidator(Td), Log);
+    protected EntryService Entries => new(Store, new EntryValidator(Td), Log.Logger);
 
     public static RegistrationEntry Entry(string spiffePath = "/web", SpiffeId? parent = null, params string[] selectors) => new()
     {

@@ -1,6 +1,7 @@
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
+using Anchorage.Testing.Workload;
 using Anchorage.Testing.X509;
 using Anchorage.WorkloadApi.Server;
 using Microsoft.AspNetCore.Builder;

@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Anchorage.Agent.Tests.Kernel;
+namespace Anchorage.Testing.Kernel;
 
 /// <summary>
-/// A child cgroup of its own under /sys/fs/cgroup/unified (never the root): processes started in
-/// it are attributed by the programs a test attaches there. Dispose kills what is still inside
-/// and removes it (links die with their owner, so nothing stays attached).
+/// The one test cgroup: a child cgroup of its own under /sys/fs/cgroup/unified (never the root):
+/// processes started in it are attributed by the programs a test attaches there. Dispose kills
+/// what is still inside and removes it (links die with their owner, so nothing stays attached).
 /// </summary>
-internal sealed class TestCgroup : IDisposable
+public sealed class TestCgroup : IDisposable
 {
     public const string Root = "/sys/fs/cgroup/unified";
 
@@ -25,15 +25,15 @@ internal sealed class TestCgroup : IDisposable
         return new TestCgroup(path);
     }
 
-    /// <summary>Starts <paramref name="file"/> inside the cgroup: a shell moves itself in, then exec's it.</summary>
+    /// <summary>The command line that runs <paramref name="command"/> inside the cgroup: a shell moves itself in, then exec's it.</summary>
+    public string[] Command(params string[] command) => ["/bin/sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", Path, .. command];
+
+    /// <summary>Starts <paramref name="file"/> inside the cgroup (stdin and stdout redirected), killed on dispose.</summary>
     public Process Start(string file, params string[] args)
     {
-        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardInput = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("echo $$ > \"$0/cgroup.procs\" && exec \"$@\"");
-        psi.ArgumentList.Add(Path);
-        psi.ArgumentList.Add(file);
-        foreach (var arg in args)
+        var command = Command([file, .. args]);
+        var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var arg in command[1..])
         {
             psi.ArgumentList.Add(arg);
         }
@@ -69,7 +69,7 @@ internal sealed class TestCgroup : IDisposable
             File.WriteAllText(kill, "1");
         }
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var clock = Stopwatch.StartNew();
         while (true)
         {
             try
@@ -77,7 +77,7 @@ internal sealed class TestCgroup : IDisposable
                 Directory.Delete(Path);
                 return;
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException) when (clock.Elapsed < TimeSpan.FromSeconds(10))
             {
                 Thread.Sleep(20);
             }

@@ -1,7 +1,7 @@
-namespace Anchorage.Server.Hosting;
+namespace Anchorage.Hosting.Health;
 
-/// <summary>What the readiness callback answers: ready, or not with a one-line reason (<c>datastore unreachable</c>).</summary>
-/// <param name="IsReady">True when the server can serve requests.</param>
+/// <summary>What a host's readiness callback answers: ready, or not with a one-line reason (<c>datastore unreachable</c>).</summary>
+/// <param name="IsReady">True when the host can serve requests.</param>
 /// <param name="Reason">Why not, one short lowercase line; <c>ready</c> when ready.</param>
 public readonly record struct ReadinessStatus(bool IsReady, string Reason)
 {

@@ -5,31 +5,39 @@ using Anchorage.Spiffe.Svids;
 using Anchorage.WorkloadApi.Server;
 using Grpc.Core;
 
-namespace Anchorage.WorkloadApi.Server.Tests;
+namespace Anchorage.Testing.Workload;
 
 /// <summary>
-/// TEST DOUBLE for <see cref="IWorkloadIdentityProvider"/>: every caller gets the same snapshot,
-/// which the test replaces with <see cref="Update"/> or withdraws with <see cref="Deny"/>. The
-/// real provider (the agent's workload cache, attesting callers by their socket peer) comes later.
+/// TEST DOUBLE for <see cref="IWorkloadIdentityProvider"/> (the real one is the agent's workload
+/// cache, attesting callers by their socket peer): every caller gets the snapshot the test last
+/// published, is denied, or gets a chosen gRPC failure. Counts resolutions so a test can prove a
+/// client did (or did not) call again.
 /// </summary>
-public sealed class StaticIdentityProvider : IWorkloadIdentityProvider, IDisposable
+public sealed class TestIdentityProvider : IWorkloadIdentityProvider, IDisposable
 {
-    public const string Caller = "test-caller";
-
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private readonly TrustDomain _trustDomain;
     private CancellationTokenSource _changed = new();
     private WorkloadIdentity? _current;
+    private StatusCode? _failure;
+    private int _calls;
 
-    public StaticIdentityProvider(TrustDomain trustDomain, JwtSigningKey jwtKey, TimeProvider time)
+    /// <param name="jwtKey">The key JWT-SVIDs are minted with (a fresh P-256 key "jwt-1" when null).</param>
+    public TestIdentityProvider(TrustDomain trustDomain, TimeProvider time, JwtSigningKey? jwtKey = null)
     {
         _trustDomain = trustDomain;
-        JwtKey = jwtKey;
         _time = time;
+        JwtKey = jwtKey ?? NewJwtKey("jwt-1");
     }
 
+    /// <summary>The caller name every resolved identity carries.</summary>
+    public const string Caller = "test-caller";
+
     public JwtSigningKey JwtKey { get; }
+
+    /// <summary>How many times a caller was resolved.</summary>
+    public int Calls => Volatile.Read(ref _calls);
 
     /// <summary>Publishes a new snapshot and wakes every open stream.</summary>
     public void Update(IEnumerable<X509Svid> svids, BundleSet bundles)
@@ -38,25 +46,35 @@ public sealed class StaticIdentityProvider : IWorkloadIdentityProvider, IDisposa
         {
             var next = new CancellationTokenSource();
             _current = new WorkloadIdentity(Caller, _trustDomain, svids, bundles, next.Token);
+            _failure = null;
             Swap(next);
         }
     }
 
-    /// <summary>Withdraws the identity: callers are denied from now on.</summary>
-    public void Deny()
+    /// <summary>From now on, callers get <paramref name="code"/> (PermissionDenied: no identity).</summary>
+    public void Fail(StatusCode code)
     {
         lock (_lock)
         {
-            _current = null;
+            _failure = code;
             Swap(new CancellationTokenSource());
         }
     }
 
+    /// <summary>Withdraws the identity: callers are denied (no identity) from now on.</summary>
+    public void Deny() => Fail(StatusCode.PermissionDenied);
+
     public ValueTask<WorkloadIdentity?> ResolveAsync(ServerCallContext context, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _calls);
         lock (_lock)
         {
-            return ValueTask.FromResult(_current);
+            return _failure switch
+            {
+                null => ValueTask.FromResult(_current),
+                StatusCode.PermissionDenied => ValueTask.FromResult<WorkloadIdentity?>(null),
+                var code => throw new RpcException(new Status(code.Value, "test failure")),
+            };
         }
     }
 
@@ -79,6 +97,9 @@ public sealed class StaticIdentityProvider : IWorkloadIdentityProvider, IDisposa
 
     public void Dispose() => _changed.Dispose();
 
+    /// <summary>A fresh P-256 JWT signing key.</summary>
+    public static JwtSigningKey NewJwtKey(string keyId) => new(keyId, ECDsa.Create(ECCurve.NamedCurves.nistP256));
+
     private void Swap(CancellationTokenSource next)
     {
         // Publish first, then fire: a woken stream must already see the new snapshot.
@@ -87,7 +108,4 @@ public sealed class StaticIdentityProvider : IWorkloadIdentityProvider, IDisposa
         previous.Cancel();
         previous.Dispose();
     }
-
-    /// <summary>A fresh P-256 JWT signing key.</summary>
-    public static JwtSigningKey NewJwtKey(string keyId) => new(keyId, ECDsa.Create(ECCurve.NamedCurves.nistP256));
 }
