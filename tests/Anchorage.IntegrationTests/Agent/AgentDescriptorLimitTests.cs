@@ -60,7 +60,7 @@ public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
             }
 
             // The agent holds what its descriptors allow and closes the rest at once.
-            await WaitUntilAsync(() => Task.FromResult(!IsRunning(pid) || flood.Any(ClosedByPeer)), TimeSpan.FromSeconds(30), "the agent closed none of the flood's connections");
+            await Eventually.TrueAsync(() => !IsRunning(pid) || flood.Any(ClosedByPeer), "the agent closing one of the flood's connections");
             Assert.True(IsRunning(pid), "the agent exited at its descriptor limit:\n" + domain.Logs);
             var outcomes = new List<string>();
             for (var i = 0; i < 3; i++)
@@ -83,10 +83,10 @@ public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
         }
 
         // Once the idle connections are gone the same caller is served again by the same process.
-        await WaitUntilAsync(
+        await Eventually.TrueAsync(
             async () => await OutcomeAsync(domain.WorkloadSocket, TimeSpan.FromSeconds(3)) == "served",
-            TimeSpan.FromSeconds(60),
-            "the agent did not serve the caller again after the flood ended:\n" + domain.Logs);
+            () => "the agent serving the caller again after the flood ended:\n" + domain.Logs,
+            TimeSpan.FromSeconds(60));
         Assert.Equal(pid, domain.AgentProcessId);
         Assert.True(IsRunning(pid));
     }
@@ -118,16 +118,6 @@ public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
         catch (OperationCanceledException)
         {
             return nameof(StatusCode.DeadlineExceeded);
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan within, string failure)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < within, failure);
-            await Task.Delay(100);
         }
     }
 
