@@ -15,6 +15,9 @@ public static class GateReasons
     /// <summary>Outbound: the target could not be reached; inbound: nothing listens on the forward address.</summary>
     public const string Unreachable = "unreachable";
 
+    /// <summary>The peer gate refused the tunnel stream (its policy or its local service); its own audit says why.</summary>
+    public const string PeerRefused = "peer-refused";
+
     /// <summary>Inbound: no local process listens on the forward address.</summary>
     public const string NoListener = "no-listener";
 

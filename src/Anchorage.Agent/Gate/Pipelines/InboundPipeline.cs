@@ -16,7 +16,7 @@ namespace Anchorage.Agent.Gate.Pipelines;
 /// attested, mTLS terminated with its SVID, the policy decided (From = the verified client,
 /// To = the local process, Port = the listener's port), the forward address dialed and its
 /// listener checked to still be the attested process (a rogue that bound the port in between gets
-/// nothing), then served.
+/// nothing), then served. A tunnel's streams each go through the same steps.
 /// </summary>
 internal sealed class InboundPipeline(PipelineParts parts)
 {
@@ -47,75 +47,29 @@ internal sealed class InboundPipeline(PipelineParts parts)
         }
 
         var svid = process.Svid;
-        var deny = process.Pending;
         var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         GateChannel? channel = null;
-        Socket? downstream = null;
         try
         {
             // 2. Terminate mTLS with that process's SVID; the client verified with the bundle of its own trust domain.
             timeout.CancelAfter(parts.Setup.HandshakeTimeout);
             var accepted = await parts.Transport.AcceptAsync(client, svid, process.Identity.Bundles, timeout.Token).ConfigureAwait(false);
+            if (accepted.Tunnel is { } tunnel)
+            {
+                // A tunnel: each of its streams is one connection, decided and audited on its own.
+                timeout.Dispose();
+                await parts.Tunnels.ServeAsync(tunnel, stream => HandleStreamAsync(stream, svid.Id, options, listenPort, dial, stop), stop).ConfigureAwait(false);
+                return;
+            }
+
             if (accepted.Channel is null)
             {
-                parts.Audit.Deny(deny, accepted.Reason!, accepted.Detail);
+                parts.Audit.Deny(process.Pending, accepted.Reason!, accepted.Detail);
                 return;
             }
 
             channel = accepted.Channel;
-            var peerId = channel.PeerId;
-            deny = deny with { PeerSpiffeId = peerId.ToString(), PeerTrustDomain = peerId.TrustDomain.Name, BundleSequence = parts.BundleSequence(peerId.TrustDomain) };
-
-            // 3. Policy: the verified client opens, the local process accepts.
-            var request = new PolicyRequest(peerId, NoSelectors, svid.Id, listenPort);
-            var decision = parts.Setup.Policy.Current.Decide(request);
-            if (!decision.Allowed)
-            {
-                parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.Policy, null);
-                return;
-            }
-
-            if (parts.Setup.BeforeForwardDial is { } seam)
-            {
-                await seam().ConfigureAwait(false);
-            }
-
-            try
-            {
-                downstream = await (dial ?? ConnectAsync)(forward, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException)
-            {
-                parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.Unreachable, e is SocketException s ? s.Message : "timed out");
-                return;
-            }
-
-            // 4. The process attested in step 1 must still own the forward address now that the
-            // connection sits in a listener's queue: one that took the port since gets no byte.
-            if (parts.Attribution.ForwardOwnerChange(process, forward) is { } change)
-            {
-                parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.ForwardOwnerChanged, change);
-                return;
-            }
-
-            var connection = new GateConnection
-            {
-                Id = id,
-                Direction = Direction,
-                Listener = options.Name,
-                Local = process.Take(),
-                LocalId = svid.Id,
-                PeerId = peerId,
-                PeerChain = channel.PeerChain,
-                HandshakeAt = channel.HandshakeAt,
-                Request = request,
-                Remote = remote ?? string.Empty,
-                StartTimestamp = started,
-            };
-
-            // The set-up deadline must not outlive the set-up (see OutboundPipeline).
-            timeout.Dispose();
-            await parts.Server.ServeAsync(connection, deny, decision, new SocketEnd(downstream), channel).ConfigureAwait(false);
+            await DecideAndServeAsync(id, started, remote, process, channel, options, listenPort, dial, timeout).ConfigureAwait(false);
         }
         finally
         {
@@ -124,9 +78,110 @@ internal sealed class InboundPipeline(PipelineParts parts)
             {
                 await channel.DisposeAsync().ConfigureAwait(false);
             }
-
-            downstream?.Dispose();
         }
+    }
+
+    // One stream of a tunnel: the local process attributed again (it may have changed since the
+    // tunnel's handshake), then decided and served like a direct connection.
+    private async Task HandleStreamAsync(Transport.Tunnels.TunnelInboundChannel stream, Anchorage.Spiffe.Ids.SpiffeId tunnelLocalId, GateInboundOptions options, int listenPort,
+        Func<IPEndPoint, CancellationToken, Task<Socket>>? dial, CancellationToken stop)
+    {
+        var id = parts.NextId();
+        var started = parts.Setup.TimeProvider.GetTimestamp();
+        var client = stream.Tunnel.Socket;
+        var remote = client.RemoteEndPoint?.ToString();
+        var pending = GateAudit.Pending(id, Direction, options.Name, remote);
+        using var process = await parts.Attribution.AttributeAsync(AttributionRequest.Listener(client, options.Forward.ToIPEndPoint()), pending, stop).ConfigureAwait(false);
+        if (process is null)
+        {
+            return;
+        }
+
+        if (process.Svid.Id != tunnelLocalId)
+        {
+            parts.Audit.Deny(process.Pending, GateReasons.PeerVerification, $"the tunnel was opened for {tunnelLocalId}, the forward address is now served by {process.Svid.Id}");
+            return;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        timeout.CancelAfter(parts.Setup.HandshakeTimeout);
+        await DecideAndServeAsync(id, started, remote, process, stream, options, listenPort, dial, timeout).ConfigureAwait(false);
+    }
+
+    // 3. and on: the policy decided for the verified peer, the forward address dialed, the connection served.
+    private async Task DecideAndServeAsync(
+        string id, long started, string? remote, AttributedProcess process, GateChannel channel, GateInboundOptions options, int listenPort,
+        Func<IPEndPoint, CancellationToken, Task<Socket>>? dial, CancellationTokenSource timeout)
+    {
+        var svid = process.Svid;
+        var forward = options.Forward.ToIPEndPoint();
+        var peerId = channel.PeerId;
+        var deny = process.Pending with { PeerSpiffeId = peerId.ToString(), PeerTrustDomain = peerId.TrustDomain.Name, BundleSequence = parts.BundleSequence(peerId.TrustDomain) };
+
+        // 3. Policy: the verified client opens, the local process accepts.
+        var request = new PolicyRequest(peerId, NoSelectors, svid.Id, listenPort);
+        var decision = parts.Setup.Policy.Current.Decide(request);
+        if (!decision.Allowed)
+        {
+            parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.Policy, null);
+            return;
+        }
+
+        if (parts.Setup.BeforeForwardDial is { } seam)
+        {
+            await seam().ConfigureAwait(false);
+        }
+
+        Socket downstream;
+        try
+        {
+            downstream = await (dial ?? ConnectAsync)(forward, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            if (channel is Transport.Tunnels.TunnelInboundChannel tunnelStream)
+            {
+                tunnelStream.RefusalStatus = 502;
+            }
+
+            parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.Unreachable, e is SocketException s ? s.Message : "timed out");
+            return;
+        }
+
+        using var dialed = downstream;
+
+        // 4. The process attested in step 1 must still own the forward address now that the
+        // connection sits in a listener's queue: one that took the port since gets no byte.
+        if (parts.Attribution.ForwardOwnerChange(process, forward) is { } change)
+        {
+            if (channel is Transport.Tunnels.TunnelInboundChannel refusedStream)
+            {
+                refusedStream.RefusalStatus = 502;
+            }
+
+            parts.Audit.Deny(deny with { Rule = decision.Rule, PolicyVersion = decision.PolicyVersion }, GateReasons.ForwardOwnerChanged, change);
+            return;
+        }
+
+        var connection = new GateConnection
+        {
+            Id = id,
+            Direction = Direction,
+            Listener = options.Name,
+            Local = process.Take(),
+            LocalId = svid.Id,
+            PeerId = peerId,
+            PeerChain = channel.PeerChain,
+            HandshakeAt = channel.HandshakeAt,
+            Request = request,
+            Remote = remote ?? string.Empty,
+            StartTimestamp = started,
+        };
+
+        // The set-up deadline must not outlive the set-up (see OutboundPipeline).
+        timeout.Dispose();
+        await channel.OpenAsync().ConfigureAwait(false);
+        await parts.Server.ServeAsync(connection, deny, decision, new SocketEnd(downstream), channel).ConfigureAwait(false);
     }
 
     private static async Task<Socket> ConnectAsync(IPEndPoint forward, CancellationToken cancellationToken)

@@ -12,10 +12,10 @@ namespace Anchorage.Agent.Gate.Transport;
 /// </summary>
 internal interface IGateTransport
 {
-    /// <summary>Outbound: reaches <paramref name="host"/>:<paramref name="port"/> presenting <paramref name="svid"/>; the peer must satisfy <paramref name="authorizer"/>.</summary>
+    /// <summary>Outbound: for the gate's connection <paramref name="connectionId"/>, reaches <paramref name="host"/>:<paramref name="port"/> presenting <paramref name="svid"/>; the peer must satisfy <paramref name="authorizer"/>.</summary>
     /// <returns>The channel, or <see cref="GateReasons.Unreachable"/> / <see cref="GateReasons.PeerVerification"/>.</returns>
     Task<TransportResult> DialAsync(
-        string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, CancellationToken cancellationToken);
+        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, CancellationToken cancellationToken);
 
     /// <summary>Inbound: authenticates the accepted <paramref name="client"/> presenting <paramref name="svid"/>.</summary>
     /// <returns>The channel, or <see cref="GateReasons.PeerVerification"/>.</returns>

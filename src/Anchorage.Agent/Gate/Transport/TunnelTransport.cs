@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Anchorage.Agent.Gate.Transport.Tunnels;
+using Anchorage.Spiffe.Authorization;
+using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Svids;
+
+namespace Anchorage.Agent.Gate.Transport;
+
+/// <summary>
+/// Outbound tunnels (docs/gate-transport.md): each application connection one extended CONNECT
+/// stream over a pooled mTLS HTTP/2 connection per (local SPIFFE ID, peer address). A peer that
+/// does not select <see cref="TunnelProtocol.Alpn"/> is dialed directly (<see cref="DirectTransport"/>)
+/// and remembered as direct for <see cref="DirectMemory"/>. Inbound connections are accepted by
+/// the direct transport, which hands a tunnel to the <see cref="TunnelServer"/>.
+/// </summary>
+internal sealed class TunnelTransport(DirectTransport direct, X509SvidVerifier verifier, TimeProvider time, TimeSpan idleTimeout, TimeSpan connectTimeout) : IGateTransport, IAsyncDisposable
+{
+    /// <summary>How long a peer found not to speak tunnels is dialed directly before it is asked again.</summary>
+    public static readonly TimeSpan DirectMemory = TimeSpan.FromMinutes(5);
+
+    private readonly ConcurrentDictionary<string, TunnelPool> _pools = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _directPeers = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    /// <summary>Tunnel pools held now (draining ones excluded).</summary>
+    public int Pools => _pools.Count;
+
+    public async Task<TransportResult> DialAsync(
+        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, CancellationToken cancellationToken)
+    {
+        var address = host + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (_directPeers.TryGetValue(address, out var until) && until > time.GetUtcNow())
+        {
+            return await direct.DialAsync(connectionId, host, port, svid, bundles, authorizer, cancellationToken).ConfigureAwait(false);
+        }
+
+        TunnelPool pool;
+        (TunnelClientConnection Tunnel, TunnelClientStream Stream)? opened;
+        try
+        {
+            do
+            {
+                // A pool retired by a rotation between finding and using it is replaced already: ask again.
+                pool = PoolFor(svid, address, host, port);
+                pool.UseBundles(bundles);
+                opened = await pool.OpenStreamAsync(connectionId, authorizer, cancellationToken).ConfigureAwait(false);
+            }
+            while (opened is null);
+        }
+        catch (NotATunnelPeerException)
+        {
+            _directPeers[address] = time.GetUtcNow() + DirectMemory;
+            return await direct.DialAsync(connectionId, host, port, svid, bundles, authorizer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TunnelHandshakeException or TunnelPeerRejectedException)
+        {
+            return TransportResult.Failed(GateReasons.PeerVerification, e.Message);
+        }
+        catch (TunnelRefusedException e)
+        {
+            return TransportResult.Failed(GateReasons.PeerRefused, e.Message);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
+        {
+            return TransportResult.Failed(GateReasons.Unreachable, e is OperationCanceledException ? "timed out" : e.Message);
+        }
+
+        var peer = opened.Value.Tunnel.Peer;
+        return TransportResult.Made(new TunnelOutboundChannel(opened.Value.Stream)
+        {
+            PeerId = peer.Id,
+            PeerChain = peer.Chain,
+            HandshakeAt = peer.HandshakeAt,
+        });
+    }
+
+    public Task<TransportResult> AcceptAsync(Socket client, X509Svid svid, BundleSet bundles, CancellationToken cancellationToken) =>
+        direct.AcceptAsync(client, svid, bundles, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var pool in _pools.Values)
+        {
+            await pool.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _pools.Clear();
+    }
+
+    // A rotated SVID (another certificate for the same ID) gets a new pool; the old one drains.
+    private TunnelPool PoolFor(X509Svid svid, string address, string host, int port)
+    {
+        var key = svid.Id + " " + address;
+        if (_pools.TryGetValue(key, out var pool) && ReferenceEquals(pool.Svid, svid))
+        {
+            return pool;
+        }
+
+        lock (_lock)
+        {
+            if (_pools.TryGetValue(key, out pool))
+            {
+                if (pool.Svid.Certificates[0].RawDataMemory.Span.SequenceEqual(svid.Certificates[0].RawDataMemory.Span))
+                {
+                    return pool;
+                }
+
+                pool.Retire();
+            }
+
+            pool = new TunnelPool(svid, host, port, verifier, time, idleTimeout, connectTimeout);
+            _pools[key] = pool;
+            return pool;
+        }
+    }
+}

@@ -1,0 +1,588 @@
+using System.Buffers.Binary;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Anchorage.Agent.Gate.Splicing;
+
+namespace Anchorage.Agent.Gate.Transport.Tunnels;
+
+/// <summary>
+/// One tunnel, client side: HTTP/2 (RFC 9113) with prior knowledge over an mTLS connection whose
+/// peer selected <see cref="TunnelProtocol.Alpn"/>, carrying extended CONNECT streams (RFC 8441).
+/// A small client of its own rather than SocketsHttpHandler, which cannot end the request side
+/// of an extended CONNECT stream (no END_STREAM until the whole stream closes), so the caller's
+/// half-close could not cross the tunnel (docs/gate-transport.md).
+/// One task reads frames; one task writes them in order from a queue, so the reader never waits
+/// on the socket's send side. DATA is queued only within the peer's windows, and each write waits
+/// until its frame is written, so the queue holds at most one DATA frame per stream.
+/// </summary>
+internal sealed class TunnelClientConnection : IAsyncDisposable
+{
+    /// <summary>SETTINGS_INITIAL_WINDOW_SIZE announced: what one stream may have buffered unread.</summary>
+    public const int StreamWindow = 256 * 1024;
+
+    /// <summary>The connection receive window; replenished as DATA arrives (the stream windows bound the memory).</summary>
+    private const int ConnectionWindow = 16 * 1024 * 1024;
+
+    private readonly SslStream _tls;
+    private readonly Socket _socket;
+    private readonly Channel<(byte[] Frame, TaskCompletionSource? Written)> _outgoing =
+        Channel.CreateUnbounded<(byte[], TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<int, TunnelClientStream> _streams = [];
+    private readonly TaskCompletionSource _settings = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _lock = new();
+    private TaskCompletionSource _windowChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _connectionSendWindow = 65535;
+    private int _peerInitialWindow = 65535;
+    private int _peerMaxStreams = TunnelProtocol.MaxStreamsPerTunnel;
+    private int _nextStreamId = 1;
+    private int _reserved;
+    private int _connectionUnacknowledged;
+    private bool _extendedConnect;
+    private Exception? _closed;
+    private Task _reader = Task.CompletedTask;
+    private Task _writer = Task.CompletedTask;
+
+    public TunnelClientConnection(SslStream tls, Socket socket, PeerSnapshot peer, TimeProvider time)
+    {
+        _tls = tls;
+        _socket = socket;
+        Peer = peer;
+        Time = time;
+        IdleSince = time.GetTimestamp();
+    }
+
+    public PeerSnapshot Peer { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>When the last stream ended (a timestamp of <see cref="Time"/>), for the idle timeout.</summary>
+    public long IdleSince { get; private set; }
+
+    /// <summary>Called when the last stream ended or the tunnel closed (the pool closes idle and drained tunnels).</summary>
+    public Action<TunnelClientConnection>? StreamsEnded { get; set; }
+
+    /// <summary>Streams open or being opened.</summary>
+    public int Streams
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _streams.Count + _reserved;
+            }
+        }
+    }
+
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _closed is not null;
+            }
+        }
+    }
+
+    /// <summary>Sends the preface and SETTINGS, then waits for the peer's SETTINGS, which must allow extended CONNECT.</summary>
+    /// <exception cref="IOException">The peer closed, or does not allow extended CONNECT.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = new byte[6 * 4];
+        WriteSetting(settings.AsSpan(0), Http2Frames.SettingsHeaderTableSize, 0);
+        WriteSetting(settings.AsSpan(6), Http2Frames.SettingsEnablePush, 0);
+        WriteSetting(settings.AsSpan(12), Http2Frames.SettingsInitialWindowSize, StreamWindow);
+        WriteSetting(settings.AsSpan(18), Http2Frames.SettingsMaxConcurrentStreams, 0);
+        Send([.. Http2Frames.Preface, .. Http2Frames.Frame(Http2Frames.Settings, 0, 0, settings)]);
+        Send(Http2Frames.WindowUpdateFrame(0, ConnectionWindow - 65535));
+        _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _reader = Task.Run(ReadLoopAsync, CancellationToken.None);
+        await _settings.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (!_extendedConnect)
+        {
+            Close(new IOException("the peer gate does not allow extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)"));
+            throw new IOException("the peer gate does not allow extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)");
+        }
+    }
+
+    /// <summary>Reserves a stream slot under the peer's SETTINGS_MAX_CONCURRENT_STREAMS; false when full or closed.</summary>
+    public bool TryReserve()
+    {
+        lock (_lock)
+        {
+            if (_closed is not null || _streams.Count + _reserved >= _peerMaxStreams)
+            {
+                return false;
+            }
+
+            _reserved++;
+            return true;
+        }
+    }
+
+    /// <summary>Gives back a slot <see cref="TryReserve"/> took.</summary>
+    public void Unreserve()
+    {
+        bool ended;
+        lock (_lock)
+        {
+            _reserved--;
+            ended = _streams.Count + _reserved == 0;
+        }
+
+        if (ended)
+        {
+            StreamsEnded?.Invoke(this);
+        }
+    }
+
+    /// <summary>Opens a reserved stream: HEADERS, then the response status (200: open).</summary>
+    /// <exception cref="TunnelRefusedException">The peer answered another status.</exception>
+    /// <exception cref="IOException">The tunnel or the stream failed.</exception>
+    public async Task<TunnelClientStream> OpenAsync(string authority, string connectionId, CancellationToken cancellationToken)
+    {
+        var block = Hpack.EncodeRequest(
+        [
+            (":method", "CONNECT"),
+            (":protocol", TunnelProtocol.ConnectProtocol),
+            (":scheme", "https"),
+            (":path", "/"),
+            (":authority", authority),
+            (TunnelProtocol.ConnectionIdHeader, connectionId),
+        ]);
+        if (block.Length > Http2Frames.MaxFrameSize)
+        {
+            lock (_lock)
+            {
+                _reserved--;
+            }
+
+            throw new IOException("the CONNECT headers do not fit one frame");
+        }
+
+        TunnelClientStream stream;
+        lock (_lock)
+        {
+            _reserved--;
+            if (_closed is not null)
+            {
+                throw new IOException(_closed.Message, _closed);
+            }
+
+            // Ids are taken and HEADERS queued under one lock: the peer sees ids in increasing order.
+            stream = new TunnelClientStream(this, _nextStreamId, _peerInitialWindow);
+            _nextStreamId += 2;
+            _streams[stream.Id] = stream;
+            _outgoing.Writer.TryWrite((Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders, stream.Id, block), null));
+        }
+
+        int status;
+        try
+        {
+            status = await stream.Status.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            stream.Reset();
+            throw;
+        }
+
+        if (status != 200)
+        {
+            stream.Reset();
+            throw new TunnelRefusedException(status);
+        }
+
+        return stream;
+    }
+
+    /// <summary>Queues a frame (control frames and END_STREAM: not waited for).</summary>
+    internal void Send(byte[] frame) => _outgoing.Writer.TryWrite((frame, null));
+
+    /// <summary>Queues a frame and waits until it is written.</summary>
+    internal Task SendAsync(byte[] frame)
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_outgoing.Writer.TryWrite((frame, written)))
+        {
+            written.TrySetException(new IOException("the tunnel is closed"));
+        }
+
+        return written.Task;
+    }
+
+    /// <summary>Waits until <paramref name="stream"/> may send at least one byte; takes up to <paramref name="wanted"/> from both windows.</summary>
+    internal async Task<int> ReserveAsync(TunnelClientStream stream, int wanted, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_lock)
+            {
+                if (_closed is not null)
+                {
+                    throw new IOException(_closed.Message, _closed);
+                }
+
+                if (stream.IsFailed)
+                {
+                    throw new IOException("the tunnel stream was reset");
+                }
+
+                var n = (int)Math.Min(Math.Min(wanted, Http2Frames.MaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
+                if (n > 0)
+                {
+                    stream.SendWindow -= n;
+                    _connectionSendWindow -= n;
+                    return n;
+                }
+
+                changed = _windowChanged.Task;
+            }
+
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    internal void Remove(TunnelClientStream stream)
+    {
+        bool ended;
+        lock (_lock)
+        {
+            if (!_streams.Remove(stream.Id))
+            {
+                return;
+            }
+
+            ended = _streams.Count + _reserved == 0;
+            if (ended)
+            {
+                IdleSince = Time.GetTimestamp();
+            }
+        }
+
+        WindowChanged();
+        if (ended)
+        {
+            StreamsEnded?.Invoke(this);
+        }
+    }
+
+    /// <summary>Closes the tunnel: GOAWAY, then the connection; open streams fail.</summary>
+    public void Close(Exception reason)
+    {
+        List<TunnelClientStream> streams;
+        lock (_lock)
+        {
+            if (_closed is not null)
+            {
+                return;
+            }
+
+            _closed = reason;
+            streams = [.. _streams.Values];
+            _outgoing.Writer.TryWrite((Http2Frames.GoAwayFrame(0, Http2Frames.ErrorNone), null));
+            _outgoing.Writer.TryComplete();
+        }
+
+        foreach (var stream in streams)
+        {
+            stream.Fail(reason);
+        }
+
+        WindowChanged();
+        StreamsEnded?.Invoke(this);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Close(new IOException("the tunnel was closed"));
+        try
+        {
+            // The writer sends GOAWAY and ends; then the socket closes, which ends the reader.
+            await _writer.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or IOException or ObjectDisposedException)
+        {
+            // A peer that does not read: closed below anyway.
+        }
+
+        SocketEnd.Abort(_socket);
+        await _reader.ConfigureAwait(false);
+        await _tls.DisposeAsync().ConfigureAwait(false);
+        _socket.Dispose();
+    }
+
+    private static void WriteSetting(Span<byte> destination, ushort id, int value)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(destination, id);
+        BinaryPrimitives.WriteInt32BigEndian(destination[2..], value);
+    }
+
+    private void WindowChanged()
+    {
+        TaskCompletionSource changed;
+        lock (_lock)
+        {
+            changed = _windowChanged;
+            _windowChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        try
+        {
+            await foreach (var (frame, written) in _outgoing.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                try
+                {
+                    await _tls.WriteAsync(frame).ConfigureAwait(false);
+                    written?.TrySetResult();
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
+                {
+                    written?.TrySetException(new IOException("the tunnel failed: " + e.Message, e));
+                    Close(new IOException("the tunnel failed: " + e.Message, e));
+                }
+            }
+        }
+        finally
+        {
+            // Frames queued after the close are failed, not lost silently.
+            while (_outgoing.Reader.TryRead(out var rest))
+            {
+                rest.Written?.TrySetException(new IOException("the tunnel is closed"));
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var header = new byte[Http2Frames.HeaderLength];
+        var payload = new byte[Http2Frames.MaxFrameSize];
+        var headerBlock = new List<byte>();
+        var blockStream = 0;
+        var blockEndStream = false;
+        Exception reason = new IOException("the peer gate closed the tunnel");
+        try
+        {
+            while (true)
+            {
+                await _tls.ReadExactlyAsync(header).ConfigureAwait(false);
+                var length = (header[0] << 16) | (header[1] << 8) | header[2];
+                var type = header[3];
+                var flags = header[4];
+                var streamId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & int.MaxValue;
+                if (length > Http2Frames.MaxFrameSize)
+                {
+                    throw new IOException($"the peer sent a frame of {length} bytes (limit {Http2Frames.MaxFrameSize})");
+                }
+
+                await _tls.ReadExactlyAsync(payload.AsMemory(0, length)).ConfigureAwait(false);
+                ReadOnlySpan<byte> body = payload.AsSpan(0, length);
+                if (blockStream != 0 && type != Http2Frames.Continuation)
+                {
+                    throw new IOException("the peer interrupted a header block");
+                }
+
+                switch (type)
+                {
+                    case Http2Frames.Data:
+                        OnData(streamId, flags, body);
+                        break;
+                    case Http2Frames.Headers:
+                        body = Unpad(flags, body);
+                        if ((flags & Http2Frames.Priority) != 0)
+                        {
+                            body = body[5..];
+                        }
+
+                        headerBlock.Clear();
+                        headerBlock.AddRange(body);
+                        blockEndStream = (flags & Http2Frames.EndStream) != 0;
+                        blockStream = streamId;
+                        if ((flags & Http2Frames.EndHeaders) != 0)
+                        {
+                            OnHeaders(blockStream, headerBlock, blockEndStream);
+                            blockStream = 0;
+                        }
+
+                        break;
+                    case Http2Frames.Continuation:
+                        if (streamId != blockStream || headerBlock.Count + body.Length > 64 * 1024)
+                        {
+                            throw new IOException("the peer sent a bad CONTINUATION");
+                        }
+
+                        headerBlock.AddRange(body);
+                        if ((flags & Http2Frames.EndHeaders) != 0)
+                        {
+                            OnHeaders(blockStream, headerBlock, blockEndStream);
+                            blockStream = 0;
+                        }
+
+                        break;
+                    case Http2Frames.RstStream:
+                        Find(streamId)?.Fail(new IOException("the peer gate reset the tunnel stream"));
+                        break;
+                    case Http2Frames.Settings:
+                        if ((flags & Http2Frames.Ack) == 0)
+                        {
+                            OnSettings(body);
+                            Send(Http2Frames.Frame(Http2Frames.Settings, Http2Frames.Ack, 0, []));
+                            _settings.TrySetResult();
+                        }
+
+                        break;
+                    case Http2Frames.Ping:
+                        if ((flags & Http2Frames.Ack) == 0)
+                        {
+                            Send(Http2Frames.Frame(Http2Frames.Ping, Http2Frames.Ack, 0, body));
+                        }
+
+                        break;
+                    case Http2Frames.GoAway:
+                        OnGoAway(body);
+                        break;
+                    case Http2Frames.WindowUpdate:
+                        OnWindowUpdate(streamId, BinaryPrimitives.ReadInt32BigEndian(body) & int.MaxValue);
+                        break;
+                    case Http2Frames.PushPromise:
+                        throw new IOException("the peer sent PUSH_PROMISE although push is disabled");
+                    default:
+                        break; // PRIORITY and unknown types are ignored (RFC 9113 §5.5)
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or FormatException or ArgumentOutOfRangeException or InvalidOperationException)
+        {
+            reason = e is EndOfStreamException ? reason : new IOException("the tunnel failed: " + e.Message, e);
+        }
+
+        _settings.TrySetException(reason);
+        Close(reason);
+    }
+
+    private static ReadOnlySpan<byte> Unpad(byte flags, ReadOnlySpan<byte> body)
+    {
+        if ((flags & Http2Frames.Padded) == 0)
+        {
+            return body;
+        }
+
+        var pad = body[0];
+        return pad >= body.Length ? throw new IOException("the peer sent bad padding") : body[1..^pad];
+    }
+
+    private TunnelClientStream? Find(int streamId)
+    {
+        lock (_lock)
+        {
+            return _streams.GetValueOrDefault(streamId);
+        }
+    }
+
+    private void OnData(int streamId, byte flags, ReadOnlySpan<byte> body)
+    {
+        // The connection window counts the whole frame; it is given back at once.
+        lock (_lock)
+        {
+            _connectionUnacknowledged += body.Length;
+            if (_connectionUnacknowledged >= ConnectionWindow / 2)
+            {
+                Send(Http2Frames.WindowUpdateFrame(0, _connectionUnacknowledged));
+                _connectionUnacknowledged = 0;
+            }
+        }
+
+        var stream = Find(streamId);
+        if (stream is not null && !stream.OnData(Unpad(flags, body), (flags & Http2Frames.EndStream) != 0))
+        {
+            stream.Fail(new IOException("the peer gate overran the stream window"));
+            Send(Http2Frames.RstStreamFrame(streamId, Http2Frames.ErrorFlowControl));
+        }
+    }
+
+    private void OnHeaders(int streamId, List<byte> block, bool endStream)
+    {
+        var stream = Find(streamId);
+        if (stream is null || stream.Status.IsCompleted)
+        {
+            return; // trailers, or a stream already gone: nothing the tunnel needs
+        }
+
+        stream.OnStatus(Hpack.DecodeStatus(block.ToArray()), endStream);
+    }
+
+    private void OnSettings(ReadOnlySpan<byte> body)
+    {
+        lock (_lock)
+        {
+            for (var i = 0; i + 6 <= body.Length; i += 6)
+            {
+                var id = BinaryPrimitives.ReadUInt16BigEndian(body[i..]);
+                var value = BinaryPrimitives.ReadUInt32BigEndian(body[(i + 2)..]);
+                switch (id)
+                {
+                    case Http2Frames.SettingsMaxConcurrentStreams:
+                        _peerMaxStreams = (int)Math.Min(value, int.MaxValue);
+                        break;
+                    case Http2Frames.SettingsInitialWindowSize:
+                        var delta = (int)value - _peerInitialWindow;
+                        _peerInitialWindow = (int)value;
+                        foreach (var stream in _streams.Values)
+                        {
+                            stream.SendWindow += delta;
+                        }
+
+                        break;
+                    case Http2Frames.SettingsEnableConnectProtocol:
+                        _extendedConnect = value == 1;
+                        break;
+                    default:
+                        break;
+                }
+            }
+        }
+
+        WindowChanged();
+    }
+
+    private void OnWindowUpdate(int streamId, int increment)
+    {
+        lock (_lock)
+        {
+            if (streamId == 0)
+            {
+                _connectionSendWindow += increment;
+            }
+            else if (_streams.TryGetValue(streamId, out var stream))
+            {
+                stream.SendWindow += increment;
+            }
+        }
+
+        WindowChanged();
+    }
+
+    // GOAWAY: no new streams; streams above the last id the peer processed fail, the others go on.
+    private void OnGoAway(ReadOnlySpan<byte> body)
+    {
+        var last = BinaryPrimitives.ReadInt32BigEndian(body) & int.MaxValue;
+        List<TunnelClientStream> refused;
+        lock (_lock)
+        {
+            _peerMaxStreams = 0;
+            refused = [.. _streams.Values.Where(s => s.Id > last)];
+        }
+
+        foreach (var stream in refused)
+        {
+            stream.Fail(new IOException("the peer gate is going away"));
+        }
+    }
+}

@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Anchorage.Agent.Gate.Transport.Tunnels;
+
+/// <summary>
+/// The inbound side of tunnels: Kestrel speaking HTTP/2 on tunnel connections the inbound
+/// listeners accepted and authenticated (the gate does the mTLS, with the same verification as
+/// the direct path; Kestrel never sees a socket). Each extended CONNECT stream with
+/// <c>:protocol</c> = <see cref="TunnelProtocol.ConnectProtocol"/> is handed to the callback the
+/// listener gave with its tunnel; anything else is answered 400. Kestrel enforces the per-tunnel
+/// stream limit (SETTINGS_MAX_CONCURRENT_STREAMS) and HTTP/2 flow control.
+/// </summary>
+internal sealed class TunnelServer : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly ListenerFactory _factory = new();
+    private readonly KestrelServer _kestrel;
+    private readonly Lazy<Task> _started;
+    private long _next;
+
+    /// <summary>Kestrel starts with the first tunnel.</summary>
+    public TunnelServer(ILoggerFactory loggerFactory)
+    {
+        var options = new KestrelServerOptions
+        {
+            AddServerHeader = false,
+            // The gate terminated TLS before Kestrel: the connection is https although Kestrel sees no TLS.
+            AllowAlternateSchemes = true,
+            ApplicationServices = new ServiceCollection().AddSingleton(loggerFactory).BuildServiceProvider(),
+        };
+        options.Limits.Http2.MaxStreamsPerConnection = TunnelProtocol.MaxStreamsPerTunnel;
+        options.Limits.MaxRequestBodySize = null;
+        options.Limits.MinRequestBodyDataRate = null;
+        options.Limits.MinResponseDataRate = null;
+        options.Limits.KeepAliveTimeout = TimeSpan.FromDays(1);
+        options.Listen(new IPEndPoint(IPAddress.Loopback, 0), listen => listen.Protocols = HttpProtocols.Http2);
+        _kestrel = new KestrelServer(Options.Create(options), _factory, loggerFactory);
+        _started = new Lazy<Task>(() => _kestrel.StartAsync(new Application(this), CancellationToken.None), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>Serves <paramref name="tunnel"/> until it closes or <paramref name="stop"/>; each stream goes to <paramref name="onStream"/>.</summary>
+    public async Task ServeAsync(TunnelConnection tunnel, Func<TunnelInboundChannel, Task> onStream, CancellationToken stop)
+    {
+        await _started.Value.ConfigureAwait(false);
+        var id = "t" + Interlocked.Increment(ref _next).ToString(CultureInfo.InvariantCulture);
+        var context = new TunnelConnectionContext(id, tunnel);
+        _sessions[id] = new Session(tunnel, onStream);
+        try
+        {
+            await using (stop.Register(() => context.Abort(new ConnectionAbortedException("the gate stops"))).ConfigureAwait(false))
+            {
+                await _factory.Connections.Writer.WriteAsync(context, stop).ConfigureAwait(false);
+                await context.Done.ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The gate stops before Kestrel took the tunnel.
+        }
+        finally
+        {
+            _sessions.TryRemove(id, out _);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _factory.Connections.Writer.TryComplete();
+        if (_started.IsValueCreated)
+        {
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _kestrel.StopAsync(grace.Token).ConfigureAwait(false);
+        }
+
+        _kestrel.Dispose();
+    }
+
+    private async Task ProcessAsync(IFeatureCollection features)
+    {
+        var response = features.Get<IHttpResponseFeature>()!;
+        var connect = features.Get<IHttpExtendedConnectFeature>();
+        if (connect is not { IsExtendedConnect: true } || connect.Protocol != TunnelProtocol.ConnectProtocol)
+        {
+            response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+
+        var connectionId = features.Get<IHttpConnectionFeature>()?.ConnectionId;
+        if (connectionId is null || !_sessions.TryGetValue(connectionId, out var session))
+        {
+            response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+            return;
+        }
+
+        var request = features.Get<IHttpRequestFeature>()!;
+        var sender = request.Headers[TunnelProtocol.ConnectionIdHeader].ToString();
+        var channel = new TunnelInboundChannel(features, session.Tunnel, sender.Length == 0 ? null : sender)
+        {
+            PeerId = session.Tunnel.PeerId,
+            PeerChain = session.Tunnel.PeerChain,
+            HandshakeAt = session.Tunnel.HandshakeAt,
+        };
+        try
+        {
+            await session.OnStream(channel).ConfigureAwait(false);
+        }
+        finally
+        {
+            await channel.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private sealed record Session(TunnelConnection Tunnel, Func<TunnelInboundChannel, Task> OnStream);
+
+    private sealed class Application(TunnelServer server) : IHttpApplication<IFeatureCollection>
+    {
+        public IFeatureCollection CreateContext(IFeatureCollection contextFeatures) => contextFeatures;
+
+        public Task ProcessRequestAsync(IFeatureCollection context) => server.ProcessAsync(context);
+
+        public void DisposeContext(IFeatureCollection context, Exception? exception)
+        {
+        }
+    }
+
+    private sealed class ListenerFactory : IConnectionListenerFactory
+    {
+        public Channel<ConnectionContext> Connections { get; } = Channel.CreateBounded<ConnectionContext>(64);
+
+        public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default) =>
+            new(new Listener(endpoint, Connections.Reader));
+    }
+
+    private sealed class Listener(EndPoint endpoint, ChannelReader<ConnectionContext> connections) : IConnectionListener
+    {
+        private readonly CancellationTokenSource _unbound = new();
+
+        public EndPoint EndPoint => endpoint;
+
+        public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _unbound.Token);
+            try
+            {
+                return await connections.ReadAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+            {
+                return null;
+            }
+        }
+
+        public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+        {
+            _unbound.Cancel();
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _unbound.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
