@@ -233,28 +233,81 @@ public sealed class GateTunnelTests
         // A caller that writes 64 MiB and never reads: its echo fills the windows of its stream only.
         var stalled = await GateClients.ConnectUnixAsync(pair.Socket);
         using var stop = new CancellationTokenSource();
+        long flooded = 0;
         var flood = Task.Run(async () =>
         {
             var chunk = new byte[64 * 1024];
             for (var i = 0; i < 1024; i++)
             {
                 await stalled.WriteAsync(chunk, stop.Token);
+                Interlocked.Add(ref flooded, chunk.Length);
             }
         });
         await TwoDomains.UntilAsync(() => pair.Outbound.Audit.Records.Any(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }), "the stalled stream allowed");
 
-        // Other streams of the same tunnel go on.
-        for (var i = 0; i < 4; i++)
+        // Every buffer on the stalled path is full (both gates' stream windows, the sockets): the flood stopped moving.
+        await UntilQuietAsync(() => Interlocked.Read(ref flooded), "the flood held back by flow control");
+        Assert.False(flood.IsCompleted, "the flood should be held back by flow control");
+
+        // Other streams of the same tunnel go on: each echoes 1 MiB (more than the stalled stream can
+        // hold of any connection window) byte-exactly, concurrently, within a deadline.
+        var payloads = Enumerable.Range(0, 4).Select(_ => RandomNumberGenerator.GetBytes(1024 * 1024)).ToArray();
+        var results = await Task.WhenAll(payloads.Select(async (payload, i) =>
         {
             await using var other = await GateClients.ConnectUnixAsync(pair.Socket);
-            Assert.Equal("ping" + i, await GateClients.EchoAsync(other, "ping" + i));
-        }
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var write = other.WriteAsync(payload, deadline.Token).AsTask();
+            var back = new byte[payload.Length];
+            var read = 0;
+            try
+            {
+                while (read < back.Length)
+                {
+                    var n = await other.ReadAsync(back.AsMemory(read), deadline.Token);
+                    Assert.True(n > 0, $"stream {i} closed after {read} of {back.Length} bytes");
+                    read += n;
+                }
 
-        Assert.False(flood.IsCompleted, "the flood should be held back by flow control");
+                await write;
+            }
+            catch (OperationCanceledException)
+            {
+                return $"stream {i} stalled behind the slow reader: {read} of {back.Length} bytes echoed in 20 s";
+            }
+
+            return payload.AsSpan().SequenceEqual(back) ? null : $"stream {i}: the echo differs";
+        }));
+        var failures = results.Where(r => r is not null).ToArray();
+        Assert.True(failures.Length == 0, string.Join("; ", failures));
+
+        Assert.False(flood.IsCompleted, "the flood should still be held back by flow control");
         Assert.Single(pair.Inbound.Audit.Records.Where(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }).Select(r => r.Remote).Distinct());
         await stop.CancelAsync();
         await stalled.DisposeAsync();
         await Assert.ThrowsAnyAsync<Exception>(() => flood);
+    }
+
+    /// <summary>Waits (60 s bound) until <paramref name="progress"/> has not changed for a second.</summary>
+    private static async Task UntilQuietAsync(Func<long> progress, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var last = progress();
+        var since = DateTime.UtcNow;
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            var now = progress();
+            if (now != last)
+            {
+                (last, since) = (now, DateTime.UtcNow);
+            }
+            else if (DateTime.UtcNow - since >= TimeSpan.FromSeconds(1))
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("timed out waiting for " + what);
     }
 
     [Fact]

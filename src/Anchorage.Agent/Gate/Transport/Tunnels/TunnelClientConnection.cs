@@ -19,9 +19,13 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 internal sealed class TunnelClientConnection : IAsyncDisposable
 {
     /// <summary>SETTINGS_INITIAL_WINDOW_SIZE announced: what one stream may have buffered unread.</summary>
-    public const int StreamWindow = 256 * 1024;
+    public const int StreamWindow = TunnelProtocol.StreamWindow;
 
-    /// <summary>The connection receive window; replenished as DATA arrives (the stream windows bound the memory).</summary>
+    /// <summary>
+    /// The connection receive window; its credit is given back as DATA arrives, before any stream
+    /// reads it (each stream buffers up to <see cref="StreamWindow"/>, which bounds the memory), so
+    /// a stream nobody reads never holds connection credit.
+    /// </summary>
     private const int ConnectionWindow = 16 * 1024 * 1024;
 
     private readonly SslStream _tls;

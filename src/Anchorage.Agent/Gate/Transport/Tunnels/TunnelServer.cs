@@ -19,7 +19,8 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 /// the direct path; Kestrel never sees a socket). Each extended CONNECT stream with
 /// <c>:protocol</c> = <see cref="TunnelProtocol.ConnectProtocol"/> is handed to the callback the
 /// listener gave with its tunnel; anything else is answered 400. Kestrel enforces the per-tunnel
-/// stream limit (SETTINGS_MAX_CONCURRENT_STREAMS) and HTTP/2 flow control.
+/// stream limit (SETTINGS_MAX_CONCURRENT_STREAMS) and HTTP/2 flow control, with windows sized so
+/// that a stream whose reader stalls holds back only itself (<see cref="TunnelProtocol.InboundConnectionWindow"/>).
 /// </summary>
 internal sealed class TunnelServer : IAsyncDisposable
 {
@@ -40,6 +41,11 @@ internal sealed class TunnelServer : IAsyncDisposable
             ApplicationServices = new ServiceCollection().AddSingleton(loggerFactory).BuildServiceProvider(),
         };
         options.Limits.Http2.MaxStreamsPerConnection = TunnelProtocol.MaxStreamsPerTunnel;
+
+        // Per-stream windows hold back a slow reader; the connection window is sized so that no
+        // number of stalled streams can close it (TunnelProtocol.InboundConnectionWindow).
+        options.Limits.Http2.InitialStreamWindowSize = TunnelProtocol.StreamWindow;
+        options.Limits.Http2.InitialConnectionWindowSize = TunnelProtocol.InboundConnectionWindow;
         options.Limits.MaxRequestBodySize = null;
         options.Limits.MinRequestBodyDataRate = null;
         options.Limits.MinResponseDataRate = null;
