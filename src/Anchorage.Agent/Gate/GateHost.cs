@@ -155,7 +155,8 @@ public sealed class GateHost : IAsyncDisposable
         // direct mTLS); outbound ones offer them with gate.tunnels.
         var direct = new DirectTransport(verifier, setup.TimeProvider, acceptTunnels: true);
         // Pools are made on first use: a gate whose listeners never tunnel holds none.
-        var transport = new TunnelTransport(direct, verifier, setup.TimeProvider, options.TunnelIdleTimeout, setup.HandshakeTimeout);
+        var agentSvid = setup.AgentSvid ?? (static () => null);
+        var transport = new TunnelTransport(direct, verifier, setup.TimeProvider, options.TunnelIdleTimeout, setup.HandshakeTimeout, agentSvid);
         var tunnels = new TunnelServer(setup.LoggerFactory);
         var parts = new PipelineParts
         {
@@ -163,6 +164,7 @@ public sealed class GateHost : IAsyncDisposable
             Audit = audit,
             Attribution = new ConnectionAttribution(new SocketAttributor(setup.Attribution), setup.Attestor, setup.Cache, audit, setup.HandshakeTimeout),
             Transport = direct,
+            Verifier = verifier,
             TunnelTransport = transport,
             TunnelsByDefault = options.Tunnels,
             Tunnels = tunnels,

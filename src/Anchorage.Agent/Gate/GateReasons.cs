@@ -51,6 +51,12 @@ public static class GateReasons
     /// <summary>A live connection closed because the local process lost its identity (entry removed).</summary>
     public const string IdentityRemoved = "identity-removed";
 
+    /// <summary>
+    /// Inbound tunnel: the sending agent's provenance hello did not verify, or a stream's origin
+    /// statement was missing, unverifiable, bound to another tunnel, stale or replayed.
+    /// </summary>
+    public const string Provenance = "provenance";
+
     /// <summary>A live connection closed because the gate stopped.</summary>
     public const string GateStopped = "gate-stopped";
 }

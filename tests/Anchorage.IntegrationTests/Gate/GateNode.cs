@@ -95,6 +95,7 @@ internal sealed class GateNode : IAsyncDisposable
                 Policy = policy,
                 Audit = summarizer ?? sink,
                 BeforeForwardDial = beforeForwardDial,
+                AgentSvid = () => agent.Agent.Session.Svid,
                 LoggerFactory = Environment.GetEnvironmentVariable("ANCHORAGE_TEST_GATE_LOG") is null
                     ? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance
                     : Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Trace)),

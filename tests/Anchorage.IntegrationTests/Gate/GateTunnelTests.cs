@@ -434,61 +434,6 @@ public sealed class GateTunnelTests
         node.Audit.Records.Count(r => r.Kind == AuditKinds.ConnectionClosed && r.Direction == direction);
 
     /// <summary>A payments gate (inbound "api" forwarding to the app) and an acme gate with tunnels (outbound "payments" to it), both allowing web to api.</summary>
-    private sealed class GatePair : IAsyncDisposable
-    {
-        private GatePair(GateNode inbound, GateNode outbound, string socket, int inboundPort)
-        {
-            InboundPort = inboundPort;
-            Inbound = inbound;
-            Outbound = outbound;
-            Socket = socket;
-        }
-
-        public GateNode Inbound { get; }
-
-        public GateNode Outbound { get; }
-
-        public string Socket { get; }
-
-        public int InboundPort { get; }
-
-        public static async Task<GatePair> StartAsync(TwoDomains domains, int appPort)
-        {
-            var inbound = await GateNode.StartAsync(
-                domains,
-                PaymentsTd,
-                [new GateEntry("/api", [Uid, "unix:path:" + GateClients.OwnExe], AcmeTd)],
-                _ => new GateOptions { Inbound = [new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", appPort) }] },
-                new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api))));
-            try
-            {
-                var port = ((IPEndPoint)inbound.Gate.Endpoints["api"]).Port;
-                string socket = null!;
-                var outbound = await GateNode.StartAsync(
-                    domains,
-                    AcmeTd,
-                    [new GateEntry("/web", [Uid, "unix:path:" + GateClients.OwnExe], PaymentsTd)],
-                    dir => new GateOptions
-                    {
-                        Tunnels = true,
-                        Outbound = [new GateOutboundOptions { Name = "payments", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(dir, "payments")), Target = new HostPort("127.0.0.1", port), Peer = Api }],
-                    },
-                    new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api))));
-                return new GatePair(inbound, outbound, socket, port);
-            }
-            catch
-            {
-                await inbound.DisposeAsync();
-                throw;
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Outbound.DisposeAsync();
-            await Inbound.DisposeAsync();
-        }
-    }
 }
 
 /// <summary>A plain TCP service that reads until the caller's end of stream, then sends everything back and closes.</summary>

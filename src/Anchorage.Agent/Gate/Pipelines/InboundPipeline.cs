@@ -1,12 +1,15 @@
 using System.Collections.Frozen;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate.Attribution;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Gate.Internal;
+using Anchorage.Agent.Gate.Provenance;
 using Anchorage.Agent.Gate.Splicing;
 using Anchorage.Agent.Gate.Transport;
+using Anchorage.Agent.Gate.Transport.Tunnels;
 using Anchorage.Policy;
 
 namespace Anchorage.Agent.Gate.Pipelines;
@@ -58,7 +61,11 @@ internal sealed class InboundPipeline(PipelineParts parts)
             {
                 // A tunnel: each of its streams is one connection, decided and audited on its own.
                 timeout.Dispose();
-                await parts.Tunnels.ServeAsync(tunnel, stream => HandleStreamAsync(stream, svid.Id, options, listenPort, dial, stop), stop).ConfigureAwait(false);
+                await parts.Tunnels.ServeAsync(
+                    tunnel,
+                    stream => HandleStreamAsync(stream, svid.Id, options, listenPort, dial, stop),
+                    agentChain => AcceptProvenance(agentChain, tunnel, svid.Leaf, process),
+                    stop).ConfigureAwait(false);
                 return;
             }
 
@@ -103,20 +110,75 @@ internal sealed class InboundPipeline(PipelineParts parts)
             return;
         }
 
+        // A tunnel that negotiated provenance: each stream's origin statement must verify.
+        VerifiedOrigin? origin = null;
+        if (stream.Provenance is { } provenance)
+        {
+            try
+            {
+                origin = provenance.Verify(stream.OriginStatement, stream.SenderConnectionId);
+            }
+            catch (ProvenanceException e)
+            {
+                var peerId = stream.PeerId;
+                parts.Audit.Deny(
+                    process.Pending with
+                    {
+                        PeerSpiffeId = peerId.ToString(),
+                        PeerTrustDomain = peerId.TrustDomain.Name,
+                        PeerConnectionId = stream.SenderConnectionId,
+                        OriginAgent = provenance.AgentId.ToString(),
+                    },
+                    GateReasons.Provenance,
+                    e.Message);
+                return;
+            }
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         timeout.CancelAfter(parts.Setup.HandshakeTimeout);
-        await DecideAndServeAsync(id, started, remote, process, stream, options, listenPort, dial, timeout).ConfigureAwait(false);
+        await DecideAndServeAsync(id, started, remote, process, stream, options, listenPort, dial, timeout, origin).ConfigureAwait(false);
+    }
+
+    // A tunnel's provenance hello: the sending agent verified with the bundle of its trust domain
+    // (the one the tunnel's client is of); a refusal is audited and closes the tunnel.
+    private ProvenanceSession AcceptProvenance(IReadOnlyList<X509Certificate2> agentChain, TunnelConnection tunnel, X509Certificate2 localLeaf, AttributedProcess process)
+    {
+        try
+        {
+            return ProvenanceSession.Accept(agentChain, tunnel.PeerId, tunnel.PeerChain[0], localLeaf, process.Identity.Bundles, parts.Verifier, parts.Setup.TimeProvider);
+        }
+        catch (ProvenanceException e)
+        {
+            parts.Audit.Deny(
+                process.Pending with
+                {
+                    PeerSpiffeId = tunnel.PeerId.ToString(),
+                    PeerTrustDomain = tunnel.PeerId.TrustDomain.Name,
+                },
+                GateReasons.Provenance,
+                "provenance hello: " + e.Message);
+            throw;
+        }
     }
 
     // 3. and on: the policy decided for the verified peer, the forward address dialed, the connection served.
     private async Task DecideAndServeAsync(
         string id, long started, string? remote, AttributedProcess process, GateChannel channel, GateInboundOptions options, int listenPort,
-        Func<IPEndPoint, CancellationToken, Task<Socket>>? dial, CancellationTokenSource timeout)
+        Func<IPEndPoint, CancellationToken, Task<Socket>>? dial, CancellationTokenSource timeout, VerifiedOrigin? origin = null)
     {
         var svid = process.Svid;
         var forward = options.Forward.ToIPEndPoint();
         var peerId = channel.PeerId;
-        var deny = process.Pending with { PeerSpiffeId = peerId.ToString(), PeerTrustDomain = peerId.TrustDomain.Name, BundleSequence = parts.BundleSequence(peerId.TrustDomain) };
+        var deny = process.Pending with
+        {
+            PeerSpiffeId = peerId.ToString(),
+            PeerTrustDomain = peerId.TrustDomain.Name,
+            BundleSequence = parts.BundleSequence(peerId.TrustDomain),
+            PeerConnectionId = (channel as Transport.Tunnels.TunnelInboundChannel)?.SenderConnectionId,
+            Origin = origin?.Process,
+            OriginAgent = origin?.AgentId,
+        };
 
         // 3. Policy: the verified client opens, the local process accepts.
         var request = new PolicyRequest(peerId, NoSelectors, svid.Id, listenPort);

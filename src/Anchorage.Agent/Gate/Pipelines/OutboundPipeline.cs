@@ -66,7 +66,7 @@ internal sealed class OutboundPipeline(PipelineParts parts)
             timeout.CancelAfter(parts.Setup.HandshakeTimeout);
             var transport = options.Tunnels ?? parts.TunnelsByDefault ? parts.TunnelTransport : parts.Transport;
             dialed = await transport.DialAsync(
-                id, options.Target.Host, options.Target.Port, svid, process.Identity.Bundles, authorizer, timeout.Token).ConfigureAwait(false);
+                id, options.Target.Host, options.Target.Port, svid, process.Identity.Bundles, authorizer, process.Local.Audit, timeout.Token).ConfigureAwait(false);
         }
 
         if (dialed.Channel is not { } channel)

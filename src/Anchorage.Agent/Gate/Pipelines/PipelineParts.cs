@@ -18,6 +18,9 @@ internal sealed class PipelineParts
     /// <summary>Direct mTLS; inbound, it hands tunnels to <see cref="Tunnels"/>.</summary>
     public required IGateTransport Transport { get; init; }
 
+    /// <summary>The gate's X.509-SVID verifier (the sending agent's chain of a tunnel's provenance hello).</summary>
+    public required Anchorage.Spiffe.Svids.X509SvidVerifier Verifier { get; init; }
+
     /// <summary>Outbound tunnels, for listeners with <c>tunnels</c> (falls back to direct per peer).</summary>
     public required IGateTransport TunnelTransport { get; init; }
 

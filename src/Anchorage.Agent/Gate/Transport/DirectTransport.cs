@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Gate.Transport.Tunnels;
+using Anchorage.Hosting.Audit;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
@@ -15,7 +16,7 @@ namespace Anchorage.Agent.Gate.Transport;
 internal sealed class DirectTransport(X509SvidVerifier verifier, TimeProvider time, bool acceptTunnels = false) : IGateTransport
 {
     public async Task<TransportResult> DialAsync(
-        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, CancellationToken cancellationToken)
+        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, AuditProcess caller, CancellationToken cancellationToken)
     {
         var check = new PeerCheck(verifier, bundles, authorizer);
         var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using Anchorage.Agent.Gate.Provenance;
 using Anchorage.Agent.Gate.Transport.Tunnels;
+using Anchorage.Hosting.Audit;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
@@ -14,7 +17,9 @@ namespace Anchorage.Agent.Gate.Transport;
 /// and remembered as direct for <see cref="DirectMemory"/>. Inbound connections are accepted by
 /// the direct transport, which hands a tunnel to the <see cref="TunnelServer"/>.
 /// </summary>
-internal sealed class TunnelTransport(DirectTransport direct, X509SvidVerifier verifier, TimeProvider time, TimeSpan idleTimeout, TimeSpan connectTimeout) : IGateTransport, IAsyncDisposable
+/// <remarks>The agent's own SVID (<c>agentSvid</c>), when P-256, signs each stream's origin statement (docs/gate-transport.md).</remarks>
+internal sealed class TunnelTransport(
+    DirectTransport direct, X509SvidVerifier verifier, TimeProvider time, TimeSpan idleTimeout, TimeSpan connectTimeout, Func<X509Svid?> agentSvid) : IGateTransport, IAsyncDisposable
 {
     /// <summary>How long a peer found not to speak tunnels is dialed directly before it is asked again.</summary>
     public static readonly TimeSpan DirectMemory = TimeSpan.FromMinutes(5);
@@ -27,12 +32,12 @@ internal sealed class TunnelTransport(DirectTransport direct, X509SvidVerifier v
     public int Pools => _pools.Count;
 
     public async Task<TransportResult> DialAsync(
-        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, CancellationToken cancellationToken)
+        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, AuditProcess caller, CancellationToken cancellationToken)
     {
         var address = host + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (_directPeers.TryGetValue(address, out var until) && until > time.GetUtcNow())
         {
-            return await direct.DialAsync(connectionId, host, port, svid, bundles, authorizer, cancellationToken).ConfigureAwait(false);
+            return await direct.DialAsync(connectionId, host, port, svid, bundles, authorizer, caller, cancellationToken).ConfigureAwait(false);
         }
 
         TunnelPool pool;
@@ -44,14 +49,14 @@ internal sealed class TunnelTransport(DirectTransport direct, X509SvidVerifier v
                 // A pool retired by a rotation between finding and using it is replaced already: ask again.
                 pool = PoolFor(svid, address, host, port);
                 pool.UseBundles(bundles);
-                opened = await pool.OpenStreamAsync(connectionId, authorizer, cancellationToken).ConfigureAwait(false);
+                opened = await pool.OpenStreamAsync(connectionId, authorizer, (agent, binding) => Sign(connectionId, svid, caller, agent, binding), cancellationToken).ConfigureAwait(false);
             }
             while (opened is null);
         }
         catch (NotATunnelPeerException)
         {
             _directPeers[address] = time.GetUtcNow() + DirectMemory;
-            return await direct.DialAsync(connectionId, host, port, svid, bundles, authorizer, cancellationToken).ConfigureAwait(false);
+            return await direct.DialAsync(connectionId, host, port, svid, bundles, authorizer, caller, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is TunnelHandshakeException or TunnelPeerRejectedException)
         {
@@ -88,6 +93,27 @@ internal sealed class TunnelTransport(DirectTransport direct, X509SvidVerifier v
         _pools.Clear();
     }
 
+    // The agent SVIDs that can sign (ES256 needs a P-256 key); another leaves tunnels without provenance.
+    private static X509Svid? Signer(X509Svid? agent) => agent is { PrivateKey: ECDsa { KeySize: 256 } } ? agent : null;
+
+    private string Sign(string connectionId, X509Svid svid, AuditProcess caller, X509Svid agent, TunnelBinding binding) =>
+        OriginStatement.Sign(
+            new OriginClaims
+            {
+                ConnectionId = connectionId,
+                AgentId = agent.Id.ToString(),
+                Subject = svid.Id.ToString(),
+                Pid = caller.Pid,
+                Exe = caller.Exe,
+                Sha256 = caller.Sha256,
+                Uid = caller.Uid,
+                Gid = caller.Gid,
+                StartTime = caller.StartTime,
+                IssuedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
+                Binding = binding,
+            },
+            (ECDsa)agent.PrivateKey);
+
     // A rotated SVID (another certificate for the same ID) gets a new pool; the old one drains.
     private TunnelPool PoolFor(X509Svid svid, string address, string host, int port)
     {
@@ -109,7 +135,7 @@ internal sealed class TunnelTransport(DirectTransport direct, X509SvidVerifier v
                 pool.Retire();
             }
 
-            pool = new TunnelPool(svid, host, port, verifier, time, idleTimeout, connectTimeout);
+            pool = new TunnelPool(svid, host, port, verifier, time, idleTimeout, connectTimeout, () => Signer(agentSvid()));
             _pools[key] = pool;
             return pool;
         }

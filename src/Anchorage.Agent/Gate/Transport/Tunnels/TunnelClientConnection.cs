@@ -2,7 +2,10 @@ using System.Buffers.Binary;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using System.Security.Cryptography.X509Certificates;
+using Anchorage.Agent.Gate.Provenance;
 using Anchorage.Agent.Gate.Splicing;
+using Anchorage.Spiffe.Svids;
 
 namespace Anchorage.Agent.Gate.Transport.Tunnels;
 
@@ -141,19 +144,88 @@ internal sealed class TunnelClientConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Opens a reserved stream: HEADERS, then the response status (200: open).</summary>
+    /// <summary>The agent SVID the provenance hello offered, whatever the peer answered; null: no hello.</summary>
+    public X509Svid? HelloAgent { get; private set; }
+
+    /// <summary>The agent SVID whose chain the provenance hello sent (its key signs this tunnel's statements); null: no provenance.</summary>
+    public X509Svid? AgentSvid { get; private set; }
+
+    /// <summary>What this tunnel's origin statements are bound to; null when the tunnel carries no provenance.</summary>
+    public TunnelBinding? Binding { get; private set; }
+
+    /// <summary>
+    /// The provenance hello: the first stream, <c>:protocol</c> <see cref="TunnelProtocol.HelloProtocol"/>,
+    /// carrying <paramref name="agent"/>'s chain; the peer answers 200 with the tunnel's nonce as the
+    /// body. A peer that answers 400 (it does not know the hello) leaves the tunnel without provenance.
+    /// </summary>
+    /// <exception cref="TunnelRefusedException">The peer refused the agent (any other status).</exception>
+    /// <exception cref="IOException">The tunnel failed, or the nonce is malformed.</exception>
+    public async Task HelloAsync(string authority, X509Svid agent, X509Certificate2 localLeaf, CancellationToken cancellationToken)
+    {
+        HelloAgent = agent;
+        if (!TryReserve())
+        {
+            throw new IOException("the tunnel has no room for the provenance hello");
+        }
+
+        var chain = string.Join(',', agent.Certificates.Select(c => Convert.ToBase64String(c.RawData)));
+        TunnelClientStream hello;
+        try
+        {
+            hello = await OpenAsync(TunnelProtocol.HelloProtocol, authority, [(TunnelProtocol.AgentChainHeader, chain)], sends: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TunnelRefusedException e) when (e.Status == 400)
+        {
+            return;
+        }
+
+        await using (hello.ConfigureAwait(false))
+        {
+            var nonce = new byte[128];
+            var read = 0;
+            int n;
+            while ((n = await hello.ReadAsync(nonce.AsMemory(read), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                read += n;
+                if (read == nonce.Length)
+                {
+                    throw new IOException("the provenance hello's nonce is too long");
+                }
+            }
+
+            var text = System.Text.Encoding.ASCII.GetString(nonce, 0, read);
+            if (!System.Buffers.Text.Base64Url.IsValid(text, out var length) || length != TunnelBinding.NonceBytes)
+            {
+                throw new IOException("the provenance hello's nonce is not 32 bytes of base64url");
+            }
+
+            AgentSvid = agent;
+            Binding = new TunnelBinding(TunnelBinding.LeafHash(localLeaf), TunnelBinding.LeafHash(Peer.Chain[0]), text);
+        }
+    }
+
+    /// <summary>Opens a reserved stream: HEADERS (with the stream's origin statement when <c>origin</c> is given), then the response status (200: open).</summary>
     /// <exception cref="TunnelRefusedException">The peer answered another status.</exception>
     /// <exception cref="IOException">The tunnel or the stream failed.</exception>
-    public async Task<TunnelClientStream> OpenAsync(string authority, string connectionId, CancellationToken cancellationToken)
+    public Task<TunnelClientStream> OpenAsync(string authority, string connectionId, string? origin, CancellationToken cancellationToken) =>
+        OpenAsync(
+            TunnelProtocol.ConnectProtocol,
+            authority,
+            origin is null ? [(TunnelProtocol.ConnectionIdHeader, connectionId)] : [(TunnelProtocol.ConnectionIdHeader, connectionId), (TunnelProtocol.OriginHeader, origin)],
+            sends: true,
+            cancellationToken);
+
+    // sends false: the request ends right after its HEADERS (the hello sends no body).
+    private async Task<TunnelClientStream> OpenAsync(string protocol, string authority, (string Name, string Value)[] fields, bool sends, CancellationToken cancellationToken)
     {
         var block = Hpack.EncodeRequest(
         [
             (":method", "CONNECT"),
-            (":protocol", TunnelProtocol.ConnectProtocol),
+            (":protocol", protocol),
             (":scheme", "https"),
             (":path", "/"),
             (":authority", authority),
-            (TunnelProtocol.ConnectionIdHeader, connectionId),
+            .. fields,
         ]);
         if (block.Length > Http2Frames.MaxFrameSize)
         {
@@ -179,6 +251,12 @@ internal sealed class TunnelClientConnection : IAsyncDisposable
             _nextStreamId += 2;
             _streams[stream.Id] = stream;
             _outgoing.Writer.TryWrite((Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders, stream.Id, block), null));
+            if (!sends)
+            {
+                // The request ends at once (an empty DATA with END_STREAM right behind the HEADERS).
+                stream.EndedAtOpen();
+                _outgoing.Writer.TryWrite((Http2Frames.Frame(Http2Frames.Data, Http2Frames.EndStream, stream.Id, []), null));
+            }
         }
 
         int status;

@@ -165,6 +165,15 @@ internal sealed class TunnelClientStream : Stream
         EndIfClosed();
     }
 
+    /// <summary>The HEADERS that opened the stream carried END_STREAM: nothing is sent on it.</summary>
+    internal void EndedAtOpen()
+    {
+        lock (_lock)
+        {
+            _localEnded = true;
+        }
+    }
+
     /// <summary>RST_STREAM (CANCEL): this stream is closed both ways; the tunnel stays.</summary>
     public void Reset()
     {

@@ -26,6 +26,12 @@ internal sealed class TunnelInboundChannel : GateChannel
     /// <summary>The sending gate's id of this connection (<see cref="TunnelProtocol.ConnectionIdHeader"/>), if it sent one.</summary>
     public string? SenderConnectionId { get; }
 
+    /// <summary>The tunnel's provenance (its hello verified the sending agent); null: the tunnel carries none.</summary>
+    public Provenance.ProvenanceSession? Provenance { get; init; }
+
+    /// <summary>The stream's origin statement (<see cref="TunnelProtocol.OriginHeader"/>), if it sent one.</summary>
+    public string? OriginStatement { get; init; }
+
     /// <summary>The status a refused stream is answered with.</summary>
     public int RefusalStatus { get; set; } = StatusCodes.Status403Forbidden;
 

@@ -19,6 +19,7 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 /// </summary>
 internal sealed class TunnelPool : IAsyncDisposable
 {
+    private readonly Func<X509Svid?> _agentSvid;
     private readonly X509SvidVerifier _verifier;
     private readonly TimeProvider _time;
     private readonly TimeSpan _idleTimeout;
@@ -32,8 +33,10 @@ internal sealed class TunnelPool : IAsyncDisposable
     private BundleSet _bundles = BundleSet.Empty;
     private bool _retired;
 
-    public TunnelPool(X509Svid svid, string host, int port, X509SvidVerifier verifier, TimeProvider time, TimeSpan idleTimeout, TimeSpan connectTimeout)
+    /// <summary>A pool; <c>agentSvid</c> gives the agent's own SVID now (null: tunnels opened from now carry no provenance).</summary>
+    public TunnelPool(X509Svid svid, string host, int port, X509SvidVerifier verifier, TimeProvider time, TimeSpan idleTimeout, TimeSpan connectTimeout, Func<X509Svid?> agentSvid)
     {
+        _agentSvid = agentSvid;
         Svid = svid;
         _host = host;
         _port = port;
@@ -73,7 +76,9 @@ internal sealed class TunnelPool : IAsyncDisposable
     /// <exception cref="TunnelRefusedException">The peer refused the stream.</exception>
     /// <exception cref="IOException">The tunnel failed.</exception>
     /// <exception cref="SocketException">The peer could not be reached.</exception>
-    public async Task<(TunnelClientConnection Tunnel, TunnelClientStream Stream)?> OpenStreamAsync(string connectionId, Authorizer authorizer, CancellationToken cancellationToken)
+    /// <remarks><c>statement</c> signs the stream's origin statement for a tunnel that carries provenance (given the tunnel's agent SVID and binding).</remarks>
+    public async Task<(TunnelClientConnection Tunnel, TunnelClientStream Stream)?> OpenStreamAsync(
+        string connectionId, Authorizer authorizer, Func<X509Svid, Provenance.TunnelBinding, string> statement, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -86,8 +91,11 @@ internal sealed class TunnelPool : IAsyncDisposable
                     return null;
                 }
 
+                // A tunnel whose hello sent another agent SVID than today's (rotated, or provenance
+                // started or stopped) takes no new stream; it closes when idle.
+                var agent = _agentSvid();
                 _connections.RemoveAll(c => c.IsClosed);
-                chosen = _connections.FirstOrDefault(c => c.TryReserve());
+                chosen = _connections.FirstOrDefault(c => ReferenceEquals(c.HelloAgent, agent) && c.TryReserve());
                 pending = chosen is null ? _connecting ??= ConnectAsync() : Task.FromResult(chosen);
             }
 
@@ -100,7 +108,8 @@ internal sealed class TunnelPool : IAsyncDisposable
                     throw new TunnelPeerRejectedException($"peer {chosen.Peer.Id} is not the expected peer");
                 }
 
-                return (chosen, await chosen.OpenAsync(Authority, connectionId, cancellationToken).ConfigureAwait(false));
+                var origin = chosen is { AgentSvid: { } signer, Binding: { } binding } ? statement(signer, binding) : null;
+                return (chosen, await chosen.OpenAsync(Authority, connectionId, origin, cancellationToken).ConfigureAwait(false));
             }
 
             await pending.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -232,6 +241,10 @@ internal sealed class TunnelPool : IAsyncDisposable
             try
             {
                 await connection.StartAsync(cancellationToken).ConfigureAwait(false);
+                if (_agentSvid() is { } agent)
+                {
+                    await connection.HelloAsync(Authority, agent, Svid.Leaf, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch
             {

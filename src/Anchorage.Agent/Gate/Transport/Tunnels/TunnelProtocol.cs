@@ -16,6 +16,15 @@ internal static class TunnelProtocol
     /// <summary>The sending gate's connection id, so both gates' audit records join.</summary>
     public const string ConnectionIdHeader = "anchorage-connection-id";
 
+    /// <summary>The <c>:protocol</c> of the provenance hello, the first stream of a tunnel that carries provenance.</summary>
+    public const string HelloProtocol = "anchorage-provenance";
+
+    /// <summary>The hello's field carrying the sending agent's chain: base64 DER certificates, leaf first, comma-separated.</summary>
+    public const string AgentChainHeader = "anchorage-agent-chain";
+
+    /// <summary>Each stream's origin statement (a JWS, <see cref="Provenance.OriginStatement"/>).</summary>
+    public const string OriginHeader = "anchorage-origin";
+
     /// <summary>Streams one tunnel carries at once (SETTINGS_MAX_CONCURRENT_STREAMS of the inbound gate).</summary>
     public const int MaxStreamsPerTunnel = 100;
 
