@@ -113,6 +113,50 @@ public sealed class GateProvenanceTests
         await fixture.AllowedAsync(tunnel, "d1", Sign(tunnel, fixture.AcmeAgent, "d1"));
     }
 
+    [Fact]
+    public async Task Policy_FromOrigin_AllowsOnlyTheVerifiedBinary_DirectMtlsOfTheSameIdentityNeverMatches()
+    {
+        await using var fixture = await Fixture.StartAsync();
+        var sha = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(GateClients.OwnExe)));
+        var other = Convert.ToHexStringLower(SHA256.HashData("another binary"u8));
+        fixture.Pair.Inbound.Policy.Set(OriginPolicy(sha));
+
+        // The real gates: the caller's binary is the one the rule names.
+        await using (var client = await GateClients.ConnectUnixAsync(fixture.Pair.Socket))
+        {
+            Assert.Equal("ping", await GateClients.EchoAsync(client, "ping"));
+        }
+
+        var allowed = await fixture.Pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }, "the origin allow");
+        Assert.Equal("web-from-binary", allowed.Rule);
+
+        // Direct mTLS with web's own SVID: no verified origin, the rule cannot match.
+        await fixture.DirectAsync();
+        var direct = await fixture.Pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "deny", Reason: GateReasons.Policy }, "the direct deny");
+        Assert.Equal("default", direct.Rule);
+        Assert.Null(direct.Origin);
+
+        // Another binary named: the same caller is denied.
+        fixture.Pair.Inbound.Policy.Set(OriginPolicy(other));
+        await using (var client = await GateClients.ConnectUnixAsync(fixture.Pair.Socket))
+        {
+            Assert.True(await GateClients.ClosedAsync(client));
+        }
+
+        var denied = await fixture.Pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "deny", Reason: GateReasons.Policy } && r.Origin is not null, "the other-binary deny");
+        Assert.Equal(sha, denied.Origin!.Sha256);
+        Assert.Equal("default", denied.Rule);
+    }
+
+    private static Anchorage.Policy.CompiledPolicy OriginPolicy(string sha) =>
+        Policies.Of(
+            "origin-" + sha[..8],
+            new Anchorage.Policy.PolicyRule(
+                "web-from-binary",
+                Anchorage.Policy.PolicyAction.Allow,
+                new Anchorage.Policy.FromMatch(new Anchorage.Policy.IdentityPattern.Exact(GatePair.Web), [], new Anchorage.Policy.OriginMatch(sha, null, null)),
+                new Anchorage.Policy.ToMatch(new Anchorage.Policy.IdentityPattern.Exact(GatePair.Api), null)));
+
     private static string Sign(TunnelClientConnection tunnel, X509Svid agent, string connectionId, ECDsa? key = null, TimeSpan age = default) =>
         OriginStatement.Sign(
             new OriginClaims
@@ -183,6 +227,18 @@ public sealed class GateProvenanceTests
                 await tunnel.DisposeAsync();
                 throw;
             }
+        }
+
+        /// <summary>A direct mTLS connection (no tunnel ALPN) to the inbound gate as web; returns once the gate closed it or echoed.</summary>
+        public async Task DirectAsync()
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync("127.0.0.1", Pair.InboundPort, timeout.Token);
+            await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            await tls.AuthenticateAsClientAsync(SpiffeTls.MtlsClient(_web, _web, Authorizer.Exact(GatePair.Api)), timeout.Token);
+            await tls.WriteAsync("ping"u8.ToArray(), timeout.Token);
+            Assert.True(await GateClients.ClosedAsync(tls));
         }
 
         /// <summary>A stream with <paramref name="statement"/> opens and echoes; the inbound record names its origin.</summary>

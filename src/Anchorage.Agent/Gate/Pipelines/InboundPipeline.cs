@@ -180,8 +180,9 @@ internal sealed class InboundPipeline(PipelineParts parts)
             OriginAgent = origin?.AgentId,
         };
 
-        // 3. Policy: the verified client opens, the local process accepts.
-        var request = new PolicyRequest(peerId, NoSelectors, svid.Id, listenPort);
+        // 3. Policy: the verified client opens (with its verified origin, if the tunnel carries provenance), the local process accepts.
+        var originSelectors = origin is null ? NoSelectors : OriginMatch.RequestSelectors(origin.Process.Sha256, origin.Process.Exe, origin.Process.Uid);
+        var request = new PolicyRequest(peerId, originSelectors, svid.Id, listenPort);
         var decision = parts.Setup.Policy.Current.Decide(request);
         if (!decision.Allowed)
         {
