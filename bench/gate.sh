@@ -6,6 +6,8 @@
 # (`Anchorage.Benchmarks.dll gate-load`) measures every path:
 #   gate      client -> outbound gate (tcp) -> mTLS -> inbound gate -> echo
 #   gate-unix client -> outbound gate (unix socket) -> mTLS -> inbound gate -> echo
+#   gate-tunnel client -> outbound gate (tcp, tunnels: true) -> one stream of a pooled mTLS
+#             HTTP/2 tunnel -> inbound gate -> echo (docs/gate-transport.md)
 #   stunnel   client -> stunnel client -> mTLS -> stunnel server -> echo
 #   mtls      client does mTLS itself -> TLS echo (direct, no proxy)
 #   plain     client -> echo (no TLS, no proxy)
@@ -15,10 +17,12 @@
 # and prints, besides each path's figures,
 #   gate conn/s = R x stunnel       (closed loop, C clients, new connection + 1-byte echo each)
 #   gate MB/s = R x stunnel         (S streams echoing 64 KiB chunks)
+#   gate-tunnel conn/s = R x stunnel, set-up p50, MB/s = R x stunnel
 #   gate set-up p50 = A ms (direct mTLS B ms)
 #   gate tcp attribution with 1000 processes: p50 = A ms (unix socket B ms)
 #   gate-transparent set-up p50 = A ms = R x the unix-socket listener's; conn/s = R x stunnel
-# Goals (issue 6): conn/s R >= 1.0, MB/s R >= 0.8; (issue 10) transparent set-up p50 <= 1.3x unix.
+# Goals (issue 6): conn/s R >= 1.0, MB/s R >= 0.8; (issue 10) transparent set-up p50 <= 1.3x unix;
+# (issue 12) tunnel conn/s R >= 2.0, tunnel MB/s R >= 0.9.
 #
 # usage: bench/gate.sh [--seconds S] [--clients C] [--streams S] [--keep]
 set -euo pipefail
@@ -79,7 +83,7 @@ trap 'exit 130' INT TERM
 
 td=bench.test
 agent_api_port=$(port); server_health_port=$(port); agent_health_port=$(port)
-echo_port=$(port); tls_echo_port=$(port); out_port=$(port); in_port=$(port); sc_port=$(port); ss_port=$(port)
+echo_port=$(port); tls_echo_port=$(port); out_port=$(port); in_port=$(port); sc_port=$(port); ss_port=$(port); tun_port=$(port)
 mkdir -p "$work/server" "$work/agent" "$work/svid"
 cat >"$work/server/server.yaml" <<YAML
 trustDomain: $td
@@ -144,6 +148,11 @@ gate:
       listen: unix://$work/agent/out.sock
       target: 127.0.0.1:$in_port
       peer: $self_id
+    - name: bench-tunnel
+      listen: tcp://127.0.0.1:$tun_port
+      target: 127.0.0.1:$in_port
+      peer: $self_id
+      tunnels: true
   inbound:
     - name: echo
       listen: tcp://127.0.0.1:$in_port
@@ -201,6 +210,7 @@ done
 
 probe() { "${bench[@]}" gate-load --connect "$1" --mode conn --clients 1 --seconds 0.2 --label probe | grep -q 'errors=0'; }
 wait_for 30 "${pids[0]}" "$work/agent/log" probe "127.0.0.1:$out_port"
+wait_for 30 "${pids[0]}" "$work/agent/log" probe "127.0.0.1:$tun_port"
 wait_for 30 "${pids[0]}" "$work/stunnel-client.log" probe "127.0.0.1:$sc_port"
 echo "ready; load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 
@@ -210,6 +220,7 @@ tls=(--cert "$svid" --key "$key" --ca "$ca")
 # Set-up latency, one client at a time.
 load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients 1
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients 1
+load --label gate-tunnel --connect "127.0.0.1:$tun_port" --mode conn --clients 1
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients 1
 in_cgroup() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"; }
 tload() { in_cgroup "${bench[@]}" gate-load "$@" --seconds "$seconds" | tee -a "$out"; }
@@ -219,9 +230,11 @@ load --label plain --connect "127.0.0.1:$echo_port" --mode conn --clients 1
 # Throughput of connections and of bytes, gate then stunnel.
 load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients "$clients"
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients "$clients"
+load --label gate-tunnel --connect "127.0.0.1:$tun_port" --mode conn --clients "$clients"
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients "$clients"
 [[ -n "$cgroup" ]] && tload --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients "$clients"
 load --label gate --connect "127.0.0.1:$out_port" --mode stream --clients "$streams"
+load --label gate-tunnel --connect "127.0.0.1:$tun_port" --mode stream --clients "$streams"
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode stream --clients "$streams"
 
 # TCP attribution looks the caller up among every process's sockets: time it with 1000 more
@@ -243,6 +256,9 @@ echo "gate set-up p50 = $(field gate conn 1 p50) ms (direct mTLS $(field mtls co
 echo "gate tcp attribution with 1000 processes: p50 = $(field gate-1000procs conn 1 p50) ms (unix socket $(field gate-unix-1000procs conn 1 p50) ms; tcp without them $(field gate conn 1 p50) ms)"
 echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, tcp outbound listener; goal >= 1.0)"
 echo "gate-unix conn/s = $(ratio "$(field gate-unix conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, unix-socket outbound listener)"
+echo "gate-tunnel conn/s = $(ratio "$(field gate-tunnel conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, gate to gate, each connection one stream of a warm tunnel; goal >= 2.0)"
+echo "gate-tunnel set-up p50 = $(field gate-tunnel conn 1 p50) ms (plain $(field plain conn 1 p50) ms, direct gate $(field gate conn 1 p50) ms)"
+echo "gate-tunnel MB/s = $(ratio "$(field gate-tunnel stream "$streams" MB/s)" "$(field stunnel stream "$streams" MB/s)") x stunnel ($streams streams over one tunnel; goal >= 0.9)"
 echo "gate MB/s = $(ratio "$(field gate stream "$streams" MB/s)" "$(field stunnel stream "$streams" MB/s)") x stunnel ($streams streams; goal >= 0.8)"
 if [[ -n "$cgroup" ]]; then
   echo "gate-transparent set-up p50 = $(field gate-transparent conn 1 p50) ms = $(ratio "$(field gate-transparent conn 1 p50)" "$(field gate-unix conn 1 p50)") x the unix-socket listener's ($(field gate-unix conn 1 p50) ms; goal <= 1.3)"

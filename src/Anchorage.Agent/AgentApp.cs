@@ -77,7 +77,7 @@ public static class AgentApp
                 cancellationToken).ConfigureAwait(false);
             if (options.Gate is { } gateOptions)
             {
-                gate = await GateRuntime.StartAsync(gateOptions, cache, attestor, serverPolicy, loggerFactory, time, attribution).ConfigureAwait(false);
+                gate = await GateRuntime.StartAsync(gateOptions, cache, attestor, serverPolicy, loggerFactory, time, attribution, () => session.Svid).ConfigureAwait(false);
             }
 
             var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, attribution);

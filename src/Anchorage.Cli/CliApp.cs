@@ -109,7 +109,11 @@ internal static class CliApp
             Commands.Server.RestoreCommand.Create(context)));
         root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
         root.Add(Commands.Inventory.InventoryCommand.Create(context));
-        root.Add(Noun("audit", "the audit trail (JSON lines written by the agent's gate and the server)", Commands.Audit.TailCommand.Create(context)));
+        root.Add(Noun(
+            "audit",
+            "the audit trail (JSON lines written by the agent's gate and the server)",
+            Commands.Audit.TailCommand.Create(context),
+            Commands.Audit.TraceCommand.Create(context)));
         root.Add(Noun(
             "policy",
             "communication policy",

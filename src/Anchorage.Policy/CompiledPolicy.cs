@@ -122,6 +122,19 @@ public sealed class CompiledPolicy
                 failures.Add("from.selectors: the process lacks " + string.Join(", ", missing));
             }
 
+            if (rule.From.Origin is { } origin)
+            {
+                var lacking = origin.Selectors.Where(s => !selectors.Contains(s)).Select(s => s[(OriginMatch.SelectorType.Length + 1)..]).ToList();
+                if (!selectors.Any(OriginMatch.IsOriginSelector))
+                {
+                    failures.Add("from.origin: the connection has no verified origin");
+                }
+                else if (lacking.Count > 0)
+                {
+                    failures.Add("from.origin: the origin is not " + string.Join(", ", lacking));
+                }
+            }
+
             if (!toMatches)
             {
                 failures.Add($"to: {request.To} {Mismatch(rule.To.Identity)}");
@@ -172,6 +185,17 @@ public sealed class CompiledPolicy
             if (!selectors.All(FromMatch.IsSelector))
             {
                 throw new ArgumentException($"rule {rule.Name}: from.selectors must be type:value", nameof(policy));
+            }
+
+            // The origin matches as selectors of its own type, which only a verified origin carries.
+            if (rule.From.Origin is { } origin)
+            {
+                if (origin.Selectors.Count == 0)
+                {
+                    throw new ArgumentException($"rule {rule.Name}: from.origin names nothing", nameof(policy));
+                }
+
+                selectors = [.. selectors, .. origin.Selectors];
             }
 
             from.GetOrAdd(rule.From.Identity, static () => new FromBucket())

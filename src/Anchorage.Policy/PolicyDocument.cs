@@ -243,8 +243,78 @@ public static class PolicyDocument
 
         var identity = ReadIdentity(map);
         var selectors = ReadSelectors(map);
+        var originOk = true;
+        OriginMatch? origin = null;
+        if (map.Get("origin") is { } originNode)
+        {
+            origin = ReadOrigin(originNode);
+            originOk = origin is not null;
+        }
+
         map.RejectUnknownKeys();
-        return identity is not null && selectors is not null ? new FromMatch(identity, selectors) : null;
+        return identity is not null && selectors is not null && originOk ? new FromMatch(identity, selectors, origin) : null;
+    }
+
+    // from.origin: sha256, path, uid; at least one (docs/policy.md).
+    private static OriginMatch? ReadOrigin(ConfigNode node)
+    {
+        var map = node.Map();
+        if (map is null)
+        {
+            return null;
+        }
+
+        var ok = true;
+        string? sha256 = null;
+        string? path = null;
+        uint? uid = null;
+        if (map.Get("sha256") is { } shaNode && shaNode.Scalar() is { } shaText)
+        {
+            if (shaText.Length == 64 && shaText.All(char.IsAsciiHexDigitLower))
+            {
+                sha256 = shaText;
+            }
+            else
+            {
+                shaNode.Error($"{ConfigText.Quote(shaText)} is not a SHA-256 (64 lowercase hex digits)");
+                ok = false;
+            }
+        }
+
+        if (map.Get("path") is { } pathNode && pathNode.Scalar() is { } pathText)
+        {
+            if (pathText.StartsWith('/') && !pathText.Any(char.IsControl))
+            {
+                path = pathText;
+            }
+            else
+            {
+                pathNode.Error($"{ConfigText.Quote(pathText)} is not an absolute executable path");
+                ok = false;
+            }
+        }
+
+        if (map.Get("uid") is { } uidNode && uidNode.Scalar() is { } uidText)
+        {
+            if (uidText.Length is >= 1 and <= 10 && uidText.All(char.IsAsciiDigit) && uint.TryParse(uidText, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                uid = id;
+            }
+            else
+            {
+                uidNode.Error($"{ConfigText.Quote(uidText)} is not a user id (a number from 0 to 4294967295)");
+                ok = false;
+            }
+        }
+
+        map.RejectUnknownKeys();
+        if (ok && sha256 is null && path is null && uid is null)
+        {
+            node.Error("needs one or more of sha256, path, uid");
+            return null;
+        }
+
+        return ok ? new OriginMatch(sha256, path, uid) : null;
     }
 
     private static ToMatch? ReadTo(ConfigMap rule)
@@ -363,6 +433,11 @@ public static class PolicyDocument
             else if (!FromMatch.IsSelector(text))
             {
                 item.Error($"{ConfigText.Quote(text)} is not a selector (type:value, e.g. unix:uid:1000)");
+                ok = false;
+            }
+            else if (OriginMatch.IsOriginSelector(text))
+            {
+                item.Error($"{ConfigText.Quote(text)}: the verified origin is matched with from.origin (sha256, path, uid), not a selector");
                 ok = false;
             }
             else if (!selectors.Contains(text, StringComparer.Ordinal))

@@ -9,12 +9,15 @@ public sealed record PolicyRule(string Name, PolicyAction Action, FromMatch From
 
 /// <summary>
 /// The connecting side of a rule: an identity pattern and, optionally, process selectors the
-/// connecting process must all have (<c>unix:path:/usr/bin/web</c>). Selectors can only match
-/// where the process is known: at the outbound gate, never for a remote peer.
+/// connecting process must all have (<c>unix:path:/usr/bin/web</c>), and the verified origin of
+/// a tunnel stream (<see cref="OriginMatch"/>). Selectors can only match where the process is
+/// known: at the outbound gate, never for a remote peer; an origin only where a tunnel's signed
+/// origin statement verified: at the inbound gate.
 /// </summary>
 /// <param name="Identity">The IDs matched.</param>
 /// <param name="Selectors">Selectors as <c>type:value</c>; empty when the rule names none.</param>
-public sealed record FromMatch(IdentityPattern Identity, IReadOnlyList<string> Selectors)
+/// <param name="Origin">What the verified origin must show; null when the rule names none.</param>
+public sealed record FromMatch(IdentityPattern Identity, IReadOnlyList<string> Selectors, OriginMatch? Origin = null)
 {
     /// <summary>
     /// True when <paramref name="text"/> has the <c>type:value</c> shape of a selector: a type of

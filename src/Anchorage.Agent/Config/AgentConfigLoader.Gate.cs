@@ -32,6 +32,8 @@ public static partial class AgentConfigLoader
         var closeOnRevoke = closeNode is null ? true : ReadBoolean(closeNode) ?? true;
         var (maxConnections, perUid) = ReadConnectionCaps(section, "gate", GateOptions.DefaultMaxConnections, GateOptions.DefaultMaxConnectionsPerUid);
         var idle = ReadIdleTimeout(section, MaxGateIdleTimeout);
+        var tunnelsNode = section.Get("tunnels");
+        var tunnels = tunnelsNode is not null && (ReadBoolean(tunnelsNode) ?? false);
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
         var outbound = new List<GateOutboundOptions>();
@@ -63,6 +65,7 @@ public static partial class AgentConfigLoader
             MaxConnections = maxConnections,
             MaxConnectionsPerUid = perUid,
             IdleTimeout = idle ?? GateOptions.DefaultIdleTimeout,
+            Tunnels = tunnels,
             Outbound = outbound,
             Inbound = inbound,
             Transparent = transparent,
@@ -113,13 +116,14 @@ public static partial class AgentConfigLoader
         }
 
         var (peer, peerTd) = ReadPeer(map);
+        var tunnels = map.Get("tunnels") is { } tunnelsNode ? ReadBoolean(tunnelsNode) : null;
         map.RejectUnknownKeys();
         if (name is null || listen is null || target is null || (peer is null && peerTd is null))
         {
             return null;
         }
 
-        return new GateOutboundOptions { Name = name, Listen = listen, Target = target, Peer = peer, PeerTrustDomain = peerTd };
+        return new GateOutboundOptions { Name = name, Listen = listen, Target = target, Peer = peer, PeerTrustDomain = peerTd, Tunnels = tunnels };
     }
 
     private static GateInboundOptions? ReadInbound(ConfigMap map, Dictionary<string, string> names, Dictionary<string, string> addresses)

@@ -41,6 +41,16 @@ public sealed record GateOptions
     /// <summary>A live connection with no byte either way for this long is closed (<c>gate.idleTimeout</c>).</summary>
     public TimeSpan IdleTimeout { get; init; } = DefaultIdleTimeout;
 
+    /// <summary>
+    /// Outbound: offer gate-to-gate tunnels (<c>gate.tunnels</c>, default false): a peer that selects
+    /// the tunnel ALPN id carries each connection as one HTTP/2 stream of a pooled mTLS connection;
+    /// any other peer gets direct mTLS. Inbound listeners always accept tunnels. docs/gate-transport.md.
+    /// </summary>
+    public bool Tunnels { get; init; }
+
+    /// <summary>A tunnel without streams for this long is closed (default 60 s; not read from agent.yaml).</summary>
+    public TimeSpan TunnelIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The outbound listeners (<c>gate.outbound</c>).</summary>
     public IReadOnlyList<GateOutboundOptions> Outbound { get; init; } = [];
 
@@ -90,6 +100,9 @@ public sealed record GateOutboundOptions
 
     /// <summary>The trust domain the target's SPIFFE ID must belong to; exclusive with <see cref="Peer"/>.</summary>
     public TrustDomain? PeerTrustDomain { get; init; }
+
+    /// <summary>Offer tunnels on this listener (<c>gate.outbound[].tunnels</c>); null: <see cref="GateOptions.Tunnels"/>.</summary>
+    public bool? Tunnels { get; init; }
 }
 
 /// <summary>

@@ -8,6 +8,7 @@ using Anchorage.Agent.Gate.Connections;
 using Anchorage.Agent.Gate.Listeners;
 using Anchorage.Agent.Gate.Pipelines;
 using Anchorage.Agent.Gate.Transport;
+using Anchorage.Agent.Gate.Transport.Tunnels;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Kernel;
 using Anchorage.Hosting.Config;
@@ -71,10 +72,14 @@ public sealed class GateHost : IAsyncDisposable
     private InboundSteering? _steering;
     private GateAdmission? _admission;
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
+    private readonly TunnelServer _tunnels;
+    private readonly IGateTransport _transport;
     private int _disposed;
 
-    private GateHost(List<GateListener> listeners, LiveConnectionRegistry registry, CancellationTokenSource stop)
+    private GateHost(List<GateListener> listeners, LiveConnectionRegistry registry, CancellationTokenSource stop, TunnelServer tunnels, IGateTransport transport)
     {
+        _tunnels = tunnels;
+        _transport = transport;
         _listeners = listeners;
         _registry = registry;
         _stop = stop;
@@ -145,12 +150,24 @@ public sealed class GateHost : IAsyncDisposable
         {
             IdleTimeout = options.IdleTimeout,
         };
+
+        // Inbound listeners always accept tunnels (a client that does not offer the ALPN id gets
+        // direct mTLS); outbound ones offer them with gate.tunnels.
+        var direct = new DirectTransport(verifier, setup.TimeProvider, acceptTunnels: true);
+        // Pools are made on first use: a gate whose listeners never tunnel holds none.
+        var agentSvid = setup.AgentSvid ?? (static () => null);
+        var transport = new TunnelTransport(direct, verifier, setup.TimeProvider, options.TunnelIdleTimeout, setup.HandshakeTimeout, agentSvid);
+        var tunnels = new TunnelServer(setup.LoggerFactory);
         var parts = new PipelineParts
         {
             Setup = setup,
             Audit = audit,
             Attribution = new ConnectionAttribution(new SocketAttributor(setup.Attribution), setup.Attestor, setup.Cache, audit, setup.HandshakeTimeout),
-            Transport = new DirectTransport(verifier, setup.TimeProvider),
+            Transport = direct,
+            Verifier = verifier,
+            TunnelTransport = transport,
+            TunnelsByDefault = options.Tunnels,
+            Tunnels = tunnels,
             Server = new ConnectionServer(registry, audit),
         };
         var admission = new GateAdmission(
@@ -158,7 +175,12 @@ public sealed class GateHost : IAsyncDisposable
         var time = setup.TimeProvider;
         var outboundPipeline = new OutboundPipeline(parts);
         var inboundPipeline = new InboundPipeline(parts);
-        var host = new GateHost(listeners, registry, new CancellationTokenSource()) { _redirect = redirect, _steering = steering, _admission = admission };
+        var host = new GateHost(listeners, registry, new CancellationTokenSource(), tunnels, transport)
+        {
+            _redirect = redirect,
+            _steering = steering,
+            _admission = admission,
+        };
         var stop = host._stop.Token;
         var next = 0;
         foreach (var outbound in options.Outbound)
@@ -220,6 +242,11 @@ public sealed class GateHost : IAsyncDisposable
 
         _redirect?.Dispose();
         _steering?.Dispose();
+        await _tunnels.DisposeAsync().ConfigureAwait(false);
+        if (_transport is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync().ConfigureAwait(false);
+        }
         _stop.Dispose();
     }
 

@@ -15,6 +15,9 @@ public static class GateReasons
     /// <summary>Outbound: the target could not be reached; inbound: nothing listens on the forward address.</summary>
     public const string Unreachable = "unreachable";
 
+    /// <summary>The peer gate refused the tunnel stream (its policy or its local service); its own audit says why.</summary>
+    public const string PeerRefused = "peer-refused";
+
     /// <summary>Inbound: no local process listens on the forward address.</summary>
     public const string NoListener = "no-listener";
 
@@ -47,6 +50,12 @@ public static class GateReasons
 
     /// <summary>A live connection closed because the local process lost its identity (entry removed).</summary>
     public const string IdentityRemoved = "identity-removed";
+
+    /// <summary>
+    /// Inbound tunnel: the sending agent's provenance hello did not verify, or a stream's origin
+    /// statement was missing, unverifiable, bound to another tunnel, stale or replayed.
+    /// </summary>
+    public const string Provenance = "provenance";
 
     /// <summary>A live connection closed because the gate stopped.</summary>
     public const string GateStopped = "gate-stopped";

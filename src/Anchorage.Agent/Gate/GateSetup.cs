@@ -38,6 +38,12 @@ public sealed class GateSetup
     /// </summary>
     public ConnectionAttributor Attribution { get; init; } = ConnectionAttributor.FallbackOnly;
 
+    /// <summary>
+    /// The agent's own X.509-SVID (its key signs the origin statement of each tunnel stream,
+    /// docs/gate-transport.md); null, or returning null: tunnels carry no provenance.
+    /// </summary>
+    public Func<Anchorage.Spiffe.Svids.X509Svid?>? AgentSvid { get; init; }
+
     /// <summary>How long dialing the target and each TLS handshake may take (default 10 s).</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -63,6 +63,15 @@ internal static class AuditOutput
             Add(parts, "uid", Text(process, "uid"));
         }
 
+        Add(parts, "peerConn", Text(record, "peerConnectionId"));
+        if (record.TryGetProperty("origin", out var origin) && origin.ValueKind == JsonValueKind.Object)
+        {
+            Add(parts, "origin.pid", Text(origin, "pid"));
+            Add(parts, "origin.exe", Text(origin, "exe"));
+            Add(parts, "origin.uid", Text(origin, "uid"));
+        }
+
+        Add(parts, "originAgent", Text(record, "originAgent"));
         var self = Text(record, "spiffeId");
         var peer = Text(record, "peerSpiffeId");
         if (self is not null || peer is not null)

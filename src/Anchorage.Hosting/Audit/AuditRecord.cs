@@ -38,6 +38,18 @@ public sealed record AuditRecord
     /// <summary>The local process behind the connection (outbound: the caller; inbound: the forward target).</summary>
     public AuditProcess? Process { get; init; }
 
+    /// <summary>
+    /// Inbound tunnel stream: the sending gate's connection id (the <see cref="ConnectionId"/> of
+    /// its own records), so both gates' records of one connection join.
+    /// </summary>
+    public string? PeerConnectionId { get; init; }
+
+    /// <summary>Inbound tunnel stream: the process that opened the connection on the sending side, as its verified origin statement says.</summary>
+    public AuditProcess? Origin { get; init; }
+
+    /// <summary>Inbound tunnel stream: the sending agent whose key signed the verified origin statement.</summary>
+    public string? OriginAgent { get; init; }
+
     /// <summary>The SPIFFE ID the gate presented for the local process.</summary>
     public string? SpiffeId { get; init; }
 

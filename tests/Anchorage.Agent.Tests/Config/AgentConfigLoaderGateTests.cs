@@ -25,6 +25,7 @@ public class AgentConfigLoaderGateTests
               policyFile: /etc/anchorage/policy.yaml
               audit: { file: /var/log/anchorage/audit.jsonl, maxSizeMB: 100, keep: 5 }
               closeOnRevoke: false
+              tunnels: true
               outbound:
                 - name: payments
                   listen: unix:///run/anchorage/out/payments.sock
@@ -34,6 +35,7 @@ public class AgentConfigLoaderGateTests
                   listen: tcp://127.0.0.1:15001
                   target: 10.0.0.7:8443
                   peerTrustDomain: payments.acme.corp
+                  tunnels: false
               inbound:
                 - name: api
                   listen: tcp://0.0.0.0:8443
@@ -45,22 +47,26 @@ public class AgentConfigLoaderGateTests
         Assert.Equal("/etc/anchorage/policy.yaml", gate.PolicyFile);
         Assert.Equal("/var/log/anchorage/audit.jsonl", gate.Audit!.File);
         Assert.False(gate.CloseOnRevoke);
+        Assert.True(gate.Tunnels);
         Assert.Equal(GateListenAddress.Unix("/run/anchorage/out/payments.sock"), gate.Outbound[0].Listen);
         Assert.Equal(new HostPort("payments.acme.corp", 8443), gate.Outbound[0].Target);
         Assert.Equal(SpiffeId.Parse("spiffe://payments.acme.corp/api"), gate.Outbound[0].Peer);
         Assert.Null(gate.Outbound[0].PeerTrustDomain);
         Assert.Equal(GateListenAddress.TcpAt(new HostPort("127.0.0.1", 15001)), gate.Outbound[1].Listen);
         Assert.Equal(TrustDomain.Parse("payments.acme.corp"), gate.Outbound[1].PeerTrustDomain);
+        Assert.Null(gate.Outbound[0].Tunnels);
+        Assert.False(gate.Outbound[1].Tunnels);
         Assert.Equal(new HostPort("0.0.0.0", 8443), gate.Inbound[0].Listen);
         Assert.Equal(new HostPort("127.0.0.1", 8080), gate.Inbound[0].Forward);
     }
 
     [Fact]
-    public void Parse_GateWithoutCloseOnRevoke_DefaultsToTrue_NoAudit()
+    public void Parse_GateWithoutCloseOnRevoke_DefaultsToTrue_NoAudit_NoTunnels()
     {
         var gate = AgentConfigLoader.Parse(Base + "gate:\n  inbound: []\n").Value!.Gate!;
 
         Assert.True(gate.CloseOnRevoke);
+        Assert.False(gate.Tunnels);
         Assert.Null(gate.Audit);
         Assert.Null(gate.PolicyFile);
         Assert.Equal(4096, gate.MaxConnections);
@@ -80,6 +86,10 @@ public class AgentConfigLoaderGateTests
 
     public static TheoryData<string, string> Invalid => new()
     {
+        {
+            "gate:\n  outbound:\n    - name: a\n      listen: tcp://127.0.0.1:1\n      target: x.example:1\n      peerTrustDomain: td\n      tunnels: maybe\n",
+            "agent.yaml:10: gate.outbound[0].tunnels: \"maybe\" must be true or false"
+        },
         {
             "gate:\n  outbound:\n    - name: a\n      listen: tcp://127.0.0.1:1\n      target: x.example:1\n      peer: spiffe://td/a\n      peerTrustDomain: td\n",
             "agent.yaml:10: gate.outbound[0].peerTrustDomain: set only one of peer and peerTrustDomain"

@@ -6,6 +6,7 @@ using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace Anchorage.IntegrationTests.Gate;
 
@@ -94,6 +95,10 @@ internal sealed class GateNode : IAsyncDisposable
                 Policy = policy,
                 Audit = summarizer ?? sink,
                 BeforeForwardDial = beforeForwardDial,
+                AgentSvid = () => agent.Agent.Session.Svid,
+                LoggerFactory = Environment.GetEnvironmentVariable("ANCHORAGE_TEST_GATE_LOG") is null
+                    ? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance
+                    : Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddSimpleConsole().SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Trace)),
             };
             var host = GateHost.Start(gate(dir), setup);
             return new GateNode(agent, host, policy, audit, log, dir) { Setup = setup, _summarizer = summarizer };

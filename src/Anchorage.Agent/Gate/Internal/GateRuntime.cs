@@ -36,7 +36,7 @@ internal sealed class GateRuntime : IAsyncDisposable
     /// <exception cref="IOException">A gate listener cannot bind.</exception>
     public static async Task<GateRuntime> StartAsync(
         GateOptions options, WorkloadCache cache, IWorkloadAttestor attestor, IPolicySource serverPolicy, ILoggerFactory loggerFactory, TimeProvider time,
-        ConnectionAttributor? attribution = null)
+        ConnectionAttributor? attribution = null, Func<Anchorage.Spiffe.Svids.X509Svid?>? agentSvid = null)
     {
         FilePolicySource? filePolicy = null;
         AuditLog? audit = null;
@@ -65,6 +65,7 @@ internal sealed class GateRuntime : IAsyncDisposable
                 Audit = summarizer is not null ? summarizer : NullAuditSink.Instance,
                 TimeProvider = time,
                 LoggerFactory = loggerFactory,
+                AgentSvid = agentSvid,
             });
             return new GateRuntime(host, audit, summarizer, filePolicy);
         }

@@ -64,8 +64,9 @@ internal sealed class OutboundPipeline(PipelineParts parts)
             // The set-up deadline must not outlive the set-up: a cancelled connect or handshake token
             // can still tear down the socket it was given.
             timeout.CancelAfter(parts.Setup.HandshakeTimeout);
-            dialed = await parts.Transport.DialAsync(
-                options.Target.Host, options.Target.Port, svid, process.Identity.Bundles, authorizer, timeout.Token).ConfigureAwait(false);
+            var transport = options.Tunnels ?? parts.TunnelsByDefault ? parts.TunnelTransport : parts.Transport;
+            dialed = await transport.DialAsync(
+                id, options.Target.Host, options.Target.Port, svid, process.Identity.Bundles, authorizer, process.Local.Audit, timeout.Token).ConfigureAwait(false);
         }
 
         if (dialed.Channel is not { } channel)

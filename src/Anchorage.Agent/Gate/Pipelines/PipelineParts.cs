@@ -15,9 +15,22 @@ internal sealed class PipelineParts
 
     public required ConnectionAttribution Attribution { get; init; }
 
+    /// <summary>Direct mTLS; inbound, it hands tunnels to <see cref="Tunnels"/>.</summary>
     public required IGateTransport Transport { get; init; }
 
+    /// <summary>The gate's X.509-SVID verifier (the sending agent's chain of a tunnel's provenance hello).</summary>
+    public required Anchorage.Spiffe.Svids.X509SvidVerifier Verifier { get; init; }
+
+    /// <summary>Outbound tunnels, for listeners with <c>tunnels</c> (falls back to direct per peer).</summary>
+    public required IGateTransport TunnelTransport { get; init; }
+
+    /// <summary><c>gate.tunnels</c>: the default of outbound listeners that do not say.</summary>
+    public required bool TunnelsByDefault { get; init; }
+
     public required ConnectionServer Server { get; init; }
+
+    /// <summary>Serves the tunnels inbound listeners accept.</summary>
+    public required Transport.Tunnels.TunnelServer Tunnels { get; init; }
 
     public required GateAudit Audit { get; init; }
 

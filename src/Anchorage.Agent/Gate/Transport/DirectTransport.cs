@@ -2,6 +2,8 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Anchorage.Agent.Gate.Internal;
+using Anchorage.Agent.Gate.Transport.Tunnels;
+using Anchorage.Hosting.Audit;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
@@ -10,10 +12,11 @@ using Anchorage.Spiffe.Tls;
 namespace Anchorage.Agent.Gate.Transport;
 
 /// <summary>Direct mTLS: one TCP connection and one TLS handshake per application connection.</summary>
-internal sealed class DirectTransport(X509SvidVerifier verifier, TimeProvider time) : IGateTransport
+/// <remarks>With <c>acceptTunnels</c>, an inbound client that offers the tunnel ALPN id gets it and the connection is returned as a tunnel.</remarks>
+internal sealed class DirectTransport(X509SvidVerifier verifier, TimeProvider time, bool acceptTunnels = false) : IGateTransport
 {
     public async Task<TransportResult> DialAsync(
-        string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, CancellationToken cancellationToken)
+        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, AuditProcess caller, CancellationToken cancellationToken)
     {
         var check = new PeerCheck(verifier, bundles, authorizer);
         var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -72,6 +75,11 @@ internal sealed class DirectTransport(X509SvidVerifier verifier, TimeProvider ti
         {
             var options = SpiffeTls.MtlsServer(svid, bundles, Authorizer.Any(), time);
             options.RemoteCertificateValidationCallback = check.Callback;
+            if (acceptTunnels)
+            {
+                options.ApplicationProtocols = [new SslApplicationProtocol(TunnelProtocol.Alpn)];
+            }
+
             var handshakeAt = time.GetUtcNow();
             try
             {
@@ -81,6 +89,11 @@ internal sealed class DirectTransport(X509SvidVerifier verifier, TimeProvider ti
             {
                 await tls.DisposeAsync().ConfigureAwait(false);
                 return TransportResult.Failed(GateReasons.PeerVerification, check.Error ?? e.Message);
+            }
+
+            if (acceptTunnels && tls.NegotiatedApplicationProtocol.ToString() == TunnelProtocol.Alpn)
+            {
+                return TransportResult.TunnelMade(new TunnelConnection(tls, client, check.PeerId, check.Chain!, handshakeAt));
             }
 
             return TransportResult.Made(new DirectChannel(tls, client, ownsSocket: false)

@@ -21,6 +21,9 @@ internal abstract class GateChannel : ISpliceEnd, IAsyncDisposable
 
     public abstract Stream Stream { get; }
 
+    /// <summary>Called once the connection is allowed, before any byte passes (a tunnel stream answers its CONNECT then).</summary>
+    public virtual ValueTask OpenAsync() => ValueTask.CompletedTask;
+
     public abstract ValueTask CompleteWritesAsync();
 
     public abstract void Abort();

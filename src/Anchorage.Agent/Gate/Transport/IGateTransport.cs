@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Anchorage.Hosting.Audit;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
@@ -12,10 +13,14 @@ namespace Anchorage.Agent.Gate.Transport;
 /// </summary>
 internal interface IGateTransport
 {
-    /// <summary>Outbound: reaches <paramref name="host"/>:<paramref name="port"/> presenting <paramref name="svid"/>; the peer must satisfy <paramref name="authorizer"/>.</summary>
+    /// <summary>
+    /// Outbound: for the gate's connection <paramref name="connectionId"/> of <paramref name="caller"/>, reaches
+    /// <paramref name="host"/>:<paramref name="port"/> presenting <paramref name="svid"/>; the peer must satisfy
+    /// <paramref name="authorizer"/>. A tunnel tells the peer the caller in a signed origin statement.
+    /// </summary>
     /// <returns>The channel, or <see cref="GateReasons.Unreachable"/> / <see cref="GateReasons.PeerVerification"/>.</returns>
     Task<TransportResult> DialAsync(
-        string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, CancellationToken cancellationToken);
+        string connectionId, string host, int port, X509Svid svid, BundleSet bundles, Authorizer authorizer, AuditProcess caller, CancellationToken cancellationToken);
 
     /// <summary>Inbound: authenticates the accepted <paramref name="client"/> presenting <paramref name="svid"/>.</summary>
     /// <returns>The channel, or <see cref="GateReasons.PeerVerification"/>.</returns>

@@ -7,12 +7,15 @@ using Anchorage.Spiffe.Ids;
 namespace Anchorage.Cli.Commands.Policy;
 
 /// <summary>
-/// <c>anchorage policy check --policy FILE --from ID [--selector S]... --to ID [--port N] [--explain]</c>:
+/// <c>anchorage policy check --policy FILE --from ID [--selector S]... [--origin KEY=VALUE]... --to ID [--port N] [--explain]</c>:
 /// decides one connection against a policy file, offline, exactly as the gates do. Prints
 /// <c>allow &lt;rule&gt;</c> (exit 0) or <c>deny &lt;rule|default&gt;</c> (exit 1); an invalid policy
 /// prints every error with its line and key path on stderr (exit 2). Without <c>--port</c>, rules
 /// that name a port do not match; without <c>--selector</c>, rules that need selectors do not
-/// match (as at the inbound gate, where the peer's process is unknown).
+/// match (as at the inbound gate, where the peer's process is unknown); without <c>--origin</c>,
+/// rules with <c>from.origin</c> do not match (as for a connection without verified provenance).
+/// <c>--origin</c> gives the verified origin of an inbound tunnel stream: <c>sha256=HEX</c>,
+/// <c>path=/usr/bin/web</c>, <c>uid=1000</c>.
 /// </summary>
 internal static class PolicyCheckCommand
 {
@@ -25,18 +28,23 @@ internal static class PolicyCheckCommand
             Description = "a selector of the connecting process (type:value, e.g. unix:uid:1000); repeatable",
             AllowMultipleArgumentsPerToken = false,
         };
+        var origin = new Option<string[]>("--origin")
+        {
+            Description = "the verified origin of an inbound tunnel stream: sha256=HEX, path=/usr/bin/web or uid=N; repeatable",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var to = new Option<string>("--to") { Description = "SPIFFE ID of the side accepting it", Required = true };
         var port = new Option<int?>("--port") { Description = "destination port (1-65535)" };
         var explain = new Option<bool>("--explain") { Description = "list the rules naming either ID and why each matched or not" };
         var command = new Command("check", "decide one connection against a policy file: prints allow <rule> or deny <rule|default>")
         {
-            policy, from, selectors, to, port, explain,
+            policy, from, selectors, origin, to, port, explain,
         };
         command.SetAction(parse =>
         {
             var request = new PolicyRequest(
                 ParseId(parse.GetRequiredValue(from), "--from"),
-                ParseSelectors(parse.GetValue(selectors) ?? []),
+                ParseSelectors(parse.GetValue(selectors) ?? [], parse.GetValue(origin) ?? []),
                 ParseId(parse.GetRequiredValue(to), "--to"),
                 ParsePort(parse.GetValue(port)));
             var compiled = Load(parse.GetRequiredValue(policy));
@@ -76,7 +84,7 @@ internal static class PolicyCheckCommand
             ? id
             : throw CliException.Usage($"{option} {ConfigText.Quote(text)} is not a valid SPIFFE ID: {error}");
 
-    private static HashSet<string> ParseSelectors(string[] values)
+    private static HashSet<string> ParseSelectors(string[] values, string[] origin)
     {
         foreach (var value in values)
         {
@@ -84,9 +92,43 @@ internal static class PolicyCheckCommand
             {
                 throw CliException.Usage($"--selector {ConfigText.Quote(value)} is not a selector (type:value, e.g. unix:uid:1000)");
             }
+
+            if (OriginMatch.IsOriginSelector(value))
+            {
+                throw CliException.Usage($"--selector {ConfigText.Quote(value)}: give the verified origin with --origin key=value");
+            }
         }
 
-        return new HashSet<string>(values, StringComparer.Ordinal);
+        var all = new HashSet<string>(values, StringComparer.Ordinal);
+        string? sha256 = null;
+        string? path = null;
+        uint? uid = null;
+        foreach (var pair in origin)
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var (key, value) = equals > 0 ? (pair[..equals], pair[(equals + 1)..]) : (pair, string.Empty);
+            switch (key)
+            {
+                case "sha256" when value.Length == 64 && value.All(char.IsAsciiHexDigitLower):
+                    sha256 = value;
+                    break;
+                case "path" when value.StartsWith('/'):
+                    path = value;
+                    break;
+                case "uid" when uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var id):
+                    uid = id;
+                    break;
+                default:
+                    throw CliException.Usage($"--origin {ConfigText.Quote(pair)} is not sha256=HEX (64 lowercase hex digits), path=/absolute/path or uid=N");
+            }
+        }
+
+        if (origin.Length > 0)
+        {
+            all.UnionWith(new OriginMatch(sha256, path, uid).Selectors);
+        }
+
+        return all;
     }
 
     private static int ParsePort(int? port) => port switch

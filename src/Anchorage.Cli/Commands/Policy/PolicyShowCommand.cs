@@ -86,6 +86,27 @@ internal static class PolicyShowCommand
             }
 
             w.WriteEndArray();
+            if (rule.From.Origin is { } origin)
+            {
+                w.WriteStartObject("origin");
+                if (origin.Sha256 is not null)
+                {
+                    w.WriteString("sha256", origin.Sha256);
+                }
+
+                if (origin.Path is not null)
+                {
+                    w.WriteString("path", origin.Path);
+                }
+
+                if (origin.Uid is { } uid)
+                {
+                    w.WriteNumber("uid", uid);
+                }
+
+                w.WriteEndObject();
+            }
+
             w.WriteEndObject();
             w.WriteStartObject("to");
             WriteIdentity(w, rule.To.Identity);

@@ -18,6 +18,18 @@ public sealed class PolicyCheckCommandTests : IDisposable
               to:   { trustDomain: acme.corp }
         """;
 
+    private const string OriginPolicy = """
+        apiVersion: anchorage.dev/v1alpha1
+        kind: CommunicationPolicy
+        metadata: { name: acme }
+        spec:
+          rules:
+            - name: batch-from-binary
+              action: allow
+              from: { spiffeId: "spiffe://acme.corp/batch", origin: { path: /usr/bin/batch, uid: 1000 } }
+              to:   { spiffeId: "spiffe://payments.acme.corp/api" }
+        """;
+
     private readonly string _dir = Directory.CreateTempSubdirectory("anchorage-policy-check-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -42,6 +54,35 @@ public sealed class PolicyCheckCommandTests : IDisposable
         { ["--from", "spiffe://legacy.acme.corp/x", "--to", "spiffe://acme.corp/db"], 1, "deny no-legacy\n" },
         { ["--from", "spiffe://acme.corp/x", "--to", "spiffe://acme.corp/db"], 1, "deny default\n" },
     };
+
+    // from.origin: only a verified origin (--origin) with every named field matches.
+    public static TheoryData<string[], int, string> OriginDecisions => new()
+    {
+        { ["--from", "spiffe://acme.corp/batch", "--origin", "path=/usr/bin/batch", "--origin", "uid=1000", "--to", "spiffe://payments.acme.corp/api"], 0, "allow batch-from-binary\n" },
+        { ["--from", "spiffe://acme.corp/batch", "--origin", "path=/usr/bin/batch", "--origin", "uid=0", "--to", "spiffe://payments.acme.corp/api"], 1, "deny default\n" },
+        { ["--from", "spiffe://acme.corp/batch", "--selector", "unix:path:/usr/bin/batch", "--selector", "unix:uid:1000", "--to", "spiffe://payments.acme.corp/api"], 1, "deny default\n" },
+        { ["--from", "spiffe://acme.corp/batch", "--to", "spiffe://payments.acme.corp/api"], 1, "deny default\n" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OriginDecisions))]
+    public void Check_Origin_MatchesOnlyTheVerifiedOrigin(string[] args, int exitCode, string output)
+    {
+        var result = CliRunner.Run(["policy", "check", "--policy", Write("origin.yaml", OriginPolicy), .. args]);
+
+        Assert.Equal(output, result.Out.ReplaceLineEndings("\n"));
+        Assert.Equal(string.Empty, result.Error);
+        Assert.Equal(exitCode, result.ExitCode);
+    }
+
+    [Fact]
+    public void Check_BadOrigin_UsageError()
+    {
+        var result = Check("--from", "spiffe://acme.corp/batch", "--origin", "pid=4", "--to", "spiffe://payments.acme.corp/api");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--origin \"pid=4\" is not sha256=HEX (64 lowercase hex digits), path=/absolute/path or uid=N", result.Error, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Decisions))]
