@@ -206,7 +206,9 @@ public static class PeerCredentialsReader
         var fd = LinuxNative.PidfdOpen(pid, out var errno);
         if (fd < 0)
         {
-            if (errno == LinuxNative.Esrch)
+            // EINVAL: the id now names a thread of another process (ids are reused, threads take
+            // them too), so the process that connected is gone.
+            if (errno is LinuxNative.Esrch or LinuxNative.Einval)
             {
                 throw Exited(pid);
             }

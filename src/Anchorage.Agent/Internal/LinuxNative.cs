@@ -16,6 +16,9 @@ internal static partial class LinuxNative
 
     internal const int Enoent = 2;
     internal const int Esrch = 3;
+
+    /// <summary>EINVAL: from pidfd_open, the id names a thread that is not a thread-group leader.</summary>
+    internal const int Einval = 22;
     internal const int Enosys = 38;
 
     private const nint SysPidfdOpen = 434;
