@@ -89,6 +89,8 @@ internal static class CliApp
             Commands.Federation.ListCommand.Create(context),
             Commands.Federation.ShowCommand.Create(context),
             Commands.Federation.RefreshCommand.Create(context),
+            Commands.Federation.ApproveCommand.Create(context),
+            Commands.Federation.RevokeApprovalCommand.Create(context),
             Commands.Federation.DeleteCommand.Create(context)));
         root.Add(Noun(
             "agent",

@@ -11,7 +11,7 @@ namespace Anchorage.Cli.Internal;
 /// Reads the YAML of <c>federation apply -f FILE</c>: one or more documents, each
 /// <c>apiVersion: anchorage.dev/v1alpha1</c>, <c>kind: FederatedTrustDomain</c>,
 /// <c>metadata.name</c>, <c>spec.{trustDomain, owner, bundleEndpoint.{url, profile,
-/// endpointSPIFFEID, bootstrapBundle, caBundle}, maxStaleness}</c>. Every problem is reported as
+/// endpointSPIFFEID, bootstrapBundle, caBundle}, maxStaleness, reviewEvery}</c>. Every problem is reported as
 /// <c>FILE:LINE: key.path: what is wrong</c> before anything is sent. URL, profile and trust domain
 /// are always explicit; nothing is inferred from another.
 /// </summary>
@@ -96,6 +96,7 @@ internal static class FederationFile
         ["bootstrapBundle"] = "spec.bundleEndpoint.bootstrapBundle",
         ["caBundle"] = "spec.bundleEndpoint.caBundle",
         ["maxStalenessSeconds"] = "spec.maxStaleness",
+        ["reviewEverySeconds"] = "spec.reviewEvery",
     };
 
     /// <summary>
@@ -141,6 +142,7 @@ internal static class FederationFile
         spec.TrustDomain = Field(body, specNode, "trustDomain", "spec", lines, errors) ?? string.Empty;
         spec.Owner = Field(body, specNode, "owner", "spec", lines, errors) ?? string.Empty;
         spec.MaxStalenessSeconds = DurationSeconds(body, specNode, "maxStaleness", lines, errors);
+        spec.ReviewEverySeconds = DurationSeconds(body, specNode, "reviewEvery", lines, errors);
         const string At = "spec.bundleEndpoint";
         if (Child(body, specNode, "bundleEndpoint", At, errors) is { } endpointNode
             && Mapping(endpointNode, At, errors, ["url", "profile", "endpointSPIFFEID", "bootstrapBundle", "caBundle"]) is { } endpoint)
@@ -167,7 +169,7 @@ internal static class FederationFile
         return spec;
     }
 
-    private static readonly string[] SpecKeys = ["trustDomain", "owner", "bundleEndpoint", "maxStaleness"];
+    private static readonly string[] SpecKeys = ["trustDomain", "owner", "bundleEndpoint", "maxStaleness", "reviewEvery"];
 
     // A duration field of spec, in whole seconds; 0 when absent (the validator says whether it is required) or unreadable (reported here).
     private static long DurationSeconds(YamlMappingNode body, YamlNode specNode, string key, Dictionary<string, long> lines, List<(long, string)> errors)

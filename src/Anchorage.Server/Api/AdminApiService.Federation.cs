@@ -44,6 +44,10 @@ public sealed partial class AdminApiService
         // Created only if absent, else updated from the revision read here: of two concurrent applies
         // one wins and the other is told to apply again, never silently overwritten.
         var existing = await _store.GetRelationshipAsync(trustDomain, ct).ConfigureAwait(false);
+        // An approval holds for the endpoint it was given for: a new URL, profile or endpoint ID needs a new one.
+        var previous = existing?.Relationship;
+        var approvalDropped = previous?.Approval is not null && FederationApprovalRules.EndpointChanged(previous, relationship);
+        relationship = relationship with { Approval = approvalDropped ? null : previous?.Approval };
         try
         {
             _ = existing is { } stored
@@ -62,7 +66,21 @@ public sealed partial class AdminApiService
             AuditBundle(context, "added", trustDomain, bootstrap.SequenceNumber, "bootstrap bundle");
         }
 
+        if (approvalDropped)
+        {
+            AuditApproval("approval-dropped", trustDomain, null, "endpoint url, profile or endpoint SPIFFE ID changed; approve it again");
+        }
+        else if (previous is null && _approvalRules.RequireApproval)
+        {
+            AuditApproval(FederationApprovalRules.Pending, trustDomain, bootstrap?.SequenceNumber, "applied; waits for approval");
+        }
+
         ApiLog.FederationChanged(_logger, "applied", trustDomain.Name);
+        if (approvalDropped)
+        {
+            await AnnounceAsync(ct).ConfigureAwait(false);
+        }
+
         return await StatusAsync(trustDomain, ct).ConfigureAwait(false);
     }
 
@@ -144,7 +162,7 @@ public sealed partial class AdminApiService
     {
         var bundle = await _store.GetBundleAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var entries = await CountFederatingEntriesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
-        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow());
+        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules);
         return ProtoMapper.ToProto(status);
     }
 

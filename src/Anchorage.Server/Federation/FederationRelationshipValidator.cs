@@ -19,7 +19,7 @@ namespace Anchorage.Server.Federation;
 /// info; profile <c>https_web</c> or <c>https_spiffe</c>; for https_spiffe an endpoint SPIFFE ID in
 /// the trust domain, no CA bundle, a bootstrap bundle that parses when given; for https_web no
 /// endpoint ID, no bootstrap bundle, a CA bundle of PEM certificates when given; a max staleness
-/// between one second and one year. Rules that need the datastore (an
+/// and a review interval (when given) between one second and one year. Rules that need the datastore (an
 /// https_spiffe relationship needs a bootstrap bundle when none is stored) stay with the server.
 /// </remarks>
 public static class FederationRelationshipValidator
@@ -110,6 +110,7 @@ public static class FederationRelationshipValidator
         }
 
         Interval(spec.MaxStalenessSeconds, "maxStalenessSeconds", required: true, problems);
+        Interval(spec.ReviewEverySeconds, "reviewEverySeconds", required: false, problems);
         if (problems.Count > 0)
         {
             return new FederationSpecResult { Problems = problems };
@@ -125,6 +126,7 @@ public static class FederationRelationshipValidator
             EndpointSpiffeId = endpointId,
             CaBundlePem = spec.CaBundle.Length == 0 ? null : spec.CaBundle,
             MaxStaleness = TimeSpan.FromSeconds(spec.MaxStalenessSeconds),
+            ReviewEvery = spec.ReviewEverySeconds == 0 ? null : TimeSpan.FromSeconds(spec.ReviewEverySeconds),
         };
         return new FederationSpecResult { Problems = problems, Relationship = relationship, Bootstrap = bootstrap };
     }

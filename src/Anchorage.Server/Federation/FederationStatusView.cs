@@ -22,6 +22,7 @@ namespace Anchorage.Server.Federation;
 /// bundle: not expiring. <see cref="FederationStatus.EarliestAnchorExpiry"/> still reports the
 /// first anchor to go.</item>
 /// <item><c>never-fetched</c>: no fetch has ever succeeded (the stored bundle, if any, is the bootstrap one).</item>
+/// <item><c>review-due</c>: from <see cref="FederationApprovalRules"/> (pending is the approval state, not a flag).</item>
 /// </list>
 /// </remarks>
 public static class FederationStatusView
@@ -47,12 +48,14 @@ public static class FederationStatusView
     /// <param name="bundle">The trust domain's stored bundle; null when none is stored.</param>
     /// <param name="federatingEntries">How many entries federate with the trust domain.</param>
     /// <param name="now">The server's current time.</param>
+    /// <param name="approval">The approval rules (adds <c>review-due</c> and the approval state); null for none (issue 15 item 1).</param>
     public static FederationStatus Compute(
         FederationRelationship relationship,
         FederationRefreshState state,
         SpiffeBundle? bundle,
         long federatingEntries,
-        DateTimeOffset now)
+        DateTimeOffset now,
+        FederationApprovalRules? approval = null)
     {
         ArgumentNullException.ThrowIfNull(relationship);
         ArgumentNullException.ThrowIfNull(state);
@@ -102,8 +105,16 @@ public static class FederationStatusView
             flags.Add(NeverFetched);
         }
 
+        if (approval is not null)
+        {
+            flags.AddRange(approval.Flags(relationship, now));
+        }
+
         return new FederationStatus
         {
+            Approval = approval?.StateOf(relationship) ?? FederationApprovalRules.NotRequired,
+            ReviewDueAt = approval?.ReviewDueAt(relationship),
+            Distributed = approval?.IsDistributed(relationship, now) ?? true,
             Relationship = relationship,
             State = state,
             Sequence = bundle?.SequenceNumber ?? 0,

@@ -176,7 +176,16 @@ internal static class ProtoMapper
             CreatedAt = UnixSeconds(r.CreatedAt),
             UpdatedAt = UnixSeconds(r.UpdatedAt),
             HasCaBundle = r.CaBundlePem is not null,
+            Approval = status.Approval,
+            ApprovedAt = UnixSeconds(r.Approval?.ApprovedAt),
+            ApprovedByUid = r.Approval?.ApproverUid ?? -1,
+            ApprovedBy = r.Approval?.Approver ?? string.Empty,
+            ApprovalNote = r.Approval?.Note ?? string.Empty,
+            ReviewEverySeconds = r.ReviewEvery is { } every ? (long)every.TotalSeconds : 0,
+            ReviewDueAt = UnixSeconds(status.ReviewDueAt),
+            Distributed = status.Distributed,
         };
+        proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);
         proto.Flags.AddRange(status.Flags);
         return proto;
     }

@@ -218,6 +218,29 @@ internal static class SchemaMigrations
             "federation relationship revisions",
             Sqlite: "ALTER TABLE federation_relationships ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
             Postgres: "ALTER TABLE federation_relationships ADD COLUMN revision bigint NOT NULL DEFAULT 1;"),
+
+        // Approval and review (issue 15 item 1): who approved a relationship, when, why, which
+        // authorities its bundle held then, and how often it is reviewed. Existing rows stay
+        // unapproved: with federation.requireApproval (the default) they are pending after the upgrade.
+        new Migration(
+            6,
+            "federation relationship approval and review",
+            Sqlite: """
+                ALTER TABLE federation_relationships ADD COLUMN review_every_ms INTEGER;
+                ALTER TABLE federation_relationships ADD COLUMN approved_at INTEGER;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by_uid INTEGER;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by TEXT;
+                ALTER TABLE federation_relationships ADD COLUMN approval_note TEXT;
+                ALTER TABLE federation_relationships ADD COLUMN approved_authorities TEXT;
+                """,
+            Postgres: """
+                ALTER TABLE federation_relationships ADD COLUMN review_every_ms bigint;
+                ALTER TABLE federation_relationships ADD COLUMN approved_at bigint;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by_uid bigint;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by text;
+                ALTER TABLE federation_relationships ADD COLUMN approval_note text;
+                ALTER TABLE federation_relationships ADD COLUMN approved_authorities text;
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>
