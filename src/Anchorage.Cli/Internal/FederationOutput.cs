@@ -81,7 +81,16 @@ internal static class FederationOutput
         ("review every", s.ReviewEverySeconds == 0 ? "-" : Durations.Format(s.ReviewEverySeconds)),
         ("review due", Tables.Time(s.ReviewDueAt)),
         ("given to agents", s.Distributed ? "yes" : "no"),
+        ("peer refresh hint", Span(s.PeerRefreshHintSeconds)),
+        ("poll interval", Span(s.PollIntervalSeconds)),
+        ("worst-case revocation", Span(s.WorstCaseRevocationSeconds)),
+        ("shortest authority life", Span(s.ShortestAuthorityLifetimeSeconds)),
+        ("smallest overlap", !s.HasOverlap ? "-" : s.SmallestOverlapSeconds < 0 ? "gap of " + Durations.Format(-s.SmallestOverlapSeconds) : Durations.Format(s.SmallestOverlapSeconds)),
+        ("oldest authority age", Span(s.OldestAuthorityAgeSeconds)),
+        ("rotation without overlap", Tables.Time(s.RotationWithoutOverlapAt)),
     ]);
+
+    private static string Span(long seconds) => seconds <= 0 ? "-" : Durations.Format(seconds);
 
     private static string Approver(FederationStatus s) =>
         s.ApprovedByUid < 0 ? "by the admin api"
@@ -165,6 +174,23 @@ internal static class FederationOutput
         w.WriteNumber("reviewEverySeconds", s.ReviewEverySeconds);
         Time(w, "reviewDueAt", s.ReviewDueAt);
         w.WriteBoolean("distributed", s.Distributed);
+        w.WriteStartObject("coherence");
+        w.WriteNumber("peerRefreshHintSeconds", s.PeerRefreshHintSeconds);
+        w.WriteNumber("pollIntervalSeconds", s.PollIntervalSeconds);
+        w.WriteNumber("worstCaseRevocationSeconds", s.WorstCaseRevocationSeconds);
+        w.WriteNumber("shortestAuthorityLifetimeSeconds", s.ShortestAuthorityLifetimeSeconds);
+        if (s.HasOverlap)
+        {
+            w.WriteNumber("smallestOverlapSeconds", s.SmallestOverlapSeconds);
+        }
+        else
+        {
+            w.WriteNull("smallestOverlapSeconds");
+        }
+
+        w.WriteNumber("oldestAuthorityAgeSeconds", s.OldestAuthorityAgeSeconds);
+        Time(w, "rotationWithoutOverlapAt", s.RotationWithoutOverlapAt);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

@@ -162,7 +162,7 @@ public sealed partial class AdminApiService
     {
         var bundle = await _store.GetBundleAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var entries = await CountFederatingEntriesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
-        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules);
+        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor);
         return ProtoMapper.ToProto(status);
     }
 

@@ -47,6 +47,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly IAuditSink _audit;
     private readonly BundleChangeFeed? _changeFeed;
     private readonly FederationApprovalRules _approvalRules;
+    private readonly TimeSpan _refreshFloor;
 
     internal AdminApiService(
         EntryService entries,
@@ -62,8 +63,10 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         BoundListeners? bound = null,
         IAuditSink? audit = null,
         BundleChangeFeed? changeFeed = null,
-        FederationApprovalRules? approvalRules = null)
+        FederationApprovalRules? approvalRules = null,
+        TimeSpan? refreshFloor = null)
     {
+        _refreshFloor = refreshFloor ?? new FederationOptions().RefreshFloor;
         _approvalRules = approvalRules ?? FederationApprovalRules.Default;
         _bound = bound;
         _audit = audit ?? NullAuditSink.Instance;

@@ -93,7 +93,8 @@ public static class ApiEndpoints
             sp.GetService<BoundListeners>(),
             sp.GetService<IAuditSink>(),
             sp.GetRequiredService<BundleChangeFeed>(),
-            sp.GetRequiredService<FederationApprovalRules>()));
+            sp.GetRequiredService<FederationApprovalRules>(),
+            sp.GetService<ServerOptions>()?.Federation.RefreshFloor));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

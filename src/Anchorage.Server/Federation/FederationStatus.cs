@@ -33,4 +33,7 @@ public sealed record FederationStatus
 
     /// <summary>Whether agents receive the bundle now.</summary>
     public bool Distributed { get; init; } = true;
+
+    /// <summary>Lifecycle coherence; null when not computed (no refresh floor given).</summary>
+    public FederationCoherence? Coherence { get; init; }
 }

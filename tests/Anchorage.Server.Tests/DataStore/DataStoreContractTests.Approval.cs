@@ -96,7 +96,7 @@ public abstract partial class DataStoreContractTests<TBackend>
         var upgraded = await OpenAsync();
 
         Assert.Equal(6L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
-        Assert.Equal("federation relationship approval and review", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 6"));
+        Assert.Equal("federation relationship approval, review and rotation observations", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 6"));
         var stored = (await upgraded.GetRelationshipAsync(Payments6, None))!.Value.Relationship;
         Assert.Equal(("payments-platform@example.com", 1L), (stored.Owner, stored.Revision));
         Assert.Null(stored.Approval);
@@ -107,7 +107,7 @@ public abstract partial class DataStoreContractTests<TBackend>
 
     private async Task DropApprovalColumnsAsync()
     {
-        foreach (var column in new[] { "review_every_ms", "approved_at", "approved_by_uid", "approved_by", "approval_note", "approved_authorities" })
+        foreach (var column in new[] { "review_every_ms", "approved_at", "approved_by_uid", "approved_by", "approval_note", "approved_authorities", "rotation_gap_at" })
         {
             await Backend.ExecuteScalarAsync($"ALTER TABLE federation_relationships DROP COLUMN {column}");
         }

@@ -185,6 +185,18 @@ internal static class ProtoMapper
             ReviewDueAt = UnixSeconds(status.ReviewDueAt),
             Distributed = status.Distributed,
         };
+        if (status.Coherence is { } c)
+        {
+            proto.PeerRefreshHintSeconds = Seconds(c.PeerRefreshHint);
+            proto.PollIntervalSeconds = Seconds(c.PollInterval);
+            proto.WorstCaseRevocationSeconds = Seconds(c.WorstCaseRevocation);
+            proto.ShortestAuthorityLifetimeSeconds = Seconds(c.ShortestAuthorityLifetime);
+            proto.HasOverlap = c.SmallestOverlap is not null;
+            proto.SmallestOverlapSeconds = Seconds(c.SmallestOverlap);
+            proto.OldestAuthorityAgeSeconds = Seconds(c.OldestAuthorityAge);
+            proto.RotationWithoutOverlapAt = UnixSeconds(c.RotationWithoutOverlapAt);
+        }
+
         proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);
         proto.Flags.AddRange(status.Flags);
         return proto;

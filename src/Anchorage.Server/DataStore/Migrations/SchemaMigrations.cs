@@ -224,7 +224,7 @@ internal static class SchemaMigrations
         // unapproved: with federation.requireApproval (the default) they are pending after the upgrade.
         new Migration(
             6,
-            "federation relationship approval and review",
+            "federation relationship approval, review and rotation observations",
             Sqlite: """
                 ALTER TABLE federation_relationships ADD COLUMN review_every_ms INTEGER;
                 ALTER TABLE federation_relationships ADD COLUMN approved_at INTEGER;
@@ -232,6 +232,7 @@ internal static class SchemaMigrations
                 ALTER TABLE federation_relationships ADD COLUMN approved_by TEXT;
                 ALTER TABLE federation_relationships ADD COLUMN approval_note TEXT;
                 ALTER TABLE federation_relationships ADD COLUMN approved_authorities TEXT;
+                ALTER TABLE federation_relationships ADD COLUMN rotation_gap_at INTEGER;
                 """,
             Postgres: """
                 ALTER TABLE federation_relationships ADD COLUMN review_every_ms bigint;
@@ -240,6 +241,7 @@ internal static class SchemaMigrations
                 ALTER TABLE federation_relationships ADD COLUMN approved_by text;
                 ALTER TABLE federation_relationships ADD COLUMN approval_note text;
                 ALTER TABLE federation_relationships ADD COLUMN approved_authorities text;
+                ALTER TABLE federation_relationships ADD COLUMN rotation_gap_at bigint;
                 """),
     ];
 
