@@ -116,6 +116,7 @@ internal static class CliApp
             "policy",
             "communication policy",
             Commands.Policy.PolicyCheckCommand.Create(context),
+            Commands.Policy.PolicyDiffCommand.Create(context),
             Commands.Policy.PolicyApplyCommand.Create(context),
             Commands.Policy.PolicyShowCommand.Create(context)));
         root.Add(Commands.Demo.DemoCommand.Create(context));
