@@ -11,7 +11,10 @@ public sealed record GovernanceOptions
     /// <summary>What a relationship past its review date does: <c>flag</c> (default) or <c>suspend</c> (agents stop receiving its bundle).</summary>
     public ReviewDueAction OnReviewDue { get; init; } = ReviewDueAction.Flag;
 
-    /// <summary>A relationship that saw no connection for this long is flagged <c>unused</c>. Default 30d, at least 1m.</summary>
+    /// <summary>
+    /// For observed use (issue 15 item 3, not counted yet): a relationship that saw no connection for
+    /// this long is to be flagged <c>unused</c>. Read and checked now, no effect yet. Default 30d, at least 1m.
+    /// </summary>
     public TimeSpan UnusedAfter { get; init; } = DefaultUnusedAfter;
 
     /// <summary>The approval rules these options and <paramref name="federation"/> make.</summary>
