@@ -89,6 +89,8 @@ internal static class CliApp
             Commands.Federation.ListCommand.Create(context),
             Commands.Federation.ShowCommand.Create(context),
             Commands.Federation.RefreshCommand.Create(context),
+            Commands.Federation.ApproveCommand.Create(context),
+            Commands.Federation.RevokeApprovalCommand.Create(context),
             Commands.Federation.DeleteCommand.Create(context)));
         root.Add(Noun(
             "agent",
@@ -118,6 +120,7 @@ internal static class CliApp
             "policy",
             "communication policy",
             Commands.Policy.PolicyCheckCommand.Create(context),
+            Commands.Policy.PolicyDiffCommand.Create(context),
             Commands.Policy.PolicyApplyCommand.Create(context),
             Commands.Policy.PolicyShowCommand.Create(context)));
         root.Add(Commands.Demo.DemoCommand.Create(context));

@@ -213,22 +213,7 @@ public static partial class AgentConfigLoader
         return (bundle, insecure ?? false);
     }
 
-    private static bool? ReadBoolean(ConfigNode node)
-    {
-        var text = node.Scalar();
-        switch (text)
-        {
-            case null:
-                return null;
-            case "true" or "True" or "TRUE":
-                return true;
-            case "false" or "False" or "FALSE":
-                return false;
-            default:
-                node.Error($"{ConfigText.Quote(text)} must be true or false");
-                return null;
-        }
-    }
+    private static bool? ReadBoolean(ConfigNode node) => node.Boolean();
 
     private static TimeSpan? ReadSyncInterval(ConfigNode? node)
     {

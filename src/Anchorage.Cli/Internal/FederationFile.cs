@@ -1,9 +1,7 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Anchorage.Protos.Admin.V1;
-using Anchorage.Spiffe.Bundles;
+using Anchorage.Server.Federation;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -13,7 +11,7 @@ namespace Anchorage.Cli.Internal;
 /// Reads the YAML of <c>federation apply -f FILE</c>: one or more documents, each
 /// <c>apiVersion: anchorage.dev/v1alpha1</c>, <c>kind: FederatedTrustDomain</c>,
 /// <c>metadata.name</c>, <c>spec.{trustDomain, owner, bundleEndpoint.{url, profile,
-/// endpointSPIFFEID, bootstrapBundle, caBundle}, maxStaleness}</c>. Every problem is reported as
+/// endpointSPIFFEID, bootstrapBundle, caBundle}, maxStaleness, reviewEvery}</c>. Every problem is reported as
 /// <c>FILE:LINE: key.path: what is wrong</c> before anything is sent. URL, profile and trust domain
 /// are always explicit; nothing is inferred from another.
 /// </summary>
@@ -87,6 +85,24 @@ internal static class FederationFile
         return result;
     }
 
+    // The shared validator's keys (proto JSON names) and the YAML paths a file shows for them.
+    private static readonly Dictionary<string, string> YamlPaths = new(StringComparer.Ordinal)
+    {
+        ["trustDomain"] = "spec.trustDomain",
+        ["owner"] = "spec.owner",
+        ["url"] = "spec.bundleEndpoint.url",
+        ["profile"] = "spec.bundleEndpoint.profile",
+        ["endpointSpiffeId"] = "spec.bundleEndpoint.endpointSPIFFEID",
+        ["bootstrapBundle"] = "spec.bundleEndpoint.bootstrapBundle",
+        ["caBundle"] = "spec.bundleEndpoint.caBundle",
+        ["maxStalenessSeconds"] = "spec.maxStaleness",
+        ["reviewEverySeconds"] = "spec.reviewEvery",
+    };
+
+    /// <summary>
+    /// Reads the document's shape here (keys, strings, durations, with lines) and leaves every rule on
+    /// the values to <see cref="FederationRelationshipValidator"/>, the one the server applies too.
+    /// </summary>
     private static FederatedTrustDomain? ParseDocument(YamlNode root, List<(long, string)> errors)
     {
         var doc = Mapping(root, "document", errors, ["apiVersion", "kind", "metadata", "spec"]);
@@ -95,6 +111,8 @@ internal static class FederationFile
             return null;
         }
 
+        var firstError = errors.Count;
+        var lines = new Dictionary<string, long>(StringComparer.Ordinal) { ["spec"] = root.Start.Line };
         var apiVersion = RequiredString(doc, root, "apiVersion", "apiVersion", errors);
         if (apiVersion is not null && apiVersion != ApiVersion)
         {
@@ -115,163 +133,94 @@ internal static class FederationFile
         }
 
         if (Child(doc, root, "spec", "spec", errors) is not { } specNode
-            || Mapping(specNode, "spec", errors, ["trustDomain", "owner", "bundleEndpoint", "maxStaleness"]) is not { } body)
+            || Mapping(specNode, "spec", errors, SpecKeys) is not { } body)
         {
             return spec;
         }
 
-        var td = default(Spiffe.Ids.TrustDomain);
-        if (RequiredString(body, specNode, "trustDomain", "spec.trustDomain", errors) is { } tdText)
+        lines["spec"] = specNode.Start.Line;
+        spec.TrustDomain = Field(body, specNode, "trustDomain", "spec", lines, errors) ?? string.Empty;
+        spec.Owner = Field(body, specNode, "owner", "spec", lines, errors) ?? string.Empty;
+        spec.MaxStalenessSeconds = DurationSeconds(body, specNode, "maxStaleness", lines, errors);
+        spec.ReviewEverySeconds = DurationSeconds(body, specNode, "reviewEvery", lines, errors);
+        const string At = "spec.bundleEndpoint";
+        if (Child(body, specNode, "bundleEndpoint", At, errors) is { } endpointNode
+            && Mapping(endpointNode, At, errors, ["url", "profile", "endpointSPIFFEID", "bootstrapBundle", "caBundle"]) is { } endpoint)
         {
-            spec.TrustDomain = tdText;
-            if (!Spiffe.Ids.TrustDomain.TryParse(tdText, out td, out var error))
-            {
-                errors.Add((body["trustDomain"].Start.Line, $"spec.trustDomain \"{tdText}\": {error}"));
-            }
+            lines[At] = endpointNode.Start.Line;
+            spec.Url = Field(endpoint, endpointNode, "url", At, lines, errors) ?? string.Empty;
+            spec.Profile = Field(endpoint, endpointNode, "profile", At, lines, errors) ?? string.Empty;
+            spec.EndpointSpiffeId = Field(endpoint, null, "endpointSPIFFEID", At, lines, errors) ?? string.Empty;
+            spec.BootstrapBundle = Field(endpoint, null, "bootstrapBundle", At, lines, errors) ?? string.Empty;
+            spec.CaBundle = Field(endpoint, null, "caBundle", At, lines, errors) ?? string.Empty;
         }
 
-        if (RequiredString(body, specNode, "owner", "spec.owner", errors) is { } owner)
+        // A key whose shape is already reported (missing, not a string, under a missing parent) gets no second line.
+        var reported = errors.Skip(firstError).Select(e => e.Item2).Where(m => !m.Contains("unknown key", StringComparison.Ordinal)).ToList();
+        foreach (var problem in FederationRelationshipValidator.Validate(spec).Problems)
         {
-            if (string.IsNullOrWhiteSpace(owner))
+            var path = YamlPaths[problem.Key];
+            if (!reported.Any(m => IsUnder(m, path)))
             {
-                errors.Add((body["owner"].Start.Line, "spec.owner is required"));
+                errors.Add((LineOf(path, lines), CliApp.OneLine(path + problem.Message[problem.Key.Length..])));
             }
-
-            spec.Owner = owner;
-        }
-
-        if (RequiredString(body, specNode, "maxStaleness", "spec.maxStaleness", errors) is { } staleness)
-        {
-            if (Durations.TryParse(staleness, out var duration, out var error))
-            {
-                spec.MaxStalenessSeconds = (long)duration.TotalSeconds;
-            }
-            else
-            {
-                errors.Add((body["maxStaleness"].Start.Line, $"spec.maxStaleness \"{staleness}\": {error}"));
-            }
-        }
-
-        if (Child(body, specNode, "bundleEndpoint", "spec.bundleEndpoint", errors) is { } endpointNode
-            && Mapping(endpointNode, "spec.bundleEndpoint", errors, ["url", "profile", "endpointSPIFFEID", "bootstrapBundle", "caBundle"]) is { } endpoint)
-        {
-            ParseEndpoint(endpoint, endpointNode, td, spec, errors);
         }
 
         return spec;
     }
 
-    private static void ParseEndpoint(
-        YamlMappingNode endpoint, YamlNode endpointNode, Spiffe.Ids.TrustDomain td, FederatedTrustDomain spec, List<(long, string)> errors)
+    private static readonly string[] SpecKeys = ["trustDomain", "owner", "bundleEndpoint", "maxStaleness", "reviewEvery"];
+
+    // A duration field of spec, in whole seconds; 0 when absent (the validator says whether it is required) or unreadable (reported here).
+    private static long DurationSeconds(YamlMappingNode body, YamlNode specNode, string key, Dictionary<string, long> lines, List<(long, string)> errors)
     {
-        const string At = "spec.bundleEndpoint";
-        if (RequiredString(endpoint, endpointNode, "url", At + ".url", errors) is { } url)
+        var required = key == "maxStaleness";
+        if (Field(body, required ? specNode : null, key, "spec", lines, errors) is not { } text)
         {
-            spec.Url = url;
-            var line = endpoint["url"].Start.Line;
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
-            {
-                errors.Add((line, $"{At}.url \"{url}\" is not an absolute URL"));
-            }
-            else if (uri.Scheme != Uri.UriSchemeHttps)
-            {
-                errors.Add((line, $"{At}.url \"{url}\" must use https"));
-            }
-            else if (uri.Host.Length == 0)
-            {
-                errors.Add((line, $"{At}.url \"{url}\" must have a host"));
-            }
+            return 0;
         }
 
-        var profile = RequiredString(endpoint, endpointNode, "profile", At + ".profile", errors);
-        if (profile is not null)
+        if (Durations.TryParse(text, out var duration, out var error))
         {
-            spec.Profile = profile;
-            if (profile is not ("https_web" or "https_spiffe"))
-            {
-                errors.Add((endpoint["profile"].Start.Line, $"{At}.profile \"{profile}\" is not https_web or https_spiffe"));
-            }
+            return (long)duration.TotalSeconds;
         }
 
-        var endpointId = OptionalString(endpoint, "endpointSPIFFEID", At + ".endpointSPIFFEID", errors);
-        var bootstrap = OptionalString(endpoint, "bootstrapBundle", At + ".bootstrapBundle", errors);
-        var caBundle = OptionalString(endpoint, "caBundle", At + ".caBundle", errors);
-        long Line(string key) => endpoint[key].Start.Line;
-
-        if (profile == "https_spiffe")
-        {
-            if (endpointId is null)
-            {
-                errors.Add((endpointNode.Start.Line, $"{At}.endpointSPIFFEID is required for profile https_spiffe"));
-            }
-            else if (!Spiffe.Ids.SpiffeId.TryParse(endpointId, out var id, out var error))
-            {
-                errors.Add((Line("endpointSPIFFEID"), $"{At}.endpointSPIFFEID \"{endpointId}\": {error}"));
-            }
-            else if (!td.IsEmpty && !id.MemberOf(td))
-            {
-                errors.Add((Line("endpointSPIFFEID"), $"{At}.endpointSPIFFEID \"{id}\" is not in trust domain \"{td}\""));
-            }
-
-            if (caBundle is not null)
-            {
-                errors.Add((Line("caBundle"), $"{At}.caBundle is only for profile https_web"));
-            }
-
-            if (bootstrap is not null && !td.IsEmpty)
-            {
-                try
-                {
-                    SpiffeBundle.Load(td, Encoding.UTF8.GetBytes(bootstrap));
-                }
-                catch (FormatException ex)
-                {
-                    errors.Add((Line("bootstrapBundle"), $"{At}.bootstrapBundle: {CliApp.OneLine(ex.Message)}"));
-                }
-            }
-        }
-        else if (profile == "https_web")
-        {
-            if (endpointId is not null)
-            {
-                errors.Add((Line("endpointSPIFFEID"), $"{At}.endpointSPIFFEID is only for profile https_spiffe"));
-            }
-
-            if (bootstrap is not null)
-            {
-                errors.Add((Line("bootstrapBundle"), $"{At}.bootstrapBundle is only for profile https_spiffe"));
-            }
-
-            if (caBundle is not null && CaBundleProblem(caBundle) is { } problem)
-            {
-                errors.Add((Line("caBundle"), $"{At}.caBundle {problem}"));
-            }
-        }
-
-        spec.EndpointSpiffeId = endpointId ?? string.Empty;
-        spec.BootstrapBundle = bootstrap ?? string.Empty;
-        spec.CaBundle = caBundle ?? string.Empty;
+        errors.Add((body[key].Start.Line, $"spec.{key} \"{text}\": {error}"));
+        return 0;
     }
 
-    private static string? CaBundleProblem(string pem)
+    // True when the reported line is about path or one of its parents ("spec.bundleEndpoint is required" covers its url).
+    private static bool IsUnder(string message, string path)
     {
-        var certificates = new X509Certificate2Collection();
-        try
+        var end = message.IndexOfAny([' ', ':']);
+        var reportedPath = end < 0 ? message : message[..end];
+        return path == reportedPath || path.StartsWith(reportedPath + ".", StringComparison.Ordinal);
+    }
+
+    private static long LineOf(string path, Dictionary<string, long> lines)
+    {
+        for (var at = path; at.Contains('.', StringComparison.Ordinal); at = at[..at.LastIndexOf('.')])
         {
-            certificates.ImportFromPem(pem);
-            return certificates.Count == 0 ? "holds no PEM certificates" : null;
-        }
-        catch (CryptographicException)
-        {
-            return "holds a PEM certificate that does not parse";
-        }
-        finally
-        {
-            foreach (var certificate in certificates)
+            if (lines.TryGetValue(at, out var line))
             {
-                certificate.Dispose();
+                return line;
             }
         }
+
+        return lines["spec"];
+    }
+
+    // A string field: required when mappingNode is given, optional otherwise; its line is remembered.
+    private static string? Field(
+        YamlMappingNode mapping, YamlNode? mappingNode, string key, string parent, Dictionary<string, long> lines, List<(long, string)> errors)
+    {
+        var path = parent + "." + key;
+        if (mapping.Children.TryGetValue(new YamlScalarNode(key), out var value))
+        {
+            lines[path] = value.Start.Line;
+        }
+
+        return mappingNode is null ? OptionalString(mapping, key, path, errors) : RequiredString(mapping, mappingNode, key, path, errors);
     }
 
     private static YamlMappingNode? Mapping(YamlNode node, string at, List<(long, string)> errors, string[] keys)

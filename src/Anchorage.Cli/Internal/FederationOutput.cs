@@ -74,7 +74,27 @@ internal static class FederationOutput
         ("flags", Tables.List(s.Flags)),
         ("created", Tables.Time(s.CreatedAt)),
         ("updated", Tables.Time(s.UpdatedAt)),
+        ("approval", s.Approval.Length == 0 ? "-" : s.Approval),
+        ("approved", s.ApprovedAt == 0 ? "-" : $"{Tables.Time(s.ApprovedAt)} {Approver(s)}"),
+        ("approval note", s.ApprovalNote.Length == 0 ? "-" : s.ApprovalNote),
+        ("approved authorities", Tables.List(s.ApprovedAuthorities)),
+        ("review every", s.ReviewEverySeconds == 0 ? "-" : Durations.Format(s.ReviewEverySeconds)),
+        ("review due", Tables.Time(s.ReviewDueAt)),
+        ("given to agents", s.Distributed ? "yes" : "no"),
+        ("peer refresh hint", Span(s.PeerRefreshHintSeconds)),
+        ("poll interval", Span(s.PollIntervalSeconds)),
+        ("worst-case revocation", Span(s.WorstCaseRevocationSeconds)),
+        ("shortest authority life", Span(s.ShortestAuthorityLifetimeSeconds)),
+        ("smallest overlap", !s.HasOverlap ? "-" : s.SmallestOverlapSeconds < 0 ? "gap of " + Durations.Format(-s.SmallestOverlapSeconds) : Durations.Format(s.SmallestOverlapSeconds)),
+        ("oldest authority age", Span(s.OldestAuthorityAgeSeconds)),
+        ("rotation without overlap", Tables.Time(s.RotationWithoutOverlapAt)),
     ]);
+
+    private static string Span(long seconds) => seconds <= 0 ? "-" : Durations.Format(seconds);
+
+    private static string Approver(FederationStatus s) =>
+        s.ApprovedByUid < 0 ? "by the admin api"
+        : string.Create(CultureInfo.InvariantCulture, $"by uid {s.ApprovedByUid}{(s.ApprovedBy.Length == 0 ? string.Empty : " (" + s.ApprovedBy + ")")}");
 
     private static long? Age(FederationStatus s, DateTimeOffset now) =>
         s.LastRefresh == 0 ? null : Math.Max(0, now.ToUnixTimeSeconds() - s.LastRefresh);
@@ -131,6 +151,46 @@ internal static class FederationOutput
         w.WriteBoolean("hasCaBundle", s.HasCaBundle);
         Time(w, "createdAt", s.CreatedAt);
         Time(w, "updatedAt", s.UpdatedAt);
+        w.WriteString("approval", s.Approval);
+        Time(w, "approvedAt", s.ApprovedAt);
+        if (s.ApprovedByUid >= 0 && s.ApprovedAt != 0)
+        {
+            w.WriteNumber("approvedByUid", s.ApprovedByUid);
+        }
+        else
+        {
+            w.WriteNull("approvedByUid");
+        }
+
+        StringOrNull(w, "approvedBy", s.ApprovedBy);
+        StringOrNull(w, "approvalNote", s.ApprovalNote);
+        w.WriteStartArray("approvedAuthorities");
+        foreach (var id in s.ApprovedAuthorities)
+        {
+            w.WriteStringValue(id);
+        }
+
+        w.WriteEndArray();
+        w.WriteNumber("reviewEverySeconds", s.ReviewEverySeconds);
+        Time(w, "reviewDueAt", s.ReviewDueAt);
+        w.WriteBoolean("distributed", s.Distributed);
+        w.WriteStartObject("coherence");
+        w.WriteNumber("peerRefreshHintSeconds", s.PeerRefreshHintSeconds);
+        w.WriteNumber("pollIntervalSeconds", s.PollIntervalSeconds);
+        w.WriteNumber("worstCaseRevocationSeconds", s.WorstCaseRevocationSeconds);
+        w.WriteNumber("shortestAuthorityLifetimeSeconds", s.ShortestAuthorityLifetimeSeconds);
+        if (s.HasOverlap)
+        {
+            w.WriteNumber("smallestOverlapSeconds", s.SmallestOverlapSeconds);
+        }
+        else
+        {
+            w.WriteNull("smallestOverlapSeconds");
+        }
+
+        w.WriteNumber("oldestAuthorityAgeSeconds", s.OldestAuthorityAgeSeconds);
+        Time(w, "rotationWithoutOverlapAt", s.RotationWithoutOverlapAt);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

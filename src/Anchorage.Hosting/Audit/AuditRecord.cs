@@ -163,6 +163,9 @@ public static class AuditKinds
     /// <summary>A federated bundle endpoint was fetched.</summary>
     public const string FederationFetch = "federation-fetch";
 
+    /// <summary>A federation relationship's approval changed: <c>pending</c>, <c>approved</c>, <c>approval-revoked</c>, <c>approval-dropped</c> (its endpoint changed).</summary>
+    public const string FederationApproval = "federation-approval";
+
     /// <summary>The audit log itself lost records (its queue was full); <see cref="AuditRecord.Dropped"/> says how many.</summary>
     public const string AuditDropped = "audit-dropped";
 

@@ -89,6 +89,24 @@ public sealed class ConfigNode
         return null;
     }
 
+    /// <summary>A boolean: <c>true</c> or <c>false</c> (YAML 1.2 core schema spellings).</summary>
+    public bool? Boolean()
+    {
+        var text = Scalar();
+        switch (text)
+        {
+            case null:
+                return null;
+            case "true" or "True" or "TRUE":
+                return true;
+            case "false" or "False" or "FALSE":
+                return false;
+            default:
+                Error($"{ConfigText.Quote(text)} must be true or false");
+                return null;
+        }
+    }
+
     /// <summary>A duration such as <c>90s</c>, <c>5m</c>, <c>1h30m</c> or <c>7d</c>.</summary>
     public TimeSpan? Duration()
     {

@@ -1,12 +1,8 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
-using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Grpc.Core;
 
@@ -27,132 +23,31 @@ public sealed partial class AdminApiService
         ArgumentNullException.ThrowIfNull(context);
         var ct = context.CancellationToken;
         var spec = request.Relationship ?? throw ApiException.InvalidArgument("relationship is required");
-        var problems = new List<string>();
-        var trustDomain = default(TrustDomain);
-        if (spec.TrustDomain.Length == 0)
-        {
-            problems.Add("trustDomain is required");
-        }
-        else if (!TrustDomain.TryParse(spec.TrustDomain, out trustDomain, out var tdError))
-        {
-            problems.Add($"trustDomain \"{spec.TrustDomain}\": {tdError}");
-        }
-        else if (trustDomain == _ca.TrustDomain)
-        {
-            problems.Add($"trustDomain \"{trustDomain}\" is the server's own trust domain");
-        }
-
-        if (string.IsNullOrWhiteSpace(spec.Owner))
-        {
-            problems.Add("owner is required");
-        }
-
-        var url = FederationUrl(spec.Url, problems);
-        BundleEndpointProfile? profile = null;
-        if (spec.Profile.Length == 0)
-        {
-            problems.Add("profile is required (https_web or https_spiffe)");
-        }
-        else if (BundleEndpointProfiles.TryParse(spec.Profile, out var parsed))
-        {
-            profile = parsed;
-        }
-        else
-        {
-            problems.Add($"profile \"{spec.Profile}\" is not https_web or https_spiffe");
-        }
-
-        SpiffeId? endpointId = null;
-        SpiffeBundle? bootstrap = null;
-        if (profile == BundleEndpointProfile.HttpsSpiffe)
-        {
-            if (spec.EndpointSpiffeId.Length == 0)
-            {
-                problems.Add("endpointSpiffeId is required for profile https_spiffe");
-            }
-            else if (!SpiffeId.TryParse(spec.EndpointSpiffeId, out var id, out var idError))
-            {
-                problems.Add($"endpointSpiffeId \"{spec.EndpointSpiffeId}\": {idError}");
-            }
-            else if (!trustDomain.IsEmpty && !id.MemberOf(trustDomain))
-            {
-                problems.Add($"endpointSpiffeId \"{id}\" is not in trust domain \"{trustDomain}\"");
-            }
-            else
-            {
-                endpointId = id;
-            }
-
-            if (spec.CaBundle.Length > 0)
-            {
-                problems.Add("caBundle is only for profile https_web");
-            }
-
-            if (spec.BootstrapBundle.Length > 0 && !trustDomain.IsEmpty)
-            {
-                try
-                {
-                    bootstrap = SpiffeBundle.Load(trustDomain, Encoding.UTF8.GetBytes(spec.BootstrapBundle));
-                }
-                catch (FormatException ex)
-                {
-                    problems.Add("bootstrapBundle: " + ex.Message);
-                }
-            }
-        }
-        else if (profile == BundleEndpointProfile.HttpsWeb)
-        {
-            if (spec.EndpointSpiffeId.Length > 0)
-            {
-                problems.Add("endpointSpiffeId is only for profile https_spiffe");
-            }
-
-            if (spec.BootstrapBundle.Length > 0)
-            {
-                problems.Add("bootstrapBundle is only for profile https_spiffe");
-            }
-
-            if (spec.CaBundle.Length > 0)
-            {
-                CheckCaBundle(spec.CaBundle, problems);
-            }
-        }
-
-        if (spec.MaxStalenessSeconds <= 0)
-        {
-            problems.Add("maxStalenessSeconds must be positive");
-        }
-        else if (spec.MaxStalenessSeconds > MaxStalenessLimitSeconds)
-        {
-            problems.Add("maxStalenessSeconds must be at most 31536000 (one year)");
-        }
+        var checkedSpec = FederationRelationshipValidator.Validate(spec, _ca.TrustDomain);
+        var problems = checkedSpec.Problems.Select(p => p.Message).ToList();
+        var relationship = checkedSpec.Relationship;
+        var bootstrap = checkedSpec.Bootstrap;
 
         // Only when everything else holds, so the datastore is read for a well-formed request only.
-        if (problems.Count == 0 && profile == BundleEndpointProfile.HttpsSpiffe && bootstrap is null
-            && await _store.GetBundleAsync(trustDomain, ct).ConfigureAwait(false) is null)
+        if (relationship is { Profile: BundleEndpointProfile.HttpsSpiffe } && bootstrap is null
+            && await _store.GetBundleAsync(relationship.TrustDomain, ct).ConfigureAwait(false) is null)
         {
-            problems.Add($"bootstrapBundle is required for profile https_spiffe: no bundle of \"{trustDomain}\" is stored yet");
+            problems.Add($"bootstrapBundle is required for profile https_spiffe: no bundle of \"{relationship.TrustDomain}\" is stored yet");
         }
 
-        if (problems.Count > 0)
+        if (problems.Count > 0 || relationship is null)
         {
             throw ApiException.InvalidArgument(string.Join("; ", problems));
         }
 
-        var relationship = new FederationRelationship
-        {
-            TrustDomain = trustDomain,
-            Name = spec.Name.Length == 0 ? trustDomain.Name : spec.Name,
-            Owner = spec.Owner.Trim(),
-            Url = url!,
-            Profile = profile!.Value,
-            EndpointSpiffeId = endpointId,
-            CaBundlePem = spec.CaBundle.Length == 0 ? null : spec.CaBundle,
-            MaxStaleness = TimeSpan.FromSeconds(spec.MaxStalenessSeconds),
-        };
+        var trustDomain = relationship.TrustDomain;
         // Created only if absent, else updated from the revision read here: of two concurrent applies
         // one wins and the other is told to apply again, never silently overwritten.
         var existing = await _store.GetRelationshipAsync(trustDomain, ct).ConfigureAwait(false);
+        // An approval holds for the endpoint it was given for: a new URL, profile or endpoint ID needs a new one.
+        var previous = existing?.Relationship;
+        var approvalDropped = previous?.Approval is not null && FederationApprovalRules.EndpointChanged(previous, relationship);
+        relationship = relationship with { Approval = approvalDropped ? null : previous?.Approval };
         try
         {
             _ = existing is { } stored
@@ -171,7 +66,21 @@ public sealed partial class AdminApiService
             AuditBundle(context, "added", trustDomain, bootstrap.SequenceNumber, "bootstrap bundle");
         }
 
+        if (approvalDropped)
+        {
+            AuditApproval("approval-dropped", trustDomain, null, "endpoint url, profile or endpoint SPIFFE ID changed; approve it again");
+        }
+        else if (previous is null && _approvalRules.RequireApproval)
+        {
+            AuditApproval(FederationApprovalRules.Pending, trustDomain, bootstrap?.SequenceNumber, "applied; waits for approval");
+        }
+
         ApiLog.FederationChanged(_logger, "applied", trustDomain.Name);
+        if (approvalDropped)
+        {
+            await AnnounceAsync(ct).ConfigureAwait(false);
+        }
+
         return await StatusAsync(trustDomain, ct).ConfigureAwait(false);
     }
 
@@ -243,8 +152,6 @@ public sealed partial class AdminApiService
         return await StatusAsync(trustDomain, ct).ConfigureAwait(false);
     }
 
-    private const long MaxStalenessLimitSeconds = 365L * 24 * 3600;
-
     private async Task<Protos.Admin.V1.FederationStatus> StatusAsync(TrustDomain trustDomain, CancellationToken ct)
     {
         var found = await _store.GetRelationshipAsync(trustDomain, ct).ConfigureAwait(false) ?? throw FederationNotFound(trustDomain);
@@ -255,7 +162,7 @@ public sealed partial class AdminApiService
     {
         var bundle = await _store.GetBundleAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var entries = await CountFederatingEntriesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
-        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow());
+        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor);
         return ProtoMapper.ToProto(status);
     }
 
@@ -272,70 +179,6 @@ public sealed partial class AdminApiService
         }
         while (token is not null);
         return count;
-    }
-
-    private static Uri? FederationUrl(string text, List<string> problems)
-    {
-        if (text.Length == 0)
-        {
-            problems.Add("url is required");
-            return null;
-        }
-
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var url))
-        {
-            problems.Add($"url \"{text}\" is not an absolute URL");
-            return null;
-        }
-
-        if (url.Scheme != Uri.UriSchemeHttps)
-        {
-            problems.Add($"url \"{text}\" must use https");
-            return null;
-        }
-
-        if (url.Host.Length == 0)
-        {
-            problems.Add($"url \"{text}\" must have a host");
-            return null;
-        }
-
-        if (url.UserInfo.Length > 0)
-        {
-            problems.Add($"url \"{text}\" must not carry user info");
-            return null;
-        }
-
-        return url;
-    }
-
-    private static void CheckCaBundle(string pem, List<string> problems)
-    {
-        var certificates = new X509Certificate2Collection();
-        try
-        {
-            certificates.ImportFromPem(pem);
-        }
-        catch (CryptographicException)
-        {
-            problems.Add("caBundle holds a PEM certificate that does not parse");
-            return;
-        }
-
-        try
-        {
-            if (certificates.Count == 0)
-            {
-                problems.Add("caBundle holds no PEM certificates");
-            }
-        }
-        finally
-        {
-            foreach (var certificate in certificates)
-            {
-                certificate.Dispose();
-            }
-        }
     }
 
     private static ApiException FederationNotFound(TrustDomain trustDomain) =>

@@ -46,6 +46,8 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly BoundListeners? _bound;
     private readonly IAuditSink _audit;
     private readonly BundleChangeFeed? _changeFeed;
+    private readonly FederationApprovalRules _approvalRules;
+    private readonly TimeSpan _refreshFloor;
 
     internal AdminApiService(
         EntryService entries,
@@ -60,8 +62,12 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         BundleEndpointOptions? bundleEndpoint = null,
         BoundListeners? bound = null,
         IAuditSink? audit = null,
-        BundleChangeFeed? changeFeed = null)
+        BundleChangeFeed? changeFeed = null,
+        FederationApprovalRules? approvalRules = null,
+        TimeSpan? refreshFloor = null)
     {
+        _refreshFloor = refreshFloor ?? new FederationOptions().RefreshFloor;
+        _approvalRules = approvalRules ?? FederationApprovalRules.Default;
         _bound = bound;
         _audit = audit ?? NullAuditSink.Instance;
         _changeFeed = changeFeed;

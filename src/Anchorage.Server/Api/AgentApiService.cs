@@ -41,6 +41,7 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
     private readonly EntrySnapshotCache _entries;
     private readonly AgentAuthenticator _authenticator;
     private readonly BundleChangeFeed _bundleFeed;
+    private readonly WithheldBundles? _withheld;
     private readonly ILogger _logger;
 
     internal AgentApiService(
@@ -53,9 +54,11 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
         EntrySnapshotCache entries,
         AgentAuthenticator authenticator,
         BundleChangeFeed bundleFeed,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        WithheldBundles? withheld = null)
     {
         _bundleFeed = bundleFeed;
+        _withheld = withheld;
         _ca = ca;
         _store = store;
         _joinTokens = joinTokens;
@@ -247,7 +250,10 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
         return new NewJwtSvidResponse { Token = jwt.Token, ExpiresAt = jwt.Expiry.ToUnixTimeSeconds() };
     }
 
-    /// <summary>The trust domain's bundle, every federated bundle, and the tainted authorities.</summary>
+    /// <summary>
+    /// The trust domain's bundle, every federated bundle agents may receive (not those of pending or
+    /// suspended relationships: <see cref="Federation.FederationApprovalRules"/>), and the tainted authorities.
+    /// </summary>
     public override async Task<GetBundlesResponse> GetBundles(GetBundlesRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -255,9 +261,10 @@ public sealed class AgentApiService : AgentApi.AgentApiBase
         await _authenticator.AuthenticateAsync(context, ct).ConfigureAwait(false);
         var own = await _ca.GetBundleAsync(ct).ConfigureAwait(false);
         var response = new GetBundlesResponse { Own = ProtoMapper.ToProto(own) };
+        var withheld = _withheld is null ? [] : await _withheld.ListAsync(ct).ConfigureAwait(false);
         foreach (var stored in await _store.ListBundlesAsync(ct).ConfigureAwait(false))
         {
-            if (stored.Bundle.TrustDomain != _ca.TrustDomain)
+            if (stored.Bundle.TrustDomain != _ca.TrustDomain && !withheld.Contains(stored.Bundle.TrustDomain))
             {
                 response.Federated.Add(ProtoMapper.ToProto(stored));
             }

@@ -54,11 +54,17 @@ public static class ApiEndpoints
             sp.GetRequiredService<IDataStore>(), sp.GetRequiredService<ICertificateAuthority>().TrustDomain, sp.GetRequiredService<ILoggerFactory>()));
         services.TryAddSingleton(sp => new AgentAuthenticator(
             sp.GetRequiredService<ICertificateAuthority>(), sp.GetRequiredService<NodeService>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.TryAddSingleton(sp => sp.GetService<ServerOptions>() is { } server
+            ? server.Governance.ApprovalRules(server.Federation)
+            : FederationApprovalRules.Default);
+        services.TryAddSingleton(sp => new WithheldBundles(
+            sp.GetRequiredService<IDataStore>(), sp.GetRequiredService<FederationApprovalRules>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new BundleChangeFeed(
             sp.GetRequiredService<IDataStore>(),
             sp.GetRequiredService<ICertificateAuthority>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger(ApiLog.Category)));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(ApiLog.Category),
+            withheld: sp.GetRequiredService<WithheldBundles>()));
 
         // The services are stateless beyond the singletons above, so one instance each serves every call.
         services.TryAddSingleton(sp => new AgentApiService(
@@ -71,7 +77,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<EntrySnapshotCache>(),
             sp.GetRequiredService<AgentAuthenticator>(),
             sp.GetRequiredService<BundleChangeFeed>(),
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<WithheldBundles>()));
         services.TryAddSingleton(sp => new AdminApiService(
             sp.GetRequiredService<EntryService>(),
             sp.GetRequiredService<JoinTokenService>(),
@@ -85,7 +92,9 @@ public static class ApiEndpoints
             sp.GetService<ServerOptions>()?.Federation.BundleEndpoint,
             sp.GetService<BoundListeners>(),
             sp.GetService<IAuditSink>(),
-            sp.GetRequiredService<BundleChangeFeed>()));
+            sp.GetRequiredService<BundleChangeFeed>(),
+            sp.GetRequiredService<FederationApprovalRules>(),
+            sp.GetService<ServerOptions>()?.Federation.RefreshFloor));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

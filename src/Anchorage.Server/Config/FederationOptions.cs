@@ -9,6 +9,13 @@ public sealed record FederationOptions
     /// <summary>No foreign bundle is polled more often than this, whatever its refresh hint says. Default 1m, at least 1s.</summary>
     public TimeSpan RefreshFloor { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Whether a relationship's bundle waits for <c>anchorage federation approve</c> before agents receive
+    /// it (issue 15 item 1). Default true. <c>false</c> is for labs only: every applied relationship is
+    /// trusted at once, as before approvals existed.
+    /// </summary>
+    public bool RequireApproval { get; init; } = true;
+
     /// <summary>The bundle endpoint this server serves its trust bundle on. Default null: none.</summary>
     public BundleEndpointOptions? BundleEndpoint { get; init; }
 }

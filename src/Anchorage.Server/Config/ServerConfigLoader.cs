@@ -53,6 +53,7 @@ public static class ServerConfigLoader
         var bundle = ReadBundle(root.Section("bundle"));
         var federation = ReadFederation(root.Section("federation"), listen);
         var agentApiLimits = Internal.AgentApiLimitConfig.Read(root.Section("agentApiLimits"));
+        var governance = Internal.GovernanceConfig.Read(root.Section("governance"));
         var adminUids = ReadAdminUids(root);
         var audit = AuditConfig.Read(root.Get("audit"));
         var logging = LoggingConfig.Read(root.Get("logging"));
@@ -74,6 +75,7 @@ public static class ServerConfigLoader
             Bundle = bundle,
             Federation = federation,
             AgentApiLimits = agentApiLimits,
+            Governance = governance,
             AdminUids = adminUids,
             Audit = audit,
             Logging = logging,
@@ -316,6 +318,7 @@ public static class ServerConfigLoader
         var node = section.Get("refreshFloor");
         var floor = node?.Duration();
         var endpoint = ReadBundleEndpoint(section.Get("bundleEndpoint"), listen);
+        var requireApproval = section.Get("requireApproval")?.Boolean();
         section.RejectUnknownKeys();
         if (floor is { } value && value < FederationOptions.MinRefreshFloor)
         {
@@ -327,6 +330,7 @@ public static class ServerConfigLoader
         {
             RefreshFloor = floor ?? new FederationOptions().RefreshFloor,
             BundleEndpoint = endpoint,
+            RequireApproval = requireApproval ?? true,
         };
     }
 

@@ -48,6 +48,9 @@ public sealed record ServerOptions
     /// <summary>Federation with other trust domains.</summary>
     public FederationOptions Federation { get; init; } = new();
 
+    /// <summary>How federation relationships are reviewed and retired (<c>governance:</c>).</summary>
+    public GovernanceOptions Governance { get; init; } = new();
+
     /// <summary>The bounds of the agent API listener (<c>agentApiLimits:</c>). Default: the API's defaults.</summary>
     public AgentApiLimitOptions AgentApiLimits { get; init; } = new();
 

@@ -191,6 +191,14 @@ public interface IDataStore : IAsyncDisposable
     /// </summary>
     Task<FederationRelationship> UpdateRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Sets (or, with null, drops) the approval of the relationship with <paramref name="trustDomain"/>
+    /// only while its stored revision is <paramref name="expectedRevision"/>; moves it to the next revision
+    /// and keeps <c>UpdatedAt</c>. Not-found when absent; <see cref="DataStoreStaleRevisionException"/>
+    /// (nothing changed) when another write came first.
+    /// </summary>
+    Task SetRelationshipApprovalAsync(TrustDomain trustDomain, FederationApproval? approval, long expectedRevision, CancellationToken cancellationToken);
+
     /// <summary>The relationship with <paramref name="trustDomain"/> and its refresh state; null when absent.</summary>
     Task<(FederationRelationship Relationship, FederationRefreshState State)?> GetRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 

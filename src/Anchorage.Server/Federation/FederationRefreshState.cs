@@ -23,4 +23,7 @@ public sealed record FederationRefreshState
 
     /// <summary>Consecutive failures since the last success (drives the backoff).</summary>
     public int ConsecutiveFailures { get; init; }
+
+    /// <summary>When a fetch last replaced every X.509 authority of the stored bundle at once (a rotation without overlap); null for never.</summary>
+    public DateTimeOffset? RotationWithoutOverlapAt { get; init; }
 }

@@ -4,6 +4,7 @@ using Anchorage.Hosting.Audit;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation.Internal;
+using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Logging;
 
@@ -223,6 +224,12 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
             AuthoritiesRemoved = result.AuthoritiesRemoved,
         });
 
+    // A rotation without overlap, as seen from here: the new bundle shares no X.509 authority with the
+    // stored one, so the successor was not published before its predecessor went (issue 15 item 2).
+    private static bool ReplacedEveryAuthority(SpiffeBundle? current, SpiffeBundle next) =>
+        current is { X509Authorities.Length: > 0 } && next.X509Authorities.Length > 0
+        && !current.X509Authorities.Any(old => next.X509Authorities.Any(n => n.RawDataMemory.Span.SequenceEqual(old.RawDataMemory.Span)));
+
     private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null || a > b ? a : b;
 
     private async Task<FederationRefreshState> RefreshAsync(FederationRelationship relationship, CancellationToken cancellationToken)
@@ -261,6 +268,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
 
                 next = state with
                 {
+                    RotationWithoutOverlapAt = result.Changed && ReplacedEveryAuthority(current, bundle) ? now : state.RotationWithoutOverlapAt,
                     LastSuccess = now,
                     LastAttempt = now,
                     LastError = null,

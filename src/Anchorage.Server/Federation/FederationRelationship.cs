@@ -34,6 +34,12 @@ public sealed record FederationRelationship
     /// <summary>The freshness SLO: the bundle is <c>stale</c> when its last successful refresh is older than this.</summary>
     public required TimeSpan MaxStaleness { get; init; }
 
+    /// <summary><c>spec.reviewEvery</c>: how long an approval holds before the relationship is <c>review-due</c>; null for never.</summary>
+    public TimeSpan? ReviewEvery { get; init; }
+
+    /// <summary>The approval in force; null while the relationship is pending (never approved, revoked, or its endpoint changed).</summary>
+    public FederationApproval? Approval { get; init; }
+
     /// <summary>When the relationship was first stored (set by the datastore).</summary>
     public DateTimeOffset CreatedAt { get; init; }
 

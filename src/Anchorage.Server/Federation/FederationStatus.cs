@@ -22,6 +22,18 @@ public sealed record FederationStatus
     /// <summary>How many registration entries name the trust domain in <c>federatesWith</c>.</summary>
     public long FederatingEntries { get; init; }
 
-    /// <summary>The flags that hold, in the order <c>stale</c>, <c>unused</c>, <c>expiring</c>, <c>never-fetched</c>.</summary>
+    /// <summary>The flags that hold, in the order <c>stale</c>, <c>unused</c>, <c>expiring</c>, <c>never-fetched</c>, <c>review-due</c>.</summary>
     public required IReadOnlyList<string> Flags { get; init; }
+
+    /// <summary><c>approved</c>, <c>pending</c> or <c>not-required</c> (see <see cref="FederationApprovalRules"/>).</summary>
+    public string Approval { get; init; } = FederationApprovalRules.NotRequired;
+
+    /// <summary>When the relationship is due for review; null for no review date.</summary>
+    public DateTimeOffset? ReviewDueAt { get; init; }
+
+    /// <summary>Whether agents receive the bundle now.</summary>
+    public bool Distributed { get; init; } = true;
+
+    /// <summary>Lifecycle coherence; null when not computed (no refresh floor given).</summary>
+    public FederationCoherence? Coherence { get; init; }
 }

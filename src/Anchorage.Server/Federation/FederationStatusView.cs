@@ -22,6 +22,8 @@ namespace Anchorage.Server.Federation;
 /// bundle: not expiring. <see cref="FederationStatus.EarliestAnchorExpiry"/> still reports the
 /// first anchor to go.</item>
 /// <item><c>never-fetched</c>: no fetch has ever succeeded (the stored bundle, if any, is the bootstrap one).</item>
+/// <item><c>slow-revocation</c>, <c>no-rotation-overlap</c>: from <see cref="FederationCoherence"/>.</item>
+/// <item><c>review-due</c>: from <see cref="FederationApprovalRules"/> (pending is the approval state, not a flag).</item>
 /// </list>
 /// </remarks>
 public static class FederationStatusView
@@ -47,12 +49,16 @@ public static class FederationStatusView
     /// <param name="bundle">The trust domain's stored bundle; null when none is stored.</param>
     /// <param name="federatingEntries">How many entries federate with the trust domain.</param>
     /// <param name="now">The server's current time.</param>
+    /// <param name="refreshFloor">This server's <c>federation.refreshFloor</c>; when given, the lifecycle coherence is computed and its flags added (issue 15 item 2).</param>
+    /// <param name="approval">The approval rules (adds <c>review-due</c> and the approval state); null for none (issue 15 item 1).</param>
     public static FederationStatus Compute(
         FederationRelationship relationship,
         FederationRefreshState state,
         SpiffeBundle? bundle,
         long federatingEntries,
-        DateTimeOffset now)
+        DateTimeOffset now,
+        FederationApprovalRules? approval = null,
+        TimeSpan? refreshFloor = null)
     {
         ArgumentNullException.ThrowIfNull(relationship);
         ArgumentNullException.ThrowIfNull(state);
@@ -102,8 +108,23 @@ public static class FederationStatusView
             flags.Add(NeverFetched);
         }
 
+        if (approval is not null)
+        {
+            flags.AddRange(approval.Flags(relationship, now));
+        }
+
+        var coherence = refreshFloor is { } floor ? FederationCoherence.Compute(relationship, state, bundle, floor, now) : null;
+        if (coherence is not null)
+        {
+            flags.AddRange(coherence.Flags);
+        }
+
         return new FederationStatus
         {
+            Approval = approval?.StateOf(relationship) ?? FederationApprovalRules.NotRequired,
+            ReviewDueAt = approval?.ReviewDueAt(relationship),
+            Distributed = approval?.IsDistributed(relationship, now) ?? true,
+            Coherence = coherence,
             Relationship = relationship,
             State = state,
             Sequence = bundle?.SequenceNumber ?? 0,

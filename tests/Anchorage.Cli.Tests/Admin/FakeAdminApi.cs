@@ -89,6 +89,10 @@ public sealed class FakeAdminApi : AdminApi.AdminApiBase
 
     public override Task<FederationStatus> RefreshFederation(RefreshFederationRequest request, ServerCallContext context) => Handle<FederationStatus>(request, context);
 
+    public override Task<FederationStatus> ApproveFederation(ApproveFederationRequest request, ServerCallContext context) => Handle<FederationStatus>(request, context);
+
+    public override Task<FederationStatus> RevokeFederationApproval(RevokeFederationApprovalRequest request, ServerCallContext context) => Handle<FederationStatus>(request, context);
+
     public override Task<ServerInfo> GetServerInfo(GetServerInfoRequest request, ServerCallContext context) => Handle<ServerInfo>(request, context);
 
     public override Task<MintJwtSvidResponse> MintJwtSvid(MintJwtSvidRequest request, ServerCallContext context) => Handle<MintJwtSvidResponse>(request, context);

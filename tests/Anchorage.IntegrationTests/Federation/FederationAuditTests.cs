@@ -61,7 +61,9 @@ public sealed class FederationAuditTests
             var records = Records(auditFile);
 
             // Every record is the server's, of a kind it writes.
-            Assert.All(records, r => Assert.Contains(r.Kind, new[] { AuditKinds.FederationFetch, AuditKinds.Bundle, AuditKinds.Authority }));
+            Assert.All(records, r => Assert.Contains(r.Kind, new[] { AuditKinds.FederationFetch, AuditKinds.Bundle, AuditKinds.Authority, AuditKinds.FederationApproval }));
+            var pending = Assert.Single(records, r => r.Kind == AuditKinds.FederationApproval);
+            Assert.Equal(("pending", Payments.Name, "applied; waits for approval"), (pending.Decision, pending.TrustDomain, pending.Detail));
 
             var bootstrap = Assert.Single(records, r => r.Kind == AuditKinds.Bundle && r.Decision == "added");
             Assert.Equal(Payments.Name, bootstrap.TrustDomain);

@@ -300,6 +300,7 @@ public sealed class FederationProcessTests(ITestOutputHelper output)
               maxStaleness: {MaxStaleness}
             """);
         await local.CliAsync("federation", "apply", "-f", file);
+        await local.CliAsync("federation", "approve", peer.TrustDomain.Name, "--note", "process scenario");
     }
 
     private static async Task<ulong> SequenceAsync(ProcessDomain domain) =>

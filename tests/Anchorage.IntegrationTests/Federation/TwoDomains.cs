@@ -93,7 +93,7 @@ internal sealed class TwoDomains : IAsyncDisposable
     /// The YAML an operator writes, applied to <paramref name="local"/> with the CLI: an https_spiffe
     /// relationship with <paramref name="peerTd"/> served by <paramref name="peer"/>, bootstrapped from its current bundle.
     /// </summary>
-    public async Task ApplyAsync(TestServer local, TrustDomain peerTd, TestServer peer)
+    public async Task ApplyAsync(TestServer local, TrustDomain peerTd, TestServer peer, bool approve = true)
     {
         var bundle = await peer.Admin.GetBundleAsync(new GetBundleRequest());
         var json = System.Text.Encoding.UTF8.GetString(bundle.SpiffeBundleJson.Span);
@@ -111,16 +111,22 @@ internal sealed class TwoDomains : IAsyncDisposable
                 endpointSPIFFEID: spiffe://{peerTd.Name}/anchorage/server
                 bootstrapBundle: '{json.Replace("'", "''", StringComparison.Ordinal)}'
               maxStaleness: 3s
-            """);
+            """, approve);
     }
 
     /// <summary>Writes <paramref name="yaml"/> to a file and runs <c>anchorage federation apply -f FILE</c> against <paramref name="local"/>.</summary>
-    public async Task ApplyYamlAsync(TestServer local, TrustDomain peerTd, string yaml)
+    /// <remarks>With <paramref name="approve"/> (the default) it then runs <c>anchorage federation approve</c>, as an operator must before agents receive the bundle.</remarks>
+    public async Task ApplyYamlAsync(TestServer local, TrustDomain peerTd, string yaml, bool approve = true)
     {
         var file = Path.Combine(Dir.Path, $"{peerTd.Name}-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(file, yaml);
         var result = await local.CliAsync("federation", "apply", "-f", file);
         Assert.True(result.ExitCode == 0, result.Error + result.Out);
+        if (approve)
+        {
+            var approved = await local.CliAsync("federation", "approve", peerTd.Name, "--note", "test harness");
+            Assert.True(approved.ExitCode == 0, approved.Error + approved.Out);
+        }
     }
 
     /// <summary>Federates both ways and waits until each side stores the other's current bundle.</summary>

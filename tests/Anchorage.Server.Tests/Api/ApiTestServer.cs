@@ -195,6 +195,6 @@ internal sealed class ApiTestServer : IAsyncDisposable
     }
 
     // The effective uid, as SO_PEERCRED reports it: the second field of /proc/self/status "Uid:".
-    private static uint OwnUid() =>
+    public static uint OwnUid() =>
         uint.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[2]);
 }

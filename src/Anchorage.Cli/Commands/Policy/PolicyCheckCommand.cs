@@ -63,7 +63,7 @@ internal static class PolicyCheckCommand
         return command;
     }
 
-    private static CompiledPolicy Load(string path)
+    internal static CompiledPolicy Load(string path)
     {
         string? text = null;
         var result = ConfigFile.Load(path, (yaml, source) =>

@@ -31,9 +31,11 @@ internal sealed class BundleChangeFeed : IDisposable
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string _version = string.Empty;
     private Task? _loop;
+    private readonly WithheldBundles? _withheld;
 
-    public BundleChangeFeed(IDataStore store, ICertificateAuthority ca, TimeProvider time, ILogger logger, TimeSpan? interval = null)
+    public BundleChangeFeed(IDataStore store, ICertificateAuthority ca, TimeProvider time, ILogger logger, TimeSpan? interval = null, WithheldBundles? withheld = null)
     {
+        _withheld = withheld;
         _store = store;
         _ca = ca;
         _time = time;
@@ -142,6 +144,16 @@ internal sealed class BundleChangeFeed : IDisposable
         foreach (var tainted in (await _ca.ListTaintedAsync(cancellationToken).ConfigureAwait(false)).Select(t => t.Id).Order(StringComparer.Ordinal))
         {
             text.Append(tainted).Append(';');
+        }
+
+        // An approval, a revocation or a review date passing changes what agents receive.
+        if (_withheld is not null)
+        {
+            text.Append("|withheld=");
+            foreach (var td in (await _withheld.ListAsync(cancellationToken).ConfigureAwait(false)).Select(t => t.Name).Order(StringComparer.Ordinal))
+            {
+                text.Append(td).Append(';');
+            }
         }
 
         text.Append(CultureInfo.InvariantCulture, $"|policy={await _store.GetPolicyVersionAsync(cancellationToken).ConfigureAwait(false)}");

@@ -176,7 +176,28 @@ internal static class ProtoMapper
             CreatedAt = UnixSeconds(r.CreatedAt),
             UpdatedAt = UnixSeconds(r.UpdatedAt),
             HasCaBundle = r.CaBundlePem is not null,
+            Approval = status.Approval,
+            ApprovedAt = UnixSeconds(r.Approval?.ApprovedAt),
+            ApprovedByUid = r.Approval?.ApproverUid ?? -1,
+            ApprovedBy = r.Approval?.Approver ?? string.Empty,
+            ApprovalNote = r.Approval?.Note ?? string.Empty,
+            ReviewEverySeconds = r.ReviewEvery is { } every ? (long)every.TotalSeconds : 0,
+            ReviewDueAt = UnixSeconds(status.ReviewDueAt),
+            Distributed = status.Distributed,
         };
+        if (status.Coherence is { } c)
+        {
+            proto.PeerRefreshHintSeconds = Seconds(c.PeerRefreshHint);
+            proto.PollIntervalSeconds = Seconds(c.PollInterval);
+            proto.WorstCaseRevocationSeconds = Seconds(c.WorstCaseRevocation);
+            proto.ShortestAuthorityLifetimeSeconds = Seconds(c.ShortestAuthorityLifetime);
+            proto.HasOverlap = c.SmallestOverlap is not null;
+            proto.SmallestOverlapSeconds = Seconds(c.SmallestOverlap);
+            proto.OldestAuthorityAgeSeconds = Seconds(c.OldestAuthorityAge);
+            proto.RotationWithoutOverlapAt = UnixSeconds(c.RotationWithoutOverlapAt);
+        }
+
+        proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);
         proto.Flags.AddRange(status.Flags);
         return proto;
     }

@@ -4,12 +4,17 @@ using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.DataStore.Internal;
 
-/// <summary>Federation relationships and their refresh state (table <c>federation_relationships</c>, schema version 3; revisions since 5).</summary>
+/// <summary>Federation relationships and their refresh state (table <c>federation_relationships</c>, schema version 3; revisions since 5; approval and review since 6).</summary>
 internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
 {
     private const string RelationshipColumns =
         "trust_domain, name, owner, url, profile, endpoint_spiffe_id, ca_bundle_pem, max_staleness_ms, created_at, updated_at, " +
-        "last_success, last_attempt, last_error, last_error_at, next_refresh, consecutive_failures, revision";
+        "last_success, last_attempt, last_error, last_error_at, next_refresh, consecutive_failures, revision, " +
+        "review_every_ms, approved_at, approved_by_uid, approved_by, approval_note, approved_authorities, rotation_gap_at";
+
+    private const string ApprovalSet =
+        "approved_at = @approved_at, approved_by_uid = @approved_by_uid, approved_by = @approved_by, " +
+        "approval_note = @approval_note, approved_authorities = @approved_authorities";
 
     /// <inheritdoc/>
     /// <remarks>One statement (<c>ON CONFLICT DO NOTHING</c>): of concurrent creators exactly one stores its declaration.</remarks>
@@ -22,7 +27,8 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
                 c,
                 null,
                 $"INSERT INTO federation_relationships ({RelationshipColumns}) VALUES " +
-                "(@td, @name, @owner, @url, @profile, @endpoint, @ca, @staleness, @now, @now, NULL, NULL, NULL, NULL, NULL, 0, 1) " +
+                "(@td, @name, @owner, @url, @profile, @endpoint, @ca, @staleness, @now, @now, NULL, NULL, NULL, NULL, NULL, 0, 1, " +
+                "@review_every, @approved_at, @approved_by_uid, @approved_by, @approval_note, @approved_authorities, NULL) " +
                 "ON CONFLICT (trust_domain) DO NOTHING RETURNING created_at, updated_at, revision",
                 DeclarationParameters(relationship, Rows.ToUnixMs(Time.GetUtcNow())));
             return await ReturnedAsync(cmd, relationship, ct).ConfigureAwait(false)
@@ -42,7 +48,8 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
                 c,
                 null,
                 "UPDATE federation_relationships SET name = @name, owner = @owner, url = @url, profile = @profile, " +
-                "endpoint_spiffe_id = @endpoint, ca_bundle_pem = @ca, max_staleness_ms = @staleness, updated_at = @now, revision = revision + 1 " +
+                "endpoint_spiffe_id = @endpoint, ca_bundle_pem = @ca, max_staleness_ms = @staleness, review_every_ms = @review_every, " +
+                ApprovalSet + ", updated_at = @now, revision = revision + 1 " +
                 "WHERE trust_domain = @td AND revision = @expected RETURNING created_at, updated_at, revision",
                 [.. DeclarationParameters(relationship, Rows.ToUnixMs(Time.GetUtcNow())), ("expected", relationship.Revision)]);
             if (await ReturnedAsync(cmd, relationship, ct).ConfigureAwait(false) is { } updated)
@@ -73,8 +80,54 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
         ("endpoint", relationship.EndpointSpiffeId?.ToString()),
         ("ca", relationship.CaBundlePem),
         ("staleness", Rows.ToMs(relationship.MaxStaleness)),
+        ("review_every", relationship.ReviewEvery is { } every ? Rows.ToMs(every) : null),
         ("now", now),
+        .. ApprovalParameters(relationship.Approval),
     ];
+
+    private static (string Name, object? Value)[] ApprovalParameters(FederationApproval? approval) =>
+    [
+        ("approved_at", approval is null ? null : Rows.ToUnixMs(approval.ApprovedAt)),
+        ("approved_by_uid", approval?.ApproverUid),
+        ("approved_by", approval?.Approver),
+        ("approval_note", approval?.Note),
+        ("approved_authorities", approval is null ? null : JsonStrings.Write(approval.AuthorityIds)),
+    ];
+
+    /// <summary>
+    /// Sets (or, with null, drops) the relationship's approval, only while its stored revision is
+    /// <paramref name="expectedRevision"/> (the one the approver saw); moves to the next revision so
+    /// that an apply made from an older read cannot write an approval back. Keeps <c>UpdatedAt</c>.
+    /// </summary>
+    public Task SetApprovalAsync(TrustDomain trustDomain, FederationApproval? approval, long expectedRevision, CancellationToken cancellationToken)
+    {
+        ThrowIfEmpty(trustDomain, nameof(trustDomain));
+        ArgumentOutOfRangeException.ThrowIfLessThan(expectedRevision, 1);
+        return RunAsync("set federation approval", async (c, ct) =>
+        {
+            var updated = await ExecuteAsync(
+                c,
+                null,
+                "UPDATE federation_relationships SET " + ApprovalSet + ", revision = revision + 1 WHERE trust_domain = @td AND revision = @expected",
+                ct,
+                [("td", trustDomain.Name), ("expected", expectedRevision), .. ApprovalParameters(approval)]).ConfigureAwait(false);
+            if (updated > 0)
+            {
+                return true;
+            }
+
+            var read = Command(c, null, "SELECT revision FROM federation_relationships WHERE trust_domain = @td", ("td", trustDomain.Name));
+            await using var readScope = read.ConfigureAwait(false);
+            var stored = await read.ExecuteScalarAsync(ct).ConfigureAwait(false) is { } value and not DBNull
+                ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)
+                : throw new DataStoreNotFoundException($"federation relationship \"{trustDomain}\" not found");
+            throw new DataStoreStaleRevisionException(
+                string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"federation relationship \"{trustDomain}\" changed since it was read: it is at revision {stored}, the approval was made from revision {expectedRevision}; read it again"),
+                stored);
+        }, cancellationToken);
+    }
 
     // The stored declaration as the statement returned it; null when the statement touched no row.
     private static async Task<FederationRelationship?> ReturnedAsync(DbCommand cmd, FederationRelationship relationship, CancellationToken ct)
@@ -161,7 +214,8 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
                 c,
                 null,
                 "UPDATE federation_relationships SET last_success = @last_success, last_attempt = @last_attempt, last_error = @last_error, " +
-                "last_error_at = @last_error_at, next_refresh = @next_refresh, consecutive_failures = @failures WHERE trust_domain = @td",
+                "last_error_at = @last_error_at, next_refresh = @next_refresh, consecutive_failures = @failures, rotation_gap_at = @rotation_gap " +
+                "WHERE trust_domain = @td",
                 ct,
                 ("td", trustDomain.Name),
                 ("last_success", UnixMs(state.LastSuccess)),
@@ -169,7 +223,8 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
                 ("last_error", state.LastError),
                 ("last_error_at", UnixMs(state.LastErrorAt)),
                 ("next_refresh", UnixMs(state.NextRefresh)),
-                ("failures", state.ConsecutiveFailures)).ConfigureAwait(false);
+                ("failures", state.ConsecutiveFailures),
+                ("rotation_gap", UnixMs(state.RotationWithoutOverlapAt))).ConfigureAwait(false);
             return updated > 0
                 ? true
                 : throw new DataStoreNotFoundException($"federation relationship \"{trustDomain}\" not found");
@@ -223,6 +278,15 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
             CreatedAt = Rows.FromUnixMs(reader.GetInt64(8)),
             UpdatedAt = Rows.FromUnixMs(reader.GetInt64(9)),
             Revision = reader.GetInt64(16),
+            ReviewEvery = reader.IsDBNull(17) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(17)),
+            Approval = reader.IsDBNull(18) ? null : new FederationApproval
+            {
+                ApprovedAt = Rows.FromUnixMs(reader.GetInt64(18)),
+                ApproverUid = reader.IsDBNull(19) ? null : reader.GetInt64(19),
+                Approver = Text(20) ?? string.Empty,
+                Note = Text(21) ?? string.Empty,
+                AuthorityIds = Text(22) is { } ids ? JsonStrings.Read(ids) : [],
+            },
         };
         var state = new FederationRefreshState
         {
@@ -232,6 +296,7 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
             LastErrorAt = Instant(reader, 13),
             NextRefresh = Instant(reader, 14),
             ConsecutiveFailures = Convert.ToInt32(reader.GetValue(15), System.Globalization.CultureInfo.InvariantCulture),
+            RotationWithoutOverlapAt = Instant(reader, 23),
         };
         return (relationship, state);
     }

@@ -185,6 +185,9 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
     public Task<FederationRelationship> UpdateRelationshipAsync(FederationRelationship relationship, CancellationToken cancellationToken) =>
         _relationships.UpdateRelationshipAsync(relationship, cancellationToken);
 
+    public Task SetRelationshipApprovalAsync(TrustDomain trustDomain, FederationApproval? approval, long expectedRevision, CancellationToken cancellationToken) =>
+        _relationships.SetApprovalAsync(trustDomain, approval, expectedRevision, cancellationToken);
+
     public Task<(FederationRelationship Relationship, FederationRefreshState State)?> GetRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken) =>
         _relationships.GetRelationshipAsync(trustDomain, cancellationToken);
 

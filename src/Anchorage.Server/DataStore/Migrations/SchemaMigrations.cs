@@ -218,6 +218,31 @@ internal static class SchemaMigrations
             "federation relationship revisions",
             Sqlite: "ALTER TABLE federation_relationships ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
             Postgres: "ALTER TABLE federation_relationships ADD COLUMN revision bigint NOT NULL DEFAULT 1;"),
+
+        // Approval and review (issue 15 item 1): who approved a relationship, when, why, which
+        // authorities its bundle held then, and how often it is reviewed. Existing rows stay
+        // unapproved: with federation.requireApproval (the default) they are pending after the upgrade.
+        new Migration(
+            6,
+            "federation relationship approval, review and rotation observations",
+            Sqlite: """
+                ALTER TABLE federation_relationships ADD COLUMN review_every_ms INTEGER;
+                ALTER TABLE federation_relationships ADD COLUMN approved_at INTEGER;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by_uid INTEGER;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by TEXT;
+                ALTER TABLE federation_relationships ADD COLUMN approval_note TEXT;
+                ALTER TABLE federation_relationships ADD COLUMN approved_authorities TEXT;
+                ALTER TABLE federation_relationships ADD COLUMN rotation_gap_at INTEGER;
+                """,
+            Postgres: """
+                ALTER TABLE federation_relationships ADD COLUMN review_every_ms bigint;
+                ALTER TABLE federation_relationships ADD COLUMN approved_at bigint;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by_uid bigint;
+                ALTER TABLE federation_relationships ADD COLUMN approved_by text;
+                ALTER TABLE federation_relationships ADD COLUMN approval_note text;
+                ALTER TABLE federation_relationships ADD COLUMN approved_authorities text;
+                ALTER TABLE federation_relationships ADD COLUMN rotation_gap_at bigint;
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -152,6 +152,32 @@ public sealed class FederationCommandTests : AdminTestBase, IDisposable
     }
 
     [Fact]
+    public async Task Apply_RuleOnlyTheServerHadBefore_SharedValidatorReportsItWithLineAndPath()
+    {
+        Api.On("ApplyFederation", (ApplyFederationRequest r) => Status(r.Relationship.TrustDomain));
+        var path = Write(SpiffeDoc().Replace("url: https://", "url: https://u:p@", StringComparison.Ordinal));
+
+        var result = await RunAsync("federation", "apply", "-f", path);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Empty(Api.Calls);
+        Assert.Equal($"error: {path}:9: spec.bundleEndpoint.url \"https://u:p@payments.acme.corp:8443/\" must not carry user info\n", result.Error);
+    }
+
+    [Fact]
+    public async Task Apply_MissingEndpointMapping_OneLineNotOnePerField()
+    {
+        Api.On("ApplyFederation", (ApplyFederationRequest r) => Status(r.Relationship.TrustDomain));
+        var doc = "apiVersion: anchorage.dev/v1alpha1\nkind: FederatedTrustDomain\nmetadata:\n  name: x\nspec:\n  trustDomain: x.example\n  owner: o\n  maxStaleness: 5m\n";
+        var path = Write(doc);
+
+        var result = await RunAsync("federation", "apply", "-f", path);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: {path}:6: spec.bundleEndpoint is required\n", result.Error);
+    }
+
+    [Fact]
     public async Task Apply_PositiveControlForTheTable_SameShapeAccepted()
     {
         Api.On("ApplyFederation", (ApplyFederationRequest r) => Status(r.Relationship.TrustDomain));

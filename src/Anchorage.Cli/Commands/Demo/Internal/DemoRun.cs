@@ -248,6 +248,7 @@ internal sealed partial class DemoRun : IAsyncDisposable
 
             """, cancellationToken).ConfigureAwait(false);
         await CliCheckedAsync(local, ["federation", "apply", "-f", file], cancellationToken).ConfigureAwait(false);
+        await CliCheckedAsync(local, ["federation", "approve", peer.Name, "--note", "demo: both domains run here"], cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits until <paramref name="local"/> stores <paramref name="peer"/>'s current bundle (fetched, not bootstrapped); returns its sequence.</summary>
