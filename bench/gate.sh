@@ -136,6 +136,7 @@ listen:
   adminSocket: $work/agent/admin.sock
   health: 127.0.0.1:$agent_health_port
 adminUids: [$(id -u)]
+$([[ -n "$cgroup" ]] && printf 'attestation:\n  kernel: { mode: auto, cgroups: [%s] }' "$cgroup")
 gate:
   policyFile: $work/agent/policy.yaml
   audit: { file: $work/agent/audit.jsonl, maxSizeMB: 100, keep: 2 }
@@ -215,16 +216,19 @@ wait_for 30 "${pids[0]}" "$work/stunnel-client.log" probe "127.0.0.1:$sc_port"
 echo "ready; load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 
 out="$work/results"
-load() { "${bench[@]}" gate-load "$@" --seconds "$seconds" | tee -a "$out"; }
+# With the bench cgroup every load generator runs inside it, so the agent attributes its
+# connections from the eBPF records taken at connect() (kernel mode, the product's mode); the
+# references (stunnel, mtls, plain) run there too, under the same conditions. Without it the agent
+# falls back to user space (a scan of /proc per connection; bench/attribution.sh times both).
+in_cgroup() { if [[ -n "$cgroup" ]]; then sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"; else "$@"; fi; }
+load() { in_cgroup "${bench[@]}" gate-load "$@" --seconds "$seconds" | tee -a "$out"; }
 tls=(--cert "$svid" --key "$key" --ca "$ca")
 # Set-up latency, one client at a time.
 load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients 1
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients 1
 load --label gate-tunnel --connect "127.0.0.1:$tun_port" --mode conn --clients 1
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients 1
-in_cgroup() { sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"; }
-tload() { in_cgroup "${bench[@]}" gate-load "$@" --seconds "$seconds" | tee -a "$out"; }
-[[ -n "$cgroup" ]] && tload --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients 1
+[[ -n "$cgroup" ]] && load --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients 1
 load --label mtls --connect "127.0.0.1:$tls_echo_port" --mode conn --clients 1 "${tls[@]}"
 load --label plain --connect "127.0.0.1:$echo_port" --mode conn --clients 1
 # Throughput of connections and of bytes, gate then stunnel.
@@ -232,7 +236,7 @@ load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients "$client
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients "$clients"
 load --label gate-tunnel --connect "127.0.0.1:$tun_port" --mode conn --clients "$clients"
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients "$clients"
-[[ -n "$cgroup" ]] && tload --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients "$clients"
+[[ -n "$cgroup" ]] && load --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients "$clients"
 load --label gate --connect "127.0.0.1:$out_port" --mode stream --clients "$streams"
 load --label gate-tunnel --connect "127.0.0.1:$tun_port" --mode stream --clients "$streams"
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode stream --clients "$streams"
@@ -252,6 +256,7 @@ field() { # field LABEL KIND C NAME: the value of NAME= on the line "LABEL KIND 
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo
+echo "attribution: $([[ -n "$cgroup" ]] && echo "kernel (eBPF records, the load generators in $cgroup)" || echo "user-space fallback ($transparent_skip)")"
 echo "gate set-up p50 = $(field gate conn 1 p50) ms (direct mTLS $(field mtls conn 1 p50) ms, stunnel $(field stunnel conn 1 p50) ms, plain $(field plain conn 1 p50) ms)"
 echo "gate tcp attribution with 1000 processes: p50 = $(field gate-1000procs conn 1 p50) ms (unix socket $(field gate-unix-1000procs conn 1 p50) ms; tcp without them $(field gate conn 1 p50) ms)"
 echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, tcp outbound listener; goal >= 1.0)"
