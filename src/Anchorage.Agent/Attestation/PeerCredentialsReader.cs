@@ -121,11 +121,22 @@ public static class PeerCredentialsReader
             throw new WorkloadAttestationException("the connect-time record has no process");
         }
 
-        var peer = Open(facts.ProcessId, facts.RealUserId, facts.RealGroupId);
+        // The record says this pid connected: if it cannot be opened now, or its start time is
+        // another, the connector exited since (and the pid may be someone else's).
+        PeerProcess peer;
+        try
+        {
+            peer = Open(facts.ProcessId, facts.RealUserId, facts.RealGroupId);
+        }
+        catch (WorkloadAttestationException e) when (e.Message == Exited(facts.ProcessId).Message)
+        {
+            throw ExitedAfterConnect(facts.ProcessId);
+        }
+
         if (peer.StartTime != facts.StartTimeTicks)
         {
             peer.Dispose();
-            throw Exited(facts.ProcessId);
+            throw ExitedAfterConnect(facts.ProcessId);
         }
 
         return new PeerProcess(peer.ProcessId, facts.RealUserId, facts.RealGroupId, peer.StartTime, peer.PidFd) { ConnectFacts = facts };
@@ -157,6 +168,10 @@ public static class PeerCredentialsReader
 
         return ProcFs.TryReadStartTime(peer.ProcessId) == peer.StartTime;
     }
+
+    /// <summary>The process a connect-time record names has exited (PID churn): its pid may be another's now.</summary>
+    internal static WorkloadAttestationException ExitedAfterConnect(int pid) =>
+        new($"process {pid.ToString(CultureInfo.InvariantCulture)} exited after it connected (its pid may belong to another process now)");
 
     internal static WorkloadAttestationException Exited(int pid) =>
         new($"process {pid.ToString(CultureInfo.InvariantCulture)} exited during attestation");

@@ -157,8 +157,7 @@ public sealed class ConnectionAttributor : IDisposable
     public void Dispose() => _kernel?.Dispose();
 
     /// <summary>The message when the process a connect-time record names has exited (PID churn).</summary>
-    internal static string ConnectorExited(int processId) =>
-        $"process {processId.ToString(System.Globalization.CultureInfo.InvariantCulture)} exited after it connected (its pid may belong to another process now)";
+    internal static string ConnectorExited(int processId) => PeerCredentialsReader.ExitedAfterConnect(processId).Message;
 
     // PID churn: the connector exited and a newcomer took its pid. The start time in /proc has
     // clock-tick resolution, so a newcomer started within the same tick would pass the pidfd
