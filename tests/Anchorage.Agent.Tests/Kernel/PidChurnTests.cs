@@ -103,9 +103,12 @@ public sealed class PidChurnTests
 
     // Makes the kernel hand out `pid` next (ns_last_pid = pid - 1) and starts the program in the
     // cgroup with it; retries when another process of the system takes the pid first.
+    // Parallel tests start processes and threads (each takes an id) between the write and the fork,
+    // so it may take many attempts.
     private static async Task<Process> StartWithPidAsync(TestCgroup cgroup, int pid, string file, params string[] args)
     {
-        for (var attempt = 0; attempt < 50; attempt++)
+        const int attempts = 500;
+        for (var attempt = 0; attempt < attempts; attempt++)
         {
             await File.WriteAllTextAsync(NsLastPid, (pid - 1).ToString(CultureInfo.InvariantCulture));
             var process = cgroup.Start(file, args);
@@ -115,8 +118,10 @@ public sealed class PidChurnTests
             }
 
             process.Kill();
+            await process.WaitForExitAsync();
+            process.Dispose();
         }
 
-        throw new Xunit.Sdk.XunitException($"could not make a new process take pid {pid} in 50 attempts");
+        throw new Xunit.Sdk.XunitException($"could not make a new process take pid {pid} in {attempts} attempts");
     }
 }
