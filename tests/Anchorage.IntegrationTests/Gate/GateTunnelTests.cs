@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -290,24 +291,23 @@ public sealed class GateTunnelTests
     /// <summary>Waits (60 s bound) until <paramref name="progress"/> has not changed for a second.</summary>
     private static async Task UntilQuietAsync(Func<long> progress, string what)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        // The shared poll with a deadline; quiet = no progress for a second.
         var last = progress();
-        var since = DateTime.UtcNow;
-        while (DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-            var now = progress();
-            if (now != last)
+        var since = Stopwatch.StartNew();
+        await Eventually.TrueAsync(
+            () =>
             {
-                (last, since) = (now, DateTime.UtcNow);
-            }
-            else if (DateTime.UtcNow - since >= TimeSpan.FromSeconds(1))
-            {
-                return;
-            }
-        }
+                var now = progress();
+                if (now != last)
+                {
+                    (last, since) = (now, Stopwatch.StartNew());
+                }
 
-        Assert.Fail("timed out waiting for " + what);
+                return since.Elapsed >= TimeSpan.FromSeconds(1);
+            },
+            what,
+            TimeSpan.FromSeconds(60),
+            TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
