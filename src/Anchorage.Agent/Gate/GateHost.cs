@@ -20,7 +20,7 @@ namespace Anchorage.Agent.Gate;
 /// <summary>
 /// The gate: the agent's enforcement point. Outbound listeners attribute each accepted
 /// connection to the local process that opened it (unix socket: <c>SO_PEERCRED</c> and a pidfd;
-/// loopback TCP: the socket's inode in /proc/net/tcp and its owner), attest it, and dial the
+/// loopback TCP: the socket's inode from sock_diag and its owner), attest it, and dial the
 /// target with mTLS presenting <em>that process's own</em> SVID; inbound listeners terminate mTLS
 /// with the SVID of the process listening on the forward address. Every connection is decided by
 /// the current policy and audited; live connections are re-checked when the policy or the cache
