@@ -5,6 +5,7 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate.Attribution;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Gate.Connections;
+using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Gate.Listeners;
 using Anchorage.Agent.Gate.Pipelines;
 using Anchorage.Agent.Gate.Transport;
@@ -109,6 +110,7 @@ public sealed class GateHost : IAsyncDisposable
         // Every listener is bound before any starts accepting, so a failed bind has nothing to stop but sockets.
         var listeners = new List<GateListener>();
         TransparentRedirect? redirect = null;
+        GateListener? transparent6 = null;
         InboundSteering? steering = null;
         try
         {
@@ -126,7 +128,14 @@ public sealed class GateHost : IAsyncDisposable
             {
                 var listener = GateListener.Bind(TransparentPipeline.ListenerName, GateListenAddress.TcpAt(transparentOptions.Listen), logger);
                 listeners.Add(listener);
-                redirect = LoadRedirect(transparentOptions, (IPEndPoint)listener.Endpoint, setup);
+                var port = ((IPEndPoint)listener.Endpoint).Port;
+                transparent6 = BindTransparent6(port, logger);
+                if (transparent6 is not null)
+                {
+                    listeners.Add(transparent6);
+                }
+
+                redirect = LoadRedirect(transparentOptions, (IPEndPoint)listener.Endpoint, transparent6 is not null, setup);
             }
 
             if (options.Transparent is { Inbound.Count: > 0 } steered)
@@ -202,6 +211,11 @@ public sealed class GateHost : IAsyncDisposable
             var transparent = new TransparentPipeline(parts, outboundPipeline, redirect, options.Transparent!.Listen);
             host.Track(listeners[next++].AcceptAsync(
                 client => transparent.HandleAsync(client, stop), host.Track, admission, OutboundPipeline.Direction, time, stop));
+            if (transparent6 is not null)
+            {
+                host.Track(listeners[next++].AcceptAsync(
+                    client => transparent.HandleAsync(client, stop), host.Track, admission, OutboundPipeline.Direction, time, stop));
+            }
         }
 
         if (steering is not null)
@@ -253,12 +267,29 @@ public sealed class GateHost : IAsyncDisposable
     /// <summary>Re-checks every live connection against the current policy and cache now (what a change does).</summary>
     public void Recheck() => _registry.Recheck();
 
-    // Interception was asked for: without the programs the gate does not start (nothing would be intercepted, silently).
-    private static TransparentRedirect LoadRedirect(GateTransparentOptions options, IPEndPoint listener, GateSetup setup)
+    // IPv6 destinations are redirected to [::1] at the transparent listener's port, where a socket
+    // with IPV6_V6ONLY can connect too. A host without IPv6 loopback (or with the port taken there)
+    // gets none: its IPv6 destinations go to the IPv4 listener, v4-mapped, and V6ONLY sockets are
+    // refused by the kernel (ENETUNREACH), never sent around the gate.
+    private static GateListener? BindTransparent6(int port, ILogger logger)
     {
         try
         {
-            return TransparentRedirect.Load(setup.TransparentObjectPath ?? TransparentRedirect.DefaultObjectPath, options, listener, Environment.ProcessId);
+            return GateListener.Bind(TransparentPipeline.ListenerName, GateListenAddress.TcpAt(new HostPort(IPAddress.IPv6Loopback.ToString(), port)), logger);
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            GateLog.TransparentNoIPv6(logger, port, e.Message);
+            return null;
+        }
+    }
+
+    // Interception was asked for: without the programs the gate does not start (nothing would be intercepted, silently).
+    private static TransparentRedirect LoadRedirect(GateTransparentOptions options, IPEndPoint listener, bool listen6, GateSetup setup)
+    {
+        try
+        {
+            return TransparentRedirect.Load(setup.TransparentObjectPath ?? TransparentRedirect.DefaultObjectPath, options, listener, listen6, Environment.ProcessId);
         }
         catch (KernelAttributionException e)
         {
