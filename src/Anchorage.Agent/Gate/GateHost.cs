@@ -111,6 +111,7 @@ public sealed class GateHost : IAsyncDisposable
         var listeners = new List<GateListener>();
         TransparentRedirect? redirect = null;
         GateListener? transparent6 = null;
+        GateListener? steering6 = null;
         InboundSteering? steering = null;
         try
         {
@@ -129,7 +130,7 @@ public sealed class GateHost : IAsyncDisposable
                 var listener = GateListener.Bind(TransparentPipeline.ListenerName, GateListenAddress.TcpAt(transparentOptions.Listen), logger);
                 listeners.Add(listener);
                 var port = ((IPEndPoint)listener.Endpoint).Port;
-                transparent6 = BindTransparent6(port, logger);
+                transparent6 = BindLoopback6(TransparentPipeline.ListenerName, port, "IPv6 destinations go to the IPv4 listener and IPV6_V6ONLY clients are refused", logger);
                 if (transparent6 is not null)
                 {
                     listeners.Add(transparent6);
@@ -143,7 +144,13 @@ public sealed class GateHost : IAsyncDisposable
                 // Any free loopback port: the program finds the listener by its socket, not its address.
                 var listener = GateListener.Bind(SteeringPipeline.ListenerName, GateListenAddress.TcpAt(new HostPort("127.0.0.1", 0)), logger);
                 listeners.Add(listener);
-                steering = LoadSteering(steered, listener, setup);
+                steering6 = BindLoopback6(SteeringPipeline.ListenerName, 0, "IPv6 connections to steered ports are not steered (dropped in closed mode)", logger);
+                if (steering6 is not null)
+                {
+                    listeners.Add(steering6);
+                }
+
+                steering = LoadSteering(steered, listener, steering6, setup);
             }
         }
         catch
@@ -223,6 +230,11 @@ public sealed class GateHost : IAsyncDisposable
             var steeredPipeline = new SteeringPipeline(parts, inboundPipeline, steering, options.Transparent!.Inbound);
             host.Track(listeners[next++].AcceptAsync(
                 client => steeredPipeline.HandleAsync(client, stop), host.Track, admission, InboundPipeline.Direction, time, stop));
+            if (steering6 is not null)
+            {
+                host.Track(listeners[next++].AcceptAsync(
+                    client => steeredPipeline.HandleAsync(client, stop), host.Track, admission, InboundPipeline.Direction, time, stop));
+            }
         }
 
         registry.StartWatching();
@@ -267,19 +279,20 @@ public sealed class GateHost : IAsyncDisposable
     /// <summary>Re-checks every live connection against the current policy and cache now (what a change does).</summary>
     public void Recheck() => _registry.Recheck();
 
-    // IPv6 destinations are redirected to [::1] at the transparent listener's port, where a socket
-    // with IPV6_V6ONLY can connect too. A host without IPv6 loopback (or with the port taken there)
-    // gets none: its IPv6 destinations go to the IPv4 listener, v4-mapped, and V6ONLY sockets are
-    // refused by the kernel (ENETUNREACH), never sent around the gate.
-    private static GateListener? BindTransparent6(int port, ILogger logger)
+    // The IPv6 twin of a loopback listener: transparent interception redirects IPv6 destinations
+    // to [::1] at its listener's port (reachable from IPV6_V6ONLY sockets too), and steering hands
+    // IPv6 connections to an IPv6 socket (sk_lookup assigns a socket of the lookup's family). A
+    // host without IPv6 loopback (or with the port taken there) gets none, said once
+    // (`consequence`); nothing is then sent around the gate.
+    private static GateListener? BindLoopback6(string name, int port, string consequence, ILogger logger)
     {
         try
         {
-            return GateListener.Bind(TransparentPipeline.ListenerName, GateListenAddress.TcpAt(new HostPort(IPAddress.IPv6Loopback.ToString(), port)), logger);
+            return GateListener.Bind(name, GateListenAddress.TcpAt(new HostPort(IPAddress.IPv6Loopback.ToString(), port)), logger);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {
-            GateLog.TransparentNoIPv6(logger, port, e.Message);
+            GateLog.NoIPv6Listener(logger, name, port, e.Message, consequence);
             return null;
         }
     }
@@ -298,14 +311,14 @@ public sealed class GateHost : IAsyncDisposable
     }
 
     // Steering was asked for: without the program the gate does not start (the service would be reached unverified, silently).
-    private static InboundSteering LoadSteering(GateTransparentOptions options, GateListener listener, GateSetup setup)
+    private static InboundSteering LoadSteering(GateTransparentOptions options, GateListener listener, GateListener? listener6, GateSetup setup)
     {
         var objectPath = setup.TransparentObjectPath is { } transparentObject
             ? Path.Combine(Path.GetDirectoryName(transparentObject) ?? ".", InboundSteering.ObjectFileName)
             : InboundSteering.DefaultObjectPath;
         try
         {
-            return InboundSteering.Load(objectPath, options.Inbound, listener.Socket, options.FailMode, options.PinDirectory);
+            return InboundSteering.Load(objectPath, options.Inbound, listener.Socket, listener6?.Socket, options.FailMode, options.PinDirectory);
         }
         catch (KernelAttributionException e)
         {
