@@ -41,7 +41,7 @@
 
   function time(seconds) {
     const s = num(seconds);
-    return s === 0 ? "never" : new Date(s * 1000).toISOString().replace(".000Z", "Z");
+    return s === 0 ? "none" : new Date(s * 1000).toISOString().replace(".000Z", "Z");
   }
 
   function age(seconds, now) {
