@@ -238,4 +238,36 @@ public sealed class ConsoleApiTests
         Assert.Equal("{\"error\":\"no federation relationship with trust domain \\u0022payments.acme.corp\\u0022\"}", await unknown.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
     }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Api_Graph_TwoDomains_PendingThenUnusedThenApproved()
+    {
+        await using var domains = await Federation.TwoDomains.StartAsync(configureAcme: WithConsole);
+        using var client = new ConsoleClient();
+        var baseUrl = await client.LoginAsync(domains.Acme);
+        var payments = Federation.TwoDomains.PaymentsTd;
+
+        await domains.ApplyAsync(domains.Acme, payments, domains.Payments, approve: false);
+        var pending = await EdgeAsync(client, baseUrl);
+        var approved = await domains.Acme.CliAsync("federation", "approve", payments.Name, "--note", "console test");
+        Assert.True(approved.ExitCode == 0, approved.Error);
+        var unused = await EdgeAsync(client, baseUrl);
+        await Agent.NodeParts.EntryAsync(domains.Acme, SpiffeId.FromPath(TestServer.Td, "/node/n1"), "/billing", ["unix:uid:1000"], [payments]);
+        var used = await EdgeAsync(client, baseUrl);
+        var page = await client.JsonAsync(baseUrl, "/api/federations/" + payments.Name);
+
+        Assert.Equal(("pending", "pending"), (pending.GetProperty("edgeState").GetString(), pending.GetProperty("status").GetProperty("approval").GetString()));
+        Assert.Equal(("unused", "approved"), (unused.GetProperty("edgeState").GetString(), unused.GetProperty("status").GetProperty("approval").GetString()));
+        Assert.Equal("approved", used.GetProperty("edgeState").GetString());
+        Assert.Equal("1", used.GetProperty("status").GetProperty("federatingEntries").GetString());
+        Assert.Equal("platform@acme.corp", page.GetProperty("federation").GetProperty("status").GetProperty("owner").GetString());
+        Assert.Equal("approved", page.GetProperty("federation").GetProperty("edgeState").GetString());
+    }
+
+    private static async Task<JsonElement> EdgeAsync(ConsoleClient client, Uri baseUrl)
+    {
+        var graph = await client.JsonAsync(baseUrl, "/api/graph");
+        return graph.GetProperty("federations").EnumerateArray().Single();
+    }
 }
