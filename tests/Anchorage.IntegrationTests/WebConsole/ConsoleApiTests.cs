@@ -270,4 +270,30 @@ public sealed class ConsoleApiTests
         var graph = await client.JsonAsync(baseUrl, "/api/graph");
         return graph.GetProperty("federations").EnumerateArray().Single();
     }
+
+    [Fact]
+    public async Task Api_Agents_RealAgent_ListedSearchableLimited()
+    {
+        using var dir = new TempDir();
+        await using var server = await StartAsync(dir);
+        using var client = new ConsoleClient();
+        var baseUrl = await client.LoginAsync(server);
+        var (token, agentId) = await Agent.TestAgent.TokenAsync(server);
+        await using var agent = await Agent.TestAgent.StartAsync(server, token);
+        var (_, unredeemed) = await Agent.TestAgent.TokenAsync(server);
+
+        var all = await client.JsonAsync(baseUrl, "/api/agents");
+        var byId = await client.JsonAsync(baseUrl, "/api/agents?q=" + Uri.EscapeDataString(agentId.Path.ToUpperInvariant()));
+        var none = await client.JsonAsync(baseUrl, "/api/agents?q=" + Uri.EscapeDataString(unredeemed.Path));
+        var limited = await client.JsonAsync(baseUrl, "/api/agents?limit=1");
+
+        var listed = all.GetProperty("agents").EnumerateArray().Single();
+        Assert.Equal(agentId.ToString(), listed.GetProperty("spiffeId").GetString());
+        Assert.Equal("join_token", listed.GetProperty("attestationType").GetString());
+        Assert.False(listed.GetProperty("banned").GetBoolean());
+        Assert.Equal(agentId.ToString(), byId.GetProperty("agents").EnumerateArray().Single().GetProperty("spiffeId").GetString());
+        Assert.Equal(0, none.GetProperty("agents").GetArrayLength());
+        Assert.Equal(1, limited.GetProperty("agents").GetArrayLength());
+        Assert.False(limited.GetProperty("truncated").GetBoolean());
+    }
 }
