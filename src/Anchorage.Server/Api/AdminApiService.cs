@@ -10,6 +10,7 @@ using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.Registration;
+using Anchorage.Server.WebConsole;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Grpc.Core;
@@ -48,6 +49,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly BundleChangeFeed? _changeFeed;
     private readonly FederationApprovalRules _approvalRules;
     private readonly TimeSpan _refreshFloor;
+    private readonly ConsoleSessions? _console;
 
     internal AdminApiService(
         EntryService entries,
@@ -64,8 +66,10 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         IAuditSink? audit = null,
         BundleChangeFeed? changeFeed = null,
         FederationApprovalRules? approvalRules = null,
-        TimeSpan? refreshFloor = null)
+        TimeSpan? refreshFloor = null,
+        ConsoleSessions? console = null)
     {
+        _console = console;
         _refreshFloor = refreshFloor ?? new FederationOptions().RefreshFloor;
         _approvalRules = approvalRules ?? FederationApprovalRules.Default;
         _bound = bound;

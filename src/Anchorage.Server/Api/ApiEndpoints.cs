@@ -7,6 +7,7 @@ using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.Registration;
+using Anchorage.Server.WebConsole;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -94,7 +95,8 @@ public static class ApiEndpoints
             sp.GetService<IAuditSink>(),
             sp.GetRequiredService<BundleChangeFeed>(),
             sp.GetRequiredService<FederationApprovalRules>(),
-            sp.GetService<ServerOptions>()?.Federation.RefreshFloor));
+            sp.GetService<ServerOptions>()?.Federation.RefreshFloor,
+            sp.GetService<ConsoleSessions>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

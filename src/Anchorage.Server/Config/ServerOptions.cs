@@ -60,6 +60,9 @@ public sealed record ServerOptions
     /// </summary>
     public AuditOptions? Audit { get; init; }
 
+    /// <summary>The read-only web console (<c>console: { listen, servingCert, sessionTtl }</c>). Default null: no console.</summary>
+    public ConsoleOptions? Console { get; init; }
+
     /// <summary>How the log on stdout is written (<c>logging: { format: text | json }</c>). Default text.</summary>
     public LoggingOptions Logging { get; init; } = new();
 
