@@ -4,7 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Hosting.Health;
 using Anchorage.Hosting.Listeners;
-using Anchorage.Hosting.Sockets;
+using Anchorage.Foundation.Sockets;
 using Anchorage.Server.Config;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;

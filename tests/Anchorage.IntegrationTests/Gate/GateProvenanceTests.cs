@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Provenance;
 using Anchorage.Agent.Gate.Transport.Tunnels;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Svids;
