@@ -103,7 +103,7 @@ public sealed class AgentHostTests : IDisposable
 
     [Fact]
     [Trait("Spec", "Workload API 5.2.1")]
-    public async Task FetchX509Svid_LoopbackTcp_AttestsTheCallingProcessThroughProcNetTcp()
+    public async Task FetchX509Svid_LoopbackTcp_AttestsTheCallingProcessThroughTheKernelsTcpTable()
     {
         var options = Options() with
         {

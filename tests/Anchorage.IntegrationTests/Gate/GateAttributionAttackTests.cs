@@ -111,6 +111,7 @@ public sealed class GateAttributionAttackTests
             var python = Anchorage.Agent.Internal.LinuxNative.StatxIdentity(Python);
             Assert.Equal("kernel", denied.Process!.Attribution);
             Assert.Equal($"{python.DevMajor}:{python.DevMinor}:{python.Inode}", denied.Process.ExeFile);
+            Assert.Null(denied.Process.Exe); // not the path of web, which it runs now: exe and exeFile name one binary
             var allowed = Assert.Single(node.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "allow" });
             Assert.Equal("kernel", allowed.Process!.Attribution);
             Assert.Equal(web, allowed.Process.Exe);

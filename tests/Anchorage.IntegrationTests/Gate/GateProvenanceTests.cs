@@ -54,6 +54,63 @@ public sealed class GateProvenanceTests
     }
 
     [Fact]
+    public async Task Provenance_AgentSvidRenewedMidTraffic_LiveStreamLosesNothing_NewConnectionSignedOnANewTunnel()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        await using var app = new PlainEchoServer();
+        await using var pair = await GatePair.StartAsync(domains, app.Port);
+        await using var live = await GateClients.ConnectUnixAsync(pair.Socket);
+        Assert.Equal("ping", await GateClients.EchoAsync(live, "ping"));
+        var first = await pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }, "the first inbound allow");
+        Assert.NotNull(first.Origin);
+        var session = pair.Outbound.Agent.Agent.Session;
+        var before = session.Svid.Leaf.SerialNumber;
+
+        // Byte-exact traffic on the live stream the whole time.
+        using var stop = new CancellationTokenSource();
+        var rounds = 0;
+        var traffic = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var payload = RandomNumberGenerator.GetBytes(4096);
+                await live.WriteAsync(payload);
+                var back = new byte[payload.Length];
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await live.ReadExactlyAsync(back, timeout.Token);
+                Assert.Equal(payload, back);
+                Interlocked.Increment(ref rounds);
+            }
+        });
+        await TwoDomains.UntilAsync(() => Volatile.Read(ref rounds) > 5, "traffic before the renewal");
+
+        // The sending agent's own SVID (the key that signs origin statements) is renewed by the server.
+        await session.RenewNowAsync(CancellationToken.None);
+        Assert.NotEqual(before, session.Svid.Leaf.SerialNumber);
+
+        // A new connection: its statement is signed with the renewed key, so it takes a new tunnel
+        // whose hello sent the renewed chain, and the payments gate verifies it.
+        await using (var fresh = await GateClients.ConnectUnixAsync(pair.Socket))
+        {
+            Assert.Equal("new", await GateClients.EchoAsync(fresh, "new"));
+        }
+
+        var second = await pair.Inbound.Audit.WaitForAsync(
+            r => r is { Kind: AuditKinds.Connection, Decision: "allow" } && r.ConnectionId != first.ConnectionId, "the second inbound allow");
+        Assert.NotNull(second.Origin);
+        Assert.Equal(session.Svid.Id.ToString(), second.OriginAgent);
+        Assert.NotEqual(first.Remote, second.Remote);
+
+        var counted = Volatile.Read(ref rounds);
+        await TwoDomains.UntilAsync(() => Volatile.Read(ref rounds) > counted + 10, "traffic on the old tunnel after the renewal");
+        await stop.CancelAsync();
+        await traffic;
+        Assert.DoesNotContain(pair.Outbound.Audit.Records, r => r.Kind == AuditKinds.ConnectionClosed && r.Reason is not null);
+        Assert.DoesNotContain(pair.Inbound.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "deny" });
+    }
+
+    [Fact]
     public async Task Provenance_ForgedStatement_Refused_Audited_ValidOneOnTheSameTunnelPasses()
     {
         await using var fixture = await Fixture.StartAsync();

@@ -27,7 +27,7 @@ internal sealed class SteeringPipeline(PipelineParts parts, InboundPipeline inbo
         IPEndPoint local;
         try
         {
-            local = LinuxNative.LocalIPv4(client.SafeHandle);
+            local = LinuxNative.LocalAddress(client.SafeHandle);
         }
         catch (IOException e)
         {

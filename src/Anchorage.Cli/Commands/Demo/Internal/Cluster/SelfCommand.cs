@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Anchorage.Cli.Commands.Demo.Internal;
+namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
 /// <summary>
 /// How the demo starts <c>anchorage</c> again as a child process: the program, the arguments that

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace Anchorage.Cli.Commands.Demo.Internal;
+namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
 /// <summary>The fields of one audit record (a JSON line of the gate's audit file) the demo checks and shows.</summary>
 internal sealed record AuditLine(

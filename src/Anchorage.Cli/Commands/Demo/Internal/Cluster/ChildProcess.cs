@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Text;
 using Anchorage.Foundation.Files;
 
-namespace Anchorage.Cli.Commands.Demo.Internal;
+namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
 /// <summary>
-/// A child process of the demo: its stdout and stderr go to a log file (and stdout lines to a
+/// A child process of the cluster (a server, an agent, a service, a workload): its stdout and stderr go to a log file (and stdout lines to a
 /// queue the demo can wait on); disposing kills it and everything it started.
 /// </summary>
 internal sealed class ChildProcess : IAsyncDisposable
@@ -114,30 +114,26 @@ internal sealed class ChildProcess : IAsyncDisposable
     /// <exception cref="DemoStepException">The child exited first, or <paramref name="within"/> passed.</exception>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan within, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var line = Lines.FirstOrDefault(match);
-            if (line is not null)
+        string? line = null;
+        await Poll.UntilAsync(
+            async ct =>
             {
-                return line;
-            }
-
-            if (_process.HasExited)
-            {
-                // The last lines may still be in flight.
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
                 line = Lines.FirstOrDefault(match);
-                return line ?? throw new DemoStepException($"{Name} exited with {_process.ExitCode} ({Tail()})");
-            }
+                if (line is not null || !_process.HasExited)
+                {
+                    return line is not null;
+                }
 
-            if (clock.Elapsed > within)
-            {
-                throw new DemoStepException($"{Name} printed nothing expected within {within.TotalSeconds:0} s (log: {LogPath})");
-            }
-
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        }
+                // The last lines may still be in flight.
+                await Task.Delay(100, ct).ConfigureAwait(false);
+                line = Lines.FirstOrDefault(match);
+                return line is not null ? true : throw new DemoStepException($"{Name} exited with {_process.ExitCode} ({Tail()})");
+            },
+            within,
+            TimeSpan.FromMilliseconds(50),
+            () => $"{Name} printed nothing expected within {within.TotalSeconds:0} s (log: {LogPath})",
+            cancellationToken).ConfigureAwait(false);
+        return line!;
     }
 
     /// <summary>Waits for the child to exit; kills it when <paramref name="within"/> passes first.</summary>

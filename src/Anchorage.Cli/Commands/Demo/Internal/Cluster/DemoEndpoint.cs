@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Anchorage.Cli.Commands.Demo.Internal;
+namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
 /// <summary>The addresses the demo's workloads dial: <c>unix:///abs/path</c> or <c>tcp://ip:port</c>.</summary>
 internal static class DemoEndpoint

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Anchorage.Cli.Commands.Demo.Internal;
+namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
 /// <summary>
 /// The demo's transparent-interception step (issue 10): a cgroup of the demo's own under the
