@@ -12,7 +12,7 @@ using Anchorage.Agent.Gate.Transport;
 using Anchorage.Agent.Gate.Transport.Tunnels;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Svids;
 using Microsoft.Extensions.Logging;
 

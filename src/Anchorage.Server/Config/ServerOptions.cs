@@ -1,6 +1,6 @@
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 using System.Collections.Immutable;
 using Anchorage.Spiffe.Ids;
 

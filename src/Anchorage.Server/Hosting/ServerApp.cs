@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Health;
 using Anchorage.Server.Api;
@@ -42,7 +43,7 @@ public static class ServerApp
 
         // Opened first and closed last, so that every change the parts make is recorded.
         var audit = options.Audit is { } auditOptions
-            ? new AuditLog(auditOptions, loggerFactory.CreateLogger("Anchorage.Hosting.Audit"), time)
+            ? new AuditLog(auditOptions, loggerFactory.CreateLogger("Anchorage.Foundation.Audit"), time)
             : null;
         try
         {

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Config;

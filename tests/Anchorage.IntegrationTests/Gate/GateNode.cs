@@ -1,6 +1,7 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http;
 using System.Text.Json;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Config;
 using Anchorage.Spiffe.Ids;

@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using Anchorage.Agent.Attestation;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 
 namespace Anchorage.Agent.Gate.Internal;
 

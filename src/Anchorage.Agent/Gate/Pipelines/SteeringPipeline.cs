@@ -4,7 +4,7 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Internal;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 
 namespace Anchorage.Agent.Gate.Pipelines;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 

@@ -1,5 +1,5 @@
 using Anchorage.Cli.Internal;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 using Anchorage.Protos.Admin.V1;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
