@@ -1,5 +1,6 @@
 using System.Globalization;
 using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Ids;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;

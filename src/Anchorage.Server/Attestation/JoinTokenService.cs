@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using Anchorage.Foundation.Ids;
 using Anchorage.Server.Attestation.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;

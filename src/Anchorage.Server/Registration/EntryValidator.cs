@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Anchorage.Foundation.Ids;
 using Anchorage.Server.Registration.Internal;
 using Anchorage.Spiffe.Ids;
 
