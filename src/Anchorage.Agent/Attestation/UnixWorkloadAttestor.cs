@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Anchorage.Agent.Attestation.Internal;
 using Anchorage.Agent.Internal;
+using Anchorage.Foundation.Selectors;
 
 namespace Anchorage.Agent.Attestation;
 
@@ -81,7 +82,7 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
         ArgumentNullException.ThrowIfNull(peer);
         var pid = peer.ProcessId;
         var proc = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}";
-        var selectors = new List<WorkloadSelector>();
+        var selectors = new List<Selector>();
 
         if (!PeerCredentialsReader.IsAlive(peer))
         {
@@ -135,7 +136,7 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
         return new WorkloadAttestation(pid, selectors);
     }
 
-    private async Task AddIdentitySelectorsAsync(List<WorkloadSelector> selectors, PeerProcess peer, string proc, CancellationToken cancellationToken)
+    private async Task AddIdentitySelectorsAsync(List<Selector> selectors, PeerProcess peer, string proc, CancellationToken cancellationToken)
     {
         var users = _users.Read();
         var groups = _groups.Read();
@@ -167,7 +168,7 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
     /// <c>unix:path</c> only when the path, looked up in the agent's own mount namespace, is the
     /// very file the process runs (connected with, in kernel mode); <c>unix:sha256</c> of that file.
     /// </summary>
-    private async Task AddExecutableSelectorsAsync(List<WorkloadSelector> selectors, PeerProcess peer, string proc, CancellationToken cancellationToken)
+    private async Task AddExecutableSelectorsAsync(List<Selector> selectors, PeerProcess peer, string proc, CancellationToken cancellationToken)
     {
         var exeLink = proc + "/exe";
         var running = LinuxNative.StatxIdentity(exeLink);
@@ -206,11 +207,11 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
         }
     }
 
-    private static void Add(List<WorkloadSelector> selectors, string key, uint id) =>
+    private static void Add(List<Selector> selectors, string key, uint id) =>
         Add(selectors, key, id.ToString(CultureInfo.InvariantCulture));
 
-    private static void Add(List<WorkloadSelector> selectors, string key, string value) =>
-        selectors.Add(new WorkloadSelector(SelectorType, key + ":" + value));
+    private static void Add(List<Selector> selectors, string key, string value) =>
+        selectors.Add(new Selector(SelectorType, key + ":" + value));
 
     private async Task<string?> HashExecutableAsync(string exeLink, FileIdentity expected, CancellationToken cancellationToken)
     {

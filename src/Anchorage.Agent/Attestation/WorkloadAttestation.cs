@@ -1,3 +1,5 @@
+using Anchorage.Foundation.Selectors;
+
 namespace Anchorage.Agent.Attestation;
 
 /// <summary>The selectors an attestor found for one workload process.</summary>
@@ -5,7 +7,7 @@ public sealed class WorkloadAttestation
 {
     /// <param name="processId">The attested process.</param>
     /// <param name="selectors">The facts found about it.</param>
-    public WorkloadAttestation(int processId, IReadOnlyList<WorkloadSelector> selectors)
+    public WorkloadAttestation(int processId, IReadOnlyList<Selector> selectors)
     {
         ArgumentNullException.ThrowIfNull(selectors);
         ProcessId = processId;
@@ -16,5 +18,5 @@ public sealed class WorkloadAttestation
     public int ProcessId { get; }
 
     /// <summary>The facts found about the process.</summary>
-    public IReadOnlyList<WorkloadSelector> Selectors { get; }
+    public IReadOnlyList<Selector> Selectors { get; }
 }

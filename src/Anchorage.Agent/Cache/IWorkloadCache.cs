@@ -1,4 +1,5 @@
 using Anchorage.Agent.Attestation;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.WorkloadApi.Server;
@@ -19,7 +20,7 @@ public interface IWorkloadCache
     /// <param name="caller">A stable key of the calling process (e.g. <c>pid:1234</c>).</param>
     /// <param name="selectors">The caller's selectors from workload attestation.</param>
     /// <returns>null when no entry matches, or none of the matching entries has an SVID yet and none ever will.</returns>
-    WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<WorkloadSelector> selectors);
+    WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<Selector> selectors);
 
     /// <summary>Mints one JWT-SVID per id in <paramref name="spiffeIds"/> (all held by <paramref name="identity"/>), in order.</summary>
     /// <exception cref="Grpc.Core.RpcException">The server could not be reached (Unavailable) or refused.</exception>

@@ -3,6 +3,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Foundation.Limits;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
@@ -80,7 +81,7 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
     internal CacheState State => Volatile.Read(ref _state);
 
     /// <inheritdoc/>
-    public WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<WorkloadSelector> selectors)
+    public WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<Selector> selectors)
     {
         ArgumentException.ThrowIfNullOrEmpty(caller);
         ArgumentNullException.ThrowIfNull(selectors);

@@ -1,3 +1,5 @@
+using Anchorage.Foundation.Users;
+
 namespace Anchorage.Agent.Internal;
 
 /// <summary>
@@ -20,7 +22,7 @@ internal sealed class IdNameFile(string path)
         catch (IOException)
         {
             _cached = null;
-            return ProcFs.ReadIdNames(path);
+            return IdNames.Read(path);
         }
 
         var cached = _cached;
@@ -29,7 +31,7 @@ internal sealed class IdNameFile(string path)
             return c.Names;
         }
 
-        var names = ProcFs.ReadIdNames(path);
+        var names = IdNames.Read(path);
         _cached = (identity, names);
         return names;
     }

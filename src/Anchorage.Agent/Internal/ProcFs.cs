@@ -121,37 +121,6 @@ internal static partial class ProcFs
         throw new FormatException($"/proc/pid/status has no {key} line");
     }
 
-    /// <summary>
-    /// Maps ids to names from an /etc/passwd or /etc/group style file (name:password:id:...).
-    /// The first entry for an id wins, as getpwuid(3) would return it.
-    /// </summary>
-    internal static Dictionary<uint, string> ReadIdNames(string path)
-    {
-        var names = new Dictionary<uint, string>();
-        if (!File.Exists(path))
-        {
-            return names;
-        }
-
-        foreach (var line in File.ReadLines(path))
-        {
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var parts = line.Split(':');
-            if (parts.Length >= 3
-                && parts[0].Length > 0
-                && uint.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-            {
-                names.TryAdd(id, parts[0]);
-            }
-        }
-
-        return names;
-    }
-
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
     private static unsafe partial int Open(byte* path, int flags);
 

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Ids;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
@@ -36,7 +37,7 @@ internal sealed class ServerChannel : IDisposable
     public static ServerChannel Open(
         HostPort address, TrustDomain trustDomain, IX509BundleSource bundles, X509Svid? svid, TimeProvider time)
     {
-        var authorizer = Authorizer.Exact(SpiffeId.FromPath(trustDomain, "/anchorage/server"));
+        var authorizer = Authorizer.Exact(AnchorageIds.ServerId(trustDomain));
         var ssl = svid is null
             ? SpiffeTls.TlsClient(bundles, authorizer, time)
             : SpiffeTls.MtlsClient(svid, bundles, authorizer, time);

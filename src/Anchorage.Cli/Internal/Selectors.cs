@@ -14,7 +14,7 @@ internal static class Selectors
     public static bool TryParse(string? text, [NotNullWhen(true)] out Selector? selector, [NotNullWhen(false)] out string? error)
     {
         selector = null;
-        if (!Server.Registration.Selector.TryParse(text, out var parsed, out error))
+        if (!Foundation.Selectors.Selector.TryParse(text, out var parsed, out error))
         {
             return false;
         }

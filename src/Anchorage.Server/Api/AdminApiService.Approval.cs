@@ -1,5 +1,6 @@
 using System.Globalization;
 using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Users;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.DataStore;
@@ -36,7 +37,7 @@ public sealed partial class AdminApiService
         {
             ApprovedAt = _time.GetUtcNow(),
             ApproverUid = peer?.UserId,
-            Approver = peer is null ? string.Empty : UserNames.Of(peer.UserId),
+            Approver = peer is null ? string.Empty : IdNames.UserName(peer.UserId),
             Note = request.Note.Trim(),
             AuthorityIds = bundle is null ? [] : FederationApproval.AuthorityIdsOf(bundle.Bundle),
         };
@@ -67,7 +68,7 @@ public sealed partial class AdminApiService
 
         await SetApprovalAsync(trustDomain, null, found.Relationship.Revision, ct).ConfigureAwait(false);
         var peer = AdminPeer(context);
-        AuditApproval("approval-revoked", trustDomain, null, Approver(peer?.UserId, peer is null ? string.Empty : UserNames.Of(peer.UserId)));
+        AuditApproval("approval-revoked", trustDomain, null, Approver(peer?.UserId, peer is null ? string.Empty : IdNames.UserName(peer.UserId)));
         ApiLog.FederationChanged(_logger, "approval revoked", trustDomain.Name);
         await AnnounceAsync(ct).ConfigureAwait(false);
         return await StatusAsync(trustDomain, ct).ConfigureAwait(false);

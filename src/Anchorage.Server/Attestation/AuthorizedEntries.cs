@@ -1,3 +1,5 @@
+using Anchorage.Foundation.Ids;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Ids;

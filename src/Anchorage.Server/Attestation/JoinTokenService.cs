@@ -1,5 +1,7 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
+using Anchorage.Foundation.Ids;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Server.Attestation.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;

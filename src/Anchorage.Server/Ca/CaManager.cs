@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
+using Anchorage.Foundation.Ids;
 using Anchorage.Server.Ca.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Bundles;
@@ -47,9 +48,6 @@ namespace Anchorage.Server.Ca;
 /// </remarks>
 public sealed class CaManager : ICertificateAuthority, IX509BundleSource, IAsyncDisposable
 {
-    /// <summary>The path of the server's own SPIFFE ID, <c>spiffe://&lt;trust domain&gt;/anchorage/server</c>.</summary>
-    public const string ServerSvidPath = "/anchorage/server";
-
     private readonly CaContext _ca;
     private readonly AuthorityJournal _journal;
     private readonly AuthoritySlots _slots;
@@ -66,7 +64,7 @@ public sealed class CaManager : ICertificateAuthority, IX509BundleSource, IAsync
     private CaManager(CaManagerOptions options, IDataStore store, IKeyManager keys, TimeProvider time, ILogger logger)
     {
         _ca = new CaContext(options, store, keys, time, logger);
-        ServerSpiffeId = SpiffeId.FromPath(options.TrustDomain, ServerSvidPath);
+        ServerSpiffeId = AnchorageIds.ServerId(options.TrustDomain);
         var jwtFactory = new JwtAuthorityFactory(time);
         _journal = new AuthorityJournal(_ca);
         _slots = new AuthoritySlots(_ca, jwtFactory);

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Server.Ca.Internal;
+using Anchorage.Spiffe.Svids;
 
 namespace Anchorage.Server.Ca;
 
@@ -120,7 +121,17 @@ public sealed class UpstreamAuthority : IDisposable
         return collection.Count == 0 ? throw new FormatException($"{file} holds no certificate") : [.. collection];
     }
 
-    private static AsymmetricAlgorithm ReadKey(string pem) => PemKeys.ReadPrivateKey(pem, "upstream key file");
+    private static AsymmetricAlgorithm ReadKey(string pem)
+    {
+        try
+        {
+            return PrivateKeys.ParsePem(pem);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"upstream key file: {e.Message}", e);
+        }
+    }
 
     /// <summary>Disposes the key and the certificates.</summary>
     public void Dispose()

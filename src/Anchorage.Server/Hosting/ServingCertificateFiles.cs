@@ -2,6 +2,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Server.Ca.Internal;
+using Anchorage.Spiffe.Svids;
 using Anchorage.Server.Hosting.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -201,7 +202,17 @@ public sealed class ServingCertificateFiles : IServerCertificateProvider
         return new Loaded(leaf, SslStreamCertificateContext.Create(leaf, intermediates, offline: true));
     }
 
-    private AsymmetricAlgorithm ReadKey(string pem) => PemKeys.ReadPrivateKey(pem, $"serving key file {KeyFile}");
+    private AsymmetricAlgorithm ReadKey(string pem)
+    {
+        try
+        {
+            return PrivateKeys.ParsePem(pem);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"serving key file {KeyFile}: {e.Message}", e);
+        }
+    }
 
     private sealed record Loaded(X509Certificate2 Leaf, SslStreamCertificateContext Context);
 }

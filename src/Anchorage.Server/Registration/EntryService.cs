@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration.Internal;
 using Microsoft.Extensions.Logging;

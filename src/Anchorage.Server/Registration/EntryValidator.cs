@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text;
+using Anchorage.Foundation.Ids;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Server.Registration.Internal;
 using Anchorage.Spiffe.Ids;
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.Registration;

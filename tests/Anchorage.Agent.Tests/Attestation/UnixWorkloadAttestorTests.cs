@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Anchorage.Agent.Attestation;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Testing;
 
 namespace Anchorage.Agent.Tests.Attestation;
@@ -212,7 +213,7 @@ public sealed class UnixWorkloadAttestorTests : IDisposable
 
     [Fact]
     public void WorkloadSelector_ToString_JoinsTypeAndValue() =>
-        Assert.Equal("unix:uid:1000", new WorkloadSelector("unix", "uid:1000").ToString());
+        Assert.Equal("unix:uid:1000", new Selector("unix", "uid:1000").ToString());
 
     private static List<string> Strings(WorkloadAttestation attestation) =>
         attestation.Selectors.Select(s => s.ToString()).ToList();

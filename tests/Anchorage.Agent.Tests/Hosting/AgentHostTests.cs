@@ -7,6 +7,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Hosting.Health;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;
@@ -53,7 +54,7 @@ public sealed class AgentHostTests : IDisposable
         Assert.Equal("internal", svid.Hint);
         var (caller, selectors) = Assert.Single(_cache.Lookups);
         Assert.Equal($"uid:{OwnUid}", caller);
-        Assert.Contains(new WorkloadSelector("unix", $"uid:{OwnUid}"), selectors);
+        Assert.Contains(new Selector("unix", $"uid:{OwnUid}"), selectors);
     }
 
     [Fact]
@@ -119,8 +120,8 @@ public sealed class AgentHostTests : IDisposable
         Assert.Equal("spiffe://example.org/workload", Assert.Single(response.Svids).SpiffeId);
         var (caller, selectors) = Assert.Single(_cache.Lookups);
         Assert.Equal($"uid:{OwnUid}", caller);
-        Assert.Contains(new WorkloadSelector("unix", $"uid:{OwnUid}"), selectors);
-        Assert.Contains(new WorkloadSelector("unix", "path:" + Environment.ProcessPath), selectors);
+        Assert.Contains(new Selector("unix", $"uid:{OwnUid}"), selectors);
+        Assert.Contains(new Selector("unix", "path:" + Environment.ProcessPath), selectors);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
@@ -23,14 +24,14 @@ internal sealed class TestWorkloadCache(uint uid) : IWorkloadCache
 
     private volatile bool _deny;
 
-    public ConcurrentQueue<(string Caller, WorkloadSelector[] Selectors)> Lookups { get; } = new();
+    public ConcurrentQueue<(string Caller, Selector[] Selectors)> Lookups { get; } = new();
 
     public void Deny() => _deny = true;
 
-    public WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<WorkloadSelector> selectors)
+    public WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<Selector> selectors)
     {
         Lookups.Enqueue((caller, [.. selectors]));
-        if (_deny || !selectors.Contains(new WorkloadSelector("unix", $"uid:{uid}")))
+        if (_deny || !selectors.Contains(new Selector("unix", $"uid:{uid}")))
         {
             return null;
         }

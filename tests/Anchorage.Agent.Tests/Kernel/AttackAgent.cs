@@ -4,6 +4,7 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Kernel;
 using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing.Kernel;
 
@@ -25,7 +26,7 @@ internal sealed class AttackAgent : IAsyncDisposable
     private readonly ConnectionAttributor _attribution;
     private AgentHostHandle? _host;
 
-    private AttackAgent(AttributionMode mode, Func<AttackAgent, WorkloadSelector[]> entry)
+    private AttackAgent(AttributionMode mode, Func<AttackAgent, Selector[]> entry)
     {
         Dir = Path.Combine("/tmp", "anchorage-attack-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(Dir, (UnixFileMode)0b111_101_101);
@@ -61,7 +62,7 @@ internal sealed class AttackAgent : IAsyncDisposable
     public string Tcp => "127.0.0.1:" + _host!.TcpEndPoint!.Port;
 
     /// <summary>Starts the agent; <paramref name="entry"/> gives the entry's selectors (it may name the fixture's paths).</summary>
-    public static async Task<AttackAgent> StartAsync(AttributionMode mode, Func<AttackAgent, WorkloadSelector[]> entry)
+    public static async Task<AttackAgent> StartAsync(AttributionMode mode, Func<AttackAgent, Selector[]> entry)
     {
         var agent = new AttackAgent(mode, entry);
         try

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Tests.Hosting;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
@@ -16,13 +17,13 @@ namespace Anchorage.Agent.Tests.Kernel;
 /// selectors include every one of <paramref name="entry"/> gets the SVID of
 /// spiffe://example.org/victim, anyone else nothing. Records every lookup.
 /// </summary>
-internal sealed class EntryCache(params WorkloadSelector[] entry) : IWorkloadCache
+internal sealed class EntryCache(params Selector[] entry) : IWorkloadCache
 {
     private static readonly TestSvid Leaf = TestWorkloadCache.Ca.IssueLeaf(new TestLeafOptions { Path = "/victim" });
 
-    public ConcurrentQueue<WorkloadSelector[]> Lookups { get; } = new();
+    public ConcurrentQueue<Selector[]> Lookups { get; } = new();
 
-    public WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<WorkloadSelector> selectors)
+    public WorkloadIdentity? Resolve(string caller, IReadOnlyCollection<Selector> selectors)
     {
         Lookups.Enqueue([.. selectors]);
         return entry.All(selectors.Contains)

@@ -1,4 +1,5 @@
 using Anchorage.Agent.Attestation;
+using Anchorage.Foundation.Selectors;
 
 namespace Anchorage.Agent.Tests.Kernel;
 
@@ -16,7 +17,7 @@ public sealed class WorkloadApiAttackTests
     [InlineData(AttributionMode.Fallback)]
     public async Task FetchX509Svid_ExecIntoVictimBinaryAfterConnect_Denied(AttributionMode mode)
     {
-        await using var agent = await AttackAgent.StartAsync(mode, a => [new WorkloadSelector("unix", "path:" + a.Web)]);
+        await using var agent = await AttackAgent.StartAsync(mode, a => [new Selector("unix", "path:" + a.Web)]);
 
         // Positive control: the victim's binary connecting itself gets the identity.
         using (var victim = agent.Client(agent.Web, "unix:" + agent.Socket, "call"))
@@ -36,7 +37,7 @@ public sealed class WorkloadApiAttackTests
     [InlineData(AttributionMode.Fallback)]
     public async Task FetchX509Svid_TcpSocketRelayedToSetUidRootImage_DeniedRootIdentity(AttributionMode mode)
     {
-        await using var agent = await AttackAgent.StartAsync(mode, _ => [new WorkloadSelector("unix", "uid:0")]);
+        await using var agent = await AttackAgent.StartAsync(mode, _ => [new Selector("unix", "uid:0")]);
 
         // Positive control: root connecting over loopback TCP gets root's identity.
         using (var root = agent.Client(AttackAgent.Python, "tcp:" + agent.Tcp, "call"))
@@ -51,7 +52,7 @@ public sealed class WorkloadApiAttackTests
         Assert.Equal("ids 65534 0", await AttackAgent.LineAsync(relay));
         Assert.Equal("denied", await AttackAgent.LineAsync(relay));
         // Only the positive control was ever looked up as uid 0.
-        Assert.Single(agent.Cache.Lookups, s => s.Contains(new WorkloadSelector("unix", "uid:0")));
+        Assert.Single(agent.Cache.Lookups, s => s.Contains(new Selector("unix", "uid:0")));
     }
 
     [KernelTheory]
@@ -59,7 +60,7 @@ public sealed class WorkloadApiAttackTests
     [InlineData(AttributionMode.Fallback)]
     public async Task FetchX509Svid_SetUidRootImageConnectsItself_Denied(AttributionMode mode)
     {
-        await using var agent = await AttackAgent.StartAsync(mode, _ => [new WorkloadSelector("unix", "uid:0")]);
+        await using var agent = await AttackAgent.StartAsync(mode, _ => [new Selector("unix", "uid:0")]);
 
         using var setuid = agent.Run(
             "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
@@ -78,13 +79,13 @@ public sealed class WorkloadApiAttackTests
     [InlineData(AttributionMode.Fallback)]
     public async Task FetchX509Svid_OwnBinaryBindMountedOverVictimPathInOtherMountNamespace_Denied(AttributionMode mode)
     {
-        await using var agent = await AttackAgent.StartAsync(mode, a => [new WorkloadSelector("unix", "path:" + a.Web)]);
+        await using var agent = await AttackAgent.StartAsync(mode, a => [new Selector("unix", "path:" + a.Web)]);
 
         using var spoof = agent.Run(
             "/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
             $"mount --bind {agent.Evil} {agent.Web} && exec {agent.Web} {agent.Script} unix:{agent.Socket} call");
         Assert.Equal("denied", await AttackAgent.LineAsync(spoof));
-        Assert.DoesNotContain(agent.Cache.Lookups, s => s.Contains(new WorkloadSelector("unix", "path:" + agent.Web)));
+        Assert.DoesNotContain(agent.Cache.Lookups, s => s.Contains(new Selector("unix", "path:" + agent.Web)));
 
         // Positive control: the real binary at that path, in the agent's mount namespace.
         using var victim = agent.Client(agent.Web, "unix:" + agent.Socket, "call");
@@ -96,7 +97,7 @@ public sealed class WorkloadApiAttackTests
     [InlineData(AttributionMode.Fallback)]
     public async Task FetchX509Svid_ChildInheritedSocketAfterConnectorExited_Denied(AttributionMode mode)
     {
-        await using var agent = await AttackAgent.StartAsync(mode, a => [new WorkloadSelector("unix", "path:" + a.Web)]);
+        await using var agent = await AttackAgent.StartAsync(mode, a => [new Selector("unix", "path:" + a.Web)]);
 
         // Positive control on the same connection: the victim that connected is served; then it
         // forks, exits, and the child that inherited the connection calls.
@@ -113,7 +114,7 @@ public sealed class WorkloadApiAttackTests
     [InlineData(AttributionMode.Fallback)]
     public async Task FetchX509Svid_ClientInOtherNetworkNamespace_GrantedWithItsOwnFacts(AttributionMode mode)
     {
-        await using var agent = await AttackAgent.StartAsync(mode, a => [new WorkloadSelector("unix", "path:" + a.Web)]);
+        await using var agent = await AttackAgent.StartAsync(mode, a => [new Selector("unix", "path:" + a.Web)]);
 
         // The accepted socket lives in the client's network namespace; kernel mode refuses
         // unrecorded connections, so "granted" means the record was found across namespaces.
@@ -127,7 +128,7 @@ public sealed class WorkloadApiAttackTests
     [KernelFact]
     public async Task FetchX509Svid_TwoHoldersInOtherNetworkNamespace_DeniedInFallback()
     {
-        await using var agent = await AttackAgent.StartAsync(AttributionMode.Fallback, a => [new WorkloadSelector("unix", "path:" + a.Web)]);
+        await using var agent = await AttackAgent.StartAsync(AttributionMode.Fallback, a => [new Selector("unix", "path:" + a.Web)]);
 
         // Two processes of another network namespace hold the socket when it connects: the agent
         // can see both only by asking sock_diag from that namespace.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Anchorage.Agent.Attestation;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Protos.Workload;
 using Anchorage.Server.Config;
 using Anchorage.Spiffe.Bundles;
@@ -19,7 +20,7 @@ namespace Anchorage.IntegrationTests.Agent;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SvidRotationTests
 {
-    private static readonly WorkloadSelector[] Uid1000 = [new("unix", "uid:1000")];
+    private static readonly Selector[] Uid1000 = [new("unix", "uid:1000")];
 
     [Fact]
     [Trait("Category", "Slow")]

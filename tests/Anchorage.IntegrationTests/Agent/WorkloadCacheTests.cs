@@ -1,5 +1,6 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Node;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
@@ -16,7 +17,7 @@ namespace Anchorage.IntegrationTests.Agent;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class WorkloadCacheTests
 {
-    private static readonly WorkloadSelector[] Uid1000 = [new("unix", "uid:1000")];
+    private static readonly Selector[] Uid1000 = [new("unix", "uid:1000")];
 
     [Fact]
     public async Task Sync_MatchingWorkload_GetsVerifiableSvidOfItsEntry()
@@ -40,7 +41,7 @@ public sealed class WorkloadCacheTests
         Assert.Equal(svid.Id, verified.Id);
 
         // Same cache, selectors of no entry: nothing.
-        Assert.Null(node.Cache.Resolve("pid:2", [new WorkloadSelector("unix", "uid:3000")]));
+        Assert.Null(node.Cache.Resolve("pid:2", [new Selector("unix", "uid:3000")]));
     }
 
     [Fact]
@@ -132,7 +133,7 @@ public sealed class WorkloadCacheTests
 
         Assert.True(before.Changed.IsCancellationRequested);
         Assert.Null(node.Cache.Resolve("pid:1", Uid1000));
-        var after = node.Cache.Resolve("pid:1", [.. Uid1000, new WorkloadSelector("unix", "gid:1000")]);
+        var after = node.Cache.Resolve("pid:1", [.. Uid1000, new Selector("unix", "gid:1000")]);
         Assert.Equal("spiffe://acme.corp/api", Assert.Single(after!.X509Svids).Id.ToString());
     }
 

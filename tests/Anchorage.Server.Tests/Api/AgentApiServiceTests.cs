@@ -280,7 +280,7 @@ public sealed class AgentApiServiceTests : IAsyncLifetime
                     Id = i.ToString("d6", System.Globalization.CultureInfo.InvariantCulture),
                     SpiffeId = Spiffe.Ids.SpiffeId.Parse($"spiffe://acme.corp/w/{i}"),
                     ParentId = svid.Id,
-                    Selectors = [new Anchorage.Server.Registration.Selector("unix", "uid:1000")],
+                    Selectors = [new Anchorage.Foundation.Selectors.Selector("unix", "uid:1000")],
                 },
                 CancellationToken.None);
         }

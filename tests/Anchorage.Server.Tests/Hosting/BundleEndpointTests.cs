@@ -296,6 +296,19 @@ public sealed class BundleEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task HttpsWeb_KeyFileHoldsACertificate_StartFailsNamingTheFile()
+    {
+        var files = WebFiles();
+        var options = Options(BundleEndpointProfile.HttpsWeb, files with { KeyFile = files.CertFile });
+
+        var e = await Assert.ThrowsAsync<FormatException>(() => ServerApp.StartAsync(options, _log.Factory, _time, CancellationToken.None));
+
+        Assert.Equal($"serving key file {files.CertFile}: no private key found", e.Message);
+        await using var control = await StartAsync(BundleEndpointProfile.HttpsWeb, files);
+        Assert.NotNull(control.Host.BundleEndpoint);
+    }
+
+    [Fact]
     public async Task HttpsWeb_KeyOfAnotherPair_StartFailsNamingTheFile()
     {
         var files = WebFiles();

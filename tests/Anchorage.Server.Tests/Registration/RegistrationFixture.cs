@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;
 using Anchorage.Server.Tests.DataStore;

@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Globalization;
 using Anchorage.Agent.Attestation;
 using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Selectors;
 
 namespace Anchorage.Agent.Gate.Internal;
 
@@ -13,7 +14,7 @@ namespace Anchorage.Agent.Gate.Internal;
 /// </summary>
 internal sealed class LocalProcess : IDisposable
 {
-    private LocalProcess(PeerProcess peer, IReadOnlyList<WorkloadSelector> selectors, AuditProcess audit)
+    private LocalProcess(PeerProcess peer, IReadOnlyList<Selector> selectors, AuditProcess audit)
     {
         Peer = peer;
         Selectors = selectors;
@@ -27,7 +28,7 @@ internal sealed class LocalProcess : IDisposable
     /// <summary>The key the cache resolves this process under.</summary>
     public string CallerKey { get; }
 
-    public IReadOnlyList<WorkloadSelector> Selectors { get; }
+    public IReadOnlyList<Selector> Selectors { get; }
 
     public IReadOnlySet<string> SelectorSet { get; }
 

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Foundation.Ids;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
@@ -21,9 +22,6 @@ namespace Anchorage.Server.Api.Internal;
 /// </summary>
 internal sealed class AgentAuthenticator
 {
-    /// <summary>Agent SPIFFE IDs live under this path.</summary>
-    public const string AgentPathPrefix = "/anchorage/agent/";
-
     public const string SvidRequiredMessage = "agent svid is required";
     public const string SvidInvalidMessage = "agent svid is not valid";
     public const string NotAnAgentMessage = "caller is not an agent of this trust domain";
@@ -67,7 +65,7 @@ internal sealed class AgentAuthenticator
             throw ApiException.PermissionDenied(SvidInvalidMessage);
         }
 
-        if (!id.MemberOf(_ca.TrustDomain) || !id.Path.StartsWith(AgentPathPrefix, StringComparison.Ordinal))
+        if (!id.MemberOf(_ca.TrustDomain) || !id.Path.StartsWith(AnchorageIds.AgentPathPrefix, StringComparison.Ordinal))
         {
             ApiLog.AgentRefused(_logger, $"{id} is not an agent id");
             throw ApiException.PermissionDenied(NotAnAgentMessage);

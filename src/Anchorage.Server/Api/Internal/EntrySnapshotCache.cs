@@ -1,3 +1,4 @@
+using Anchorage.Foundation.Ids;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;

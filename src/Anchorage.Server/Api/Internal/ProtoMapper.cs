@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
+using Anchorage.Foundation.Selectors;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Registration;

@@ -1,25 +1,41 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
+using Anchorage.Foundation.Audit;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
-/// <summary>The fields of one audit record (a JSON line of the gate's audit file) the demo checks and shows.</summary>
-internal sealed record AuditLine(
-    string? Time,
-    string? Kind,
-    string? Direction,
-    string? Decision,
-    string? Reason,
-    string? Rule,
-    int? Pid,
-    string? Exe,
-    string? SpiffeId,
-    string? PeerSpiffeId,
-    string? Attribution = null,
-    string? ExeFile = null)
+/// <summary>
+/// One record of a gate's audit file as the demo checks and shows it: the one model,
+/// <see cref="AuditRecord"/> read by <see cref="AuditJson"/>, with the process fields the demo
+/// matches on lifted to the top.
+/// </summary>
+internal sealed record AuditLine(AuditRecord Record)
 {
-    /// <summary>Every record in <paramref name="path"/> (none when it does not exist yet); lines that are not JSON objects are skipped.</summary>
+    public string Time => Record.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    public string Kind => Record.Kind;
+
+    public string? Direction => Record.Direction;
+
+    public string? Decision => Record.Decision;
+
+    public string? Reason => Record.Reason;
+
+    public string? Rule => Record.Rule;
+
+    public int? Pid => Record.Process?.Pid;
+
+    public string? Exe => Record.Process?.Exe;
+
+    public string? SpiffeId => Record.SpiffeId;
+
+    public string? PeerSpiffeId => Record.PeerSpiffeId;
+
+    public string? Attribution => Record.Process?.Attribution;
+
+    public string? ExeFile => Record.Process?.ExeFile;
+
+    /// <summary>Every record in <paramref name="path"/> (none when it does not exist yet); lines that are not audit records are skipped.</summary>
     public static IReadOnlyList<AuditLine> ReadAll(string path)
     {
         string[] lines;
@@ -39,29 +55,9 @@ internal sealed record AuditLine(
         {
             try
             {
-                using var json = JsonDocument.Parse(line);
-                var root = json.RootElement;
-                if (root.ValueKind != JsonValueKind.Object)
-                {
-                    continue;
-                }
-
-                var process = root.TryGetProperty("process", out var p) && p.ValueKind == JsonValueKind.Object ? p : (JsonElement?)null;
-                records.Add(new AuditLine(
-                    Text(root, "time"),
-                    Text(root, "kind"),
-                    Text(root, "direction"),
-                    Text(root, "decision"),
-                    Text(root, "reason"),
-                    Text(root, "rule"),
-                    process is { } proc && proc.TryGetProperty("pid", out var pid) && pid.TryGetInt32(out var value) ? value : null,
-                    process is { } proc2 ? Text(proc2, "exe") : null,
-                    Text(root, "spiffeId"),
-                    Text(root, "peerSpiffeId"),
-                    process is { } proc3 ? Text(proc3, "attribution") : null,
-                    process is { } proc4 ? Text(proc4, "exeFile") : null));
+                records.Add(new AuditLine(AuditJson.Parse(line)));
             }
-            catch (JsonException)
+            catch (FormatException)
             {
                 // A line being written; the next read sees it whole.
             }
@@ -81,12 +77,4 @@ internal sealed record AuditLine(
 
         return text.Length == 0 ? "(no records)" : text.ToString();
     }
-
-    private static string? Text(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) ? value.ValueKind switch
-        {
-            JsonValueKind.String => value.GetString(),
-            JsonValueKind.Null or JsonValueKind.Undefined => null,
-            _ => value.GetRawText(),
-        } : null;
 }

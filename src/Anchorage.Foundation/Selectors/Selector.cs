@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Anchorage.Server.Registration;
+namespace Anchorage.Foundation.Selectors;
 
 /// <summary>
 /// A workload or node selector, written <c>type:value</c> (e.g. <c>unix:uid:1000</c> has type
