@@ -48,6 +48,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly BundleChangeFeed? _changeFeed;
     private readonly FederationApprovalRules _approvalRules;
     private readonly TimeSpan _refreshFloor;
+    private readonly TimeSpan _unusedAfter;
 
     internal AdminApiService(
         EntryService entries,
@@ -64,8 +65,10 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         IAuditSink? audit = null,
         BundleChangeFeed? changeFeed = null,
         FederationApprovalRules? approvalRules = null,
-        TimeSpan? refreshFloor = null)
+        TimeSpan? refreshFloor = null,
+        TimeSpan? unusedAfter = null)
     {
+        _unusedAfter = unusedAfter ?? GovernanceOptions.DefaultUnusedAfter;
         _refreshFloor = refreshFloor ?? new FederationOptions().RefreshFloor;
         _approvalRules = approvalRules ?? FederationApprovalRules.Default;
         _bound = bound;

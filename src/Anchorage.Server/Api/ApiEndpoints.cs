@@ -94,7 +94,8 @@ public static class ApiEndpoints
             sp.GetService<IAuditSink>(),
             sp.GetRequiredService<BundleChangeFeed>(),
             sp.GetRequiredService<FederationApprovalRules>(),
-            sp.GetService<ServerOptions>()?.Federation.RefreshFloor));
+            sp.GetService<ServerOptions>()?.Federation.RefreshFloor,
+            sp.GetService<ServerOptions>()?.Governance.UnusedAfter));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

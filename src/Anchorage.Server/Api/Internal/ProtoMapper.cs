@@ -199,6 +199,18 @@ internal static class ProtoMapper
 
         proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);
         proto.Flags.AddRange(status.Flags);
+        proto.UnusedReason = status.UnusedReason ?? string.Empty;
+        proto.UnusedAfterSeconds = Seconds(status.UnusedAfter);
+        proto.Usage.AddRange(status.Usage.Select(u => new Admin.ObservedUse
+        {
+            AgentId = u.AgentId,
+            Direction = u.Direction,
+            Allowed = u.Allowed,
+            Denied = u.Denied,
+            LastAllowed = UnixSeconds(u.LastAllowed),
+            LastDenied = UnixSeconds(u.LastDenied),
+            ReportedAt = UnixSeconds(u.ReportedAt),
+        }));
         return proto;
     }
 

@@ -243,6 +243,36 @@ internal static class SchemaMigrations
                 ALTER TABLE federation_relationships ADD COLUMN approved_authorities text;
                 ALTER TABLE federation_relationships ADD COLUMN rotation_gap_at bigint;
                 """),
+
+        // Observed use (issue 15 item 3): per federated trust domain, reporting agent and direction,
+        // the allowed and denied counts and when each was last seen, summed over the agents' reports.
+        new Migration(
+            7,
+            "federation observed use",
+            Sqlite: """
+                CREATE TABLE federation_usage (
+                    trust_domain TEXT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    direction TEXT NOT NULL,
+                    allowed INTEGER NOT NULL,
+                    denied INTEGER NOT NULL,
+                    last_allowed INTEGER,
+                    last_denied INTEGER,
+                    reported_at INTEGER NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id, direction));
+                """,
+            Postgres: """
+                CREATE TABLE federation_usage (
+                    trust_domain text COLLATE "C" NOT NULL,
+                    agent_id text COLLATE "C" NOT NULL,
+                    direction text NOT NULL,
+                    allowed bigint NOT NULL,
+                    denied bigint NOT NULL,
+                    last_allowed bigint,
+                    last_denied bigint,
+                    reported_at bigint NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id, direction));
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>
