@@ -56,6 +56,11 @@ internal static class FederationOutput
             Flags(s),
         }));
 
+    // "+2.5s (the peer is ahead)", "-90.0s (the peer is behind)".
+    private static string ClockSkew(long ms) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{(ms >= 0 ? "+" : "-")}{Math.Abs(ms) / 1000.0:0.0}s ({(ms >= 0 ? "the peer is ahead" : "the peer is behind")})");
+
     // "unused" carries its reason, e.g. "unused (no entry federates with it)".
     private static string Flags(FederationStatus s) =>
         Tables.List(s.Flags.Select(f => f == "unused" && s.UnusedReason.Length > 0 ? $"unused ({s.UnusedReason})" : f));
@@ -122,6 +127,7 @@ internal static class FederationOutput
         ("smallest overlap", !s.HasOverlap ? "-" : s.SmallestOverlapSeconds < 0 ? "gap of " + Durations.Format(-s.SmallestOverlapSeconds) : Durations.Format(s.SmallestOverlapSeconds)),
         ("oldest authority age", Span(s.OldestAuthorityAgeSeconds)),
         ("rotation without overlap", Tables.Time(s.RotationWithoutOverlapAt)),
+        ("clock skew", s.HasClockSkew ? ClockSkew(s.ClockSkewMs) : "-"),
     ]);
 
     private static string Span(long seconds) => seconds <= 0 ? "-" : Durations.Format(seconds);
@@ -224,6 +230,14 @@ internal static class FederationOutput
 
         w.WriteNumber("oldestAuthorityAgeSeconds", s.OldestAuthorityAgeSeconds);
         Time(w, "rotationWithoutOverlapAt", s.RotationWithoutOverlapAt);
+        if (s.HasClockSkew)
+        {
+            w.WriteNumber("clockSkewSeconds", s.ClockSkewMs / 1000.0);
+        }
+        else
+        {
+            w.WriteNull("clockSkewSeconds");
+        }
         w.WriteEndObject();
         StringOrNull(w, "unusedReason", s.UnusedReason);
         w.WriteNumber("unusedAfterSeconds", s.UnusedAfterSeconds);

@@ -92,6 +92,7 @@ public abstract partial class DataStoreContractTests<TBackend>
         await Store.DisposeAsync();
         await DropApprovalColumnsAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
+        await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 6");
 
         var upgraded = await OpenAsync();

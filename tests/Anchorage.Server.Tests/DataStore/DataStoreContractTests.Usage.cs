@@ -71,12 +71,26 @@ public abstract partial class DataStoreContractTests<TBackend>
         await Store.CreateRelationshipAsync(Relationship(), None);
         await Store.DisposeAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
+        await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 7");
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal("federation observed use", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 7"));
+        Assert.Equal("federation observed use and clock skew", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 7"));
         Assert.Empty(await upgraded.ListUsageAsync(null, None));
         Assert.Equal(1, await upgraded.AddUsageAsync(Agent, [Use("inbound", 1, 0, Start, null)], None));
+    }
+
+    [ContractFact]
+    public async Task UpdateRefreshState_ClockSkew_RoundTripsToTheMillisecond_NullStaysNull()
+    {
+        await Store.CreateRelationshipAsync(Relationship(), None);
+        Assert.Null((await Store.GetRelationshipAsync(UsagePeer, None))!.Value.State.ClockSkew);
+
+        await Store.UpdateRefreshStateAsync(UsagePeer, new FederationRefreshState { LastSuccess = Start, ClockSkew = TimeSpan.FromMilliseconds(-90_512) }, None);
+        Assert.Equal(TimeSpan.FromMilliseconds(-90_512), (await Store.GetRelationshipAsync(UsagePeer, None))!.Value.State.ClockSkew);
+
+        await Store.UpdateRefreshStateAsync(UsagePeer, new FederationRefreshState { LastSuccess = Start }, None);
+        Assert.Null((await Store.GetRelationshipAsync(UsagePeer, None))!.Value.State.ClockSkew);
     }
 }

@@ -1196,6 +1196,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN revision");
         await DropApprovalColumnsAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
+        await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 4");
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM policy"));
 

@@ -195,6 +195,8 @@ internal static class ProtoMapper
             proto.SmallestOverlapSeconds = Seconds(c.SmallestOverlap);
             proto.OldestAuthorityAgeSeconds = Seconds(c.OldestAuthorityAge);
             proto.RotationWithoutOverlapAt = UnixSeconds(c.RotationWithoutOverlapAt);
+            proto.HasClockSkew = c.ClockSkew is not null;
+            proto.ClockSkewMs = c.ClockSkew is { } skew ? (long)skew.TotalMilliseconds : 0;
         }
 
         proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);

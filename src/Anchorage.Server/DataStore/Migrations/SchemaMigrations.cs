@@ -245,11 +245,13 @@ internal static class SchemaMigrations
                 """),
 
         // Observed use (issue 15 item 3): per federated trust domain, reporting agent and direction,
-        // the allowed and denied counts and when each was last seen, summed over the agents' reports.
+        // the allowed and denied counts and when each was last seen, summed over the agents' reports;
+        // and the clock skew seen at the last fetch from each peer's endpoint (issue 15 item 2).
         new Migration(
             7,
-            "federation observed use",
+            "federation observed use and clock skew",
             Sqlite: """
+                ALTER TABLE federation_relationships ADD COLUMN clock_skew_ms INTEGER;
                 CREATE TABLE federation_usage (
                     trust_domain TEXT NOT NULL,
                     agent_id TEXT NOT NULL,
@@ -262,6 +264,7 @@ internal static class SchemaMigrations
                     PRIMARY KEY (trust_domain, agent_id, direction));
                 """,
             Postgres: """
+                ALTER TABLE federation_relationships ADD COLUMN clock_skew_ms bigint;
                 CREATE TABLE federation_usage (
                     trust_domain text COLLATE "C" NOT NULL,
                     agent_id text COLLATE "C" NOT NULL,
