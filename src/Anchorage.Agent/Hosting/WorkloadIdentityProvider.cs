@@ -132,5 +132,5 @@ public sealed class WorkloadIdentityProvider : IWorkloadIdentityProvider
 
     /// <inheritdoc />
     /// <remarks>Counted as an inbound use of the token's trust domain (observed use, issue 15 item 3); the agent's own is not counted.</remarks>
-    public void JwtSvidValidated(SpiffeId id) => _usage?.Record(id.TrustDomain, "inbound", allowed: true);
+    public void JwtSvidValidated(SpiffeId id) => _usage?.Record(id.TrustDomain, "inbound", allowed: true, Node.UsageRecorder.WorkloadApiListener);
 }

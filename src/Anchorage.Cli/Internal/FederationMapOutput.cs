@@ -10,7 +10,7 @@ namespace Anchorage.Cli.Internal;
 /// <c>--output json</c>: <c>{ "trustDomain", "bundle": { "sequence", "approval", "distributed",
 /// "agents": [ids] }, "entries": [ { "id", "spiffeId", "parentId", "nodes": [ids] } ], "policy": {
 /// "mode", "rules": [ { "name", "action", "from", "to", "mentions" } ] } | null, "gates": [ {
-/// "agentId", "direction", "allowed", "denied", "lastAllowed", "lastDenied" } ], "flags" }</c>.
+/// "agentId", "listener", "direction", "allowed", "denied", "lastAllowed", "lastDenied" } ], "flags" }</c>.
 /// <c>--output mermaid</c>: a <c>graph LR</c> from entries and their nodes through the rules to the
 /// peer trust domain, with an edge per gate that saw traffic.
 /// </summary>
@@ -42,10 +42,10 @@ internal static class FederationMapOutput
         writer.WriteLine("Gates that saw traffic (where connections were finally permitted or refused):");
         Tables.Write(
             writer,
-            ["AGENT", "DIRECTION", "ALLOWED", "DENIED", "LAST ALLOWED", "LAST DENIED"],
+            ["AGENT", "LISTENER", "DIRECTION", "ALLOWED", "DENIED", "LAST ALLOWED", "LAST DENIED"],
             map.Gates.Select(g => new[]
             {
-                g.AgentId, g.Direction, g.Allowed.ToString(CultureInfo.InvariantCulture), g.Denied.ToString(CultureInfo.InvariantCulture), Tables.Time(g.LastAllowed), Tables.Time(g.LastDenied),
+                g.AgentId, g.Listener.Length == 0 ? "-" : g.Listener, g.Direction, g.Allowed.ToString(CultureInfo.InvariantCulture), g.Denied.ToString(CultureInfo.InvariantCulture), Tables.Time(g.LastAllowed), Tables.Time(g.LastDenied),
             }));
     }
 
@@ -101,6 +101,7 @@ internal static class FederationMapOutput
         {
             w.WriteStartObject();
             w.WriteString("agentId", g.AgentId);
+            w.WriteString("listener", g.Listener);
             w.WriteString("direction", g.Direction);
             w.WriteNumber("allowed", g.Allowed);
             w.WriteNumber("denied", g.Denied);
@@ -160,7 +161,7 @@ internal static class FederationMapOutput
 
         foreach (var g in map.Gates)
         {
-            var label = InventoryOutput.Escape(string.Create(CultureInfo.InvariantCulture, $"{g.Direction}: {g.Allowed} allowed, {g.Denied} denied"));
+            var label = InventoryOutput.Escape(string.Create(CultureInfo.InvariantCulture, $"{g.Direction} at {(g.Listener.Length == 0 ? "?" : g.Listener)}: {g.Allowed} allowed, {g.Denied} denied"));
             var agent = Agent(g.AgentId);
             edges.Append(g.Direction == "inbound"
                 ? string.Create(CultureInfo.InvariantCulture, $"  {peer} ==>|\"{label}\"| {agent}\n")

@@ -74,7 +74,7 @@ internal sealed record FederationMapView(
             status.Distributed ? [.. live.Select(a => a.SpiffeId)] : [],
             rules,
             mode,
-            [.. status.Usage.OrderBy(u => u.AgentId, StringComparer.Ordinal).ThenBy(u => u.Direction, StringComparer.Ordinal)]);
+            [.. status.Usage.OrderBy(u => u.AgentId, StringComparer.Ordinal).ThenBy(u => u.Direction, StringComparer.Ordinal).ThenBy(u => u.Listener, StringComparer.Ordinal)]);
     }
 
     private static bool Names(IdentityPattern pattern, TrustDomain td) => pattern switch

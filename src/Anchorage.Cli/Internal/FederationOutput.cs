@@ -15,7 +15,7 @@ namespace Anchorage.Cli.Internal;
 /// <c>unused</c>, <c>expiring</c>, <c>never-fetched</c>, as the server computed them), <c>createdAt</c>,
 /// <c>updatedAt</c>, the approval and <c>coherence</c> fields, and observed use: <c>unusedReason</c>,
 /// <c>unusedAfterSeconds</c>, <c>lastSeen</c> and <c>observedUse</c> (one object per reporting agent
-/// and direction: <c>agentId</c>, <c>direction</c>, <c>allowed</c>, <c>denied</c>, <c>lastAllowed</c>,
+/// and direction: <c>agentId</c>, <c>direction</c>, <c>listener</c>, <c>allowed</c>, <c>denied</c>, <c>lastAllowed</c>,
 /// <c>lastDenied</c>, <c>reportedAt</c>). Times are RFC 3339 UTC strings, absent ones and empty strings null.
 /// </summary>
 internal static class FederationOutput
@@ -83,7 +83,7 @@ internal static class FederationOutput
         var lastDenied = rows.Max(u => u.LastDenied);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{allowed} allowed{(lastAllowed == 0 ? string.Empty : " (last " + Tables.Time(lastAllowed) + ")")}, {denied} denied{(lastDenied == 0 ? string.Empty : " (last " + Tables.Time(lastDenied) + ")")}, {rows.Count} agent(s)");
+            $"{allowed} allowed{(lastAllowed == 0 ? string.Empty : " (last " + Tables.Time(lastAllowed) + ")")}, {denied} denied{(lastDenied == 0 ? string.Empty : " (last " + Tables.Time(lastDenied) + ")")}, {rows.Select(u => u.AgentId).Distinct(StringComparer.Ordinal).Count()} agent(s)");
     }
 
     public static void WriteFields(TextWriter writer, FederationStatus s, DateTimeOffset now) => Tables.WriteFields(writer,
@@ -248,6 +248,7 @@ internal static class FederationOutput
             w.WriteStartObject();
             w.WriteString("agentId", u.AgentId);
             w.WriteString("direction", u.Direction);
+            w.WriteString("listener", u.Listener);
             w.WriteNumber("allowed", u.Allowed);
             w.WriteNumber("denied", u.Denied);
             Time(w, "lastAllowed", u.LastAllowed);

@@ -50,6 +50,11 @@ public sealed partial class AgentApiService
             throw ApiException.InvalidArgument($"usage[{index}].direction must be inbound or outbound");
         }
 
+        if (row.Listener.Length > FederationUsage.MaxListenerLength || row.Listener.Any(char.IsControl))
+        {
+            throw ApiException.InvalidArgument($"usage[{index}].listener must be at most {FederationUsage.MaxListenerLength} characters without control characters");
+        }
+
         if (row.Allowed < 0 || row.Denied < 0 || row.LastAllowed < 0 || row.LastDenied < 0
             || row.LastAllowed > MaxUnixSeconds || row.LastDenied > MaxUnixSeconds)
         {
@@ -64,7 +69,10 @@ public sealed partial class AgentApiService
             row.Denied,
             row.LastAllowed == 0 ? null : DateTimeOffset.FromUnixTimeSeconds(row.LastAllowed),
             row.LastDenied == 0 ? null : DateTimeOffset.FromUnixTimeSeconds(row.LastDenied),
-            default);
+            default)
+        {
+            Listener = row.Listener,
+        };
     }
 
     // DateTimeOffset.MaxValue in unix seconds.

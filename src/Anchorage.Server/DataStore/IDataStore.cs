@@ -219,7 +219,7 @@ public interface IDataStore : IAsyncDisposable
     /// <summary>
     /// Adds one agent's report, in one transaction: for each row whose trust domain has a
     /// relationship, the counts are added to what <paramref name="agent"/> reported before for that
-    /// trust domain and direction, and each last-seen time moves to the later of the two (the rows'
+    /// trust domain, direction and listener, and each last-seen time moves to the later of the two (the rows'
     /// <see cref="FederationUsage.AgentId"/> and <see cref="FederationUsage.ReportedAt"/> are ignored:
     /// the agent and now are used). Rows naming a trust domain without a relationship are skipped.
     /// Returns how many rows were stored.

@@ -4,7 +4,7 @@ namespace Anchorage.Server.Federation;
 
 /// <summary>
 /// Observed use of a federated trust domain (issue 15 item 3): what one agent reported, per
-/// direction, of the connections its gate decided and the JWT-SVIDs its Workload API validated
+/// direction and listener, of the connections its gate decided and the JWT-SVIDs its Workload API validated
 /// with that trust domain, summed by the server over every report.
 /// </summary>
 /// <param name="TrustDomain">The federated (peer) trust domain.</param>
@@ -25,6 +25,12 @@ public sealed record FederationUsage(
     DateTimeOffset? LastDenied,
     DateTimeOffset ReportedAt)
 {
+    /// <summary>The gate listener where the connections were finally permitted or refused; <c>workload-api</c> for validated JWT-SVIDs; empty when not reported.</summary>
+    public string Listener { get; init; } = string.Empty;
+
+    /// <summary>The longest listener name stored.</summary>
+    public const int MaxListenerLength = 128;
+
     /// <summary>Our side opened the connection.</summary>
     public const string Outbound = "outbound";
 

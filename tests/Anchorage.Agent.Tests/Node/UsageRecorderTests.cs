@@ -27,18 +27,20 @@ public sealed class UsageRecorderTests
     public void Record_AllowedAndDenied_CountedPerTrustDomainAndDirection_TakeEmptiesIt()
     {
         var usage = new UsageRecorder(Own, _time);
-        usage.Record(Payments, "outbound", allowed: true);
+        usage.Record(Payments, "outbound", allowed: true, "payments");
         _time.Advance(TimeSpan.FromSeconds(10));
-        usage.Record(Payments, "outbound", allowed: true);
-        usage.Record(Payments, "outbound", allowed: false);
-        usage.Record(Payments, "inbound", allowed: false);
+        usage.Record(Payments, "outbound", allowed: true, "payments");
+        usage.Record(Payments, "outbound", allowed: false, "payments");
+        usage.Record(Payments, "inbound", allowed: false, "payments");
+        usage.Record(Payments, "inbound", allowed: true, UsageRecorder.WorkloadApiListener);
 
         var rows = usage.Take();
 
         var t = Start.ToUnixTimeSeconds();
         Assert.Equal(
-            [("payments.acme.corp", "inbound", 0L, 1L, 0L, t + 10), ("payments.acme.corp", "outbound", 2L, 1L, t + 10, t + 10)],
+            [("payments.acme.corp", "inbound", 0L, 1L, 0L, t + 10), ("payments.acme.corp", "inbound", 1L, 0L, t + 10, 0L), ("payments.acme.corp", "outbound", 2L, 1L, t + 10, t + 10)],
             rows.Select(Row));
+        Assert.Equal(["payments", "workload-api", "payments"], rows.Select(r => r.Listener));
         Assert.Empty(usage.Take());
     }
 
@@ -47,12 +49,12 @@ public sealed class UsageRecorderTests
     {
         var usage = new UsageRecorder(Own, _time);
 
-        usage.Record(Own, "outbound", allowed: true);
-        usage.Record(default, "outbound", allowed: true);
-        usage.Record(Payments, "sideways", allowed: true);
+        usage.Record(Own, "outbound", allowed: true, "payments");
+        usage.Record(default, "outbound", allowed: true, "payments");
+        usage.Record(Payments, "sideways", allowed: true, "payments");
         Assert.Empty(usage.Take());
 
-        usage.Record(Payments, "inbound", allowed: true);
+        usage.Record(Payments, "inbound", allowed: true, "payments");
         Assert.Single(usage.Take());
     }
 
@@ -63,10 +65,10 @@ public sealed class UsageRecorderTests
         var usage = new UsageRecorder(Own, _time);
         for (var i = 0; i < UsageRecorder.MaxRows + 5; i++)
         {
-            usage.Record(TrustDomain.Parse($"td{i}.example"), "inbound", allowed: false);
+            usage.Record(TrustDomain.Parse($"td{i}.example"), "inbound", allowed: false, "payments");
         }
 
-        usage.Record(TrustDomain.Parse("td0.example"), "inbound", allowed: false);
+        usage.Record(TrustDomain.Parse("td0.example"), "inbound", allowed: false, "payments");
 
         Assert.Equal(5, usage.Dropped);
         var rows = usage.Take();
@@ -78,10 +80,10 @@ public sealed class UsageRecorderTests
     public void Restore_UndeliveredRows_AddedToWhatCameSince_LastSeenKeepsTheLater()
     {
         var usage = new UsageRecorder(Own, _time);
-        usage.Record(Payments, "outbound", allowed: true);
+        usage.Record(Payments, "outbound", allowed: true, "payments");
         var undelivered = usage.Take();
         _time.Advance(TimeSpan.FromMinutes(1));
-        usage.Record(Payments, "outbound", allowed: true);
+        usage.Record(Payments, "outbound", allowed: true, "payments");
 
         usage.Restore(undelivered);
 
@@ -106,7 +108,7 @@ public sealed class UsageRecorderTests
         var usage = new UsageRecorder(Own, _time);
         var next = new ListSink();
         var sink = new UsageAuditSink(next, usage);
-        var record = new AuditRecord { Time = Start, Kind = AuditKinds.Connection, Direction = "outbound", Decision = decision, Reason = reason, PeerTrustDomain = peer };
+        var record = new AuditRecord { Time = Start, Kind = AuditKinds.Connection, Direction = "outbound", Listener = "payments", Decision = decision, Reason = reason, PeerTrustDomain = peer };
 
         sink.Write(record);
         sink.Write(record with { Kind = AuditKinds.ConnectionClosed, Decision = null });
@@ -114,6 +116,7 @@ public sealed class UsageRecorderTests
         Assert.Equal([record, record with { Kind = AuditKinds.ConnectionClosed, Decision = null }], next.Records);
         var rows = usage.Take();
         Assert.True((allowed, denied) == (rows.Sum(r => r.Allowed), rows.Sum(r => r.Denied)), why);
+        Assert.All(rows, r => Assert.Equal("payments", r.Listener));
     }
 
     private sealed class ListSink : IAuditSink

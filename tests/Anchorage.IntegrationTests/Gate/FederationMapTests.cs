@@ -95,7 +95,9 @@ public sealed class FederationMapTests
             [("web-to-api", "allow", "to"), ("no-payments-admin", "deny", "from")],
             root.GetProperty("policy").GetProperty("rules").EnumerateArray().Select(r => (r.GetProperty("name").GetString(), r.GetProperty("action").GetString(), r.GetProperty("mentions").GetString())));
         var gate = Assert.Single(root.GetProperty("gates").EnumerateArray());
-        Assert.Equal((agentId, "outbound", 1L, 1L), (gate.GetProperty("agentId").GetString(), gate.GetProperty("direction").GetString(), gate.GetProperty("allowed").GetInt64(), gate.GetProperty("denied").GetInt64()));
+        Assert.Equal(
+            (agentId, "payments", "outbound", 1L, 1L),
+            (gate.GetProperty("agentId").GetString(), gate.GetProperty("listener").GetString(), gate.GetProperty("direction").GetString(), gate.GetProperty("allowed").GetInt64(), gate.GetProperty("denied").GetInt64()));
 
         var table = await domains.Acme.CliAsync("federation", "map", PaymentsTd.Name);
         Assert.Equal(0, table.ExitCode);
@@ -107,7 +109,7 @@ public sealed class FederationMapTests
         var lines = mermaid.Out.Split('\n');
         Assert.Equal("graph LR", lines[0]);
         Assert.Contains(lines, l => l.Contains("-->|\"federatesWith\"| payments_acme_corp", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("==>|\"outbound: 1 allowed, 1 denied\"| payments_acme_corp", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("==>|\"outbound at payments: 1 allowed, 1 denied\"| payments_acme_corp", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("-.->|\"from\"| payments_acme_corp", StringComparison.Ordinal));
 
         // Negative control: a trust domain without a relationship has no map.

@@ -60,7 +60,7 @@ public sealed class GateObservedUseTests
 
         var status = await domains.Acme.Admin.GetFederationAsync(new GetFederationRequest { TrustDomain = PaymentsTd.Name });
         var use = Assert.Single(status.Usage);
-        Assert.Equal((agentId, "outbound", 2L, 1L), (use.AgentId, use.Direction, use.Allowed, use.Denied));
+        Assert.Equal((agentId, "outbound", "payments", 2L, 1L), (use.AgentId, use.Direction, use.Listener, use.Allowed, use.Denied));
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         Assert.InRange(use.LastAllowed, now - 120, now + 1);
         Assert.InRange(use.LastDenied, use.LastAllowed, now + 1);

@@ -152,6 +152,8 @@ public sealed class AgentApiUsageTests : IAsyncDisposable
             agent.ReportUsageAsync(new ReportUsageRequest { Usage = { Row("outbound", -1, 0, t, 0) } }).ResponseAsync);
         var badTd = await Assert.ThrowsAsync<RpcException>(() =>
             agent.ReportUsageAsync(new ReportUsageRequest { Usage = { Row("outbound", 1, 0, t, 0, td: "Pay Ments") } }).ResponseAsync);
+        var badListener = await Assert.ThrowsAsync<RpcException>(() =>
+            agent.ReportUsageAsync(new ReportUsageRequest { Usage = { new TrustDomainUsage { TrustDomain = Payments, Direction = "outbound", Allowed = 1, LastAllowed = t, Listener = "pay\u0007ments" } } }).ResponseAsync);
         var tooMany = new ReportUsageRequest();
         tooMany.Usage.AddRange(Enumerable.Range(0, 1025).Select(i => Row("outbound", 1, 0, t, 0, td: $"td{i}.example")));
         var flood = await Assert.ThrowsAsync<RpcException>(() => agent.ReportUsageAsync(tooMany).ResponseAsync);
@@ -163,6 +165,7 @@ public sealed class AgentApiUsageTests : IAsyncDisposable
         Assert.Equal("usage[0]: counts and times must not be negative or out of range", negative.Status.Detail);
         Assert.StartsWith("usage[0].trustDomain is not a trust domain: ", badTd.Status.Detail, StringComparison.Ordinal);
         Assert.Equal("usage has 1025 rows; at most 1024", flood.Status.Detail);
+        Assert.Equal("usage[0].listener must be at most 128 characters without control characters", badListener.Status.Detail);
         Assert.Empty((await ShowAsync(server)).Usage);
 
         // Positive control: the valid row alone is stored.

@@ -38,6 +38,11 @@ public abstract partial class DataStoreContractTests<TBackend>
             usage.Select(u => (u.AgentId, u.Direction, u.Allowed, u.Denied, u.LastAllowed, u.LastDenied, u.ReportedAt)));
         Assert.All(usage, u => Assert.Equal(UsagePeer, u.TrustDomain));
         Assert.Equal(3, (await Store.ListUsageAsync(null, None)).Count);
+
+        // Another listener of the same agent and direction is its own row.
+        Assert.Equal(1, await Store.AddUsageAsync(Agent, [Use("outbound", 1, 0, Start, null) with { Listener = "payments-tcp" }], None));
+        var listeners = (await Store.ListUsageAsync(UsagePeer, None)).Where(u => u.AgentId == Agent.ToString() && u.Direction == "outbound").ToList();
+        Assert.Equal([("", 5L), ("payments-tcp", 1L)], listeners.Select(u => (u.Listener, u.Allowed)));
     }
 
     [ContractFact]
@@ -61,7 +66,7 @@ public abstract partial class DataStoreContractTests<TBackend>
 
         var ex = await Assert.ThrowsAsync<ArgumentException>(() => Store.AddUsageAsync(Agent, [Use("outbound", 1, 0, Start, null), Use("sideways", 1, 0, Start, null)], None));
 
-        Assert.StartsWith("usage of payments.example.com: direction must be inbound or outbound and counts 0 or more", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("usage of payments.example.com: direction must be inbound or outbound, counts 0 or more and the listener at most 128 characters", ex.Message, StringComparison.Ordinal);
         Assert.Empty(await Store.ListUsageAsync(null, None));
     }
 

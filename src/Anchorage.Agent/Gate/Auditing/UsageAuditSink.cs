@@ -29,10 +29,10 @@ public sealed class UsageAuditSink(IAuditSink next, UsageRecorder usage) : IAudi
             switch (record.Decision)
             {
                 case "allow" or "would-deny":
-                    usage.Record(peer, direction, allowed: true);
+                    usage.Record(peer, direction, allowed: true, record.Listener ?? string.Empty);
                     break;
                 case "deny":
-                    usage.Record(peer, direction, allowed: false);
+                    usage.Record(peer, direction, allowed: false, record.Listener ?? string.Empty);
                     break;
             }
         }

@@ -212,6 +212,7 @@ internal static class ProtoMapper
             LastAllowed = UnixSeconds(u.LastAllowed),
             LastDenied = UnixSeconds(u.LastDenied),
             ReportedAt = UnixSeconds(u.ReportedAt),
+            Listener = u.Listener,
         }));
         return proto;
     }

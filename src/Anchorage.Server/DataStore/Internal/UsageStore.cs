@@ -7,12 +7,12 @@ namespace Anchorage.Server.DataStore.Internal;
 /// <summary>Observed use of federated trust domains (table <c>federation_usage</c>, schema version 7).</summary>
 internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
 {
-    private const string UsageColumns = "trust_domain, agent_id, direction, allowed, denied, last_allowed, last_denied, reported_at";
+    private const string UsageColumns = "trust_domain, agent_id, direction, allowed, denied, last_allowed, last_denied, reported_at, listener";
 
     // Counts add up; a last-seen time only moves forward (a late report never takes it back).
     private static readonly string Upsert =
-        $"INSERT INTO federation_usage ({UsageColumns}) VALUES (@td, @agent, @direction, @allowed, @denied, @last_allowed, @last_denied, @now) " +
-        "ON CONFLICT (trust_domain, agent_id, direction) DO UPDATE SET " +
+        $"INSERT INTO federation_usage ({UsageColumns}) VALUES (@td, @agent, @direction, @allowed, @denied, @last_allowed, @last_denied, @now, @listener) " +
+        "ON CONFLICT (trust_domain, agent_id, direction, listener) DO UPDATE SET " +
         "allowed = federation_usage.allowed + excluded.allowed, " +
         "denied = federation_usage.denied + excluded.denied, " +
         "last_allowed = " + Later("last_allowed") + ", " +
@@ -28,9 +28,9 @@ internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
         {
             ArgumentNullException.ThrowIfNull(count, nameof(counts));
             ThrowIfEmpty(count.TrustDomain, nameof(counts));
-            if (!FederationUsage.IsDirection(count.Direction) || count.Allowed < 0 || count.Denied < 0)
+            if (!FederationUsage.IsDirection(count.Direction) || count.Allowed < 0 || count.Denied < 0 || count.Listener is null || count.Listener.Length > FederationUsage.MaxListenerLength)
             {
-                throw new ArgumentException($"usage of {count.TrustDomain}: direction must be inbound or outbound and counts 0 or more", nameof(counts));
+                throw new ArgumentException($"usage of {count.TrustDomain}: direction must be inbound or outbound, counts 0 or more and the listener at most 128 characters", nameof(counts));
             }
         }
 
@@ -58,6 +58,7 @@ internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
                     ("td", count.TrustDomain.Name),
                     ("agent", agent.ToString()),
                     ("direction", count.Direction),
+                    ("listener", count.Listener),
                     ("allowed", count.Allowed),
                     ("denied", count.Denied),
                     ("last_allowed", count.LastAllowed is { } la ? Rows.ToUnixMs(la) : null),
@@ -75,8 +76,8 @@ internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
         RunAsync<IReadOnlyList<FederationUsage>>("list federation usage", async (c, ct) =>
         {
             var cmd = trustDomain is { } td
-                ? Command(c, null, $"SELECT {UsageColumns} FROM federation_usage WHERE trust_domain = @td ORDER BY trust_domain, agent_id, direction", ("td", td.Name))
-                : Command(c, null, $"SELECT {UsageColumns} FROM federation_usage ORDER BY trust_domain, agent_id, direction");
+                ? Command(c, null, $"SELECT {UsageColumns} FROM federation_usage WHERE trust_domain = @td ORDER BY trust_domain, agent_id, direction, listener", ("td", td.Name))
+                : Command(c, null, $"SELECT {UsageColumns} FROM federation_usage ORDER BY trust_domain, agent_id, direction, listener");
             await using var cmdScope = cmd.ConfigureAwait(false);
             var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
             await using var readerScope = reader.ConfigureAwait(false);
@@ -97,7 +98,10 @@ internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
                     reader.GetInt64(4),
                     reader.IsDBNull(5) ? null : Rows.FromUnixMs(reader.GetInt64(5)),
                     reader.IsDBNull(6) ? null : Rows.FromUnixMs(reader.GetInt64(6)),
-                    Rows.FromUnixMs(reader.GetInt64(7))));
+                    Rows.FromUnixMs(reader.GetInt64(7)))
+                {
+                    Listener = reader.GetString(8),
+                });
             }
 
             return list;

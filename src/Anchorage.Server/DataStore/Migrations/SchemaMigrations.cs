@@ -244,7 +244,7 @@ internal static class SchemaMigrations
                 ALTER TABLE federation_relationships ADD COLUMN rotation_gap_at bigint;
                 """),
 
-        // Observed use (issue 15 item 3): per federated trust domain, reporting agent and direction,
+        // Observed use (issue 15 item 3): per federated trust domain, reporting agent, direction and listener,
         // the allowed and denied counts and when each was last seen, summed over the agents' reports;
         // and the clock skew seen at the last fetch from each peer's endpoint (issue 15 item 2).
         new Migration(
@@ -261,7 +261,8 @@ internal static class SchemaMigrations
                     last_allowed INTEGER,
                     last_denied INTEGER,
                     reported_at INTEGER NOT NULL,
-                    PRIMARY KEY (trust_domain, agent_id, direction));
+                    listener TEXT NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id, direction, listener));
                 """,
             Postgres: """
                 ALTER TABLE federation_relationships ADD COLUMN clock_skew_ms bigint;
@@ -274,7 +275,8 @@ internal static class SchemaMigrations
                     last_allowed bigint,
                     last_denied bigint,
                     reported_at bigint NOT NULL,
-                    PRIMARY KEY (trust_domain, agent_id, direction));
+                    listener text COLLATE "C" NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id, direction, listener));
                 """),
     ];
 
