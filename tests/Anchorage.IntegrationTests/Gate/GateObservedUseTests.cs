@@ -85,4 +85,25 @@ public sealed class GateObservedUseTests
         var inventory = await domains.Acme.CliAsync("inventory");
         Assert.True(inventory.Out.Split('\n').Any(l => l.Contains("│ " + PaymentsTd.Name + " ", StringComparison.Ordinal) && l.Contains("│ 2/2 ", StringComparison.Ordinal)), inventory.Out);
     }
+
+    [Fact]
+    public async Task Inbound_FederatedJwtSvidValidatedThroughTheWorkloadApi_CountedUnderWorkloadApi_ARejectedOneNot()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        var acme = await domains.WorkloadAsync(AcmeTd, "/orders", PaymentsTd);
+        await TwoDomains.UntilAsync(() => acme.Has(PaymentsTd), "payments' bundle at the acme workload");
+        var minted = await domains.Payments.Admin.MintJwtSvidAsync(new MintJwtSvidRequest { SpiffeId = Api.ToString(), Audience = { "orders" } });
+
+        var validated = await acme.Client.ValidateJwtSvidAsync(minted.Token, "orders");
+        await Assert.ThrowsAnyAsync<Exception>(() => acme.Client.ValidateJwtSvidAsync(minted.Token, "someone-else"));
+        await acme.Agent.Agent.Sync.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal(Api, validated.Id);
+        var status = await domains.Acme.Admin.GetFederationAsync(new GetFederationRequest { TrustDomain = PaymentsTd.Name });
+        var use = Assert.Single(status.Usage);
+        Assert.Equal(
+            (acme.Agent.Agent.Session.AgentId.ToString(), "inbound", "workload-api", 1L, 0L),
+            (use.AgentId, use.Direction, use.Listener, use.Allowed, use.Denied));
+    }
 }
