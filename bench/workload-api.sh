@@ -10,7 +10,7 @@
 #   agent rss entries=1000: 95MB               VmRSS of the agent after the load
 # and the goals (p99 <= 5 ms at c=100; rss <= 150 MB).
 #
-# usage: bench/workload-api.sh [--check] [--seconds S] [--entries N] [--clients 1,100,1000] [--keep] [--parts] [--bundles-probe] [--agent-env K=V[,K=V]]
+# usage: bench/workload-api.sh [--check] [--seconds S] [--entries N] [--clients 1,100,1000] [--keep] [--parts] [--bundles-probe] [--fallback] [--agent-env K=V[,K=V]]
 #   --check    exit 1 when a goal is missed; without it the exit code is 0 whatever the figures
 #   --seconds  measuring time per concurrency level and probe (default 5)
 #   --entries  registration entries parented by the agent (default 1000)
@@ -18,6 +18,8 @@
 #   --parts    after the load, time the per-call pieces in-process (workload-api-parts)
 #   --bundles-probe  also time the first FetchX509Bundles answer (same attestation and lookup,
 #              no SVID or key): separates the X.509-SVID answer's own cost from the rest
+#   --fallback measure the user-space attribution fallback (default: kernel mode where root, cgroup
+#              v2 and the eBPF object allow it, the load generator in a bench cgroup)
 #   --keep     keep the temporary directory (logs, configs) and print its path
 #   --agent-env  environment for the agent process only, e.g. DOTNET_GCConserveMemory=7,DOTNET_gcServer=0
 #              (runtime GC knobs: measure them, do not guess)
@@ -31,6 +33,7 @@ entries=1000
 clients=1,100,1000
 keep=0
 parts=0
+fallback=0
 agent_env=()
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -42,8 +45,9 @@ while [[ $# -gt 0 ]]; do
     --keep) keep=1 ;;
     --parts) parts=1 ;;
     --bundles-probe) extra+=(--bundles-probe) ;;
+    --fallback) fallback=1 ;;
     --agent-env) IFS=, read -r -a agent_env <<<"$2"; shift ;;
-    *) echo "usage: $0 [--check] [--seconds S] [--entries N] [--clients 1,100,1000] [--keep] [--parts] [--bundles-probe] [--agent-env K=V[,K=V]]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--check] [--seconds S] [--entries N] [--clients 1,100,1000] [--keep] [--parts] [--bundles-probe] [--fallback] [--agent-env K=V[,K=V]]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -62,11 +66,25 @@ done
 work="$(mktemp -d)"
 server_pid=""
 agent_pid=""
+# Kernel attribution (the product's mode: eBPF connect-time records) needs root, cgroup v2 and
+# the eBPF object; the load generator then runs in a bench cgroup the agent attributes. Without
+# them, or with --fallback, the agent attributes in the user-space fallback (said in the summary).
+cgroup=""
+attribution_skip=""
+if [[ $fallback -eq 1 ]]; then attribution_skip="--fallback"
+elif [[ $EUID -ne 0 ]]; then attribution_skip="not root"
+elif [[ ! -f /sys/fs/cgroup/unified/cgroup.procs ]]; then attribution_skip="no cgroup v2 at /sys/fs/cgroup/unified"
+elif [[ ! -f "$root/src/Anchorage.Cli/bin/Release/net10.0/bpf/attribution.bpf.o" ]]; then attribution_skip="built without the eBPF programs (clang, bpftool)"
+else cgroup="/sys/fs/cgroup/unified/anchorage-bench-$$"; mkdir "$cgroup"; fi
 cleanup() {
   local pid
   for pid in "$agent_pid" "$server_pid"; do
     [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   done
+  if [[ -n "$cgroup" && -d "$cgroup" ]]; then
+    echo 1 >"$cgroup/cgroup.kill" 2>/dev/null || true
+    for _ in $(seq 50); do rmdir "$cgroup" 2>/dev/null && break; sleep 0.1; done
+  fi
   if [[ $keep -eq 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -139,6 +157,7 @@ listen:
   adminSocket: $work/agent/admin.sock
   health: 127.0.0.1:$agent_health_port
 adminUids: [$uid]
+$([[ -n "$cgroup" ]] && printf 'attestation:\n  kernel: { mode: required, cgroups: [%s] }' "$cgroup")
 YAML
 
 echo "starting the agent ${agent_env[*]+(${agent_env[*]})} ..."
@@ -161,13 +180,15 @@ echo "the agent holds $(issued) X.509-SVIDs ($((SECONDS - t0)) s after ready); l
 rss_mb_of() { awk '/^VmRSS:/ { printf "%d\n", ($2 + 512) / 1024 }' "/proc/$1/status"; }
 echo "# agent rss entries=$entries before the load: $(rss_mb_of "$agent_pid")MB"
 out="$work/load.out"
-"${bench[@]}" workload-api --socket "$socket" --agent-pid "$agent_pid" --expect-id "$self_id" --clients "$clients" --seconds "$seconds" ${extra[@]+"${extra[@]}"} | tee "$out" ||
+echo "attribution: $([[ -n "$cgroup" ]] && echo "kernel (eBPF records, the load generator in $cgroup)" || echo "user-space fallback ($attribution_skip)")"
+in_cgroup() { if [[ -n "$cgroup" ]]; then sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"; else "$@"; fi; }
+in_cgroup "${bench[@]}" workload-api --socket "$socket" --agent-pid "$agent_pid" --expect-id "$self_id" --clients "$clients" --seconds "$seconds" ${extra[@]+"${extra[@]}"} | tee "$out" ||
   die "the load generator failed" "$work/agent/log"
 
 rss_mb="$(rss_mb_of "$agent_pid")"
 echo "agent rss entries=$entries: ${rss_mb}MB"
 if [[ $parts -eq 1 ]]; then
-  "${bench[@]}" workload-api-parts --socket "$socket" || die "workload-api-parts failed" "$work/agent/log"
+  in_cgroup "${bench[@]}" workload-api-parts --socket "$socket" || die "workload-api-parts failed" "$work/agent/log"
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 

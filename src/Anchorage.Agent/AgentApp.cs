@@ -7,6 +7,7 @@ using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Agent.Policy;
+using Anchorage.Foundation.Retry;
 using Anchorage.Hosting.Health;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -160,12 +161,14 @@ public static class AgentApp
         : !cache.HasBundle ? ReadinessStatus.NotReady("waiting for the first sync with the server")
         : ReadinessStatus.Ready;
 
-    // The server may come up after the agent (boot order, outage): retry until it answers, with backoff.
+    // The server may come up after the agent (boot order, outage): retry until it answers, with the
+    // one backoff (1 s doubling to StartMaxRetryDelay, equal jitter, so a fleet restarted together spreads out).
     private static async Task StartSessionAsync(NodeSession session, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
     {
-        var delay = TimeSpan.FromSeconds(1);
+        var backoff = new Backoff(TimeSpan.FromSeconds(1), StartMaxRetryDelay, time);
         while (true)
         {
+            var delay = backoff.Next();
             try
             {
                 await session.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -183,8 +186,7 @@ public static class AgentApp
                 AgentLog.ServerUnreachableAtStart(logger, e.StatusCode, e.Status.Detail, delay);
             }
 
-            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, StartMaxRetryDelay.Ticks));
+            await backoff.DelayAsync(delay, cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -112,6 +112,7 @@ internal static class CliApp
             Commands.Server.RestoreCommand.Create(context)));
         root.Add(Noun("authority", "the server's signing authorities (admin API)", AuthorityKind(context, "x509"), AuthorityKind(context, "jwt")));
         root.Add(Commands.Inventory.InventoryCommand.Create(context));
+        root.Add(Noun("console", "the read-only web console (admin API)", Commands.WebConsole.LoginCommand.Create(context)));
         root.Add(Noun(
             "audit",
             "the audit trail (JSON lines written by the agent's gate and the server)",

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Policy;

@@ -38,7 +38,7 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxAudienceLength, 1, nameof(options));
         _provider = provider;
         _options = options;
-        _limiter = new StreamLimiter(options.MaxStreamsPerCaller);
+        _limiter = new StreamLimiter(options.MaxStreamsPerCaller, options.TimeProvider);
         _validator = new JwtSvidValidator(options.TimeProvider, options.JwtLeeway);
         _logger = logger ?? NullLogger<WorkloadApiService>.Instance;
     }
@@ -174,6 +174,12 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
     /// </summary>
     public int OpenStreams(string caller, string defaultId) => _limiter.OpenStreams(caller + " " + defaultId);
 
+    /// <summary>How long a stream over <see cref="WorkloadApiOptions.MaxStreamsPerCaller"/> waits for one of its caller's streams to end before it is refused.</summary>
+    public static TimeSpan StreamSlotWait => StreamLimiter.SlotWait;
+
+    /// <summary>Streams of <paramref name="caller"/> under <paramref name="defaultId"/> waiting for a slot (for tests).</summary>
+    public int WaitingStreams(string caller, string defaultId) => _limiter.WaitingStreams(caller + " " + defaultId);
+
     // Streams are counted per caller key and attested identity: the caller key alone would let
     // one identity starve another of the same caller, and the identity alone lets callers of
     // other keys (other uids) be starved by a flood.
@@ -263,7 +269,7 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
         RequireHeader(method, context);
         var identity = await ResolveAsync(method, context).ConfigureAwait(false);
         var key = StreamKey(identity);
-        using var lease = _limiter.TryAcquire(key);
+        using var lease = await _limiter.AcquireAsync(key, context.CancellationToken).ConfigureAwait(false);
         if (lease is null)
         {
             WorkloadApiLog.StreamLimit(_logger, method, key, _options.MaxStreamsPerCaller);

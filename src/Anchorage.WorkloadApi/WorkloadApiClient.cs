@@ -190,7 +190,7 @@ public sealed class WorkloadApiClient : IAsyncDisposable, IDisposable
         Func<TResponse, T> map,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var backoff = new Backoff(_options.InitialBackoff, _options.MaxBackoff);
+        var backoff = new Backoff(_options.InitialBackoff, _options.MaxBackoff, _options.TimeProvider);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -229,7 +229,7 @@ public sealed class WorkloadApiClient : IAsyncDisposable, IDisposable
             var delay = backoff.Next();
 
             // The timer exists before anyone hears of the retry, so a test clock advanced on that news fires it.
-            var wait = Task.Delay(delay, _options.TimeProvider, cancellationToken);
+            var wait = backoff.DelayAsync(delay, cancellationToken);
             _options.RetryScheduled?.Invoke(failure, delay);
             await wait.ConfigureAwait(false);
         }

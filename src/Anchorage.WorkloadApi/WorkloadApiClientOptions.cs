@@ -15,7 +15,10 @@ public sealed class WorkloadApiClientOptions
     /// <summary>The first delay before a watch reconnects. Default 1 s.</summary>
     public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>The longest delay between reconnect attempts; each failure doubles the delay up to it. Default 30 s.</summary>
+    /// <summary>
+    /// The longest delay between reconnect attempts; each failure doubles the step up to it, and the
+    /// wait is a random time between half and all of the step, so workloads do not reconnect in lockstep. Default 30 s.
+    /// </summary>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

@@ -2,7 +2,7 @@ using System.Net.Http;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Cli;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Server.Config;
@@ -72,7 +72,11 @@ internal sealed class TestServer : IAsyncDisposable
     public static Task<TestServer> StartAsync(ServerOptions? options) => StartAsync(options, null);
 
     /// <summary>Starts a server logging to <paramref name="loggers"/> (none when null).</summary>
-    public static async Task<TestServer> StartAsync(ServerOptions? options, Microsoft.Extensions.Logging.ILoggerFactory? loggers)
+    public static Task<TestServer> StartAsync(ServerOptions? options, Microsoft.Extensions.Logging.ILoggerFactory? loggers) =>
+        StartAsync(options, loggers, TimeProvider.System);
+
+    /// <summary>Starts a server on <paramref name="time"/> (a clock that may be moved ahead of the system's).</summary>
+    public static async Task<TestServer> StartAsync(ServerOptions? options, Microsoft.Extensions.Logging.ILoggerFactory? loggers, TimeProvider time)
     {
         TempDir? dir = null;
         if (options is null)
@@ -84,7 +88,7 @@ internal sealed class TestServer : IAsyncDisposable
         try
         {
             using var timeout = new CancellationTokenSource(StartTimeout);
-            var server = await ServerApp.StartAsync(options, loggers ?? NullLoggerFactory.Instance, TimeProvider.System, timeout.Token);
+            var server = await ServerApp.StartAsync(options, loggers ?? NullLoggerFactory.Instance, time, timeout.Token);
             return new TestServer(dir, options.DataDir, server);
         }
         catch

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Policy.Tests;

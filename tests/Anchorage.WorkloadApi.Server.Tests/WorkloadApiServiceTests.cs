@@ -306,17 +306,41 @@ public sealed class WorkloadApiServiceTests
         var first = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
         await FirstAsync(first.ResponseStream);
 
+        // The second waits for a slot (WorkloadApiService.StreamSlotWait on the host's clock), then is refused.
         using var second = host.Client.FetchJWTBundles(new JWTBundlesRequest(), WorkloadApiHost.Header);
-        var ex = await Assert.ThrowsAsync<RpcException>(() => FirstAsync(second.ResponseStream));
+        var refused = Assert.ThrowsAsync<RpcException>(() => FirstAsync(second.ResponseStream));
+        await Eventually.TrueAsync(() => host.Service.WaitingStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload") == 1, "the second stream waiting for a slot");
+        host.Time.Advance(WorkloadApiService.StreamSlotWait);
+        var ex = await refused;
 
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
         Assert.Equal("too many open streams for this caller", ex.Status.Detail);
+        Assert.Equal(0, host.Service.WaitingStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload"));
 
         // Positive control: once the first stream is gone, its slot is free again.
         first.Dispose();
         await Eventually.TrueAsync(() => host.Service.OpenStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload") == 0);
         using var third = host.Client.FetchJWTBundles(new JWTBundlesRequest(), WorkloadApiHost.Header);
         Assert.Single((await FirstAsync(third.ResponseStream)).Bundles);
+    }
+
+    [Fact]
+    public async Task FetchX509Svid_AtStreamLimit_ServedWhenASlotIsFreedWithinTheWait()
+    {
+        await using var host = await WorkloadApiHost.StartAsync(maxStreams: 1);
+        var first = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        await FirstAsync(first.ResponseStream);
+
+        // Over the limit: the second stream waits instead of being refused at once ...
+        using var second = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+        var answer = FirstAsync(second.ResponseStream);
+        await Eventually.TrueAsync(() => host.Service.WaitingStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload") == 1, "the second stream waiting for a slot");
+
+        // ... and is served as soon as the first ends, within the wait (the clock never moves).
+        first.Dispose();
+        Assert.Single((await answer).Svids);
+        Assert.Equal(1, host.Service.OpenStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload"));
+        Assert.Equal(0, host.Service.WaitingStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload"));
     }
 
     [Fact]
@@ -333,7 +357,10 @@ public sealed class WorkloadApiServiceTests
 
         // ... which is as limited as the first one's.
         using var again = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
-        var ex = await Assert.ThrowsAsync<RpcException>(() => FirstAsync(again.ResponseStream));
+        var refused = Assert.ThrowsAsync<RpcException>(() => FirstAsync(again.ResponseStream));
+        await Eventually.TrueAsync(() => host.Service.WaitingStreams(TestIdentityProvider.Caller, "spiffe://example.org/other") == 1, "the third stream waiting for a slot");
+        host.Time.Advance(WorkloadApiService.StreamSlotWait);
+        var ex = await refused;
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
         Assert.Equal(1, host.Service.OpenStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload"));
         Assert.Equal(1, host.Service.OpenStreams(TestIdentityProvider.Caller, "spiffe://example.org/other"));

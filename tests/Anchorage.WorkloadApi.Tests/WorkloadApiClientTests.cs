@@ -109,12 +109,13 @@ public sealed class WorkloadApiClientTests
 
         var first = await retries.Reader.ReadAsync(Timeout);
         Assert.Equal(StatusCode.PermissionDenied, Assert.IsType<RpcException>(first.Error).StatusCode);
-        Assert.InRange(first.Delay, TimeSpan.FromSeconds(0.8), TimeSpan.FromSeconds(1.2));
+        // Equal jitter (the one Backoff): between half and all of the 1 s, then of the 2 s step.
+        Assert.InRange(first.Delay, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1));
         Assert.False(source.WaitUntilUpdatedAsync(CancellationToken.None).IsCompleted);
 
         server.Time.Advance(first.Delay);
         var second = await retries.Reader.ReadAsync(Timeout);
-        Assert.InRange(second.Delay, TimeSpan.FromSeconds(1.6), TimeSpan.FromSeconds(2.4));
+        Assert.InRange(second.Delay, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
 
         server.Provider.Update([server.Svid], server.Bundles());
         server.Time.Advance(second.Delay);

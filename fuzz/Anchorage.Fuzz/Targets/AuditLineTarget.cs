@@ -1,6 +1,6 @@
 using System.Text;
 using Anchorage.Cli.Internal;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 
 namespace Anchorage.Fuzz.Targets;
 

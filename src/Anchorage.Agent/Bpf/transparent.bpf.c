@@ -7,10 +7,12 @@
 //
 // connect4: matches the destination against `rules4`, keeps the original under the socket cookie
 //           (the source port is not bound yet) and rewrites the destination to the listener.
-// connect6: the same for AF_INET6 sockets: `rules6` for IPv6 destinations, `rules4` for
-//           IPv4-mapped ones; the rewritten destination is the listener's IPv4-mapped address.
+// connect6: the same for AF_INET6 sockets: `rules4` for IPv4-mapped destinations, rewritten to
+//           the listener's IPv4-mapped address; `rules6` for IPv6 ones, rewritten to the gate's
+//           IPv6 loopback listener ([::1], same port), which IPV6_V6ONLY sockets can reach too.
 // sockops:  ACTIVE_ESTABLISHED moves the original to the client's (address, port), which the
-//           gate reads from its accepted socket's remote end point.
+//           gate reads from its accepted socket's remote end point (`original_by_client` for
+//           IPv4 and v4-mapped clients, `original_by_client6` for IPv6 ones).
 // The agent's own sockets are never redirected: its process id and start time are in `exempt`
 // (checked first), so the gate's dial to the original destination goes out as is.
 // Maps holding per-connection state are LRU hashes: a record nobody reads is evicted.
@@ -27,6 +29,7 @@ struct settings {
 	__u32 listen_port;	// network order in the low 16 bits, as bpf_sock_addr.user_port
 	__u32 rule4_count;
 	__u32 rule6_count;
+	__u32 listen6;		// 1: the gate also listens on [::1]:listen_port for IPv6 destinations
 };
 
 struct rule4 {
@@ -54,6 +57,11 @@ struct original {
 
 struct client {
 	__u32 ip4;		// network order
+	__u32 port;		// host order
+};
+
+struct client6 {
+	__u32 ip6[4];		// network order
 	__u32 port;		// host order
 };
 
@@ -101,6 +109,13 @@ struct {
 	__type(key, struct client);
 	__type(value, struct original);
 } original_by_client SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_PENDING);
+	__type(key, struct client6);
+	__type(value, struct original);
+} original_by_client6 SEC(".maps");
 
 // The settings when this connect may be redirected: a TCP socket of a process that is not exempt.
 static __always_inline struct settings *redirectable(struct bpf_sock_addr *ctx)
@@ -182,10 +197,13 @@ int redirect_connect4(struct bpf_sock_addr *ctx)
 }
 
 // connect6: an AF_INET6 socket. An IPv4-mapped destination (::ffff:a.b.c.d) is matched against
-// the IPv4 rules, any other against the IPv6 rules; both are redirected to the IPv4-mapped form
-// of the IPv4 listener, so the client ends up a v4-mapped socket the gate accepts on its IPv4
-// listener and carry_original keys it like any IPv4 client. (A socket with IPV6_V6ONLY set then
-// fails its connect with ENETUNREACH: refused, never sent around the gate.)
+// the IPv4 rules and redirected to the IPv4-mapped form of the IPv4 listener, so the client ends
+// up a v4-mapped socket the gate accepts on its IPv4 listener. Any other destination is matched
+// against the IPv6 rules and redirected to [::1] at the listener's port, where the gate has its
+// IPv6 listener: a true IPv6 connection, which a socket with IPV6_V6ONLY can make too. Without
+// that listener (`listen6` 0: no IPv6 loopback on the host) it goes to the v4-mapped listener
+// as well, and a V6ONLY socket's connect then fails with ENETUNREACH: refused, never sent around
+// the gate.
 SEC("cgroup/connect6")
 int redirect_connect6(struct bpf_sock_addr *ctx)
 {
@@ -224,10 +242,17 @@ int redirect_connect6(struct bpf_sock_addr *ctx)
 	if (rule < 0)
 		return 1;
 	keep(ctx, a0, a1, a2, a3, port, rule);
-	ctx->user_ip6[0] = 0;
-	ctx->user_ip6[1] = 0;
-	ctx->user_ip6[2] = bpf_htonl(0xffff);
-	ctx->user_ip6[3] = s->listen_ip4;
+	if (s->listen6 && !(a0 == 0 && a1 == 0 && a2 == bpf_htonl(0xffff))) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+	} else {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = s->listen_ip4;
+	}
 	ctx->user_port = s->listen_port;
 	return 1;
 }
@@ -237,18 +262,29 @@ int carry_original(struct bpf_sock_ops *skops)
 {
 	struct original *orig;
 	struct client c = {};
+	struct client6 c6 = {};
 	__u64 cookie;
 
-	// An AF_INET6 client redirected by connect6 is v4-mapped: local_ip4 holds its IPv4 address.
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || (skops->family != 2 /* AF_INET */ && skops->family != 10 /* AF_INET6 */))
 		return 1;
 	cookie = bpf_get_socket_cookie(skops);
 	orig = bpf_map_lookup_elem(&pending_original, &cookie);
 	if (!orig)
 		return 1;
-	c.ip4 = skops->local_ip4;
-	c.port = skops->local_port;	// host order already
-	bpf_map_update_elem(&original_by_client, &c, orig, BPF_ANY);
+	// An AF_INET6 client sent to the v4-mapped listener is v4-mapped: local_ip4 holds its IPv4
+	// address. One sent to [::1] is IPv6: keyed by its IPv6 address.
+	if (skops->family == 10 && !(skops->local_ip6[0] == 0 && skops->local_ip6[1] == 0 && skops->local_ip6[2] == bpf_htonl(0xffff))) {
+		c6.ip6[0] = skops->local_ip6[0];
+		c6.ip6[1] = skops->local_ip6[1];
+		c6.ip6[2] = skops->local_ip6[2];
+		c6.ip6[3] = skops->local_ip6[3];
+		c6.port = skops->local_port;	// host order already
+		bpf_map_update_elem(&original_by_client6, &c6, orig, BPF_ANY);
+	} else {
+		c.ip4 = skops->local_ip4;
+		c.port = skops->local_port;	// host order already
+		bpf_map_update_elem(&original_by_client, &c, orig, BPF_ANY);
+	}
 	bpf_map_delete_elem(&pending_original, &cookie);
 	return 1;
 }

@@ -1,9 +1,9 @@
 using System.Collections.Immutable;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Agent.Cache.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Agent.Policy;
+using Anchorage.Foundation.Retry;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
@@ -102,14 +102,14 @@ public sealed class CacheSynchronizer : IDisposable
 
     private async Task SyncLoopAsync(CancellationToken cancellationToken)
     {
-        var backoff = FirstBackoff;
+        var backoff = new Backoff(FirstBackoff, MaxBackoff, _time);
         while (!cancellationToken.IsCancellationRequested)
         {
             TimeSpan delay;
             try
             {
                 await SyncOnceAsync(cancellationToken).ConfigureAwait(false);
-                backoff = FirstBackoff;
+                backoff.Reset();
                 delay = NextWake();
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -118,8 +118,7 @@ public sealed class CacheSynchronizer : IDisposable
             }
             catch (RpcException e)
             {
-                delay = Jitter(backoff);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                delay = backoff.Next();
                 var error = $"{e.StatusCode}: {e.Status.Detail}";
                 if (Interlocked.Exchange(ref _lastError, error) != error)
                 {
@@ -150,6 +149,7 @@ public sealed class CacheSynchronizer : IDisposable
     private async Task WatchBundlesAsync(CancellationToken cancellationToken)
     {
         string? seen = null;
+        var pause = new Backoff(FirstBackoff * 2, FirstBackoff * 2, _time);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -181,7 +181,7 @@ public sealed class CacheSynchronizer : IDisposable
 
             try
             {
-                await Task.Delay(Jitter(FirstBackoff * 2), _time, cancellationToken).ConfigureAwait(false);
+                await pause.DelayAsync(pause.DelayAfter(1), cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -437,9 +437,6 @@ public sealed class CacheSynchronizer : IDisposable
 
     private static bool SameSequences(ImmutableDictionary<TrustDomain, SpiffeBundle> a, ImmutableDictionary<TrustDomain, SpiffeBundle> b) =>
         a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var other) && other.SequenceNumber == kv.Value.SequenceNumber);
-
-    private static TimeSpan Jitter(TimeSpan backoff) =>
-        backoff + TimeSpan.FromMilliseconds(RandomNumberGenerator.GetInt32((int)Math.Max(1, backoff.TotalMilliseconds / 2)));
 
     // The next sync: the interval, or sooner when an SVID (or the agent's own) reaches its renewal time.
     private TimeSpan NextWake()

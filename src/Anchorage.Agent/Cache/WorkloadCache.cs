@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache.Internal;
 using Anchorage.Agent.Node;
-using Anchorage.Hosting.Limits;
+using Anchorage.Foundation.Limits;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Config;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 
 namespace Anchorage.Agent.Config;
 

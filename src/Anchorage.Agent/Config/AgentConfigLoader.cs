@@ -4,8 +4,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Config;

@@ -1,6 +1,6 @@
 using System.Text;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Config;

@@ -1,5 +1,5 @@
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Config;

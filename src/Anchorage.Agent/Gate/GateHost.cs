@@ -5,13 +5,14 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate.Attribution;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Gate.Connections;
+using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Gate.Listeners;
 using Anchorage.Agent.Gate.Pipelines;
 using Anchorage.Agent.Gate.Transport;
 using Anchorage.Agent.Gate.Transport.Tunnels;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Svids;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +21,7 @@ namespace Anchorage.Agent.Gate;
 /// <summary>
 /// The gate: the agent's enforcement point. Outbound listeners attribute each accepted
 /// connection to the local process that opened it (unix socket: <c>SO_PEERCRED</c> and a pidfd;
-/// loopback TCP: the socket's inode in /proc/net/tcp and its owner), attest it, and dial the
+/// loopback TCP: the socket's inode from sock_diag and its owner), attest it, and dial the
 /// target with mTLS presenting <em>that process's own</em> SVID; inbound listeners terminate mTLS
 /// with the SVID of the process listening on the forward address. Every connection is decided by
 /// the current policy and audited; live connections are re-checked when the policy or the cache
@@ -109,6 +110,8 @@ public sealed class GateHost : IAsyncDisposable
         // Every listener is bound before any starts accepting, so a failed bind has nothing to stop but sockets.
         var listeners = new List<GateListener>();
         TransparentRedirect? redirect = null;
+        GateListener? transparent6 = null;
+        GateListener? steering6 = null;
         InboundSteering? steering = null;
         try
         {
@@ -126,7 +129,14 @@ public sealed class GateHost : IAsyncDisposable
             {
                 var listener = GateListener.Bind(TransparentPipeline.ListenerName, GateListenAddress.TcpAt(transparentOptions.Listen), logger);
                 listeners.Add(listener);
-                redirect = LoadRedirect(transparentOptions, (IPEndPoint)listener.Endpoint, setup);
+                var port = ((IPEndPoint)listener.Endpoint).Port;
+                transparent6 = BindLoopback6(TransparentPipeline.ListenerName, port, "IPv6 destinations go to the IPv4 listener and IPV6_V6ONLY clients are refused", logger);
+                if (transparent6 is not null)
+                {
+                    listeners.Add(transparent6);
+                }
+
+                redirect = LoadRedirect(transparentOptions, (IPEndPoint)listener.Endpoint, transparent6 is not null, setup);
             }
 
             if (options.Transparent is { Inbound.Count: > 0 } steered)
@@ -134,7 +144,13 @@ public sealed class GateHost : IAsyncDisposable
                 // Any free loopback port: the program finds the listener by its socket, not its address.
                 var listener = GateListener.Bind(SteeringPipeline.ListenerName, GateListenAddress.TcpAt(new HostPort("127.0.0.1", 0)), logger);
                 listeners.Add(listener);
-                steering = LoadSteering(steered, listener, setup);
+                steering6 = BindLoopback6(SteeringPipeline.ListenerName, 0, "IPv6 connections to steered ports are not steered (dropped in closed mode)", logger);
+                if (steering6 is not null)
+                {
+                    listeners.Add(steering6);
+                }
+
+                steering = LoadSteering(steered, listener, steering6, setup);
             }
         }
         catch
@@ -202,6 +218,11 @@ public sealed class GateHost : IAsyncDisposable
             var transparent = new TransparentPipeline(parts, outboundPipeline, redirect, options.Transparent!.Listen);
             host.Track(listeners[next++].AcceptAsync(
                 client => transparent.HandleAsync(client, stop), host.Track, admission, OutboundPipeline.Direction, time, stop));
+            if (transparent6 is not null)
+            {
+                host.Track(listeners[next++].AcceptAsync(
+                    client => transparent.HandleAsync(client, stop), host.Track, admission, OutboundPipeline.Direction, time, stop));
+            }
         }
 
         if (steering is not null)
@@ -209,6 +230,11 @@ public sealed class GateHost : IAsyncDisposable
             var steeredPipeline = new SteeringPipeline(parts, inboundPipeline, steering, options.Transparent!.Inbound);
             host.Track(listeners[next++].AcceptAsync(
                 client => steeredPipeline.HandleAsync(client, stop), host.Track, admission, InboundPipeline.Direction, time, stop));
+            if (steering6 is not null)
+            {
+                host.Track(listeners[next++].AcceptAsync(
+                    client => steeredPipeline.HandleAsync(client, stop), host.Track, admission, InboundPipeline.Direction, time, stop));
+            }
         }
 
         registry.StartWatching();
@@ -253,12 +279,30 @@ public sealed class GateHost : IAsyncDisposable
     /// <summary>Re-checks every live connection against the current policy and cache now (what a change does).</summary>
     public void Recheck() => _registry.Recheck();
 
-    // Interception was asked for: without the programs the gate does not start (nothing would be intercepted, silently).
-    private static TransparentRedirect LoadRedirect(GateTransparentOptions options, IPEndPoint listener, GateSetup setup)
+    // The IPv6 twin of a loopback listener: transparent interception redirects IPv6 destinations
+    // to [::1] at its listener's port (reachable from IPV6_V6ONLY sockets too), and steering hands
+    // IPv6 connections to an IPv6 socket (sk_lookup assigns a socket of the lookup's family). A
+    // host without IPv6 loopback (or with the port taken there) gets none, said once
+    // (`consequence`); nothing is then sent around the gate.
+    private static GateListener? BindLoopback6(string name, int port, string consequence, ILogger logger)
     {
         try
         {
-            return TransparentRedirect.Load(setup.TransparentObjectPath ?? TransparentRedirect.DefaultObjectPath, options, listener, Environment.ProcessId);
+            return GateListener.Bind(name, GateListenAddress.TcpAt(new HostPort(IPAddress.IPv6Loopback.ToString(), port)), logger);
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            GateLog.NoIPv6Listener(logger, name, port, e.Message, consequence);
+            return null;
+        }
+    }
+
+    // Interception was asked for: without the programs the gate does not start (nothing would be intercepted, silently).
+    private static TransparentRedirect LoadRedirect(GateTransparentOptions options, IPEndPoint listener, bool listen6, GateSetup setup)
+    {
+        try
+        {
+            return TransparentRedirect.Load(setup.TransparentObjectPath ?? TransparentRedirect.DefaultObjectPath, options, listener, listen6, Environment.ProcessId);
         }
         catch (KernelAttributionException e)
         {
@@ -267,14 +311,14 @@ public sealed class GateHost : IAsyncDisposable
     }
 
     // Steering was asked for: without the program the gate does not start (the service would be reached unverified, silently).
-    private static InboundSteering LoadSteering(GateTransparentOptions options, GateListener listener, GateSetup setup)
+    private static InboundSteering LoadSteering(GateTransparentOptions options, GateListener listener, GateListener? listener6, GateSetup setup)
     {
         var objectPath = setup.TransparentObjectPath is { } transparentObject
             ? Path.Combine(Path.GetDirectoryName(transparentObject) ?? ".", InboundSteering.ObjectFileName)
             : InboundSteering.DefaultObjectPath;
         try
         {
-            return InboundSteering.Load(objectPath, options.Inbound, listener.Socket, options.FailMode, options.PinDirectory);
+            return InboundSteering.Load(objectPath, options.Inbound, listener.Socket, listener6?.Socket, options.FailMode, options.PinDirectory);
         }
         catch (KernelAttributionException e)
         {

@@ -1,6 +1,6 @@
 namespace Anchorage.Agent.Gate;
 
-/// <summary>The values of <see cref="Anchorage.Hosting.Audit.AuditRecord.Reason"/> the gate writes.</summary>
+/// <summary>The values of <see cref="Anchorage.Foundation.Audit.AuditRecord.Reason"/> the gate writes.</summary>
 public static class GateReasons
 {
     /// <summary>The local process could not be attested, or holds no SVID.</summary>

@@ -2,7 +2,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Policy;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -15,7 +15,7 @@ namespace Anchorage.Agent.Hosting;
 /// <summary>
 /// Tells the Workload API who is calling: the process the host found for the call's connection
 /// (unix socket: <c>SO_PEERCRED</c> and a pidfd; loopback TCP: the socket's owner from
-/// /proc/net/tcp{,6} and /proc/&lt;pid&gt;/fd), attested on every call by the
+/// sock_diag and /proc/&lt;pid&gt;/fd), attested on every call by the
 /// <see cref="IWorkloadAttestor"/>, then looked up in the <see cref="IWorkloadCache"/> under the
 /// caller key <c>uid:&lt;uid&gt;</c>. A pidfd is held only while a call attests its process.
 /// </summary>

@@ -152,17 +152,17 @@ internal static partial class LinuxNative
     }
 
     /// <summary>
-    /// The IPv4 address and port <paramref name="socket"/> is bound to, from the kernel
+    /// The IPv4 or IPv6 address and port <paramref name="socket"/> is bound to, from the kernel
     /// (getsockname(2)). For a connection accepted on a listener bound to one address, .NET's
     /// <c>LocalEndPoint</c> repeats the listener's address instead; a connection handed to the
     /// listener by sk_lookup has the address the client dialed.
     /// </summary>
-    /// <exception cref="IOException">The socket is not an IPv4 socket, or the call failed.</exception>
-    internal static unsafe System.Net.IPEndPoint LocalIPv4(SafeHandle socket)
+    /// <exception cref="IOException">The socket is not an IP socket, or the call failed.</exception>
+    internal static unsafe System.Net.IPEndPoint LocalAddress(SafeHandle socket)
     {
-        const ushort AfInet = 2;
-        var address = stackalloc byte[16];
-        var length = 16;
+        const ushort AfInet = 2, AfInet6 = 10;
+        var address = stackalloc byte[28];
+        var length = 28;
         var added = false;
         int rc;
         socket.DangerousAddRef(ref added);
@@ -178,13 +178,13 @@ internal static partial class LinuxNative
             }
         }
 
-        var bytes = new ReadOnlySpan<byte>(address, 16);
-        if (rc != 0 || BinaryPrimitives.ReadUInt16LittleEndian(bytes) != AfInet)
-        {
-            throw new IOException($"getsockname: not an IPv4 socket (rc {rc}, errno {Marshal.GetLastPInvokeError()})");
-        }
-
-        return new System.Net.IPEndPoint(new System.Net.IPAddress(bytes[4..8]), BinaryPrimitives.ReadUInt16BigEndian(bytes[2..4]));
+        var bytes = new ReadOnlySpan<byte>(address, 28);
+        var family = BinaryPrimitives.ReadUInt16LittleEndian(bytes);
+        var port = BinaryPrimitives.ReadUInt16BigEndian(bytes[2..4]);
+        return rc != 0 ? throw new IOException($"getsockname failed (errno {Marshal.GetLastPInvokeError()})")
+            : family == AfInet ? new System.Net.IPEndPoint(new System.Net.IPAddress(bytes[4..8]), port)
+            : family == AfInet6 ? new System.Net.IPEndPoint(new System.Net.IPAddress(bytes[8..24], BinaryPrimitives.ReadUInt32LittleEndian(bytes[24..28])), port)
+            : throw new IOException($"getsockname: not an IP socket (family {family})");
     }
 
     [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]

@@ -3,49 +3,85 @@ using System.Globalization;
 namespace Anchorage.Agent.Internal;
 
 /// <summary>Readers for the /proc and /etc files the Unix attestor uses.</summary>
-internal static class ProcFs
+internal static partial class ProcFs
 {
+    private const int OpenReadOnly = 0x80000; // O_RDONLY | O_CLOEXEC
+
     /// <summary>
     /// The start time of <paramref name="pid"/> in clock ticks since boot (proc(5), /proc/pid/stat
     /// field 22), or null when the process no longer exists. The command name (field 2) may hold
     /// spaces and parentheses, so fields are counted from the last ')'.
     /// </summary>
-    internal static ulong? TryReadStartTime(int pid)
+    [System.Runtime.CompilerServices.SkipLocalsInit]
+    internal static unsafe ulong? TryReadStartTime(int pid)
     {
-        string stat;
-        try
+        // Read with three syscalls into a stack buffer (no FileStream, no string): this runs for
+        // every accepted connection and at every liveness check.
+        Span<byte> path = stackalloc byte[32];
+        if (!System.Text.Unicode.Utf8.TryWrite(path, CultureInfo.InvariantCulture, $"/proc/{pid}/stat\0", out _))
         {
-            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
-        catch (IOException)
-        {
-            // ESRCH: the process went away between open and read.
             return null;
         }
 
-        return ParseStartTime(stat);
+        Span<byte> stat = stackalloc byte[1024];
+        int length;
+        fixed (byte* p = path)
+        fixed (byte* buffer = stat)
+        {
+            var fd = Open(p, OpenReadOnly);
+            if (fd < 0)
+            {
+                return null; // ENOENT or ESRCH: the process no longer exists
+            }
+
+            var read = Read(fd, buffer, (nuint)stat.Length);
+            _ = Close(fd);
+            if (read <= 0)
+            {
+                return null; // ESRCH: the process went away between open and read
+            }
+
+            length = (int)read;
+        }
+
+        return ParseStartTime(stat[..length]);
     }
 
-    internal static ulong ParseStartTime(string stat)
+    /// <summary>Field 22 of a /proc/pid/stat line, counted from the last ')'.</summary>
+    /// <exception cref="FormatException">The line is not one.</exception>
+    internal static ulong ParseStartTime(ReadOnlySpan<byte> stat)
     {
-        var close = stat.LastIndexOf(')');
+        var close = stat.LastIndexOf((byte)')');
         if (close < 0)
         {
             throw new FormatException("/proc/pid/stat has no command field");
         }
 
         // After ") " comes field 3 (state); field 22 is the 20th field from there.
-        var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length < 20)
+        var rest = stat[(close + 1)..];
+        var field = 0;
+        var start = -1;
+        for (var i = 0; i <= rest.Length; i++)
         {
-            throw new FormatException("/proc/pid/stat has too few fields");
+            var separator = i == rest.Length || rest[i] is (byte)' ' or (byte)'\n';
+            if (!separator && start < 0)
+            {
+                start = i;
+            }
+            else if (separator && start >= 0)
+            {
+                if (++field == 20)
+                {
+                    return ulong.TryParse(rest[start..i], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                        ? ticks
+                        : throw new FormatException("/proc/pid/stat field 22 is not a number");
+                }
+
+                start = -1;
+            }
         }
 
-        return ulong.Parse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture);
+        throw new FormatException("/proc/pid/stat has too few fields");
     }
 
     /// <summary>The supplementary group ids from the "Groups:" line of /proc/pid/status.</summary>
@@ -115,4 +151,13 @@ internal static class ProcFs
 
         return names;
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static unsafe partial int Open(byte* path, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static unsafe partial nint Read(int fd, byte* buffer, nuint count);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
 }

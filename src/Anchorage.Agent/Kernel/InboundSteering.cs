@@ -52,12 +52,14 @@ public sealed class InboundSteering : IDisposable
 
     /// <summary>
     /// Loads the program, steers <paramref name="inbound"/>'s ports to <paramref name="listener"/>
-    /// (a listening IPv4 TCP socket of the gate) and attaches it to the network namespace of
-    /// <paramref name="netnsPath"/> (the agent's own: <c>/proc/self/ns/net</c>).
+    /// (a listening IPv4 TCP socket of the gate) for IPv4 connections and to
+    /// <paramref name="listener6"/> (IPv6, none on a host without IPv6 loopback) for IPv6 ones,
+    /// and attaches it to the network namespace of <paramref name="netnsPath"/> (the agent's own:
+    /// <c>/proc/self/ns/net</c>).
     /// </summary>
     /// <exception cref="KernelAttributionException">The program cannot be loaded or attached; the message says why.</exception>
     public static InboundSteering Load(
-        string objectPath, IReadOnlyList<GateTransparentInbound> inbound, Socket listener, TransparentFailMode failMode, string pinDirectory, string netnsPath = "/proc/self/ns/net")
+        string objectPath, IReadOnlyList<GateTransparentInbound> inbound, Socket listener, Socket? listener6, TransparentFailMode failMode, string pinDirectory, string netnsPath = "/proc/self/ns/net")
     {
         ArgumentNullException.ThrowIfNull(objectPath);
         ArgumentNullException.ThrowIfNull(inbound);
@@ -68,9 +70,9 @@ public sealed class InboundSteering : IDisposable
             throw new KernelAttributionException($"gate.transparent.inbound needs 1 to {MaxPorts} ports");
         }
 
-        if (listener.AddressFamily != AddressFamily.InterNetwork)
+        if (listener.AddressFamily != AddressFamily.InterNetwork || listener6 is { AddressFamily: not AddressFamily.InterNetworkV6 })
         {
-            throw new KernelAttributionException("the steering listener must be an IPv4 socket");
+            throw new KernelAttributionException("the steering listeners must be an IPv4 and an IPv6 socket");
         }
 
         if (!File.Exists(objectPath))
@@ -81,7 +83,7 @@ public sealed class InboundSteering : IDisposable
         var steering = new InboundSteering();
         try
         {
-            steering.LoadObject(objectPath, inbound, listener, failMode);
+            steering.LoadObject(objectPath, inbound, listener, listener6, failMode);
             steering.Attach(netnsPath);
             var pins = PinDirectoryOf(pinDirectory);
             if (failMode == TransparentFailMode.Closed)
@@ -129,22 +131,23 @@ public sealed class InboundSteering : IDisposable
 
     /// <summary>
     /// Connects to the service at <paramref name="forward"/> from a socket the program lets through:
-    /// it is bound first (to the forward address, a loopback address) and its source address and
-    /// port are in the program's <c>forwarding</c> map until the connect has completed.
+    /// it is bound first (to the forward address, a loopback address) and its source address
+    /// (IPv4 as IPv4-mapped IPv6) and port are in the program's <c>forwarding</c> map until the
+    /// connect has completed.
     /// </summary>
     /// <exception cref="SocketException">The connect failed.</exception>
     public async Task<Socket> ConnectAsync(IPEndPoint forward, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(forward);
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var key = new byte[8];
+        var socket = new Socket(forward.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var key = new byte[20];
         var added = false;
         try
         {
             socket.Bind(new IPEndPoint(forward.Address, 0));
             var local = (IPEndPoint)socket.LocalEndPoint!;
-            _ = local.Address.TryWriteBytes(key.AsSpan(0, 4), out _);
-            BinaryPrimitives.WriteUInt32LittleEndian(key.AsSpan(4), (uint)local.Port);
+            _ = local.Address.MapToIPv6().TryWriteBytes(key.AsSpan(0, 16), out _);
+            BinaryPrimitives.WriteUInt32LittleEndian(key.AsSpan(16), (uint)local.Port);
             added = Forwarding(key, add: true);
             if (!added)
             {
@@ -207,7 +210,7 @@ public sealed class InboundSteering : IDisposable
         }
     }
 
-    private unsafe void LoadObject(string objectPath, IReadOnlyList<GateTransparentInbound> inbound, Socket listener, TransparentFailMode failMode)
+    private unsafe void LoadObject(string objectPath, IReadOnlyList<GateTransparentInbound> inbound, Socket listener, Socket? listener6, TransparentFailMode failMode)
     {
         try
         {
@@ -249,11 +252,23 @@ public sealed class InboundSteering : IDisposable
             throw new KernelAttributionException($"cannot write the settings map ({Errno(0)})");
         }
 
-        // A sockmap takes the socket by its descriptor; the kernel drops the entry when the socket closes.
+        // A sockmap takes the socket by its descriptor; the kernel drops the entry when the socket
+        // closes. Slot 0 takes IPv4 lookups, slot 1 IPv6 ones.
+        var listeners = MapFd("gate_listener");
         var fd = (ulong)listener.SafeHandle.DangerousGetHandle();
-        if (LibBpf.MapUpdate(MapFd("gate_listener"), &zero, &fd, 0) != 0)
+        if (LibBpf.MapUpdate(listeners, &zero, &fd, 0) != 0)
         {
             throw new KernelAttributionException($"cannot put the steering listener in the gate_listener sockmap ({Errno(0)})");
+        }
+
+        if (listener6 is not null)
+        {
+            var one = 1u;
+            var fd6 = (ulong)listener6.SafeHandle.DangerousGetHandle();
+            if (LibBpf.MapUpdate(listeners, &one, &fd6, 0) != 0)
+            {
+                throw new KernelAttributionException($"cannot put the IPv6 steering listener in the gate_listener sockmap ({Errno(0)})");
+            }
         }
     }
 

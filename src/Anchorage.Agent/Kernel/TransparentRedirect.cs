@@ -49,6 +49,7 @@ public sealed class TransparentRedirect : IDisposable
     private readonly IReadOnlyList<GateTransparentDestination> _destinations;
     private nint _object;
     private int _originals = -1;
+    private int _originals6 = -1;
 
     private TransparentRedirect(IReadOnlyList<GateTransparentDestination> destinations) => _destinations = destinations;
 
@@ -59,9 +60,11 @@ public sealed class TransparentRedirect : IDisposable
     /// Loads the programs, points them at <paramref name="listener"/> and attaches them to the
     /// cgroups of <paramref name="options"/> (pinned under <see cref="GateTransparentOptions.PinDirectory"/>
     /// in closed mode); process <paramref name="exemptProcessId"/> (the agent) is never redirected.
+    /// With <paramref name="listen6"/> the gate also listens on <c>[::1]</c> at the listener's port,
+    /// and IPv6 destinations are redirected there (reachable from IPV6_V6ONLY sockets).
     /// </summary>
     /// <exception cref="KernelAttributionException">The programs cannot be loaded or attached; the message says why.</exception>
-    public static TransparentRedirect Load(string objectPath, GateTransparentOptions options, IPEndPoint listener, int exemptProcessId)
+    public static TransparentRedirect Load(string objectPath, GateTransparentOptions options, IPEndPoint listener, bool listen6, int exemptProcessId)
     {
         ArgumentNullException.ThrowIfNull(objectPath);
         ArgumentNullException.ThrowIfNull(options);
@@ -98,7 +101,7 @@ public sealed class TransparentRedirect : IDisposable
         var redirect = new TransparentRedirect(options.Destinations);
         try
         {
-            redirect.LoadObject(objectPath, options.Destinations, listener, exemptProcessId);
+            redirect.LoadObject(objectPath, options.Destinations, listener, listen6, exemptProcessId);
             var links = new List<(nint Link, string Pin)>();
             foreach (var cgroup in cgroups)
             {
@@ -149,15 +152,13 @@ public sealed class TransparentRedirect : IDisposable
         ArgumentNullException.ThrowIfNull(client);
         original = null!;
         destination = null!;
+        // IPv4 and v4-mapped clients are keyed (IPv4 address, port), IPv6 ones (IPv6 address, port).
         var address = client.Address.IsIPv4MappedToIPv6 ? client.Address.MapToIPv4() : client.Address;
-        if (address.AddressFamily != AddressFamily.InterNetwork)
-        {
-            return false;
-        }
-
-        Span<byte> key = stackalloc byte[8];
-        _ = address.TryWriteBytes(key[..4], out _);
-        BinaryPrimitives.WriteUInt32LittleEndian(key[4..], (uint)client.Port);
+        var v4 = address.AddressFamily == AddressFamily.InterNetwork;
+        Span<byte> key = stackalloc byte[20];
+        key = key[..(v4 ? 8 : 20)];
+        _ = address.TryWriteBytes(key[..^4], out _);
+        BinaryPrimitives.WriteUInt32LittleEndian(key[^4..], (uint)client.Port);
         Span<byte> value = stackalloc byte[20];
         int rc;
         lock (_gate)
@@ -166,7 +167,7 @@ public sealed class TransparentRedirect : IDisposable
             fixed (byte* k = key)
             fixed (byte* v = value)
             {
-                rc = LibBpf.MapLookupAndDelete(_originals, k, v);
+                rc = LibBpf.MapLookupAndDelete(v4 ? _originals : _originals6, k, v);
             }
         }
 
@@ -254,7 +255,7 @@ public sealed class TransparentRedirect : IDisposable
         }
     }
 
-    private unsafe void LoadObject(string objectPath, IReadOnlyList<GateTransparentDestination> destinations, IPEndPoint listener, int exemptProcessId)
+    private unsafe void LoadObject(string objectPath, IReadOnlyList<GateTransparentDestination> destinations, IPEndPoint listener, bool listen6, int exemptProcessId)
     {
         try
         {
@@ -278,6 +279,7 @@ public sealed class TransparentRedirect : IDisposable
         }
 
         _originals = MapFd("original_by_client");
+        _originals6 = MapFd("original_by_client6");
         // IPv4 and IPv6 destinations go to their own rule arrays; each rule names its destination's index.
         var rules4 = MapFd("rules4");
         var rules6 = MapFd("rules6");
@@ -313,12 +315,13 @@ public sealed class TransparentRedirect : IDisposable
         }
 
         // Written last: a settings entry with port 0 redirects nothing.
-        Span<byte> settings = stackalloc byte[16];
+        Span<byte> settings = stackalloc byte[20];
         settings.Clear();
         _ = listener.Address.TryWriteBytes(settings[..4], out _);
         BinaryPrimitives.WriteUInt16BigEndian(settings[4..], (ushort)listener.Port);
         BinaryPrimitives.WriteUInt32LittleEndian(settings[8..], count4);
         BinaryPrimitives.WriteUInt32LittleEndian(settings[12..], count6);
+        BinaryPrimitives.WriteUInt32LittleEndian(settings[16..], listen6 ? 1u : 0u);
         var zero = 0u;
         Update(MapFd("settings"), &zero, settings, "settings");
     }

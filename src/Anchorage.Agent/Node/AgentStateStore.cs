@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;

@@ -25,5 +25,5 @@ internal static partial class NodeLog
     public static partial void Refused(ILogger logger, SpiffeId agentId, string reason);
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Critical, Message = "INSECURE BOOTSTRAP: trusting whatever certificate {Server} presents for the first attestation (insecureBootstrap: true); configure trustBundleFile instead")]
-    public static partial void InsecureBootstrap(ILogger logger, Anchorage.Hosting.Config.HostPort server);
+    public static partial void InsecureBootstrap(ILogger logger, Anchorage.Foundation.Config.HostPort server);
 }

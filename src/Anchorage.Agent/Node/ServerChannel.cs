@@ -1,5 +1,5 @@
 using System.Net.Security;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;

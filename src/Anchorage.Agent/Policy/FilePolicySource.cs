@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Anchorage.Agent.Node;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Policy;
 using Microsoft.Extensions.Logging;
 

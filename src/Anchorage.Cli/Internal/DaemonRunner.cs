@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;

@@ -4,7 +4,7 @@ namespace Anchorage.Cli.Internal;
 
 /// <summary>
 /// Durations on the command line and in entry files: the one grammar of
-/// <see cref="Hosting.Config.Durations"/> (<c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>7d</c>), and
+/// <see cref="Foundation.Config.Durations"/> (<c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>7d</c>), and
 /// always a positive whole number of seconds, which is what the admin API carries.
 /// </summary>
 internal static class Durations
@@ -29,7 +29,7 @@ internal static class Durations
             return false;
         }
 
-        if (!Hosting.Config.Durations.TryParse(text, out var parsed, out var tooLong))
+        if (!Foundation.Config.Durations.TryParse(text, out var parsed, out var tooLong))
         {
             error = tooLong ? "is too long" : error;
             return false;
@@ -60,5 +60,5 @@ internal static class Durations
 
     /// <summary>Whole seconds as the grammar writes them (<c>1h30m</c>); <c>-</c> for zero (server default).</summary>
     public static string Format(long seconds) =>
-        seconds <= 0 ? "-" : Hosting.Config.Durations.Format(TimeSpan.FromSeconds(seconds));
+        seconds <= 0 ? "-" : Foundation.Config.Durations.Format(TimeSpan.FromSeconds(seconds));
 }

@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit.Internal;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

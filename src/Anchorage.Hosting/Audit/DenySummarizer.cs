@@ -1,4 +1,5 @@
 using System.Globalization;
+using Anchorage.Foundation.Audit;
 
 namespace Anchorage.Hosting.Audit;
 

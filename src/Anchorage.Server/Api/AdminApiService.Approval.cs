@@ -1,5 +1,5 @@
 using System.Globalization;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.DataStore;

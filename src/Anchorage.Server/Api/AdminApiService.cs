@@ -1,5 +1,5 @@
 using System.Globalization;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
@@ -10,6 +10,7 @@ using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.Registration;
+using Anchorage.Server.WebConsole;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Grpc.Core;
@@ -49,6 +50,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly FederationApprovalRules _approvalRules;
     private readonly TimeSpan _refreshFloor;
     private readonly TimeSpan _unusedAfter;
+    private readonly ConsoleSessions? _console;
 
     internal AdminApiService(
         EntryService entries,
@@ -66,9 +68,11 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         BundleChangeFeed? changeFeed = null,
         FederationApprovalRules? approvalRules = null,
         TimeSpan? refreshFloor = null,
-        TimeSpan? unusedAfter = null)
+        TimeSpan? unusedAfter = null,
+        ConsoleSessions? console = null)
     {
         _unusedAfter = unusedAfter ?? GovernanceOptions.DefaultUnusedAfter;
+        _console = console;
         _refreshFloor = refreshFloor ?? new FederationOptions().RefreshFloor;
         _approvalRules = approvalRules ?? FederationApprovalRules.Default;
         _bound = bound;

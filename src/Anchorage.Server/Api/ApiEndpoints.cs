@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Server.Api.Internal;
 using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
@@ -7,6 +7,7 @@ using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.Registration;
+using Anchorage.Server.WebConsole;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -95,7 +96,8 @@ public static class ApiEndpoints
             sp.GetRequiredService<BundleChangeFeed>(),
             sp.GetRequiredService<FederationApprovalRules>(),
             sp.GetService<ServerOptions>()?.Federation.RefreshFloor,
-            sp.GetService<ServerOptions>()?.Governance.UnusedAfter));
+            sp.GetService<ServerOptions>()?.Governance.UnusedAfter,
+            sp.GetService<ConsoleSessions>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();
         services.AddGrpc()

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 using Anchorage.Server.Backup.Internal;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;

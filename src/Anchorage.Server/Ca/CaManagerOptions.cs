@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.Ca;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 using Anchorage.Server.Ca.Internal;
 
 namespace Anchorage.Server.Ca;

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Server.Ca;
 
 namespace Anchorage.Server.Config;

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using System.Text;
 using Anchorage.Server.DataStore;
 

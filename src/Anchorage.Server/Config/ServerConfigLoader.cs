@@ -1,6 +1,6 @@
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
@@ -52,6 +52,7 @@ public static class ServerConfigLoader
         var ca = ReadCa(root.Section("ca"));
         var bundle = ReadBundle(root.Section("bundle"));
         var federation = ReadFederation(root.Section("federation"), listen);
+        var console = ReadConsole(root.Get("console"), listen, federation.BundleEndpoint);
         var agentApiLimits = Internal.AgentApiLimitConfig.Read(root.Section("agentApiLimits"));
         var governance = Internal.GovernanceConfig.Read(root.Section("governance"));
         var adminUids = ReadAdminUids(root);
@@ -79,6 +80,7 @@ public static class ServerConfigLoader
             AdminUids = adminUids,
             Audit = audit,
             Logging = logging,
+            Console = console,
         });
     }
 
@@ -384,6 +386,65 @@ public static class ServerConfigLoader
             ? null
             : new BundleEndpointOptions { Listen = address, Profile = profile.Value, ServingCert = servingCert };
     }
+
+    private static ConsoleOptions? ReadConsole(ConfigNode? node, ListenerOptions listen, BundleEndpointOptions? bundleEndpoint)
+    {
+        var section = node?.Map();
+        if (section is null)
+        {
+            return null;
+        }
+
+        var listenNode = section.Get("listen");
+        var address = listenNode?.Endpoint();
+        var certNode = section.Get("servingCert");
+        var servingCert = ReadServingCert(certNode);
+        var ttlNode = section.Get("sessionTtl");
+        var ttl = Positive(ttlNode);
+        section.RejectUnknownKeys();
+        if (listenNode is null)
+        {
+            section.Required("listen");
+        }
+
+        if (ttl is { } value && value > ConsoleOptions.MaxSessionTtl)
+        {
+            ttlNode!.Error($"must be at most {Durations.Format(ConsoleOptions.MaxSessionTtl)}");
+            ttl = null;
+        }
+
+        if (address is not null)
+        {
+            if (Overlaps(address, listen.AgentApi))
+            {
+                listenNode!.Error("must differ from listen.agentApi");
+            }
+            else if (Overlaps(address, listen.Health))
+            {
+                listenNode!.Error("must differ from listen.health");
+            }
+            else if (bundleEndpoint is not null && Overlaps(address, bundleEndpoint.Listen))
+            {
+                listenNode!.Error("must differ from federation.bundleEndpoint.listen");
+            }
+
+            // Session cookies and read access in clear text only where nobody else is on the wire.
+            if (certNode is null && !IsLoopback(address))
+            {
+                section.Errors.Add(
+                    section.PathOf("servingCert"),
+                    $"required when listen is not a loopback address ({address}): the console serves https only off loopback",
+                    listenNode!.Line);
+            }
+        }
+
+        return address is null || (certNode is not null && servingCert is null) || (certNode is null && !IsLoopback(address))
+            ? null
+            : new ConsoleOptions { Listen = address, ServingCert = servingCert, SessionTtl = ttl ?? ConsoleOptions.DefaultSessionTtl };
+    }
+
+    private static bool IsLoopback(HostPort address) =>
+        address.IsLocalhost || (System.Net.IPAddress.TryParse(address.Host, out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     private static BundleEndpointProfile? ReadProfile(ConfigNode? node)
     {

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Files;
 
 namespace Anchorage.Server.Config;
 

@@ -1,6 +1,6 @@
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 using System.Collections.Immutable;
 using Anchorage.Spiffe.Ids;
 
@@ -59,6 +59,9 @@ public sealed record ServerOptions
     /// federated bundle change and local authority change. Default null: no audit file.
     /// </summary>
     public AuditOptions? Audit { get; init; }
+
+    /// <summary>The read-only web console (<c>console: { listen, servingCert, sessionTtl }</c>). Default null: no console.</summary>
+    public ConsoleOptions? Console { get; init; }
 
     /// <summary>How the log on stdout is written (<c>logging: { format: text | json }</c>). Default text.</summary>
     public LoggingOptions Logging { get; init; } = new();

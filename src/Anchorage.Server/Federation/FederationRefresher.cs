@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Retry;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation.Internal;
@@ -19,7 +19,8 @@ namespace Anchorage.Server.Federation;
 /// <remarks>
 /// Schedule: after a success, at the peer's <c>spiffe_refresh_hint</c> (default 5 minutes), never
 /// sooner than <see cref="FederationOptions.RefreshFloor"/>. After a failure, the floor doubled per
-/// consecutive failure, with ±10 % jitter, capped at the hint: the last good bundle stays in use.
+/// consecutive failure, capped at the hint, with equal jitter (the one <see cref="Backoff"/>: between
+/// half and all of that step, never sooner than the floor): the last good bundle stays in use.
 /// Every server of a trust domain runs a refresher; the checks make concurrent fetches harmless.
 /// </remarks>
 public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
@@ -130,15 +131,8 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
             return now + cap;
         }
 
-        var backoff = _floor * Math.Pow(2, Math.Min(consecutiveFailures - 1, 20));
-        if (backoff > cap)
-        {
-            backoff = cap;
-        }
-
-        // ±10 % so that servers retrying the same endpoint spread out.
-        var jitter = backoff * ((RandomNumberGenerator.GetInt32(2001) - 1000) / 10000.0);
-        var delay = backoff + jitter;
+        // Equal jitter, so that servers retrying the same endpoint spread out.
+        var delay = new Backoff(_floor, cap, _time).DelayAfter(consecutiveFailures);
         return now + (delay < _floor ? _floor : delay);
     }
 

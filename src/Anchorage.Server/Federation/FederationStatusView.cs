@@ -1,5 +1,5 @@
 using System.Globalization;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Bundles;
 
 namespace Anchorage.Server.Federation;

@@ -1,3 +1,4 @@
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;

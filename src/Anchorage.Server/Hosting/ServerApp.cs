@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Hosting.Health;
 using Anchorage.Server.Api;
@@ -16,7 +17,7 @@ namespace Anchorage.Server.Hosting;
 /// <summary>
 /// Composes a server from its options: datastore (retried with backoff until reachable), key
 /// manager, CA manager, registration and attestation services, the three listeners and, when
-/// configured, the bundle endpoint and the audit trail. The
+/// configured, the bundle endpoint, the web console and the audit trail. The
 /// one place where the parts are wired together; <c>anchorage server run</c> and the tests use it.
 /// </summary>
 public static class ServerApp
@@ -42,7 +43,7 @@ public static class ServerApp
 
         // Opened first and closed last, so that every change the parts make is recorded.
         var audit = options.Audit is { } auditOptions
-            ? new AuditLog(auditOptions, loggerFactory.CreateLogger("Anchorage.Hosting.Audit"), time)
+            ? new AuditLog(auditOptions, loggerFactory.CreateLogger("Anchorage.Foundation.Audit"), time)
             : null;
         try
         {
@@ -58,6 +59,10 @@ public static class ServerApp
                     web.ServingCert.KeyFile,
                     time,
                     logger)
+                : null;
+
+            var consoleCertificate = options.Console?.ServingCert is { } consoleCert
+                ? new ServingCertificateFiles(consoleCert.CertFile, consoleCert.KeyFile, time, logger)
                 : null;
 
             ca = await CaManager.StartAsync(
@@ -111,6 +116,8 @@ public static class ServerApp
                 BundleEndpointCertificate = options.Federation.BundleEndpoint is null
                     ? null
                     : servingCertificate ?? (IServerCertificateProvider)new SvidCertificateProvider(ca.ServerSvid),
+
+                ConsoleCertificate = consoleCertificate,
 
                 // Read through on every request: the latest bundle, whichever server sharing the datastore published it.
                 TrustBundle = async cancel => (await caManager.GetBundleAsync(cancel).ConfigureAwait(false)).Bundle,

@@ -4,10 +4,14 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Hosting.Health;
 using Anchorage.Hosting.Listeners;
-using Anchorage.Hosting.Sockets;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Sockets;
+using Anchorage.Server.Api;
 using Anchorage.Server.Config;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
+using Anchorage.Server.WebConsole;
+using Anchorage.Server.WebConsole.Internal;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -28,7 +32,8 @@ namespace Anchorage.Server.Hosting;
 /// The server process on Kestrel: the agent API (HTTP/2 over mutual TLS), the admin API (HTTP/2
 /// on a unix socket, mode 0600, callers checked by uid with <c>SO_PEERCRED</c>) and the health
 /// listener (HTTP/1.1: <c>/live</c>, <c>/ready</c>, <c>/metrics</c>), and when configured the bundle
-/// endpoint (HTTPS without client authentication, <c>GET /</c>: the trust bundle). gRPC health is
+/// endpoint (HTTPS without client authentication, <c>GET /</c>: the trust bundle) and the read-only
+/// web console (its own listener, a session cookie from a one-time login token). gRPC health is
 /// served on the agent and admin listeners.
 /// </summary>
 public static class ServerHost
@@ -76,6 +81,12 @@ public static class ServerHost
                 "federation.bundleEndpoint is configured: setup.BundleEndpointCertificate and setup.TrustBundle are required", nameof(setup));
         }
 
+        var console = options.Console;
+        if (console is { UsesTls: true } && setup.ConsoleCertificate is null)
+        {
+            throw new ArgumentException("console.servingCert is configured: setup.ConsoleCertificate is required", nameof(setup));
+        }
+
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(LoggerCategory);
 
         var serverId = options.ServerId ?? ServerIdFile.LoadOrCreate(options.DataDir);
@@ -91,6 +102,7 @@ public static class ServerHost
         ListenOptions? agentListen = null;
         ListenOptions? healthListen = null;
         ListenOptions? bundleListen = null;
+        ListenOptions? consoleListen = null;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
 
         // Everything comes from ServerOptions: no appsettings, environment or Kestrel config section adds listeners.
@@ -107,6 +119,11 @@ public static class ServerHost
         builder.Services.AddSingleton<ServerMetrics>();
         var bound = new BoundListeners();
         builder.Services.AddSingleton(bound);
+        if (console is not null)
+        {
+            builder.Services.AddSingleton(new ConsoleSessions(console.SessionTtl, setup.TimeProvider));
+        }
+
         builder.Services.AddGrpc();
         builder.Services.AddGrpcHealthChecks().AddCheck<ReadinessHealthCheck>("ready");
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(MeterName).AddPrometheusExporter());
@@ -147,6 +164,24 @@ public static class ServerHost
                 });
             }
 
+            if (console is not null)
+            {
+                kestrel.Listen(console.Listen.ToIPEndPoint(), listen =>
+                {
+                    consoleListen = listen;
+                    listen.Protocols = console.UsesTls ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
+                    listen.Use(ListenerPipeline.Tag(ServerListener.Console));
+                    if (console.UsesTls)
+                    {
+                        var certificate = setup.ConsoleCertificate!;
+                        listen.UseHttps(new TlsHandshakeCallbackOptions
+                        {
+                            OnConnection = _ => ValueTask.FromResult(BundleEndpointTlsOptions(certificate)),
+                        });
+                    }
+                });
+            }
+
             kestrel.ListenUnixSocket(socketPath, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
@@ -174,6 +209,15 @@ public static class ServerHost
             var health = (IPEndPoint)healthListen!.EndPoint;
             var bundle = (IPEndPoint?)bundleListen?.EndPoint;
             bound.BundleEndpoint = bundle;
+            if (consoleListen is not null)
+            {
+                var endpoint = (IPEndPoint)consoleListen.EndPoint;
+                var scheme = console!.UsesTls ? "https" : "http";
+                bound.ConsoleBaseUrl = ConsoleBaseUrl(scheme, console.Listen, endpoint);
+                var consoleLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(ConsoleLog.Category);
+                ConsoleLog.Started(consoleLogger, scheme, endpoint);
+            }
+
             HostingLog.Started(logger, serverId, options.TrustDomain.Name, agent, health, socketPath);
             if (bundle is not null)
             {
@@ -193,6 +237,20 @@ public static class ServerHost
     private static void Configure(WebApplication app, ServerOptions options, ServerHostSetup setup, ILogger logger)
     {
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
+
+        // The console listener answers the console and nothing else; no other listener reaches it.
+        if (options.Console is { } console)
+        {
+            var handler = new ConsoleHandler(
+                app.Services.GetRequiredService<ConsoleSessions>(),
+                new ConsoleApi(app.Services.GetRequiredService<AdminApiService>(), setup.TimeProvider),
+                console.UsesTls,
+                app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(ConsoleLog.Category));
+            app.MapWhen(
+                context => ListenerPipeline.ListenerOf<ServerListener>(context) == ServerListener.Console,
+                branch => branch.Run(handler.HandleAsync));
+        }
+
         var adminUids = options.AdminUids.ToHashSet();
 
         // Agent API: the whole request body within the deadline, whatever the average data rate.
@@ -230,6 +288,25 @@ public static class ServerHost
             var handler = new BundleEndpointHandler(setup.TrustBundle!, options.Bundle.RefreshHint, logger);
             app.Map("/", (RequestDelegate)handler.HandleAsync).WithMetadata(new ListenerMetadata<ServerListener>(ServerListener.BundleEndpoint));
         }
+    }
+
+    // The address a browser on this host (or, off loopback, elsewhere) opens: the real port; a wildcard becomes the host name.
+    private static string ConsoleBaseUrl(string scheme, HostPort configured, IPEndPoint bound)
+    {
+        var port = bound.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (configured.IsLocalhost)
+        {
+            return $"{scheme}://localhost:{port}";
+        }
+
+        if (bound.Address.Equals(IPAddress.Any) || bound.Address.Equals(IPAddress.IPv6Any))
+        {
+            return $"{scheme}://{Dns.GetHostName()}:{port}";
+        }
+
+        return bound.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? $"{scheme}://[{bound.Address}]:{port}"
+            : $"{scheme}://{bound.Address}:{port}";
     }
 
     private static string ProfileName(BundleEndpointProfile profile) => profile == BundleEndpointProfile.HttpsSpiffe ? "https_spiffe" : "https_web";

@@ -42,6 +42,9 @@ public sealed class ServerHostSetup
     /// </summary>
     public IServerCertificateProvider? BundleEndpointCertificate { get; init; }
 
+    /// <summary>The web console's HTTPS certificate; required when <c>console.servingCert</c> is configured (<see cref="ServingCertificateFiles"/>).</summary>
+    public IServerCertificateProvider? ConsoleCertificate { get; init; }
+
     /// <summary>
     /// The trust bundle the bundle endpoint serves, asked for on every request so the answer is
     /// always the latest published bundle; required when <c>federation.bundleEndpoint</c> is configured.

@@ -14,4 +14,7 @@ public enum ServerListener
 
     /// <summary>HTTPS (HTTP/1.1 and HTTP/2), no client authentication: <c>GET /</c> serves the trust bundle (<c>federation.bundleEndpoint.listen</c>).</summary>
     BundleEndpoint,
+
+    /// <summary>The read-only web console: HTTP/1.1 (HTTPS with <c>console.servingCert</c>), session cookie required (<c>console.listen</c>).</summary>
+    Console,
 }

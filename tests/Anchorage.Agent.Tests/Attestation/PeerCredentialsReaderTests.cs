@@ -25,7 +25,7 @@ public sealed class PeerCredentialsReaderTests : IDisposable
         Assert.Equal(Environment.ProcessId, peer.ProcessId);
         Assert.Equal(uint.Parse(Processes.Run("id", "-u").Trim()), peer.UserId);
         Assert.Equal(uint.Parse(Processes.Run("id", "-g").Trim()), peer.GroupId);
-        Assert.Equal(ProcFs.ParseStartTime(File.ReadAllText("/proc/self/stat")), peer.StartTime);
+        Assert.Equal(ProcFs.ParseStartTime(File.ReadAllBytes("/proc/self/stat")), peer.StartTime);
         Assert.NotNull(peer.PidFd);
         Assert.True(PeerCredentialsReader.IsAlive(peer));
     }
@@ -125,7 +125,14 @@ public sealed class PeerCredentialsReaderTests : IDisposable
     [InlineData("1234 (sleep) S 1 1234 1234 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 987654 8192 100", 987654UL)]
     [InlineData("1234 (we ird) (x) R 1 1234 1234 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 42 8192 100", 42UL)]
     public void ParseStartTime_CommandWithSpacesAndParens_ReadsField22(string stat, ulong expected) =>
-        Assert.Equal(expected, ProcFs.ParseStartTime(stat));
+        Assert.Equal(expected, ProcFs.ParseStartTime(System.Text.Encoding.UTF8.GetBytes(stat)));
+
+    [Theory]
+    [InlineData("1234 sleep S 1", "/proc/pid/stat has no command field")]
+    [InlineData("1234 (sleep) S 1 1234 1234", "/proc/pid/stat has too few fields")]
+    [InlineData("1234 (sleep) S 1 1234 1234 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 -5 8192", "/proc/pid/stat field 22 is not a number")]
+    public void ParseStartTime_Malformed_ThrowsNamingWhat(string stat, string message) =>
+        Assert.Equal(message, Assert.Throws<FormatException>(() => ProcFs.ParseStartTime(System.Text.Encoding.UTF8.GetBytes(stat))).Message);
 
     private Socket Listen(out UnixDomainSocketEndPoint endpoint)
     {

@@ -1,5 +1,5 @@
 using Anchorage.Agent.Config;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 

@@ -1,5 +1,5 @@
 using Anchorage.Agent.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Logging;
 
 namespace Anchorage.Agent.Tests.Config;
 

@@ -1,5 +1,5 @@
 using Anchorage.Agent.Config;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 
@@ -146,7 +146,7 @@ public class AgentConfigLoaderTests
         Assert.False(options.InsecureBootstrap);
         Assert.Equal(new HostPort("127.0.0.1", 8088), options.WorkloadApi.Tcp);
         Assert.Equal("/run/anchorage/agent/admin.sock", options.Listen.AdminSocket);
-        Assert.Equal(Anchorage.Hosting.Logging.LogFormat.Json, options.Logging.Format);
+        Assert.Equal(Anchorage.Foundation.Logging.LogFormat.Json, options.Logging.Format);
         Assert.Equal(KernelAttributionMode.Auto, options.KernelAttribution.Mode);
         Assert.Equal(["/sys/fs/cgroup/unified/workloads"], options.KernelAttribution.Cgroups);
     }

@@ -1,6 +1,6 @@
 using System.Net;
 using Anchorage.Agent.Config;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Tests.Config;

@@ -6,7 +6,7 @@ using System.Runtime.Versioning;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Hosting.Health;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;
@@ -103,7 +103,7 @@ public sealed class AgentHostTests : IDisposable
 
     [Fact]
     [Trait("Spec", "Workload API 5.2.1")]
-    public async Task FetchX509Svid_LoopbackTcp_AttestsTheCallingProcessThroughProcNetTcp()
+    public async Task FetchX509Svid_LoopbackTcp_AttestsTheCallingProcessThroughTheKernelsTcpTable()
     {
         var options = Options() with
         {

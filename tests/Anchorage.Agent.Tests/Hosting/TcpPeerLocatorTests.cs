@@ -8,7 +8,7 @@ using Anchorage.Testing;
 
 namespace Anchorage.Agent.Tests.Hosting;
 
-/// <summary>Finding the process behind a loopback TCP connection from /proc/net/tcp and /proc/&lt;pid&gt;/fd.</summary>
+/// <summary>Finding the process behind a loopback TCP connection from sock_diag and /proc/&lt;pid&gt;/fd.</summary>
 [SupportedOSPlatform("linux")]
 public sealed class TcpPeerLocatorTests
 {
@@ -68,6 +68,6 @@ public sealed class TcpPeerLocatorTests
     {
         var e = Assert.Throws<WorkloadAttestationException>(() => TcpPeerLocator.Locate(new IPEndPoint(IPAddress.Loopback, 1), new IPEndPoint(IPAddress.Loopback, 2)));
 
-        Assert.Equal("peer socket not found in /proc/net/tcp", e.Message);
+        Assert.Equal("peer socket not found in the kernel's TCP table", e.Message);
     }
 }

@@ -7,7 +7,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Tests.Attestation;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Hosting.Health;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;

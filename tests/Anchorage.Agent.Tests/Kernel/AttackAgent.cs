@@ -3,7 +3,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing.Kernel;
 

@@ -1,7 +1,7 @@
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Node;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Time.Testing;

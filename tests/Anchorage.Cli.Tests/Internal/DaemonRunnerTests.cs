@@ -1,6 +1,6 @@
 using Anchorage.Cli.Internal;
-using Anchorage.Hosting.Config;
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 
 namespace Anchorage.Cli.Tests.Internal;
 

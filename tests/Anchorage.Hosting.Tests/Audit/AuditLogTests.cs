@@ -1,5 +1,7 @@
 using System.Runtime.Versioning;
 using System.Text.Json;
+using Anchorage.Foundation.Audit;
+using Anchorage.Testing.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Testing.Logging;
 using Microsoft.Extensions.Logging;

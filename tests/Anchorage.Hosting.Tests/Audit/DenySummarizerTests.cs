@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Anchorage.Foundation.Audit;
+using Anchorage.Testing.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Testing;
 using Microsoft.Extensions.Time.Testing;

@@ -3,6 +3,9 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
+using Anchorage.Cli;
+using Anchorage.Cli.Commands.Demo.Internal;
+using Anchorage.Cli.Commands.Demo.Internal.Cluster;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Testing;
 using Anchorage.WorkloadApi;
@@ -16,7 +19,8 @@ namespace Anchorage.IntegrationTests.Agent;
 /// <c>prlimit --pid</c>, below the connection caps, so the kernel's EMFILE and not a cap is what
 /// stops it): idle connections fill every descriptor it has, and the legitimate caller is told
 /// "try again" (<c>Unavailable</c> or its deadline), never <c>PermissionDenied</c>; the agent
-/// does not abort, and serves the caller once the idle connections are gone.
+/// does not abort, and serves the caller once the idle connections are gone. The server and the
+/// agent are started by the demo's <see cref="LocalCluster"/> harness.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
@@ -28,13 +32,43 @@ public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
     public async Task Fetch_AgentOutOfDescriptors_RetryableNeverPermissionDeniedAndServedAfterwards()
     {
         using var dir = new TempDir();
-        using var domain = await ProcessDomain.StartAsync(TwoDomains.AcmeTd, dir.Path, null, "127.0.0.1", "1m");
-        await domain.StartAgentAsync("/web");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        using var shown = new StringWriter(CultureInfo.InvariantCulture);
+        var clusterDir = Directory.CreateDirectory(Path.Combine(dir.Path, "cluster")).FullName;
 
-        // Positive control: this process (the entry's uid) is served before the flood.
-        Assert.NotEmpty((await FetchAsync(domain.WorkloadSocket)).Svids);
+        // The server and agent as the demo starts them (LocalCluster): child processes of the Release build.
+        var anchorage = new SelfCommand("dotnet", [await ServerProcess.CliDllAsync()], "the anchorage CLI's Release build");
+        await using var cluster = new LocalCluster(clusterDir, anchorage, new CliContext(TextWriter.Null, TextWriter.Null, TimeProvider.System), new DemoConsole(shown, plain: true));
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var domain = await cluster.StartServerAsync(TwoDomains.AcmeTd.Name, timeout.Token);
+            await cluster.WaitHealthyAsync(domain, timeout.Token);
+            var node = await cluster.StartAgentAsync(domain, "web-node", _ => "", timeout.Token);
+            await cluster.WaitHealthyAsync(node, timeout.Token);
+            await cluster.Cli.CheckedAsync(domain, ["entry", "create", "--spiffe-id", "spiffe://acme.corp/web", "--parent-id", node.AgentId, "--selector", $"unix:uid:{cluster.Uid}"], timeout.Token);
+            output.WriteLine($"server and agent up, entry created after {clock.Elapsed.TotalSeconds:F1} s");
+            await FloodAsync(node);
+        }
+        finally
+        {
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s in all; the cluster showed:\n{shown}");
+        }
+    }
 
-        var pid = domain.AgentProcessId;
+    private async Task FloodAsync(ClusterNode node)
+    {
+        var apiSocket = node.ApiSocket;
+        string Logs() => $"{node.Agent.Name}: {node.Agent.Tail(40)}";
+
+        // Positive control: this process (the entry's uid) is served before the flood, once the agent has synced the entry.
+        await Eventually.TrueAsync(
+            async () => await OutcomeAsync(apiSocket, TimeSpan.FromSeconds(3)) == "served",
+            () => "the agent serving this process before the flood: " + Logs(),
+            TimeSpan.FromSeconds(60));
+        Assert.NotEmpty((await FetchAsync(apiSocket)).Svids);
+
+        var pid = node.Agent.Pid;
         var limit = OpenDescriptors(pid) + 160;
         var prlimit = Process.Start("prlimit", ["--pid", pid.ToString(CultureInfo.InvariantCulture), $"--nofile={limit}:{limit}"])!;
         await prlimit.WaitForExitAsync();
@@ -48,7 +82,7 @@ public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
             {
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
                 flood.Add(socket);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(domain.WorkloadSocket));
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(apiSocket));
                 try
                 {
                     await socket.SendAsync(Preface);
@@ -61,16 +95,16 @@ public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
 
             // The agent holds what its descriptors allow and closes the rest at once.
             await Eventually.TrueAsync(() => !IsRunning(pid) || flood.Any(ClosedByPeer), "the agent closing one of the flood's connections");
-            Assert.True(IsRunning(pid), "the agent exited at its descriptor limit:\n" + domain.Logs);
+            Assert.True(IsRunning(pid), "the agent exited at its descriptor limit: " + Logs());
             var outcomes = new List<string>();
             for (var i = 0; i < 3; i++)
             {
-                outcomes.Add(await OutcomeAsync(domain.WorkloadSocket, TimeSpan.FromSeconds(3)));
+                outcomes.Add(await OutcomeAsync(apiSocket, TimeSpan.FromSeconds(3)));
             }
 
             var open = OpenDescriptors(pid);
             output.WriteLine($"limit {limit}, agent descriptors {open}, flood connections closed by the agent {flood.Count(ClosedByPeer)} of {flood.Count}, calls during the flood: {string.Join(", ", outcomes)}");
-            Assert.True(IsRunning(pid), "the agent exited at its descriptor limit:\n" + domain.Logs);
+            Assert.True(IsRunning(pid), "the agent exited at its descriptor limit: " + Logs());
             Assert.InRange(open, 0, limit - 32);
             Assert.All(outcomes, o => Assert.Contains(o, (string[])["served", "Unavailable", "DeadlineExceeded"]));
         }
@@ -84,10 +118,10 @@ public sealed class AgentDescriptorLimitTests(ITestOutputHelper output)
 
         // Once the idle connections are gone the same caller is served again by the same process.
         await Eventually.TrueAsync(
-            async () => await OutcomeAsync(domain.WorkloadSocket, TimeSpan.FromSeconds(3)) == "served",
-            () => "the agent serving the caller again after the flood ended:\n" + domain.Logs,
+            async () => await OutcomeAsync(apiSocket, TimeSpan.FromSeconds(3)) == "served",
+            () => "the agent serving the caller again after the flood ended: " + Logs(),
             TimeSpan.FromSeconds(60));
-        Assert.Equal(pid, domain.AgentProcessId);
+        Assert.False(node.Agent.HasExited, "the agent exited after the flood: " + Logs());
         Assert.True(IsRunning(pid));
     }
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Workload;
 using Anchorage.Testing.Logging;
 using Grpc.Core;

@@ -1,7 +1,7 @@
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Node;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,6 +1,6 @@
 using Anchorage.Agent;
 using Anchorage.Agent.Config;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Workload;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;

@@ -162,7 +162,7 @@ public sealed class WorkloadCacheTests
             // The same server (data dir, port) comes back: the agent carries on by itself.
             server = await TestServer.StartAsync(serverOptions with
             {
-                Listen = serverOptions.Listen with { AgentApi = new Hosting.Config.HostPort("127.0.0.1", port) },
+                Listen = serverOptions.Listen with { AgentApi = new Foundation.Config.HostPort("127.0.0.1", port) },
             });
             await node.SyncAsync();
             Assert.Null(node.Sync.LastError);

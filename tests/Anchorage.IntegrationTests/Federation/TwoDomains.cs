@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Config;
@@ -38,15 +38,19 @@ internal sealed class TwoDomains : IAsyncDisposable
 
     public TestServer Payments => _payments ?? throw new InvalidOperationException("payments was stopped");
 
-    /// <summary>Starts both servers; <paramref name="acmeCa"/> overrides acme.corp's CA options.</summary>
-    public static async Task<TwoDomains> StartAsync(CaOptions? acmeCa = null)
+    /// <summary>
+    /// Starts both servers; <paramref name="acmeCa"/> overrides acme.corp's CA options, <paramref name="configureAcme"/>
+    /// any other of its options (e.g. the web console).
+    /// </summary>
+    public static async Task<TwoDomains> StartAsync(CaOptions? acmeCa = null, Func<ServerOptions, ServerOptions>? configureAcme = null)
     {
         var dir = new TempDir();
         TestServer? acme = null;
         try
         {
             var acmeOptions = Options(dir, "acme", AcmeTd);
-            acme = await TestServer.StartAsync(acmeCa is null ? acmeOptions : acmeOptions with { Ca = acmeCa });
+            acmeOptions = acmeCa is null ? acmeOptions : acmeOptions with { Ca = acmeCa };
+            acme = await TestServer.StartAsync(configureAcme is null ? acmeOptions : configureAcme(acmeOptions));
             var payments = await TestServer.StartAsync(Options(dir, "payments", PaymentsTd));
             return new TwoDomains(dir, acme, payments);
         }

@@ -4,8 +4,8 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
@@ -111,6 +111,7 @@ public sealed class GateAttributionAttackTests
             var python = Anchorage.Agent.Internal.LinuxNative.StatxIdentity(Python);
             Assert.Equal("kernel", denied.Process!.Attribution);
             Assert.Equal($"{python.DevMajor}:{python.DevMinor}:{python.Inode}", denied.Process.ExeFile);
+            Assert.Null(denied.Process.Exe); // not the path of web, which it runs now: exe and exeFile name one binary
             var allowed = Assert.Single(node.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "allow" });
             Assert.Equal("kernel", allowed.Process!.Attribution);
             Assert.Equal(web, allowed.Process.Exe);

@@ -2,6 +2,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Auditing;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;

@@ -1,8 +1,9 @@
 using System.Globalization;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Protos.Admin.V1;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Anchorage.Agent.Config;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
 using static Anchorage.IntegrationTests.Federation.TwoDomains;

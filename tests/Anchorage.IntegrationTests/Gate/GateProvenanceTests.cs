@@ -5,12 +5,14 @@ using System.Security.Cryptography;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Provenance;
 using Anchorage.Agent.Gate.Transport.Tunnels;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Spiffe.Tls;
+using Anchorage.Testing;
 using Anchorage.WorkloadApi;
+using Microsoft.Extensions.Time.Testing;
 using static Anchorage.IntegrationTests.Federation.TwoDomains;
 
 namespace Anchorage.IntegrationTests.Gate;
@@ -51,6 +53,63 @@ public sealed class GateProvenanceTests
         var closed = await pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.ConnectionClosed, Direction: "inbound" }, "the inbound close");
         Assert.Equal(sent.ConnectionId, closed.PeerConnectionId);
         Assert.Equal(received.Origin, closed.Origin);
+    }
+
+    [Fact]
+    public async Task Provenance_AgentSvidRenewedMidTraffic_LiveStreamLosesNothing_NewConnectionSignedOnANewTunnel()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        await using var app = new PlainEchoServer();
+        await using var pair = await GatePair.StartAsync(domains, app.Port);
+        await using var live = await GateClients.ConnectUnixAsync(pair.Socket);
+        Assert.Equal("ping", await GateClients.EchoAsync(live, "ping"));
+        var first = await pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }, "the first inbound allow");
+        Assert.NotNull(first.Origin);
+        var session = pair.Outbound.Agent.Agent.Session;
+        var before = session.Svid.Leaf.SerialNumber;
+
+        // Byte-exact traffic on the live stream the whole time.
+        using var stop = new CancellationTokenSource();
+        var rounds = 0;
+        var traffic = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var payload = RandomNumberGenerator.GetBytes(4096);
+                await live.WriteAsync(payload);
+                var back = new byte[payload.Length];
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await live.ReadExactlyAsync(back, timeout.Token);
+                Assert.Equal(payload, back);
+                Interlocked.Increment(ref rounds);
+            }
+        });
+        await TwoDomains.UntilAsync(() => Volatile.Read(ref rounds) > 5, "traffic before the renewal");
+
+        // The sending agent's own SVID (the key that signs origin statements) is renewed by the server.
+        await session.RenewNowAsync(CancellationToken.None);
+        Assert.NotEqual(before, session.Svid.Leaf.SerialNumber);
+
+        // A new connection: its statement is signed with the renewed key, so it takes a new tunnel
+        // whose hello sent the renewed chain, and the payments gate verifies it.
+        await using (var fresh = await GateClients.ConnectUnixAsync(pair.Socket))
+        {
+            Assert.Equal("new", await GateClients.EchoAsync(fresh, "new"));
+        }
+
+        var second = await pair.Inbound.Audit.WaitForAsync(
+            r => r is { Kind: AuditKinds.Connection, Decision: "allow" } && r.ConnectionId != first.ConnectionId, "the second inbound allow");
+        Assert.NotNull(second.Origin);
+        Assert.Equal(session.Svid.Id.ToString(), second.OriginAgent);
+        Assert.NotEqual(first.Remote, second.Remote);
+
+        var counted = Volatile.Read(ref rounds);
+        await TwoDomains.UntilAsync(() => Volatile.Read(ref rounds) > counted + 10, "traffic on the old tunnel after the renewal");
+        await stop.CancelAsync();
+        await traffic;
+        Assert.DoesNotContain(pair.Outbound.Audit.Records, r => r.Kind == AuditKinds.ConnectionClosed && r.Reason is not null);
+        Assert.DoesNotContain(pair.Inbound.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "deny" });
     }
 
     [Fact]
@@ -111,6 +170,44 @@ public sealed class GateProvenanceTests
 
         await using var tunnel = await fixture.TunnelAsync(fixture.AcmeAgent);
         await fixture.AllowedAsync(tunnel, "d1", Sign(tunnel, fixture.AcmeAgent, "d1"));
+    }
+
+    [Fact]
+    public async Task TunnelPool_HelloRefused_FailsFastDuringBackoff_RedialsAfterIt_AndAtOnceForAnotherAgentSvid()
+    {
+        await using var fixture = await Fixture.StartAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var agent = fixture.Pair.Inbound.Agent.Agent.Session.Svid; // payments' agent: refused for acme's workload
+        await using var pool = fixture.Pool(time, () => agent);
+        int HelloDenies() => fixture.Pair.Inbound.Audit.Records.Count(r => r is { Decision: "deny", Reason: GateReasons.Provenance } && r.Detail!.StartsWith("provenance hello:", StringComparison.Ordinal));
+
+        // Refused once: a dial, a handshake, a hello, an audited deny.
+        var first = await Assert.ThrowsAsync<TunnelRefusedException>(() => Fixture.OpenAsync(pool, "b1"));
+        Assert.Equal(403, first.Status);
+        await Eventually.TrueAsync(() => HelloDenies() == 1, "the first hello's deny");
+
+        // Within the backoff the next connection fails at once with the same status, without a dial.
+        var fast = await Assert.ThrowsAsync<TunnelRefusedException>(() => Fixture.OpenAsync(pool, "b2"));
+        Assert.Equal(403, fast.Status);
+        Assert.Contains("not retried for another", fast.Message, StringComparison.Ordinal);
+
+        // After the longest wait the pool dials again, and is refused again (the peer's second deny, not a third).
+        time.Advance(TunnelPool.RetryMax);
+        var again = await Assert.ThrowsAsync<TunnelRefusedException>(() => Fixture.OpenAsync(pool, "b3"));
+        Assert.DoesNotContain("not retried", again.Message, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => HelloDenies() == 2, "the second hello's deny");
+        Assert.Equal(2, HelloDenies());
+
+        // Still within the new wait, but the agent's own SVID changed (acme's agent): dialed at once, accepted, and the stream echoes.
+        agent = fixture.AcmeAgent;
+        var (tunnel, stream) = (await Fixture.OpenAsync(pool, "b4"))!.Value;
+        await using (stream)
+        {
+            Assert.Equal("ping", await GateClients.EchoAsync(stream, "ping"));
+        }
+
+        Assert.NotNull(tunnel.Binding);
+        Assert.Equal(2, HelloDenies());
     }
 
     [Fact]
@@ -227,6 +324,40 @@ public sealed class GateProvenanceTests
                 await tunnel.DisposeAsync();
                 throw;
             }
+        }
+
+        /// <summary>A tunnel pool of web's SVID to the inbound gate on <paramref name="time"/>, with <paramref name="agent"/>'s hello.</summary>
+        public TunnelPool Pool(TimeProvider time, Func<X509Svid?> agent)
+        {
+            Assert.True(_web.TryGetX509Bundle(PaymentsTd, out var payments));
+            var pool = new TunnelPool(_web.GetX509Svid(), "127.0.0.1", Pair.InboundPort, new X509SvidVerifier(time), time, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(30), agent);
+            pool.UseBundles(Anchorage.Spiffe.Bundles.BundleSet.Empty.With(payments));
+            return pool;
+        }
+
+        /// <summary>A stream of <paramref name="pool"/> for connection <paramref name="connectionId"/>, its origin signed by the tunnel's agent.</summary>
+        public static async Task<(TunnelClientConnection Tunnel, TunnelClientStream Stream)?> OpenAsync(TunnelPool pool, string connectionId)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            return await pool.OpenStreamAsync(
+                connectionId,
+                Authorizer.Exact(GatePair.Api),
+                (agent, binding) => OriginStatement.Sign(
+                    new OriginClaims
+                    {
+                        ConnectionId = connectionId,
+                        AgentId = agent.Id.ToString(),
+                        Subject = GatePair.Web.ToString(),
+                        Pid = Environment.ProcessId,
+                        Exe = GateClients.OwnExe,
+                        Uid = 0,
+                        Gid = 0,
+                        StartTime = 1,
+                        IssuedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                        Binding = binding,
+                    },
+                    (ECDsa)agent.PrivateKey),
+                timeout.Token);
         }
 
         /// <summary>A direct mTLS connection (no tunnel ALPN) to the inbound gate as web; returns once the gate closed it or echoed.</summary>

@@ -5,7 +5,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Anchorage.Agent.Policy;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Policy;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;

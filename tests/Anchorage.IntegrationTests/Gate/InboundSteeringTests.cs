@@ -88,6 +88,9 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
             Assert.Equal(TransparentCgroup.Echoed, await TransparentCgroup.ClientInNamespaceAsync(namespaces.B, ServicePort, NetworkNamespaces.AddressA));
             await Eventually.TrueAsync(() => Count(accepted, ServicePort) == 1, "the service to see the plain control");
 
+            // Control for IPv6: the service listens on IPv4 only, so [::1]:PORT is refused before steering.
+            Assert.Equal("refused", await TransparentCgroup.ClientInNamespaceAsync(namespaces.A, ServicePort, "::1"));
+
             var policy = Path.Combine(dir.Path, "policy.yaml");
             await File.WriteAllTextAsync(policy, string.Create(CultureInfo.InvariantCulture, $"""
                 apiVersion: anchorage.dev/v1alpha1
@@ -134,6 +137,16 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
             Assert.Contains("\"listener\":\"web-steered\"", allowed, StringComparison.Ordinal);
             Assert.Contains("\"peerSpiffeId\":\"spiffe://acme.corp/web\"", allowed, StringComparison.Ordinal);
 
+            // IPv6: a connection to [::1]:PORT is steered to the gate's IPv6 socket like an IPv4 one:
+            // plain text refused and audited; mTLS verified and forwarded to the service (on IPv4).
+            Assert.Equal("0", await TransparentCgroup.ClientInNamespaceAsync(namespaces.A, ServicePort, "::1"));
+            await UntilAuditAsync(audit, "\"decision\":\"deny\"", 3);
+            Assert.Equal("25", await MtlsClientAsync(namespaces.A, "::1", svid));
+            await Eventually.TrueAsync(() => Count(accepted, ServicePort) == 3, "the service to see the forwarded IPv6 connection");
+            var allowed6 = await UntilAuditAsync(audit, "\"decision\":\"allow\"", 2);
+            Assert.Contains("\"listener\":\"web-steered\"", allowed6, StringComparison.Ordinal);
+            Assert.Contains("\"remote\":\"[::1]:", allowed6, StringComparison.Ordinal);
+
             // Another port of the same host: untouched.
             Assert.Equal(TransparentCgroup.Echoed, await TransparentCgroup.ClientInNamespaceAsync(namespaces.B, OtherPort, NetworkNamespaces.AddressA));
             await Eventually.TrueAsync(() => Count(accepted, OtherPort) == 1, "the other port to be served directly");
@@ -141,7 +154,7 @@ public sealed class InboundSteeringTests(ITestOutputHelper output)
             // Closed: SIGKILL leaves the pinned program; with no gate socket it refuses, never delivering plain text to the service.
             acme.KillAgent();
             Assert.Equal("refused", await TransparentCgroup.ClientInNamespaceAsync(namespaces.B, ServicePort, NetworkNamespaces.AddressA));
-            Assert.Equal(2, Count(accepted, ServicePort));
+            Assert.Equal(3, Count(accepted, ServicePort));
 
             // Unpinned: the program is gone and the service is reached directly again.
             Anchorage.Agent.Kernel.InboundSteering.Unpin(pins);

@@ -4,8 +4,8 @@ using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
@@ -139,8 +139,9 @@ public sealed class TransparentInterceptionTests
             new() { Name = "payments6", Network = IPNetwork.Parse("::1/128"), PortLow = remote6.Port, PortHigh = remote6.Port, Peer = Api },
             new() { Name = "payments4", Network = IPNetwork.Parse("127.0.0.1/32"), PortLow = remote4.Port, PortHigh = remote4.Port, Peer = Api },
         ];
+        var listen = FreePort();
         await using var node = await GateNode.StartAsync(
-            domains, AcmeTd, [new GateEntry("/batch", [Uid, "unix:path:" + GateClients.PythonExe], PaymentsTd)], _ => Options(cgroup, destinations, TransparentFailMode.Open, null), policy);
+            domains, AcmeTd, [new GateEntry("/batch", [Uid, "unix:path:" + GateClients.PythonExe], PaymentsTd)], _ => Options(cgroup, destinations, TransparentFailMode.Open, null, listen), policy);
 
         // The unmodified client dials [::1]:PORT in plain text (an AF_INET6 socket): connect6 redirects it; the service sees mTLS from /batch.
         Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(remote6.Port, host: "::1"));
@@ -156,11 +157,14 @@ public sealed class TransparentInterceptionTests
         var mapped = await node.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow", Listener: "payments4" }, "the transparent allow of the v4-mapped dial");
         Assert.Equal("127.0.0.1:" + remote4.Port.ToString(CultureInfo.InvariantCulture), mapped.Remote);
 
-        // An IPV6_V6ONLY socket cannot reach the gate's IPv4 listener, so its redirected connect fails
-        // (ENETUNREACH): closed, never a bypass. Its plain text reaches neither the service nor the
-        // gate, and nothing is recorded.
-        Assert.Equal("unreachable", await cgroup.ClientAsync(remote6.Port, host: "::1", v6Only: true));
-        Assert.Equal(1, remote6.Accepted);
+        // An IPV6_V6ONLY socket is redirected to the gate's [::1] listener (a true IPv6 connection)
+        // and served like the dual-stack one: mTLS as /batch, its own allow record.
+        Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(remote6.Port, host: "::1", v6Only: true));
+        Assert.Equal([Batch, Batch], remote6.Peers);
+        await Eventually.TrueAsync(
+            () => node.Audit.Records.Count(r => r is { Kind: AuditKinds.Connection, Decision: "allow", Listener: "payments6" }) == 2,
+            "the V6ONLY client's transparent allow record");
+        Assert.Equal(2, remote6.Accepted);
 
         // Another port on ::1, not configured: reached directly, in plain text, no audit record;
         // from an IPV6_V6ONLY socket too (the positive control for the line above).
@@ -170,9 +174,87 @@ public sealed class TransparentInterceptionTests
 
         // A process outside the cgroup dialing the IPv6 destination: untouched (its plain text reaches the TLS service, which refuses it).
         Assert.Equal("0", await TransparentCgroup.ClientOutsideAsync(remote6.Port, "::1"));
-        Assert.Equal(2, remote6.Accepted);
-        Assert.Equal([Batch], remote6.Peers);
-        Assert.Equal(2, node.Audit.Records.Count(r => r.Kind == AuditKinds.Connection));
+        Assert.Equal(3, remote6.Accepted);
+        Assert.Equal([Batch, Batch], remote6.Peers);
+        Assert.Equal(3, node.Audit.Records.Count(r => r.Kind == AuditKinds.Connection));
+
+        // Dialing either transparent listener directly ([::1] and 127.0.0.1 at the same port; this
+        // process is outside the cgroup, so nothing is redirected or recorded): closed unanswered,
+        // audited not-redirected, never forwarded anywhere.
+        foreach (var address in new[] { IPAddress.IPv6Loopback, IPAddress.Loopback })
+        {
+            Assert.Equal(0, await DialDirectlyAsync(new IPEndPoint(address, listen)));
+        }
+
+        await Eventually.TrueAsync(
+            () => node.Audit.Records.Count(r => r is { Kind: AuditKinds.Connection, Decision: "deny" } && r.Reason == GateReasons.NotRedirected) == 2,
+            "both direct dials audited not-redirected");
+        Assert.Equal(3, remote6.Accepted);
+        Assert.Equal(1, remote4.Accepted);
+    }
+
+    [RootFact(setpriv: true)]
+    public async Task Ipv6Destination_NoIPv6ListenerPossible_V6OnlyFailsClosedDualStackStillServed()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        var service = await domains.WorkloadAsync(PaymentsTd, "/api", AcmeTd);
+        await using var remote6 = new TlsEchoService(service.Source, service.Source, IPAddress.IPv6Loopback);
+        using var cgroup = TransparentCgroup.Create();
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("batch-to-api6", Batch, Api, remote6.Port)));
+        GateTransparentDestination[] destinations =
+        [
+            new() { Name = "payments6", Network = IPNetwork.Parse("::1/128"), PortLow = remote6.Port, PortHigh = remote6.Port, Peer = Api },
+        ];
+
+        // Another socket holds [::1] at the transparent port, so the gate cannot have its IPv6 listener.
+        var listen = FreePort();
+        var squatter = new TcpListener(IPAddress.IPv6Loopback, listen);
+        squatter.Start();
+        try
+        {
+            await using var node = await GateNode.StartAsync(
+                domains, AcmeTd, [new GateEntry("/batch", [Uid, "unix:path:" + GateClients.PythonExe], PaymentsTd)], _ => Options(cgroup, destinations, TransparentFailMode.Open, null, listen), policy);
+
+            // A dual-stack AF_INET6 client is still intercepted, through the v4-mapped listener (positive control).
+            Assert.Equal(TransparentCgroup.Echoed, await cgroup.ClientAsync(remote6.Port, host: "::1"));
+            Assert.Equal([Batch], remote6.Peers);
+
+            // A V6ONLY client cannot reach a v4-mapped address: its connect fails (ENETUNREACH), never a bypass.
+            Assert.Equal("unreachable", await cgroup.ClientAsync(remote6.Port, host: "::1", v6Only: true));
+            Assert.Equal(1, remote6.Accepted);
+            Assert.False(squatter.Pending(), "a redirected connection reached the socket on [::1]");
+            Assert.Equal(1, node.Audit.Records.Count(r => r.Kind == AuditKinds.Connection));
+        }
+        finally
+        {
+            squatter.Stop();
+        }
+    }
+
+    // Connects, sends a line and returns how many bytes came back before the gate closed it.
+    private static async Task<int> DialDirectlyAsync(IPEndPoint listener)
+    {
+        using var socket = new Socket(listener.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(listener);
+        try
+        {
+            await socket.SendAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray());
+            var received = 0;
+            var buffer = new byte[256];
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+            {
+                received += n;
+            }
+
+            return received;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.Shutdown)
+        {
+            return 0;
+        }
     }
 
     private static GateOptions Options(TransparentCgroup cgroup, int port, TransparentFailMode failMode, string? pins, int listen = 0) =>

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Anchorage.Agent;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Server.Hosting;
 using Anchorage.WorkloadApi.Server;

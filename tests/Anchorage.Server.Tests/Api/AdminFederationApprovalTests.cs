@@ -1,5 +1,5 @@
 using System.Runtime.Versioning;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Server.Federation;

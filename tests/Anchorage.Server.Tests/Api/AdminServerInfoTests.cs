@@ -1,7 +1,7 @@
 using System.Net.Http;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Config;
 using Anchorage.Server.Federation;

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Server.Config;
 
 namespace Anchorage.Server.Tests.Config;

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Logging;
+using Anchorage.Foundation.Logging;
 using Anchorage.Server.Config;
 
 namespace Anchorage.Server.Tests.Config;

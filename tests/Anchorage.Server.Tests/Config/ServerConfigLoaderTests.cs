@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Server.Ca;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
@@ -132,6 +132,7 @@ public class ServerConfigLoaderTests
             options.AgentApiLimits);
         Assert.Equal(BundleEndpointProfile.HttpsSpiffe, options.Federation.BundleEndpoint!.Profile);
         Assert.Equal("/var/log/anchorage/server-audit.jsonl", options.Audit!.File);
+        Assert.Equal(new ConsoleOptions { Listen = new HostPort("127.0.0.1", 8444), SessionTtl = TimeSpan.FromHours(1) }, options.Console);
     }
 
     [Fact]
@@ -160,6 +161,7 @@ public class ServerConfigLoaderTests
         Assert.Equal(TimeSpan.FromMinutes(5), options.Bundle.RefreshHint);
         Assert.Equal(TimeSpan.FromMinutes(1), options.Federation.RefreshFloor);
         Assert.Null(options.Federation.BundleEndpoint);
+        Assert.Null(options.Console);
         Assert.Equal(2 * 1024 * 1024, options.AgentApiLimits.MaxMessageBytes);
         Assert.Equal(32, options.AgentApiLimits.MaxConnectionsPerPeer);
         Assert.Equal(TimeSpan.FromSeconds(30), options.AgentApiLimits.RequestBodyDeadline);

@@ -6,7 +6,7 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Server.Ca;

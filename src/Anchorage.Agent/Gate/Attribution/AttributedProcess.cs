@@ -1,5 +1,5 @@
 using Anchorage.Agent.Gate.Internal;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Spiffe.Svids;
 using Anchorage.WorkloadApi.Server;
 

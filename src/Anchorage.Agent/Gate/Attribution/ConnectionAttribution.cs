@@ -2,7 +2,7 @@ using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Gate.Internal;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 
 namespace Anchorage.Agent.Gate.Attribution;
 

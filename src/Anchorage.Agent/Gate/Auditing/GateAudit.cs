@@ -2,7 +2,7 @@ using System.Globalization;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Policy;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Policy;
 using Microsoft.Extensions.Logging;
 

@@ -1,5 +1,5 @@
 using Anchorage.Agent.Node;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Gate.Auditing;

@@ -20,6 +20,9 @@ internal static partial class GateLog
     [LoggerMessage(EventId = 2406, Level = LogLevel.Warning, Message = "gate listener {Listener}: out of file descriptors or memory, accepting paused and retried: {Error}")]
     public static partial void AcceptShortage(ILogger logger, string listener, string error);
 
+    [LoggerMessage(EventId = 2407, Level = LogLevel.Warning, Message = "gate listener {Listener}: no IPv6 twin at [::1]:{Port} ({Error}); {Consequence}")]
+    public static partial void NoIPv6Listener(ILogger logger, string listener, int port, string error, string consequence);
+
     [LoggerMessage(EventId = 2405, Level = LogLevel.Warning, Message = "gate connection {ConnectionId}: unexpected error: {Error}")]
     public static partial void ConnectionFailed(ILogger logger, string connectionId, string error);
 }

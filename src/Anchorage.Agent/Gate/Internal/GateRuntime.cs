@@ -3,6 +3,7 @@ using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Policy;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Microsoft.Extensions.Logging;
 
@@ -16,7 +17,7 @@ namespace Anchorage.Agent.Gate.Internal;
 internal sealed class GateRuntime : IAsyncDisposable
 {
     /// <summary>The logger category of the audit log's own errors.</summary>
-    public const string AuditLoggerCategory = "Anchorage.Hosting.Audit";
+    public const string AuditLoggerCategory = "Anchorage.Foundation.Audit";
 
     private readonly AuditLog? _audit;
     private readonly DenySummarizer? _summarizer;

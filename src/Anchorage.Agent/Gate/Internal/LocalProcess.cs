@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Globalization;
 using Anchorage.Agent.Attestation;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 
 namespace Anchorage.Agent.Gate.Internal;
 
@@ -55,11 +55,11 @@ internal sealed class LocalProcess : IDisposable
             }
         }
 
-        return new LocalProcess(peer, attestation.Selectors, Describe(peer, exe ?? ReadExe(peer.ProcessId), sha));
+        return new LocalProcess(peer, attestation.Selectors, Describe(peer, exe ?? ReadExe(peer), sha));
     }
 
     /// <summary>A process attestation failed for: what the kernel told us, no selectors.</summary>
-    public static AuditProcess Unattested(PeerProcess peer) => Describe(peer, ReadExe(peer.ProcessId), null);
+    public static AuditProcess Unattested(PeerProcess peer) => Describe(peer, ReadExe(peer), null);
 
     public void Dispose() => Peer.Dispose();
 
@@ -85,11 +85,26 @@ internal sealed class LocalProcess : IDisposable
         };
     }
 
-    private static string? ReadExe(int pid)
+    // The running executable's path. In kernel mode only while it is still the file recorded at
+    // connect(): `exe` and `exeFile` then always name one binary, and a process that exec'd after
+    // connecting gets no `exe` rather than the path of the binary it runs now.
+    private static string? ReadExe(PeerProcess peer)
     {
+        var link = $"/proc/{peer.ProcessId.ToString(CultureInfo.InvariantCulture)}/exe";
         try
         {
-            return new FileInfo($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/exe").LinkTarget;
+            var path = new FileInfo(link).LinkTarget;
+            if (peer.ConnectFacts is { } facts)
+            {
+                var running = Anchorage.Agent.Internal.LinuxNative.StatxIdentity(link);
+                var (major, minor) = facts.ExecutableDeviceNumbers;
+                if (running.DevMajor != major || running.DevMinor != minor || running.Inode != facts.ExecutableInode)
+                {
+                    return null;
+                }
+            }
+
+            return path;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -3,6 +3,7 @@ using System.Net;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Attestation.Internal;
 using Anchorage.Agent.Internal;
+using Anchorage.Agent.Kernel.Internal;
 
 namespace Anchorage.Agent.Gate.Internal;
 
@@ -12,9 +13,9 @@ namespace Anchorage.Agent.Gate.Internal;
 /// asked first (a client reconnects from the same process), then every process.
 /// </summary>
 /// <remarks>
-/// Outbound: the caller's socket inode is the row of /proc/net/tcp{,6} whose local end is the
-/// caller's endpoint and whose remote end is the gate's. Inbound: the forward target's LISTEN
-/// row. Either way the owner found is pinned with a pidfd and must still hold the inode after
+/// Outbound: the caller's socket inode is the kernel's entry (sock_diag, looked up by its
+/// four-tuple) whose local end is the caller's endpoint and whose remote end is the gate's.
+/// Inbound: the forward target's LISTEN sockets (a LISTEN-only sock_diag dump). Either way the owner found is pinned with a pidfd and must still hold the inode after
 /// that, so a pid reused in between is never taken for the owner. A socket found in a recent
 /// owner is attributed to it without looking for other holders (as SO_PEERCRED attributes a
 /// unix socket to the process that connected); a socket found by the full scan must have exactly
@@ -25,7 +26,6 @@ internal sealed class SocketOwnerIndex
     /// <summary>How many recent owners are remembered.</summary>
     internal const int Capacity = 256;
 
-    private const int TcpListen = 0x0A;
     private readonly Lock _lock = new();
     private readonly LinkedList<int> _recent = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<IPEndPoint, (int Pid, ulong Inode)> _listeners = new();
@@ -36,12 +36,12 @@ internal sealed class SocketOwnerIndex
     /// <summary>The process that opened the loopback connection from <paramref name="client"/> to <paramref name="server"/>.</summary>
     public PeerProcess Locate(IPEndPoint server, IPEndPoint client)
     {
-        if (!IPAddress.IsLoopback(ProcNetTcp.Normalize(client).Address))
+        if (!IPAddress.IsLoopback(InetSockDiag.Normalize(client).Address))
         {
             throw new WorkloadAttestationException("peer is not on the loopback interface");
         }
 
-        var inode = FindConnectionInode(client, server) ?? throw new WorkloadAttestationException("peer socket not found in /proc/net/tcp");
+        var inode = FindConnectionInode(client, server) ?? throw new WorkloadAttestationException("peer socket not found in the kernel's TCP table");
         return Owner(inode, unique: true);
     }
 
@@ -49,8 +49,7 @@ internal sealed class SocketOwnerIndex
     /// <remarks>
     /// The listener found last is remembered with its socket inode: while that process still holds
     /// that listening socket (checked through its pidfd and /proc/pid/fd on every call) it is still
-    /// the listener, so /proc/net/tcp, which grows with every connection in TIME_WAIT, is read only
-    /// when the listener changed.
+    /// the listener, so the kernel's socket tables are asked only when the listener changed.
     /// </remarks>
     public PeerProcess LocateListener(IPEndPoint address)
     {
@@ -209,18 +208,8 @@ internal sealed class SocketOwnerIndex
         }
     }
 
-    private static ulong? FindConnectionInode(IPEndPoint local, IPEndPoint remote)
-    {
-        foreach (var text in Tables())
-        {
-            if (ProcNetTcp.FindInode(text, local, remote) is { } inode)
-            {
-                return inode;
-            }
-        }
-
-        return null;
-    }
+    private static ulong? FindConnectionInode(IPEndPoint local, IPEndPoint remote) =>
+        Ask(() => InetSockDiag.FindConnection(local, remote))?.Inode;
 
     private static ulong? FindListenInode(IPEndPoint address)
     {
@@ -231,53 +220,33 @@ internal sealed class SocketOwnerIndex
     // Every LISTEN socket a connection to address can reach: bound to it, or to the wildcard address with its port.
     private static (List<ulong> Exact, List<ulong> Wildcard) FindListenInodes(IPEndPoint address)
     {
-        var want = ProcNetTcp.Normalize(address);
+        var want = InetSockDiag.Normalize(address);
         List<ulong> exact = [];
         List<ulong> wildcard = [];
-        foreach (var text in Tables())
+        foreach (var listener in Ask(() => InetSockDiag.Listeners(want.Port)))
         {
-            foreach (var line in text.AsSpan().EnumerateLines())
+            if (listener.Local.Address.Equals(want.Address))
             {
-                if (!ProcNetTcp.TryParseRow(line, out var row) || row.State != TcpListen || row.Inode == 0)
-                {
-                    continue;
-                }
-
-                var local = ProcNetTcp.Normalize(row.Local);
-                if (local.Port != want.Port)
-                {
-                    continue;
-                }
-
-                if (local.Address.Equals(want.Address))
-                {
-                    exact.Add(row.Inode);
-                }
-                else if (local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any))
-                {
-                    wildcard.Add(row.Inode);
-                }
+                exact.Add(listener.Inode);
+            }
+            else if (listener.Local.Address.Equals(IPAddress.Any) || listener.Local.Address.Equals(IPAddress.IPv6Any))
+            {
+                wildcard.Add(listener.Inode);
             }
         }
 
         return (exact, wildcard);
     }
 
-    private static IEnumerable<string> Tables()
+    private static T Ask<T>(Func<T> query)
     {
-        foreach (var path in ProcNetTcp.TablePaths)
+        try
         {
-            string text;
-            try
-            {
-                text = File.ReadAllText(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue;
-            }
-
-            yield return text;
+            return query();
+        }
+        catch (IOException e)
+        {
+            throw new WorkloadAttestationException("cannot read the kernel's TCP sockets (sock_diag): " + e.Message, e);
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Hosting.Internal;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 
 namespace Anchorage.Agent.Gate.Listeners;

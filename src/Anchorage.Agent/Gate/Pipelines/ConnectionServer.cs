@@ -3,7 +3,7 @@ using Anchorage.Agent.Gate.Connections;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Gate.Splicing;
 using Anchorage.Agent.Gate.Transport;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Policy;
 
 namespace Anchorage.Agent.Gate.Pipelines;

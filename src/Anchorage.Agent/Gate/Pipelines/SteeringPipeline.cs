@@ -4,7 +4,7 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Internal;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 
 namespace Anchorage.Agent.Gate.Pipelines;
 
@@ -27,7 +27,7 @@ internal sealed class SteeringPipeline(PipelineParts parts, InboundPipeline inbo
         IPEndPoint local;
         try
         {
-            local = LinuxNative.LocalIPv4(client.SafeHandle);
+            local = LinuxNative.LocalAddress(client.SafeHandle);
         }
         catch (IOException e)
         {

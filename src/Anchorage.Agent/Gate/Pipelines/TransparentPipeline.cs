@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Agent.Kernel;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 
 namespace Anchorage.Agent.Gate.Pipelines;
 

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 
 namespace Anchorage.Agent.Gate.Provenance;
 

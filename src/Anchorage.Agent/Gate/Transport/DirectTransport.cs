@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Gate.Transport.Tunnels;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Anchorage.Agent.Gate.Provenance;
 using Anchorage.Agent.Gate.Transport.Tunnels;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;

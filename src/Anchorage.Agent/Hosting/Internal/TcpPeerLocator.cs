@@ -3,21 +3,22 @@ using System.Net;
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Attestation.Internal;
 using Anchorage.Agent.Internal;
+using Anchorage.Agent.Kernel.Internal;
 
 namespace Anchorage.Agent.Hosting.Internal;
 
 /// <summary>
 /// Finds the local process at the other end of a loopback TCP connection from the kernel's own
-/// tables: the client's socket inode from /proc/net/tcp{,6} (the row whose local end is the
-/// client's endpoint and whose remote end is ours), then the one process holding that inode in
+/// tables: the client's socket inode from sock_diag (the connection whose local end is the
+/// client's endpoint and whose remote end is ours, looked up by its four-tuple), then the one process holding that inode in
 /// /proc/&lt;pid&gt;/fd, pinned with a pidfd. This is the fallback when no eBPF record exists: the
 /// holder must also pass <see cref="FallbackChecks"/> against the socket's creator uid (the
-/// table's uid column), so a socket passed to a setuid program gets no identity.
+/// socket's uid as the kernel lists it), so a socket passed to a setuid program gets no identity.
 /// </summary>
 internal static class TcpPeerLocator
 {
     public const string NotLoopback = "peer is not on the loopback interface";
-    public const string NoSocket = "peer socket not found in /proc/net/tcp";
+    public const string NoSocket = "peer socket not found in the kernel's TCP table";
     public const string NoOwner = "no process holds the peer socket";
     public const string SharedSocket = FallbackChecks.SharedSocket;
 
@@ -25,7 +26,7 @@ internal static class TcpPeerLocator
     /// <exception cref="WorkloadAttestationException">No process can be given the connection; the message says why.</exception>
     public static PeerProcess Locate(IPEndPoint server, IPEndPoint client)
     {
-        if (!IPAddress.IsLoopback(ProcNetTcp.Normalize(client).Address))
+        if (!IPAddress.IsLoopback(InetSockDiag.Normalize(client).Address))
         {
             throw new WorkloadAttestationException(NotLoopback);
         }
@@ -74,30 +75,18 @@ internal static class TcpPeerLocator
         }
     }
 
-    /// <summary>The uid that created the client socket of a connection accepted on <paramref name="server"/> from <paramref name="client"/> (the table's uid column); null when no row matches.</summary>
+    /// <summary>The uid that created the client socket of a connection accepted on <paramref name="server"/> from <paramref name="client"/> (as the kernel lists it); null when no row matches.</summary>
     public static uint? SocketUid(IPEndPoint server, IPEndPoint client) => FindRow(client, server)?.Uid;
 
-    private static ProcNetTcp.Row? FindRow(IPEndPoint local, IPEndPoint remote)
+    private static InetSockDiag.TcpSocket? FindRow(IPEndPoint local, IPEndPoint remote)
     {
-        foreach (var path in ProcNetTcp.TablePaths)
+        try
         {
-            string text;
-            try
-            {
-                text = File.ReadAllText(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // No IPv6 in this kernel or namespace.
-                continue;
-            }
-
-            if (ProcNetTcp.FindRow(text, local, remote) is { } row)
-            {
-                return row;
-            }
+            return InetSockDiag.FindConnection(local, remote);
         }
-
-        return null;
+        catch (IOException e)
+        {
+            throw new WorkloadAttestationException("cannot read the kernel's TCP sockets (sock_diag): " + e.Message, e);
+        }
     }
 }

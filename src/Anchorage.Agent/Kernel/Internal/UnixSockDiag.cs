@@ -21,17 +21,11 @@ namespace Anchorage.Agent.Kernel.Internal;
 /// </remarks>
 internal static partial class UnixSockDiag
 {
-    private const int AfNetlink = 16;
     private const int AfUnix = 1;
-    private const int SockDgram = 2;
-    private const int SockCloexec = 0x80000;
-    private const int NetlinkSockDiag = 4;
-    private const ushort SockDiagByFamily = 20;
-    private const ushort NlmsgError = 2;
-    private const ushort NlmFRequest = 1;
+    private const ushort NlmsgError = SockDiagSocket.Error;
     private const uint UdiagShowPeer = 4;
     private const ushort UnixDiagPeer = 2;
-    private const int HeaderSize = 16;
+    private const int HeaderSize = SockDiagSocket.HeaderSize;
     private const nuint SiocGSkNs = 0x894C;
     private const int CloneNewNet = 0x40000000;
 
@@ -59,13 +53,8 @@ internal static partial class UnixSockDiag
     /// <summary>The inode of the peer of the unix socket with inode <paramref name="inode"/>, or null when it has none.</summary>
     public static ulong? PeerInode(ulong inode)
     {
-        var fd = NativeSocket(AfNetlink, SockDgram | SockCloexec, NetlinkSockDiag);
-        if (fd < 0)
-        {
-            throw new IOException($"cannot open a sock_diag netlink socket (errno {Marshal.GetLastPInvokeError()})");
-        }
-
-        return Query(fd, inode);
+        using var diag = SockDiagSocket.Open();
+        return Query(diag, inode);
     }
 
     // The network namespace the socket belongs to, as an nsfs descriptor (SIOCGSKNS, Linux 4.9;
@@ -94,13 +83,8 @@ internal static partial class UnixSockDiag
                         throw new IOException($"cannot join the client's network namespace (setns errno {Marshal.GetLastPInvokeError()})");
                     }
 
-                    var fd = NativeSocket(AfNetlink, SockDgram | SockCloexec, NetlinkSockDiag);
-                    if (fd < 0)
-                    {
-                        throw new IOException($"cannot open a sock_diag netlink socket in the client's network namespace (errno {Marshal.GetLastPInvokeError()})");
-                    }
-
-                    result = Query(fd, inode);
+                    using var diag = SockDiagSocket.Open();
+                    result = Query(diag, inode);
                 }
                 catch (IOException e)
                 {
@@ -117,57 +101,29 @@ internal static partial class UnixSockDiag
         return error is null ? result : throw new IOException(error.Message, error);
     }
 
-    // Sends one UNIX_DIAG request on the netlink socket `fd` and reads the reply; closes `fd`.
-    private static unsafe ulong? Query(int fd, ulong inode)
+    // Sends one UNIX_DIAG request and reads the reply.
+    private static ulong? Query(SockDiagSocket diag, ulong inode)
     {
+        Span<byte> request = stackalloc byte[HeaderSize + 24];
+        request.Clear();
+        SockDiagSocket.WriteHeader(request, request.Length, SockDiagSocket.Request);
 
-        try
+        // struct unix_diag_req: family, protocol, pad, states, ino, show, cookie[2].
+        var body = request[HeaderSize..];
+        body[0] = AfUnix;
+        BinaryPrimitives.WriteUInt32LittleEndian(body[4..], uint.MaxValue);
+        BinaryPrimitives.WriteUInt32LittleEndian(body[8..], (uint)inode);
+        BinaryPrimitives.WriteUInt32LittleEndian(body[12..], UdiagShowPeer);
+        BinaryPrimitives.WriteUInt32LittleEndian(body[16..], uint.MaxValue);
+        BinaryPrimitives.WriteUInt32LittleEndian(body[20..], uint.MaxValue);
+
+        ulong? peer = null;
+        diag.Exchange(request, dump: false, reply =>
         {
-            Span<byte> request = stackalloc byte[HeaderSize + 24];
-            request.Clear();
-            BinaryPrimitives.WriteUInt32LittleEndian(request, (uint)request.Length);
-            BinaryPrimitives.WriteUInt16LittleEndian(request[4..], SockDiagByFamily);
-            BinaryPrimitives.WriteUInt16LittleEndian(request[6..], NlmFRequest);
-            BinaryPrimitives.WriteUInt32LittleEndian(request[8..], 1);
-
-            // struct unix_diag_req: family, protocol, pad, states, ino, show, cookie[2].
-            var body = request[HeaderSize..];
-            body[0] = AfUnix;
-            BinaryPrimitives.WriteUInt32LittleEndian(body[4..], uint.MaxValue);
-            BinaryPrimitives.WriteUInt32LittleEndian(body[8..], (uint)inode);
-            BinaryPrimitives.WriteUInt32LittleEndian(body[12..], UdiagShowPeer);
-            BinaryPrimitives.WriteUInt32LittleEndian(body[16..], uint.MaxValue);
-            BinaryPrimitives.WriteUInt32LittleEndian(body[20..], uint.MaxValue);
-
-            nint sent;
-            fixed (byte* p = request)
-            {
-                sent = Send(fd, p, (nuint)request.Length, 0);
-            }
-
-            if (sent != request.Length)
-            {
-                throw new IOException($"sock_diag request failed (errno {Marshal.GetLastPInvokeError()})");
-            }
-
-            Span<byte> reply = stackalloc byte[512];
-            nint received;
-            fixed (byte* p = reply)
-            {
-                received = Recv(fd, p, (nuint)reply.Length, 0);
-            }
-
-            if (received < HeaderSize)
-            {
-                throw new IOException($"sock_diag reply failed (errno {Marshal.GetLastPInvokeError()})");
-            }
-
-            return ParseReply(reply[..(int)received]);
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
+            peer = ParseReply(reply);
+            return false;
+        });
+        return peer;
     }
 
     /// <summary>Reads the UNIX_DIAG_PEER attribute of a reply; null when the socket is gone or has no peer.</summary>
@@ -203,21 +159,9 @@ internal static partial class UnixSockDiag
         return null;
     }
 
-    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
-    private static partial int NativeSocket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-    private static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);
-
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static unsafe partial nint Recv(int fd, byte* buffer, nuint length, int flags);
-
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static partial int Ioctl(int fd, nuint request, nint argument);
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(int fd, int nsType);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 }

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using Anchorage.Cli.Internal;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 using Anchorage.WorkloadApi;
 using Grpc.Core;
 

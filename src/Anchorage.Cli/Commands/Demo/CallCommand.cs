@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
-using Anchorage.Cli.Commands.Demo.Internal;
+using Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
 namespace Anchorage.Cli.Commands.Demo;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Policy;
 using Anchorage.Spiffe.Ids;
 

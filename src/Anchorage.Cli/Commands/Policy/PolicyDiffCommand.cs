@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Anchorage.Cli.Internal;
-using Anchorage.Hosting.Audit;
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
 using Anchorage.Policy;
 using Anchorage.Spiffe.Ids;
 

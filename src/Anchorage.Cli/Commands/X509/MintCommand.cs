@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Anchorage.Cli.Internal;
-using Anchorage.Hosting.Files;
+using Anchorage.Foundation.Files;
 using Anchorage.Protos.Admin.V1;
 using Google.Protobuf;
 

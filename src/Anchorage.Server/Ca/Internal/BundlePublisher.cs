@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Federation.Internal;

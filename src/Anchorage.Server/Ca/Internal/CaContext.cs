@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Server.DataStore;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Logging;

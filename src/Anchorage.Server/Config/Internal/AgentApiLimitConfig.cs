@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Server.Api;
 
 namespace Anchorage.Server.Config.Internal;

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Config;
+using Anchorage.Foundation.Config;
 using Anchorage.Server.Federation;
 
 namespace Anchorage.Server.Config.Internal;

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Testing;
 

@@ -1,4 +1,4 @@
-using Anchorage.Hosting.Audit;
+using Anchorage.Foundation.Audit;
 using Anchorage.Testing;
 
 namespace Anchorage.Cli.Tests.Commands.Audit;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Anchorage.Cli.Commands.Demo.Internal;
+using Anchorage.Cli.Commands.Demo.Internal.Cluster;
 
 namespace Anchorage.Cli.Tests.Commands.Demo;
 

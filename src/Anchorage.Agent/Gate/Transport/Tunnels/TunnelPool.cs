@@ -2,6 +2,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Anchorage.Agent.Gate.Internal;
+using Anchorage.Foundation.Retry;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
@@ -16,6 +17,11 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 /// connect at a time, shared by the callers waiting for it). A tunnel without streams for
 /// <c>idleTimeout</c> is closed. A rotated SVID gets a new pool; this one is retired
 /// (<see cref="Retire"/>): it opens no stream, its tunnels close as their last stream ends.
+/// A tunnel the peer refused (mTLS handshake failed, provenance hello refused) is not dialed
+/// again for a backoff (<see cref="RetryInitial"/> doubling to <see cref="RetryMax"/>, jittered):
+/// meanwhile a connection that needs a new tunnel fails at once with the same error, so a
+/// refusing peer costs neither side a handshake per connection. A change of what the refusal may
+/// have been about (the bundles, the agent's own SVID) ends the wait; a tunnel made ends it too.
 /// </summary>
 internal sealed class TunnelPool : IAsyncDisposable
 {
@@ -29,9 +35,17 @@ internal sealed class TunnelPool : IAsyncDisposable
     private readonly List<TunnelClientConnection> _connections = [];
     private readonly Lock _gate = new();
     private readonly ITimer _sweep;
+    private readonly Backoff _backoff;
     private Task<TunnelClientConnection>? _connecting;
     private BundleSet _bundles = BundleSet.Empty;
     private bool _retired;
+    private Refusal? _refusal;
+
+    /// <summary>The first wait after a refused tunnel.</summary>
+    public static readonly TimeSpan RetryInitial = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait after refused tunnels.</summary>
+    public static readonly TimeSpan RetryMax = TimeSpan.FromSeconds(30);
 
     /// <summary>A pool; <c>agentSvid</c> gives the agent's own SVID now (null: tunnels opened from now carry no provenance).</summary>
     public TunnelPool(X509Svid svid, string host, int port, X509SvidVerifier verifier, TimeProvider time, TimeSpan idleTimeout, TimeSpan connectTimeout, Func<X509Svid?> agentSvid)
@@ -44,6 +58,7 @@ internal sealed class TunnelPool : IAsyncDisposable
         _time = time;
         _idleTimeout = idleTimeout;
         _connectTimeout = connectTimeout;
+        _backoff = new Backoff(RetryInitial, RetryMax, time);
         Authority = (host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host) + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var period = idleTimeout / 2;
         _sweep = time.CreateTimer(static p => ((TunnelPool)p!).Sweep(), this, period, period);
@@ -96,6 +111,16 @@ internal sealed class TunnelPool : IAsyncDisposable
                 var agent = _agentSvid();
                 _connections.RemoveAll(c => c.IsClosed);
                 chosen = _connections.FirstOrDefault(c => ReferenceEquals(c.HelloAgent, agent) && c.TryReserve());
+                if (chosen is null && _connecting is null && _refusal is { } refusal)
+                {
+                    if (refusal.Holds(_time.GetUtcNow(), Volatile.Read(ref _bundles), agent))
+                    {
+                        throw refusal.Again(_time.GetUtcNow());
+                    }
+
+                    _refusal = null;
+                }
+
                 pending = chosen is null ? _connecting ??= ConnectAsync() : Task.FromResult(chosen);
             }
 
@@ -185,16 +210,29 @@ internal sealed class TunnelPool : IAsyncDisposable
 
     private async Task<TunnelClientConnection> ConnectAsync()
     {
+        var bundles = Volatile.Read(ref _bundles);
+        var agent = _agentSvid();
         try
         {
             using var timeout = new CancellationTokenSource(_connectTimeout, _time);
-            var connection = await DialAsync(timeout.Token).ConfigureAwait(false);
+            var connection = await DialAsync(bundles, agent, timeout.Token).ConfigureAwait(false);
             lock (_gate)
             {
                 _connections.Add(connection);
+                _backoff.Reset();
             }
 
             return connection;
+        }
+        catch (Exception e) when (e is TunnelHandshakeException or TunnelRefusedException)
+        {
+            // The peer said no: not again until the backoff has passed or what it judged changed.
+            lock (_gate)
+            {
+                _refusal = new Refusal(e, _time.GetUtcNow() + _backoff.Next(), bundles, agent);
+            }
+
+            throw;
         }
         finally
         {
@@ -205,7 +243,7 @@ internal sealed class TunnelPool : IAsyncDisposable
         }
     }
 
-    private async Task<TunnelClientConnection> DialAsync(CancellationToken cancellationToken)
+    private async Task<TunnelClientConnection> DialAsync(BundleSet bundles, X509Svid? agent, CancellationToken cancellationToken)
     {
         await Task.Yield(); // the caller holds the pool's lock
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -213,7 +251,6 @@ internal sealed class TunnelPool : IAsyncDisposable
         try
         {
             await socket.ConnectAsync(_host, _port, cancellationToken).ConfigureAwait(false);
-            var bundles = Volatile.Read(ref _bundles);
             var check = new PeerCheck(_verifier, bundles, Authorizer.Any());
             tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
             var options = SpiffeTls.MtlsClient(Svid, bundles, Authorizer.Any(), _time);
@@ -241,7 +278,7 @@ internal sealed class TunnelPool : IAsyncDisposable
             try
             {
                 await connection.StartAsync(cancellationToken).ConfigureAwait(false);
-                if (_agentSvid() is { } agent)
+                if (agent is not null)
                 {
                     await connection.HelloAsync(Authority, agent, Svid.Leaf, cancellationToken).ConfigureAwait(false);
                 }
@@ -264,6 +301,31 @@ internal sealed class TunnelPool : IAsyncDisposable
 
             socket.Dispose();
             throw;
+        }
+    }
+
+    // A refused tunnel: the error, until when it stands, and what it was judged on.
+    private sealed record Refusal(Exception Error, DateTimeOffset Until, BundleSet Bundles, X509Svid? Agent)
+    {
+        // Each connection's bundle set is assembled anew from the cache, whose bundles are held
+        // objects replaced on change: the same X.509 bundle objects mean the same trust.
+        public bool Holds(DateTimeOffset now, BundleSet bundles, X509Svid? agent) =>
+            now < Until && ReferenceEquals(agent, Agent) && SameX509Bundles(bundles, Bundles);
+
+        private static bool SameX509Bundles(BundleSet a, BundleSet b) =>
+            a.X509Bundles.Count == b.X509Bundles.Count
+            && a.X509Bundles.All(pair => b.X509Bundles.TryGetValue(pair.Key, out var other) && ReferenceEquals(pair.Value, other));
+
+        // A new exception per caller (one instance thrown from many would share its stack trace).
+        public Exception Again(DateTimeOffset now)
+        {
+            var wait = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Math.Ceiling((Until - now).TotalSeconds):0}");
+            var message = $"{Error.Message} (refused at the last attempt; not retried for another {wait} s)";
+            return Error switch
+            {
+                TunnelRefusedException refused => new TunnelRefusedException(refused.Status, message),
+                _ => new TunnelHandshakeException(message, Error),
+            };
         }
     }
 }

@@ -13,12 +13,14 @@ internal sealed class DemoConsole
     private readonly IAnsiConsole _console;
     private readonly TextWriter _writer;
 
-    public DemoConsole(TextWriter writer)
+    /// <param name="writer">Where the lines go.</param>
+    /// <param name="plain">Never colour (a test's captured output); otherwise colour on a terminal unless NO_COLOR is set.</param>
+    public DemoConsole(TextWriter writer, bool plain = false)
     {
         _writer = writer;
         _console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            Ansi = Environment.GetEnvironmentVariable("NO_COLOR") is { Length: > 0 } ? AnsiSupport.No : AnsiSupport.Detect,
+            Ansi = plain || Environment.GetEnvironmentVariable("NO_COLOR") is { Length: > 0 } ? AnsiSupport.No : AnsiSupport.Detect,
             ColorSystem = ColorSystemSupport.Detect,
             Interactive = InteractionSupport.No,
             Out = new AnsiConsoleOutput(writer),

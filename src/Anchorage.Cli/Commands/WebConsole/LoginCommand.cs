@@ -1,0 +1,36 @@
+using System.CommandLine;
+using Anchorage.Cli.Internal;
+using Anchorage.Protos.Admin.V1;
+
+namespace Anchorage.Cli.Commands.WebConsole;
+
+/// <summary>
+/// <c>anchorage console login</c>: asks the server (admin socket) for a one-time URL of the read-only
+/// web console. The URL's token works once, within 60 seconds, and becomes a session cookie in the
+/// browser that opens it. Prints the URL alone; with <c>--output json</c> also its expiry.
+/// </summary>
+internal static class LoginCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var output = OutputOption.Create();
+        var socket = AdminConnection.SocketOption();
+        var command = new Command("login", "print a one-time URL that opens the web console (valid once, for 60 s)") { output, socket };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            using var admin = AdminConnection.Open(parse, socket);
+            var login = await admin.CallAsync((c, o) => c.CreateConsoleLoginAsync(new CreateConsoleLoginRequest(), o), cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(output) == OutputFormat.Json)
+            {
+                ProtoJson.Write(context.Out, login);
+            }
+            else
+            {
+                await context.Out.WriteLineAsync(login.Url).ConfigureAwait(false);
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}
