@@ -61,7 +61,8 @@ public static class AgentApp
             await StartSessionAsync(session, nodeLogger, time, cancellationToken).ConfigureAwait(false);
             cache = new WorkloadCache(options.TrustDomain, session, time, cacheLogger);
             var serverPolicy = new ServerPolicySource(loggerFactory.CreateLogger(PolicyLoggerCategory));
-            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger, serverPolicy);
+            var usage = new UsageRecorder(options.TrustDomain, time);
+            sync = new CacheSynchronizer(session, cache, options.SyncInterval, time, cacheLogger, serverPolicy) { Usage = usage };
             var cacheForReadiness = cache;
             var attestor = new UnixWorkloadAttestor();
             host = await AgentHost.StartAsync(
@@ -72,16 +73,17 @@ public static class AgentApp
                     Attestor = attestor,
                     Attribution = attribution,
                     TimeProvider = time,
+                    Usage = usage,
                     Readiness = _ => ValueTask.FromResult(Readiness(session, cacheForReadiness)),
                 },
                 loggerFactory,
                 cancellationToken).ConfigureAwait(false);
             if (options.Gate is { } gateOptions)
             {
-                gate = await GateRuntime.StartAsync(gateOptions, cache, attestor, serverPolicy, loggerFactory, time, attribution, () => session.Svid).ConfigureAwait(false);
+                gate = await GateRuntime.StartAsync(gateOptions, cache, attestor, serverPolicy, loggerFactory, time, attribution, () => session.Svid, usage).ConfigureAwait(false);
             }
 
-            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, attribution);
+            var running = new RunningAgent(host, session, cache, sync, serverPolicy, gate, attribution) { Usage = usage };
             try
             {
                 // One sync before StartAsync returns, so the first callers find their identities

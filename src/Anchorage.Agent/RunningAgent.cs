@@ -42,6 +42,9 @@ public sealed class RunningAgent : IAsyncDisposable
     /// <summary>The listeners (sockets, ports) and services.</summary>
     public AgentHostHandle Host { get; }
 
+    /// <summary>Observed use of federated trust domains, reported to the server at each sync (issue 15 item 3).</summary>
+    public UsageRecorder? Usage { get; internal init; }
+
     /// <summary>The agent's standing with its server.</summary>
     public NodeSession Session { get; }
 

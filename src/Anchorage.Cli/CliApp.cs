@@ -88,6 +88,7 @@ internal static class CliApp
             Commands.Federation.ApplyCommand.Create(context),
             Commands.Federation.ListCommand.Create(context),
             Commands.Federation.ShowCommand.Create(context),
+            Commands.Federation.MapCommand.Create(context),
             Commands.Federation.RefreshCommand.Create(context),
             Commands.Federation.ApproveCommand.Create(context),
             Commands.Federation.RevokeApprovalCommand.Create(context),

@@ -7,4 +7,5 @@ namespace Anchorage.Policy;
 /// </summary>
 /// <param name="Name">metadata.name.</param>
 /// <param name="Rules">The rules, in file order (order does not change decisions).</param>
-public sealed record CommunicationPolicy(string Name, IReadOnlyList<PolicyRule> Rules);
+/// <param name="Mode">spec.mode: whether denials refuse the connection or are only recorded (<c>would-deny</c>).</param>
+public sealed record CommunicationPolicy(string Name, IReadOnlyList<PolicyRule> Rules, PolicyMode Mode = PolicyMode.Enforce);

@@ -13,7 +13,8 @@ namespace Anchorage.Policy;
 /// <see cref="PolicyRequest.From"/>, the process has every selector the rule names, its <c>to</c>
 /// pattern matches <see cref="PolicyRequest.To"/> and, if it names a port, the port is
 /// <see cref="PolicyRequest.Port"/>. Among the matching rules a deny wins over any allow; with no
-/// matching rule the connection is denied by default. The deciding rule is the first matching deny
+/// matching rule the connection is denied by default. A policy in <see cref="PolicyMode.Audit"/>
+/// decides the same way but returns each denial as an allowed <see cref="PolicyDecision.WouldDeny"/>. The deciding rule is the first matching deny
 /// in file order, else the first matching allow in file order, so the rule named in decisions and
 /// audit records does not depend on how the index is built.
 /// </para>
@@ -42,8 +43,10 @@ public sealed class CompiledPolicy
         _policy = policy with { Rules = [.. policy.Rules] };
         Version = version;
         _index = BuildIndex(_policy, flatLimit);
-        _decisions = [.. _policy.Rules.Select(r => new PolicyDecision(r.Action == PolicyAction.Allow, r.Name, version))];
-        _default = new PolicyDecision(false, PolicyDecision.DefaultRule, version);
+        // In audit mode a denial lets the connection through and says so (would-deny).
+        var shadow = _policy.Mode == PolicyMode.Audit;
+        _decisions = [.. _policy.Rules.Select(r => Decision(r.Action == PolicyAction.Allow, r.Name, version, shadow))];
+        _default = Decision(false, PolicyDecision.DefaultRule, version, shadow);
     }
 
     /// <summary>A policy with no rules: everything is denied by default.</summary>
@@ -57,6 +60,9 @@ public sealed class CompiledPolicy
 
     /// <summary>The rules compiled.</summary>
     public IReadOnlyList<PolicyRule> Rules => _policy.Rules;
+
+    /// <summary>spec.mode: <see cref="PolicyMode.Audit"/> turns every denial into an allowed <c>would-deny</c>.</summary>
+    public PolicyMode Mode => _policy.Mode;
 
     /// <summary>Compiles <paramref name="policy"/> under <paramref name="version"/>.</summary>
     /// <exception cref="ArgumentException">
@@ -152,6 +158,9 @@ public sealed class CompiledPolicy
     }
 
     private static readonly IReadOnlySet<string> EmptySet = new HashSet<string>();
+
+    private static PolicyDecision Decision(bool allowed, string rule, string version, bool shadow) =>
+        allowed || !shadow ? new PolicyDecision(allowed, rule, version) : new PolicyDecision(true, rule, version) { WouldDeny = true };
 
     private static string Mismatch(IdentityPattern pattern) => pattern switch
     {

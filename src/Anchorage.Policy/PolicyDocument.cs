@@ -15,6 +15,7 @@ namespace Anchorage.Policy;
 /// <code>
 /// metadata: { name: acme }
 /// spec:
+///   mode: enforce                       # enforce (default) | audit: denials recorded as would-deny, not refused
 ///   rules:
 ///     - name: web-to-payments           # required, unique; letters, digits, '.', '-', '_'
 ///       action: allow                   # allow | deny
@@ -64,12 +65,13 @@ public static class PolicyDocument
         var name = ReadName(metadata, metadata.Get("name"), "name");
         metadata.RejectUnknownKeys();
         var spec = root.Section("spec");
+        var mode = ReadMode(spec);
         var rules = ReadRules(spec);
         spec.RejectUnknownKeys();
         root.RejectUnknownKeys();
 
-        return errors.IsEmpty && name is not null && rules is not null
-            ? new ConfigResult<CommunicationPolicy>(new CommunicationPolicy(name, rules))
+        return errors.IsEmpty && name is not null && rules is not null && mode is { } m
+            ? new ConfigResult<CommunicationPolicy>(new CommunicationPolicy(name, rules, m))
             : new ConfigResult<CommunicationPolicy>(errors.ToImmutable());
     }
 
@@ -130,6 +132,26 @@ public static class PolicyDocument
         }
 
         return text;
+    }
+
+    // spec.mode: enforce (default) or audit (shadow: denials recorded as would-deny, not refused).
+    private static PolicyMode? ReadMode(ConfigMap spec)
+    {
+        var node = spec.Get("mode");
+        switch (node?.Scalar())
+        {
+            case null when node is null:
+                return PolicyMode.Enforce;
+            case null:
+                return null;
+            case "enforce":
+                return PolicyMode.Enforce;
+            case "audit":
+                return PolicyMode.Audit;
+            case var text:
+                node!.Error($"{ConfigText.Quote(text)} is not enforce or audit");
+                return null;
+        }
     }
 
     private static bool IsName(string text) =>

@@ -28,4 +28,13 @@ public interface IWorkloadIdentityProvider
         IReadOnlyList<SpiffeId> spiffeIds,
         IReadOnlyList<string> audience,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Told of every JWT-SVID that ValidateJWTSVID accepted, with its verified SPIFFE ID (e.g. to
+    /// count the use of a federated trust domain). A token that fails validation is not reported: it
+    /// names no trust domain that can be believed. Default: nothing.
+    /// </summary>
+    void JwtSvidValidated(SpiffeId id)
+    {
+    }
 }

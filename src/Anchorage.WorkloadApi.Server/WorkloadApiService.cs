@@ -152,6 +152,7 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
             throw WorkloadApiErrors.InvalidArgument(WorkloadApiErrors.InvalidJwtSvid(ex.Message));
         }
 
+        _provider.JwtSvidValidated(svid.Id);
         return new ValidateJWTSVIDResponse
         {
             SpiffeId = svid.Id.ToString(),

@@ -338,4 +338,36 @@ public class CompiledPolicyTests
         Assert.Equal("allow sel999", policy.Decide(Request("spiffe://a/x", "spiffe://b/y", 1, "unix:uid:999")).ToString());
         Assert.Equal("deny default", policy.Decide(Request("spiffe://a/x", "spiffe://b/y", 1, "unix:uid:1000")).ToString());
     }
+
+    [Fact]
+    public void Decide_AuditMode_DenialsPassAsWouldDeny_AllowsUnchanged()
+    {
+        var rules = new[] { Allow("web-to-api", "spiffe://a/web", "spiffe://b/api"), Deny("no-legacy", "td:legacy", "td:b") };
+        var enforce = new BothLayouts(new CommunicationPolicy("test", rules));
+        var audit = new BothLayouts(new CommunicationPolicy("test", rules, PolicyMode.Audit));
+
+        // Positive control: the same rules enforced refuse both denials.
+        Assert.Equal("deny no-legacy", enforce.Decide(Request("spiffe://legacy/x", "spiffe://b/api")).ToString());
+        Assert.False(enforce.Decide(Request("spiffe://a/other", "spiffe://b/api")).Allowed);
+
+        var byRule = audit.Decide(Request("spiffe://legacy/x", "spiffe://b/api"));
+        var byDefault = audit.Decide(Request("spiffe://a/other", "spiffe://b/api"));
+        var allowed = audit.Decide(Request("spiffe://a/web", "spiffe://b/api"));
+
+        Assert.Equal(new PolicyDecision(true, "no-legacy", "v7") { WouldDeny = true }, byRule);
+        Assert.Equal("would-deny no-legacy", byRule.ToString());
+        Assert.Equal("would-deny default", byDefault.ToString());
+        Assert.True(byDefault.Allowed);
+        Assert.Equal(new PolicyDecision(true, "web-to-api", "v7"), allowed);
+        Assert.Equal("allow", allowed.Outcome);
+        Assert.Equal(PolicyMode.Audit, CompiledPolicy.Compile(new CommunicationPolicy("test", rules, PolicyMode.Audit), "v1").Mode);
+    }
+
+    [Fact]
+    public void Explain_AuditMode_DecisionIsWouldDeny()
+    {
+        var audit = new BothLayouts(new CommunicationPolicy("test", [Deny("no-legacy", "td:legacy", "td:b")], PolicyMode.Audit));
+
+        Assert.Equal("would-deny no-legacy", audit.Explain(Request("spiffe://legacy/x", "spiffe://b/api")).Decision.ToString());
+    }
 }

@@ -280,4 +280,35 @@ public class PolicyDocumentTests
         Assert.Equal(a, PolicyDocument.ContentVersion(Doc()));
         Assert.NotEqual(a, PolicyDocument.ContentVersion(Doc() + " "));
     }
+
+    [Theory]
+    [InlineData(null, PolicyMode.Enforce)]
+    [InlineData("enforce", PolicyMode.Enforce)]
+    [InlineData("audit", PolicyMode.Audit)]
+    public void Parse_SpecMode_ReadsTheMode(string? mode, PolicyMode expected)
+    {
+        var yaml = mode is null ? Doc() : Doc().Replace("spec:\n", $"spec:\n  mode: {mode}\n", StringComparison.Ordinal);
+
+        var result = Parse(yaml);
+
+        Assert.Empty(result.ErrorLines);
+        Assert.Equal(expected, result.Value!.Mode);
+        Assert.Equal(2, result.Value.Rules.Count);
+    }
+
+    [Fact]
+    public void Parse_SpecModeUnknown_NamesTheKeyPath()
+    {
+        var result = Parse(Doc().Replace("spec:\n", "spec:\n  mode: shadow\n", StringComparison.Ordinal));
+
+        Assert.Equal(["policy.yaml:5: spec.mode: \"shadow\" is not enforce or audit"], result.ErrorLines);
+    }
+
+    [Fact]
+    public void Parse_SpecModeList_NamesTheKeyPath()
+    {
+        var result = Parse(Doc().Replace("spec:\n", "spec:\n  mode: [audit]\n", StringComparison.Ordinal));
+
+        Assert.Equal(["policy.yaml:5: spec.mode: must be a single value, not a list"], result.ErrorLines);
+    }
 }

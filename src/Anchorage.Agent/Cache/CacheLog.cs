@@ -30,4 +30,7 @@ internal static partial class CacheLog
 
     [LoggerMessage(EventId = 2108, Level = LogLevel.Debug, Message = "jwt-svid mint for entry {EntryId} refused: more than {PerSecond} per second")]
     public static partial void JwtMintRateLimited(ILogger logger, string entryId, int perSecond);
+
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Warning, Message = "usage report refused by the server, its counts dropped: {Detail}")]
+    public static partial void UsageRefused(ILogger logger, string detail);
 }

@@ -42,6 +42,7 @@ public sealed class CacheSynchronizer : IDisposable
     private readonly ServerPolicySource? _policy;
     private readonly SvidIssuer _issuer;
     private bool _policyNotServed;
+    private bool _usageNotServed;
     private string? _lastError;
 
     /// <summary>Creates a synchronizer; <see cref="RunAsync"/> starts it.</summary>
@@ -69,6 +70,9 @@ public sealed class CacheSynchronizer : IDisposable
 
     /// <summary>Called for every workload SVID received; the argument is true when it replaced one (a rotation).</summary>
     internal Action<bool>? SvidIssued { get; set; }
+
+    /// <summary>Observed use, reported to the server at the end of each sync; null: not reported.</summary>
+    public Node.UsageRecorder? Usage { get; init; }
 
     /// <summary>Called for every failed sync.</summary>
     internal Action? SyncFailed { get; set; }
@@ -223,6 +227,7 @@ public sealed class CacheSynchronizer : IDisposable
             }
 
             await PullPolicyAsync(cancellationToken).ConfigureAwait(false);
+            await ReportUsageAsync(cancellationToken).ConfigureAwait(false);
 
             _session.Observe(null);
             LastSuccess = _time.GetUtcNow();
@@ -328,6 +333,43 @@ public sealed class CacheSynchronizer : IDisposable
         if (response.Policy is { } policy && policy.Version > 0)
         {
             _policy.Offer(policy.Version, policy.Yaml);
+        }
+    }
+
+    // What the gate and the Workload API saw of federated trust domains since the last report; kept
+    // for the next report when this one fails, dropped when the server is too old to take it.
+    private async Task ReportUsageAsync(CancellationToken cancellationToken)
+    {
+        if (Usage is null || _usageNotServed)
+        {
+            return;
+        }
+
+        var rows = Usage.Take();
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var request = new ReportUsageRequest();
+        request.Usage.AddRange(rows);
+        try
+        {
+            await _session.Client.ReportUsageAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+        {
+            _usageNotServed = true;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            // Refused as malformed: sending the same rows again would fail every sync after this one.
+            CacheLog.UsageRefused(_logger, e.Status.Detail);
+        }
+        catch (Exception e) when (e is RpcException or OperationCanceledException)
+        {
+            Usage.Restore(rows);
+            throw;
         }
     }
 

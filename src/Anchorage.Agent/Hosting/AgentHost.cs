@@ -138,6 +138,11 @@ public static class AgentHost
         }
 
         builder.Services.AddSingleton(sp => new ReadinessProbe(setup.Readiness, e => AgentHostingLog.ReadinessCheckFailed(logger, e)));
+        if (setup.Usage is { } usage)
+        {
+            builder.Services.AddSingleton(usage);
+        }
+
         builder.Services.AddSingleton<IWorkloadIdentityProvider, WorkloadIdentityProvider>();
         builder.Services.AddSingleton<WorkloadApiCallMetrics>();
         builder.Services.AddWorkloadApi(o =>

@@ -38,6 +38,9 @@ public sealed class AgentHostSetup
     /// </summary>
     public AgentMetrics? Metrics { get; init; }
 
+    /// <summary>Counts JWT-SVIDs the Workload API validates per federated trust domain (observed use); null: not counted.</summary>
+    public Node.UsageRecorder? Usage { get; init; }
+
     /// <summary>Registers services (admin API dependencies).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; init; }
 

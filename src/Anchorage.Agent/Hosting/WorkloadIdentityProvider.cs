@@ -30,9 +30,11 @@ public sealed class WorkloadIdentityProvider : IWorkloadIdentityProvider
     private readonly IWorkloadAttestor _attestor;
     private readonly AgentMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly Node.UsageRecorder? _usage;
 
-    /// <summary>Creates the provider.</summary>
-    public WorkloadIdentityProvider(IWorkloadCache cache, IWorkloadAttestor attestor, AgentMetrics metrics, ILogger<WorkloadIdentityProvider>? logger = null)
+    /// <summary>Creates the provider; <paramref name="usage"/>, when given, counts the JWT-SVIDs validated per federated trust domain.</summary>
+    public WorkloadIdentityProvider(
+        IWorkloadCache cache, IWorkloadAttestor attestor, AgentMetrics metrics, ILogger<WorkloadIdentityProvider>? logger = null, Node.UsageRecorder? usage = null)
     {
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(attestor);
@@ -41,6 +43,7 @@ public sealed class WorkloadIdentityProvider : IWorkloadIdentityProvider
         _attestor = attestor;
         _metrics = metrics;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _usage = usage;
     }
 
     /// <summary>
@@ -126,4 +129,8 @@ public sealed class WorkloadIdentityProvider : IWorkloadIdentityProvider
     public ValueTask<IReadOnlyList<JwtSvid>> MintJwtSvidsAsync(
         WorkloadIdentity identity, IReadOnlyList<SpiffeId> spiffeIds, IReadOnlyList<string> audience, CancellationToken cancellationToken) =>
         _cache.MintJwtSvidsAsync(identity, spiffeIds, audience, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>Counted as an inbound use of the token's trust domain (observed use, issue 15 item 3); the agent's own is not counted.</remarks>
+    public void JwtSvidValidated(SpiffeId id) => _usage?.Record(id.TrustDomain, "inbound", allowed: true, Node.UsageRecorder.WorkloadApiListener);
 }

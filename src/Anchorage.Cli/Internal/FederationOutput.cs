@@ -13,7 +13,10 @@ namespace Anchorage.Cli.Internal;
 /// <c>maxStalenessSeconds</c>, <c>ageSeconds</c> (since the last refresh, by this machine's clock),
 /// <c>earliestAnchorExpiry</c>, <c>federatingEntries</c>, <c>flags</c> (array of <c>stale</c>,
 /// <c>unused</c>, <c>expiring</c>, <c>never-fetched</c>, as the server computed them), <c>createdAt</c>,
-/// <c>updatedAt</c>. Times are RFC 3339 UTC strings, absent ones and empty strings null.
+/// <c>updatedAt</c>, the approval and <c>coherence</c> fields, and observed use: <c>unusedReason</c>,
+/// <c>unusedAfterSeconds</c>, <c>lastSeen</c> and <c>observedUse</c> (one object per reporting agent
+/// and direction: <c>agentId</c>, <c>direction</c>, <c>listener</c>, <c>allowed</c>, <c>denied</c>, <c>lastAllowed</c>,
+/// <c>lastDenied</c>, <c>reportedAt</c>). Times are RFC 3339 UTC strings, absent ones and empty strings null.
 /// </summary>
 internal static class FederationOutput
 {
@@ -34,7 +37,7 @@ internal static class FederationOutput
 
     public static void WriteTable(TextWriter writer, IEnumerable<FederationStatus> statuses, DateTimeOffset now) => Tables.Write(
         writer,
-        ["TRUST DOMAIN", "OWNER", "PROFILE", "URL", "SEQUENCE", "LAST REFRESH", "AGE", "MAX STALENESS", "NEXT REFRESH", "LAST ERROR", "ENTRIES", "FLAGS"],
+        ["TRUST DOMAIN", "OWNER", "PROFILE", "URL", "SEQUENCE", "LAST REFRESH", "AGE", "MAX STALENESS", "NEXT REFRESH", "LAST ERROR", "ENTRIES", "ALLOWED/DENIED", "LAST SEEN", "FLAGS"],
         statuses.Select(s => new[]
         {
             s.TrustDomain,
@@ -48,8 +51,40 @@ internal static class FederationOutput
             Tables.Time(s.NextRefresh),
             s.LastError.Length == 0 ? "-" : $"{Tables.Time(s.LastErrorAt)} {s.LastError}",
             s.FederatingEntries.ToString(CultureInfo.InvariantCulture),
-            Tables.List(s.Flags),
+            string.Create(CultureInfo.InvariantCulture, $"{s.Usage.Sum(u => u.Allowed)}/{s.Usage.Sum(u => u.Denied)}"),
+            Tables.Time(LastSeen(s.Usage)),
+            Flags(s),
         }));
+
+    // "+2.5s (the peer is ahead)", "-90.0s (the peer is behind)".
+    private static string ClockSkew(long ms) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{(ms >= 0 ? "+" : "-")}{Math.Abs(ms) / 1000.0:0.0}s ({(ms >= 0 ? "the peer is ahead" : "the peer is behind")})");
+
+    // "unused" carries its reason, e.g. "unused (no entry federates with it)".
+    private static string Flags(FederationStatus s) =>
+        Tables.List(s.Flags.Select(f => f == "unused" && s.UnusedReason.Length > 0 ? $"unused ({s.UnusedReason})" : f));
+
+    private static long LastSeen(IEnumerable<ObservedUse> usage) =>
+        usage.Select(u => Math.Max(u.LastAllowed, u.LastDenied)).DefaultIfEmpty(0).Max();
+
+    // "3 allowed (last T), 1 denied (last T), 2 agents" for one direction, or "-".
+    private static string Use(FederationStatus s, string direction)
+    {
+        var rows = s.Usage.Where(u => u.Direction == direction).ToList();
+        if (rows.Count == 0)
+        {
+            return "-";
+        }
+
+        var allowed = rows.Sum(u => u.Allowed);
+        var denied = rows.Sum(u => u.Denied);
+        var lastAllowed = rows.Max(u => u.LastAllowed);
+        var lastDenied = rows.Max(u => u.LastDenied);
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{allowed} allowed{(lastAllowed == 0 ? string.Empty : " (last " + Tables.Time(lastAllowed) + ")")}, {denied} denied{(lastDenied == 0 ? string.Empty : " (last " + Tables.Time(lastDenied) + ")")}, {rows.Select(u => u.AgentId).Distinct(StringComparer.Ordinal).Count()} agent(s)");
+    }
 
     public static void WriteFields(TextWriter writer, FederationStatus s, DateTimeOffset now) => Tables.WriteFields(writer,
     [
@@ -71,7 +106,11 @@ internal static class FederationOutput
         ("consecutive failures", s.ConsecutiveFailures.ToString(CultureInfo.InvariantCulture)),
         ("earliest anchor expiry", Tables.Time(s.EarliestAnchorExpiry)),
         ("federating entries", s.FederatingEntries.ToString(CultureInfo.InvariantCulture)),
-        ("flags", Tables.List(s.Flags)),
+        ("flags", Flags(s)),
+        ("outbound connections", Use(s, "outbound")),
+        ("inbound connections", Use(s, "inbound")),
+        ("last seen", Tables.Time(LastSeen(s.Usage))),
+        ("unused after", s.UnusedAfterSeconds == 0 ? "-" : Durations.Format(s.UnusedAfterSeconds)),
         ("created", Tables.Time(s.CreatedAt)),
         ("updated", Tables.Time(s.UpdatedAt)),
         ("approval", s.Approval.Length == 0 ? "-" : s.Approval),
@@ -88,6 +127,7 @@ internal static class FederationOutput
         ("smallest overlap", !s.HasOverlap ? "-" : s.SmallestOverlapSeconds < 0 ? "gap of " + Durations.Format(-s.SmallestOverlapSeconds) : Durations.Format(s.SmallestOverlapSeconds)),
         ("oldest authority age", Span(s.OldestAuthorityAgeSeconds)),
         ("rotation without overlap", Tables.Time(s.RotationWithoutOverlapAt)),
+        ("clock skew", s.HasClockSkew ? ClockSkew(s.ClockSkewMs) : "-"),
     ]);
 
     private static string Span(long seconds) => seconds <= 0 ? "-" : Durations.Format(seconds);
@@ -190,7 +230,34 @@ internal static class FederationOutput
 
         w.WriteNumber("oldestAuthorityAgeSeconds", s.OldestAuthorityAgeSeconds);
         Time(w, "rotationWithoutOverlapAt", s.RotationWithoutOverlapAt);
+        if (s.HasClockSkew)
+        {
+            w.WriteNumber("clockSkewSeconds", s.ClockSkewMs / 1000.0);
+        }
+        else
+        {
+            w.WriteNull("clockSkewSeconds");
+        }
         w.WriteEndObject();
+        StringOrNull(w, "unusedReason", s.UnusedReason);
+        w.WriteNumber("unusedAfterSeconds", s.UnusedAfterSeconds);
+        Time(w, "lastSeen", LastSeen(s.Usage));
+        w.WriteStartArray("observedUse");
+        foreach (var u in s.Usage)
+        {
+            w.WriteStartObject();
+            w.WriteString("agentId", u.AgentId);
+            w.WriteString("direction", u.Direction);
+            w.WriteString("listener", u.Listener);
+            w.WriteNumber("allowed", u.Allowed);
+            w.WriteNumber("denied", u.Denied);
+            Time(w, "lastAllowed", u.LastAllowed);
+            Time(w, "lastDenied", u.LastDenied);
+            Time(w, "reportedAt", u.ReportedAt);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
         w.WriteEndObject();
     }
 

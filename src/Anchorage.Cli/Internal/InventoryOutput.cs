@@ -122,7 +122,7 @@ internal static class InventoryOutput
         return escaped.ToString();
     }
 
-    private static string NodeId(string name, HashSet<string> taken)
+    public static string NodeId(string name, HashSet<string> taken)
     {
         var id = new StringBuilder(name.Length);
         foreach (var c in name)

@@ -23,7 +23,10 @@ public sealed record AuditRecord
     /// <summary>The gate listener's name (agent.yaml gate.outbound[].name / inbound[].name).</summary>
     public string? Listener { get; init; }
 
-    /// <summary><c>allow</c> or <c>deny</c> (for a connection), or what was done (for a change).</summary>
+    /// <summary>
+    /// <c>allow</c>, <c>deny</c> or <c>would-deny</c> (allowed by a policy in audit mode that would
+    /// deny it) for a connection, or what was done (for a change).
+    /// </summary>
     public string? Decision { get; init; }
 
     /// <summary>Why, for a denial or a close: <c>unattested</c>, <c>policy</c>, <c>peer-verification</c>, <c>revoked</c>, ...</summary>

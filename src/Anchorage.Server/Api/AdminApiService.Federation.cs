@@ -162,7 +162,8 @@ public sealed partial class AdminApiService
     {
         var bundle = await _store.GetBundleAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var entries = await CountFederatingEntriesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
-        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor);
+        var usage = await _store.ListUsageAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
+        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor, usage, _unusedAfter);
         return ProtoMapper.ToProto(status);
     }
 

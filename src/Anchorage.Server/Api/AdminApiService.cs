@@ -51,6 +51,7 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
     private readonly BundleChangeFeed? _changeFeed;
     private readonly FederationApprovalRules _approvalRules;
     private readonly TimeSpan _refreshFloor;
+    private readonly TimeSpan _unusedAfter;
     private readonly ConsoleSessions? _console;
 
     internal AdminApiService(
@@ -69,8 +70,10 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
         BundleChangeFeed? changeFeed = null,
         FederationApprovalRules? approvalRules = null,
         TimeSpan? refreshFloor = null,
+        TimeSpan? unusedAfter = null,
         ConsoleSessions? console = null)
     {
+        _unusedAfter = unusedAfter ?? GovernanceOptions.DefaultUnusedAfter;
         _console = console;
         _refreshFloor = refreshFloor ?? new FederationOptions().RefreshFloor;
         _approvalRules = approvalRules ?? FederationApprovalRules.Default;

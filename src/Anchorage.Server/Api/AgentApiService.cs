@@ -24,7 +24,7 @@ namespace Anchorage.Server.Api;
 /// entry that follows the store's change log. An entry the agent may not hold is answered like one
 /// that does not exist (<c>entry not found or not authorized</c>), so agents cannot probe for entries.</para>
 /// </remarks>
-public sealed class AgentApiService : AgentApi.AgentApiBase
+public sealed partial class AgentApiService : AgentApi.AgentApiBase
 {
     /// <summary>The attestation type recorded for join-token agents.</summary>
     public const string JoinTokenAttestationType = "join_token";

@@ -96,6 +96,7 @@ public static class ApiEndpoints
             sp.GetRequiredService<BundleChangeFeed>(),
             sp.GetRequiredService<FederationApprovalRules>(),
             sp.GetService<ServerOptions>()?.Federation.RefreshFloor,
+            sp.GetService<ServerOptions>()?.Governance.UnusedAfter,
             sp.GetService<ConsoleSessions>()));
 
         services.TryAddSingleton<GrpcStatusInterceptor>();

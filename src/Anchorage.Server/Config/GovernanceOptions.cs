@@ -12,8 +12,9 @@ public sealed record GovernanceOptions
     public ReviewDueAction OnReviewDue { get; init; } = ReviewDueAction.Flag;
 
     /// <summary>
-    /// For observed use (issue 15 item 3, not counted yet): a relationship that saw no connection for
-    /// this long is to be flagged <c>unused</c>. Read and checked now, no effect yet. Default 30d, at least 1m.
+    /// Observed use (issue 15 item 3): a relationship for which no agent reported an allowed connection
+    /// (or a validated JWT-SVID) for this long is flagged <c>unused</c>, counted from its creation when
+    /// none was ever reported. Default 30d, at least 1m.
     /// </summary>
     public TimeSpan UnusedAfter { get; init; } = DefaultUnusedAfter;
 

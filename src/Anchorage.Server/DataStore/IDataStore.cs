@@ -206,13 +206,28 @@ public interface IDataStore : IAsyncDisposable
     Task<IReadOnlyList<(FederationRelationship Relationship, FederationRefreshState State)>> ListRelationshipsAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Deletes the relationship and, in the same transaction, the trust domain's stored bundle, so
-    /// agents and workloads stop receiving it; false (and nothing deleted) when there is no such relationship.
+    /// Deletes the relationship and, in the same transaction, the trust domain's stored bundle (so
+    /// agents and workloads stop receiving it) and its observed use; false (and nothing deleted) when there is no such relationship.
     /// </summary>
     Task<bool> DeleteRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 
     /// <summary>Replaces the relationship's refresh state; not-found if the relationship is absent.</summary>
     Task UpdateRefreshStateAsync(TrustDomain trustDomain, FederationRefreshState state, CancellationToken cancellationToken);
+
+    // ---- observed use (issue 15 item 3) ----
+
+    /// <summary>
+    /// Adds one agent's report, in one transaction: for each row whose trust domain has a
+    /// relationship, the counts are added to what <paramref name="agent"/> reported before for that
+    /// trust domain, direction and listener, and each last-seen time moves to the later of the two (the rows'
+    /// <see cref="FederationUsage.AgentId"/> and <see cref="FederationUsage.ReportedAt"/> are ignored:
+    /// the agent and now are used). Rows naming a trust domain without a relationship are skipped.
+    /// Returns how many rows were stored.
+    /// </summary>
+    Task<int> AddUsageAsync(SpiffeId agent, IReadOnlyList<FederationUsage> counts, CancellationToken cancellationToken);
+
+    /// <summary>The stored usage of <paramref name="trustDomain"/>, or of every trust domain when null; ordered by trust domain, agent, direction.</summary>
+    Task<IReadOnlyList<FederationUsage>> ListUsageAsync(TrustDomain? trustDomain, CancellationToken cancellationToken);
 
     // ---- communication policy ----
 

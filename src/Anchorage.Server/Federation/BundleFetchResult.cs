@@ -37,6 +37,14 @@ public sealed record BundleFetchResult
     public TimeSpan? RefreshHint { get; init; }
 
     /// <summary>
+    /// The endpoint's clock minus ours, from the final response's HTTP <c>Date</c> header: Date minus
+    /// the midpoint between sending the request and receiving the headers (issue 15 item 2). Date has
+    /// one-second resolution, so the error is up to one second plus half the round trip. Null when the
+    /// response had no Date or no 200 response arrived.
+    /// </summary>
+    public TimeSpan? ClockSkew { get; init; }
+
+    /// <summary>
     /// Authorities in the accepted bundle and not in the current one: X.509 authorities by their
     /// subject key identifier in lowercase hex (the SHA-256 of the certificate when it has none),
     /// JWT authorities by key id. A JWT key id kept with a new key is both added and removed.

@@ -118,7 +118,9 @@ public sealed class BundleFetcher : IDisposable
                 status = null;
                 using var request = new HttpRequestMessage(HttpMethod.Get, at);
                 request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+                var sent = _time.GetUtcNow();
                 using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+                var received = _time.GetUtcNow();
                 status = (int)response.StatusCode;
                 if (IsRedirect(response.StatusCode))
                 {
@@ -147,10 +149,11 @@ public sealed class BundleFetcher : IDisposable
                     return Reject(at, status, Invariant($"HTTP status {status}, expected 200"));
                 }
 
+                var skew = response.Headers.Date is { } date ? date - (sent + ((received - sent) / 2)) : (TimeSpan?)null;
                 var body = await ReadBodyAsync(response, linked.Token).ConfigureAwait(false);
-                return body is null
+                return (body is null
                     ? Reject(at, status, Invariant($"body larger than {_options.MaxBodyBytes} bytes"))
-                    : Check(relationship, current, at, status.Value, body);
+                    : Check(relationship, current, at, status.Value, body)) with { ClockSkew = skew };
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)

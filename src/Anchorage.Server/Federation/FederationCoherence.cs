@@ -26,6 +26,17 @@ public sealed record FederationCoherence
     /// <summary>The flag for a peer seen rotating without overlap.</summary>
     public const string NoRotationOverlap = "no-rotation-overlap";
 
+    /// <summary>Flag: the peer's clock (its endpoint's HTTP <c>Date</c>) differs from ours by more than <see cref="MaxClockSkew"/>.</summary>
+    public const string Skew = "skew";
+
+    /// <summary>
+    /// The clock skew tolerated before <see cref="Skew"/> is flagged: 30 s, the leeway JWT-SVID
+    /// validation allows (<see cref="Anchorage.Spiffe.Svids.JwtSvidValidator.DefaultLeeway"/>); beyond
+    /// it the peer's fresh tokens look not yet valid here, or ours there, and SVIDs rotated near
+    /// their expiry fail on one side first.
+    /// </summary>
+    public static readonly TimeSpan MaxClockSkew = Anchorage.Spiffe.Svids.JwtSvidValidator.DefaultLeeway;
+
     /// <summary>
     /// How long agents take to hear of a stored bundle change: the change feed's read interval (1 s);
     /// the watch stream then tells them at once and their pull is one round trip.
@@ -53,7 +64,10 @@ public sealed record FederationCoherence
     /// <summary>When a fetch last replaced every X.509 authority at once; null for never.</summary>
     public DateTimeOffset? RotationWithoutOverlapAt { get; init; }
 
-    /// <summary>The coherence flags that hold: <see cref="SlowRevocation"/>, <see cref="NoRotationOverlap"/>.</summary>
+    /// <summary>The peer's clock minus ours at the last successful fetch (<see cref="FederationRefreshState.ClockSkew"/>); null: never measured.</summary>
+    public TimeSpan? ClockSkew { get; init; }
+
+    /// <summary>The coherence flags that hold: <see cref="SlowRevocation"/>, <see cref="NoRotationOverlap"/>, <see cref="Skew"/>.</summary>
     public required IReadOnlyList<string> Flags { get; init; }
 
     /// <summary>Computes the coherence of <paramref name="relationship"/> with its stored <paramref name="bundle"/> as of <paramref name="now"/>.</summary>
@@ -81,7 +95,7 @@ public sealed record FederationCoherence
         }
 
         var worst = poll + AgentPropagation;
-        var flags = new List<string>(2);
+        var flags = new List<string>(3);
         if (worst > relationship.MaxStaleness)
         {
             flags.Add(SlowRevocation);
@@ -90,6 +104,11 @@ public sealed record FederationCoherence
         if (smallestOverlap is { } gap && gap <= TimeSpan.Zero || state.RotationWithoutOverlapAt is not null)
         {
             flags.Add(NoRotationOverlap);
+        }
+
+        if (state.ClockSkew is { } skew && skew.Duration() > MaxClockSkew)
+        {
+            flags.Add(Skew);
         }
 
         return new FederationCoherence
@@ -101,6 +120,7 @@ public sealed record FederationCoherence
             SmallestOverlap = smallestOverlap,
             OldestAuthorityAge = spans.Count == 0 ? null : now - spans[0].From,
             RotationWithoutOverlapAt = state.RotationWithoutOverlapAt,
+            ClockSkew = state.ClockSkew,
             Flags = flags,
         };
     }

@@ -26,4 +26,7 @@ public sealed record FederationRefreshState
 
     /// <summary>When a fetch last replaced every X.509 authority of the stored bundle at once (a rotation without overlap); null for never.</summary>
     public DateTimeOffset? RotationWithoutOverlapAt { get; init; }
+
+    /// <summary>The endpoint's clock minus ours at the last successful fetch (<see cref="BundleFetchResult.ClockSkew"/>); null: never measured.</summary>
+    public TimeSpan? ClockSkew { get; init; }
 }

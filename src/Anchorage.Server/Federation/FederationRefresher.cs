@@ -263,6 +263,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                 next = state with
                 {
                     RotationWithoutOverlapAt = result.Changed && ReplacedEveryAuthority(current, bundle) ? now : state.RotationWithoutOverlapAt,
+                    ClockSkew = result.ClockSkew ?? state.ClockSkew,
                     LastSuccess = now,
                     LastAttempt = now,
                     LastError = null,

@@ -36,4 +36,13 @@ public sealed record FederationStatus
 
     /// <summary>Lifecycle coherence; null when not computed (no refresh floor given).</summary>
     public FederationCoherence? Coherence { get; init; }
+
+    /// <summary>What each agent reported of the trust domain (observed use); empty when none reported.</summary>
+    public IReadOnlyList<FederationUsage> Usage { get; init; } = [];
+
+    /// <summary>Why <c>unused</c> is a flag; null when it is not.</summary>
+    public string? UnusedReason { get; init; }
+
+    /// <summary><c>governance.unusedAfter</c> as applied; null when traffic was not considered.</summary>
+    public TimeSpan? UnusedAfter { get; init; }
 }

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Anchorage.Foundation.Config;
 using Anchorage.Spiffe.Bundles;
 
 namespace Anchorage.Server.Federation;
@@ -12,7 +14,10 @@ namespace Anchorage.Server.Federation;
 /// <item><c>stale</c>: the last successful refresh is more than <c>maxStaleness</c> ago; or, never
 /// fetched, the relationship was created more than <c>maxStaleness</c> ago (a bootstrap bundle does
 /// not count as fresh forever). Exactly <c>maxStaleness</c> is still fresh.</item>
-/// <item><c>unused</c>: no registration entry federates with the trust domain.</item>
+/// <item><c>unused</c>: no registration entry federates with the trust domain; or, when observed use
+/// is given (issue 15 item 3), no agent reported an allowed connection or validated token with it
+/// within <c>governance.unusedAfter</c> (counted from the relationship's creation when none was ever
+/// reported). Denied attempts are not use. <see cref="FederationStatus.UnusedReason"/> says which.</item>
 /// <item><c>expiring</c>: even the NEWEST X.509 authority of the stored bundle (the one expiring
 /// last) expires within <see cref="ExpiringWindow"/> (7 days) or within a third of its own lifetime,
 /// whichever is shorter, or has expired. A peer that rotates on schedule publishes its next
@@ -51,6 +56,8 @@ public static class FederationStatusView
     /// <param name="now">The server's current time.</param>
     /// <param name="refreshFloor">This server's <c>federation.refreshFloor</c>; when given, the lifecycle coherence is computed and its flags added (issue 15 item 2).</param>
     /// <param name="approval">The approval rules (adds <c>review-due</c> and the approval state); null for none (issue 15 item 1).</param>
+    /// <param name="usage">The agents' reports for the trust domain; null: traffic is not considered (issue 15 item 3).</param>
+    /// <param name="unusedAfter"><c>governance.unusedAfter</c>; used with <paramref name="usage"/>.</param>
     public static FederationStatus Compute(
         FederationRelationship relationship,
         FederationRefreshState state,
@@ -58,7 +65,9 @@ public static class FederationStatusView
         long federatingEntries,
         DateTimeOffset now,
         FederationApprovalRules? approval = null,
-        TimeSpan? refreshFloor = null)
+        TimeSpan? refreshFloor = null,
+        IReadOnlyList<FederationUsage>? usage = null,
+        TimeSpan? unusedAfter = null)
     {
         ArgumentNullException.ThrowIfNull(relationship);
         ArgumentNullException.ThrowIfNull(state);
@@ -93,7 +102,8 @@ public static class FederationStatusView
             flags.Add(Stale);
         }
 
-        if (federatingEntries == 0)
+        var unusedReason = UnusedReason(relationship, federatingEntries, usage, unusedAfter, now);
+        if (unusedReason is not null)
         {
             flags.Add(Unused);
         }
@@ -131,6 +141,35 @@ public static class FederationStatusView
             EarliestAnchorExpiry = earliest,
             FederatingEntries = federatingEntries,
             Flags = flags,
+            Usage = usage ?? [],
+            UnusedReason = unusedReason,
+            UnusedAfter = usage is null ? null : unusedAfter,
         };
+    }
+
+    private static string? UnusedReason(
+        FederationRelationship relationship, long federatingEntries, IReadOnlyList<FederationUsage>? usage, TimeSpan? unusedAfter, DateTimeOffset now)
+    {
+        if (federatingEntries == 0)
+        {
+            return "no entry federates with it";
+        }
+
+        if (usage is null || unusedAfter is not { } window)
+        {
+            return null;
+        }
+
+        var last = usage.Where(u => u.Allowed > 0).Select(u => u.LastAllowed).Max();
+        var since = last ?? relationship.CreatedAt;
+        if (now - since <= window)
+        {
+            return null;
+        }
+
+        var after = Durations.Format(window);
+        return last is { } seen
+            ? $"no connection since {seen.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (governance.unusedAfter {after})"
+            : $"no connection seen since it was created (governance.unusedAfter {after})";
     }
 }

@@ -73,4 +73,44 @@ public sealed class FederationCoherenceTests(ITestOutputHelper output)
         Assert.NotEqual(0L, swapped.RotationWithoutOverlapAt);
         Assert.DoesNotContain("slow-revocation", swapped.Flags);
     }
+
+    [Fact]
+    public async Task Peer_ClockFiveMinutesAhead_SkewMeasuredFromItsDateAndFlagged_SameClock_NotFlagged()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        var web = TrustDomain.Parse("web.example");
+        var ca = TestCa.CreateRoot(web.Name);
+        string Doc(ulong sequence) => new SpiffeBundle(web, [ca.Certificate], [], sequence, TimeSpan.FromSeconds(1)).ToJson();
+        await using var endpoint = await WebEndpoint.StartAsync();
+
+        // Positive control: the endpoint's own Date, on the same machine's clock.
+        endpoint.Body = Doc(1);
+        await domains.ApplyYamlAsync(domains.Payments, web, $"""
+            apiVersion: anchorage.dev/v1alpha1
+            kind: FederatedTrustDomain
+            metadata:
+              name: {web.Name}
+            spec:
+              trustDomain: {web.Name}
+              owner: platform@acme.corp
+              bundleEndpoint:
+                url: {endpoint.Url}
+                profile: https_web
+                caBundle: |
+            {string.Join('\n', endpoint.CaPem.TrimEnd().Split('\n').Select(l => "      " + l))}
+              maxStaleness: 1m
+            """);
+        var same = await WaitAsync(domains.Payments, web, s => s.Sequence == 1 && s.HasClockSkew);
+        Assert.InRange(same.ClockSkewMs, -2000, 2000);
+        Assert.DoesNotContain("skew", same.Flags);
+
+        endpoint.DateOffset = TimeSpan.FromMinutes(5);
+        endpoint.Body = Doc(2);
+        var ahead = await WaitAsync(domains.Payments, web, s => s.Sequence == 2 && s.ClockSkewMs > 60_000);
+        output.WriteLine($"peer 5 min ahead: clock skew {ahead.ClockSkewMs} ms, flags [{string.Join(",", ahead.Flags)}]");
+        Assert.InRange(ahead.ClockSkewMs, 298_000, 301_000);
+        Assert.Contains("skew", ahead.Flags);
+        var shown = await domains.Payments.CliAsync("federation", "show", web.Name);
+        Assert.Contains(shown.Out.Split('\n'), l => l.StartsWith("clock skew:", StringComparison.Ordinal) && l.Contains("(the peer is ahead)", StringComparison.Ordinal));
+    }
 }

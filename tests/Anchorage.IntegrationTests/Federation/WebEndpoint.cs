@@ -16,6 +16,7 @@ internal sealed class WebEndpoint : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private volatile string _body = string.Empty;
+    private long _dateOffsetTicks;
 
     private WebEndpoint(WebApplication app, string url, string caPem)
     {
@@ -35,6 +36,13 @@ internal sealed class WebEndpoint : IAsyncDisposable
     {
         get => _body;
         set => _body = value;
+    }
+
+    /// <summary>How far the endpoint's clock (its HTTP Date header) is set from the real one; zero: Kestrel's own Date.</summary>
+    public TimeSpan DateOffset
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _dateOffsetTicks));
+        set => Interlocked.Exchange(ref _dateOffsetTicks, value.Ticks);
     }
 
     public static async Task<WebEndpoint> StartAsync()
@@ -64,7 +72,15 @@ internal sealed class WebEndpoint : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(serverCert)));
         var app = builder.Build();
         WebEndpoint? endpoint = null;
-        app.MapGet("/bundle", () => Results.Text(endpoint!.Body, "application/json"));
+        app.MapGet("/bundle", (HttpContext context) =>
+        {
+            if (endpoint!.DateOffset != TimeSpan.Zero)
+            {
+                context.Response.Headers.Date = (DateTimeOffset.UtcNow + endpoint.DateOffset).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            return Results.Text(endpoint.Body, "application/json");
+        });
         await app.StartAsync();
         var port = new Uri(app.Urls.First()).Port;
         endpoint = new WebEndpoint(app, $"https://127.0.0.1:{port}/bundle", ca.ExportCertificatePem());

@@ -1,6 +1,7 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
+using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.IntegrationTests.Agent;
@@ -94,7 +95,7 @@ internal sealed class GateNode : IAsyncDisposable
                 Attestor = new UnixWorkloadAttestor(),
                 Attribution = attribution ?? Anchorage.Agent.Hosting.ConnectionAttributor.FallbackOnly,
                 Policy = policy,
-                Audit = summarizer ?? sink,
+                Audit = new UsageAuditSink(summarizer ?? sink, agent.Agent.Usage!), // observed use, as GateRuntime counts it
                 BeforeForwardDial = beforeForwardDial,
                 AgentSvid = () => agent.Agent.Session.Svid,
                 LoggerFactory = Environment.GetEnvironmentVariable("ANCHORAGE_TEST_GATE_LOG") is null

@@ -51,6 +51,28 @@ public sealed class BundleFetcherTests(BundleFetcherFixture f) : IClassFixture<B
         Assert.Empty(result.AuthoritiesRemoved);
     }
 
+    [Theory]
+    [InlineData(300)]
+    [InlineData(-90)]
+    [InlineData(0)]
+    public async Task FetchAsync_EndpointDateOffOurClock_ClockSkewIsDateMinusOurTime(int seconds)
+    {
+        // The endpoint's clock (its HTTP Date) against the fetcher's; the fake clock stands still
+        // during the fetch, so the midpoint is exactly its time.
+        var date = _time.GetUtcNow().AddSeconds(seconds);
+        var url = Serve(f.Spiffe, async context =>
+        {
+            context.Response.Headers.Date = date.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            await BundleServer.Json(f.Bundle.ToUtf8Json())(context);
+        });
+
+        var result = await Fetch(SpiffeRelationship(url), f.Bundle);
+
+        Assert.True(result.Accepted, result.Error);
+        Assert.NotNull(result.ClockSkew);
+        Assert.InRange(result.ClockSkew.Value, TimeSpan.FromSeconds(seconds - 1), TimeSpan.FromSeconds(seconds));
+    }
+
     [Fact]
     [Trait("Spec", Section5)]
     public async Task FetchAsync_Request_IsGetAcceptingJson()

@@ -83,4 +83,28 @@ public sealed class FederationCoherenceTests
         Assert.Equal([FederationCoherence.NoRotationOverlap], c.Flags);
         Assert.Null(c.SmallestOverlap);
     }
+
+    [Theory]
+    [InlineData(30_000, false)]
+    [InlineData(-30_000, false)]
+    [InlineData(30_001, true)]
+    [InlineData(-30_001, true)]
+    public void Compute_ClockSkewBeyondTheJwtLeeway_Skew(long skewMs, bool flagged)
+    {
+        var state = Fetched with { ClockSkew = TimeSpan.FromMilliseconds(skewMs) };
+
+        var c = FederationCoherence.Compute(Relationship(TimeSpan.FromHours(1)), state, Bundle(TimeSpan.FromMinutes(1), (-10, 20), (0, 30)), TimeSpan.FromSeconds(1), Now);
+
+        Assert.Equal(flagged ? [FederationCoherence.Skew] : [], c.Flags);
+        Assert.Equal(TimeSpan.FromMilliseconds(skewMs), c.ClockSkew);
+    }
+
+    [Fact]
+    public void Compute_ClockSkewNeverMeasured_NoFlagNull()
+    {
+        var c = FederationCoherence.Compute(Relationship(TimeSpan.FromHours(1)), Fetched, Bundle(TimeSpan.FromMinutes(1), (-10, 20), (0, 30)), TimeSpan.FromSeconds(1), Now);
+
+        Assert.Empty(c.Flags);
+        Assert.Null(c.ClockSkew);
+    }
 }

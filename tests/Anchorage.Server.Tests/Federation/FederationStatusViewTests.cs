@@ -143,4 +143,76 @@ public sealed class FederationStatusViewTests
 
         Assert.Equal(["stale", "unused", "expiring", "never-fetched"], status.Flags);
     }
+
+    // Observed use (issue 15 item 3): unused also means no allowed connection within governance.unusedAfter.
+    private static readonly TimeSpan UnusedAfter = TimeSpan.FromDays(30);
+
+    private static FederationUsage Use(long allowed, long denied, DateTimeOffset? lastAllowed, DateTimeOffset? lastDenied, string direction = FederationUsage.Outbound) =>
+        new(Payments, "spiffe://example.org/anchorage/agent/join_token/a1", direction, allowed, denied, lastAllowed, lastDenied, lastAllowed ?? lastDenied ?? Created);
+
+    private FederationStatus ComputeWithUsage(IReadOnlyList<FederationUsage> usage, long entries = 1) =>
+        FederationStatusView.Compute(Relationship(), new FederationRefreshState { LastSuccess = _clock.GetUtcNow() }, null, entries, _clock.GetUtcNow(), usage: usage, unusedAfter: UnusedAfter);
+
+    [Fact]
+    public void Compute_NoTrafficEver_UnusedExactlyUnusedAfterSinceCreation_NotYet_OneMsLater_UnusedWithReason()
+    {
+        _clock.Advance(UnusedAfter);
+        var edge = ComputeWithUsage([]);
+        Assert.Empty(edge.Flags);
+        Assert.Null(edge.UnusedReason);
+        Assert.Equal(UnusedAfter, edge.UnusedAfter);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        var unused = ComputeWithUsage([]);
+
+        Assert.Equal([FederationStatusView.Unused], unused.Flags);
+        Assert.Equal("no connection seen since it was created (governance.unusedAfter 30d)", unused.UnusedReason);
+    }
+
+    [Fact]
+    public void Compute_LastAllowedConnection_UnusedOnlyAfterUnusedAfterFromIt_ReasonNamesIt()
+    {
+        var seen = Created.AddDays(10);
+        IReadOnlyList<FederationUsage> usage = [Use(4, 0, seen, null), Use(1, 0, Created.AddDays(2), null, FederationUsage.Inbound)];
+        _clock.Advance(TimeSpan.FromDays(40));
+        Assert.Empty(ComputeWithUsage(usage).Flags);
+
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var unused = ComputeWithUsage(usage);
+
+        Assert.Equal([FederationStatusView.Unused], unused.Flags);
+        Assert.Equal("no connection since 2026-05-11T12:00:00Z (governance.unusedAfter 30d)", unused.UnusedReason);
+        Assert.Equal(usage, unused.Usage);
+    }
+
+    [Fact]
+    public void Compute_OnlyDeniedAttempts_NotUse_Unused_AnAllowedOneOfTheSameAge_NotUnused()
+    {
+        _clock.Advance(TimeSpan.FromDays(31));
+        var recent = _clock.GetUtcNow().AddHours(-1);
+
+        Assert.Equal("no connection seen since it was created (governance.unusedAfter 30d)", ComputeWithUsage([Use(0, 9, null, recent)]).UnusedReason);
+        Assert.Empty(ComputeWithUsage([Use(1, 9, recent, recent)]).Flags);
+    }
+
+    [Fact]
+    public void Compute_NoEntryFederatesDespiteTraffic_UnusedWithThatReason()
+    {
+        var status = ComputeWithUsage([Use(1, 0, Created, null)], entries: 0);
+
+        Assert.Equal([FederationStatusView.Unused], status.Flags);
+        Assert.Equal("no entry federates with it", status.UnusedReason);
+    }
+
+    [Fact]
+    public void Compute_UsageNotGiven_OnlyEntriesCount_NoUnusedAfter()
+    {
+        _clock.Advance(TimeSpan.FromDays(365));
+
+        var status = Compute(new FederationRefreshState { LastSuccess = _clock.GetUtcNow() });
+
+        Assert.Empty(status.Flags);
+        Assert.Null(status.UnusedAfter);
+        Assert.Empty(status.Usage);
+    }
 }

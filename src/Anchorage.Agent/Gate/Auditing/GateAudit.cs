@@ -49,13 +49,16 @@ internal sealed class GateAudit
         GateLog.Denied(_logger, record.Direction ?? "-", record.ConnectionId ?? "-", record.Listener ?? "-", reason, detail);
     }
 
-    /// <summary>Writes the allow record of a connection; returns it, the template of its close record.</summary>
+    /// <summary>
+    /// Writes the allow record of a connection (<c>would-deny</c> when a policy in audit mode let it
+    /// through); returns it, the template of its close record.
+    /// </summary>
     public AuditRecord Allowed(AuditRecord pending, PolicyDecision decision)
     {
         var allowed = pending with
         {
             Time = _time.GetUtcNow(),
-            Decision = "allow",
+            Decision = decision.Outcome,
             Rule = decision.Rule,
             PolicyVersion = decision.PolicyVersion,
         };
@@ -113,7 +116,9 @@ internal sealed class GateAudit
                 Kind = AuditKinds.Policy,
                 Decision = "in-force",
                 PolicyVersion = policy.Version,
-                Detail = string.Create(CultureInfo.InvariantCulture, $"policy {policy.Name}: {policy.Rules.Count} rules"),
+                Detail = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"policy {policy.Name}: {policy.Rules.Count} rules{(policy.Mode == PolicyMode.Audit ? ", mode audit (denials recorded as would-deny, not refused)" : string.Empty)}"),
             });
         }
     }

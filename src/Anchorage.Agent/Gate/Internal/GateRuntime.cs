@@ -37,7 +37,7 @@ internal sealed class GateRuntime : IAsyncDisposable
     /// <exception cref="IOException">A gate listener cannot bind.</exception>
     public static async Task<GateRuntime> StartAsync(
         GateOptions options, WorkloadCache cache, IWorkloadAttestor attestor, IPolicySource serverPolicy, ILoggerFactory loggerFactory, TimeProvider time,
-        ConnectionAttributor? attribution = null, Func<Anchorage.Spiffe.Svids.X509Svid?>? agentSvid = null)
+        ConnectionAttributor? attribution = null, Func<Anchorage.Spiffe.Svids.X509Svid?>? agentSvid = null, Node.UsageRecorder? usage = null)
     {
         FilePolicySource? filePolicy = null;
         AuditLog? audit = null;
@@ -63,7 +63,10 @@ internal sealed class GateRuntime : IAsyncDisposable
                 Attestor = attestor,
                 Attribution = attribution ?? ConnectionAttributor.FallbackOnly,
                 Policy = filePolicy ?? serverPolicy,
-                Audit = summarizer is not null ? summarizer : NullAuditSink.Instance,
+                // Observed use counts every decision, before denials are summarized (issue 15 item 3).
+                Audit = usage is null
+                    ? summarizer is not null ? summarizer : NullAuditSink.Instance
+                    : new Auditing.UsageAuditSink(summarizer is not null ? summarizer : NullAuditSink.Instance, usage),
                 TimeProvider = time,
                 LoggerFactory = loggerFactory,
                 AgentSvid = agentSvid,

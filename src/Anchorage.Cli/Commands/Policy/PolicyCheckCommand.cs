@@ -9,7 +9,9 @@ namespace Anchorage.Cli.Commands.Policy;
 /// <summary>
 /// <c>anchorage policy check --policy FILE --from ID [--selector S]... [--origin KEY=VALUE]... --to ID [--port N] [--explain]</c>:
 /// decides one connection against a policy file, offline, exactly as the gates do. Prints
-/// <c>allow &lt;rule&gt;</c> (exit 0) or <c>deny &lt;rule|default&gt;</c> (exit 1); an invalid policy
+/// <c>allow &lt;rule&gt;</c> (exit 0) or <c>deny &lt;rule|default&gt;</c> (exit 1), or for a policy
+/// with <c>spec.mode: audit</c> <c>would-deny &lt;rule|default&gt;</c> (exit 0: the gates let it
+/// through and record it); an invalid policy
 /// prints every error with its line and key path on stderr (exit 2). Without <c>--port</c>, rules
 /// that name a port do not match; without <c>--selector</c>, rules that need selectors do not
 /// match (as at the inbound gate, where the peer's process is unknown); without <c>--origin</c>,
@@ -36,7 +38,7 @@ internal static class PolicyCheckCommand
         var to = new Option<string>("--to") { Description = "SPIFFE ID of the side accepting it", Required = true };
         var port = new Option<int?>("--port") { Description = "destination port (1-65535)" };
         var explain = new Option<bool>("--explain") { Description = "list the rules naming either ID and why each matched or not" };
-        var command = new Command("check", "decide one connection against a policy file: prints allow <rule> or deny <rule|default>")
+        var command = new Command("check", "decide one connection against a policy file: prints allow <rule>, deny <rule|default> or (spec.mode: audit) would-deny <rule|default>")
         {
             policy, from, selectors, origin, to, port, explain,
         };
@@ -155,9 +157,14 @@ internal static class PolicyCheckCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  [{evaluation.Index}] {action} {rule.Name}: {outcome}"));
         }
 
-        if (!explanation.Decision.Allowed && explanation.Decision.Rule == PolicyDecision.DefaultRule)
+        if (explanation.Decision.Outcome != PolicyDecision.AllowOutcome && explanation.Decision.Rule == PolicyDecision.DefaultRule)
         {
             output.WriteLine("  no rule matched: denied by default");
+        }
+
+        if (explanation.Decision.WouldDeny)
+        {
+            output.WriteLine("  the policy's spec.mode is audit: the gates let the connection through and record would-deny");
         }
     }
 }

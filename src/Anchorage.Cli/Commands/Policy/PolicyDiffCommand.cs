@@ -16,6 +16,12 @@ namespace Anchorage.Cli.Commands.Policy;
 /// bad input.
 /// </summary>
 /// <remarks>
+/// Outcomes are <c>allow</c>, <c>deny</c> and <c>would-deny</c> (a policy with <c>spec.mode: audit</c>
+/// let the connection through). Recorded <c>would-deny</c> decisions are replayed like the others,
+/// so the flows a shadow policy would break show as <c>would-deny -> deny</c> against the same rules
+/// with <c>spec.mode: enforce</c>; a candidate in audit mode answers <c>would-deny</c> where it would deny.
+/// </remarks>
+/// <remarks>
 /// Replayed: connection records decided by policy (allowed ones, and denials with reason
 /// <c>policy</c>); denials for other reasons (unattested, peer verification, ...) are not policy
 /// decisions and are skipped. Outbound flows are replayed with the destination port of
@@ -36,7 +42,7 @@ internal static class PolicyDiffCommand
         command.SetAction(parse =>
         {
             var candidate = PolicyCheckCommand.Load(parse.GetRequiredValue(policy));
-            var flows = new Dictionary<(string Direction, string From, string To, int Port, string Selectors, bool Was), Flow>();
+            var flows = new Dictionary<(string Direction, string From, string To, int Port, string Selectors, string Was), Flow>();
             var replayed = 0;
             foreach (var path in parse.GetRequiredValue(audit))
             {
@@ -48,12 +54,12 @@ internal static class PolicyDiffCommand
                     }
 
                     replayed++;
-                    var was = record.Decision == "allow";
+                    var was = record.Decision!;
                     var key = (record.Direction!, request.From.ToString(), request.To.ToString(), request.Port, string.Join(",", request.FromSelectors.Order(StringComparer.Ordinal)), was);
                     if (!flows.TryGetValue(key, out var flow))
                     {
                         var now = candidate.Decide(request);
-                        flow = new Flow(was, record.Rule ?? PolicyDecision.DefaultRule, now.Allowed, now.Rule);
+                        flow = new Flow(was, record.Rule ?? PolicyDecision.DefaultRule, now.Outcome, now.Rule);
                         flows[key] = flow;
                     }
 
@@ -61,13 +67,13 @@ internal static class PolicyDiffCommand
                 }
             }
 
-            var changed = flows.Where(f => f.Value.Was != f.Value.Now).OrderBy(f => f.Key.Direction, StringComparer.Ordinal)
+            var changed = flows.Where(f => !string.Equals(f.Value.Was, f.Value.Now, StringComparison.Ordinal)).OrderBy(f => f.Key.Direction, StringComparer.Ordinal)
                 .ThenBy(f => f.Key.From, StringComparer.Ordinal).ThenBy(f => f.Key.To, StringComparer.Ordinal).ThenBy(f => f.Key.Port).ToList();
             foreach (var (key, flow) in changed)
             {
                 context.Out.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{Outcome(flow.Was)} -> {Outcome(flow.Now)}  {key.Direction} {key.From} -> {key.To}{(key.Port == 0 ? string.Empty : ":" + key.Port)}  x{flow.Count}  rule {flow.WasRule} -> {flow.NowRule}"));
+                    $"{flow.Was} -> {flow.Now}  {key.Direction} {key.From} -> {key.To}{(key.Port == 0 ? string.Empty : ":" + key.Port)}  x{flow.Count}  rule {flow.WasRule} -> {flow.NowRule}"));
             }
 
             context.Out.WriteLine(string.Create(
@@ -77,8 +83,6 @@ internal static class PolicyDiffCommand
         });
         return command;
     }
-
-    private static string Outcome(bool allowed) => allowed ? "allow" : "deny";
 
     private static IEnumerable<AuditRecord> Read(string path)
     {
@@ -116,7 +120,8 @@ internal static class PolicyDiffCommand
     // The policy request the gate decided, when the record is a policy decision with both IDs.
     private static PolicyRequest? Replayable(AuditRecord record)
     {
-        if (record.Kind != AuditKinds.Connection || record.Decision is not ("allow" or "deny")
+        if (record.Kind != AuditKinds.Connection
+            || record.Decision is not (PolicyDecision.AllowOutcome or PolicyDecision.DenyOutcome or PolicyDecision.WouldDenyOutcome)
             || (record.Decision == "deny" && record.Reason != "policy")
             || !SpiffeId.TryParse(record.SpiffeId ?? string.Empty, out var local, out _)
             || !SpiffeId.TryParse(record.PeerSpiffeId ?? string.Empty, out var peer, out _))
@@ -145,13 +150,13 @@ internal static class PolicyDiffCommand
         return colon > 0 && int.TryParse(remote![(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : 0;
     }
 
-    private sealed class Flow(bool was, string wasRule, bool now, string nowRule)
+    private sealed class Flow(string was, string wasRule, string now, string nowRule)
     {
-        public bool Was { get; } = was;
+        public string Was { get; } = was;
 
         public string WasRule { get; } = wasRule;
 
-        public bool Now { get; } = now;
+        public string Now { get; } = now;
 
         public string NowRule { get; } = nowRule;
 

@@ -9,7 +9,7 @@ namespace Anchorage.Cli.Commands.Policy;
 /// <summary>
 /// <c>anchorage policy show [--output yaml|json]</c>: the trust domain's communication policy.
 /// <c>yaml</c> (default) prints the text exactly as applied; <c>json</c> prints
-/// <c>{name, version, updatedAt, rules: [{name, action, from: {spiffeId|trustDomain, selectors},
+/// <c>{name, version, updatedAt, mode, rules: [{name, action, from: {spiffeId|trustDomain, selectors},
 /// to: {spiffeId|trustDomain, port}}]}</c>, <c>updatedAt</c> RFC 3339 UTC and <c>port</c> null when
 /// the rule names none. No policy applied: exit 1, <c>error: no policy has been applied</c>.
 /// </summary>
@@ -71,6 +71,7 @@ internal static class PolicyShowCommand
         w.WriteString("name", stored.Name);
         w.WriteNumber("version", stored.Version);
         w.WriteString("updatedAt", Tables.Time(stored.UpdatedAt));
+        w.WriteString("mode", policy.Mode == PolicyMode.Audit ? "audit" : "enforce");
         w.WriteStartArray("rules");
         foreach (var rule in policy.Rules)
         {

@@ -196,10 +196,25 @@ internal static class ProtoMapper
             proto.SmallestOverlapSeconds = Seconds(c.SmallestOverlap);
             proto.OldestAuthorityAgeSeconds = Seconds(c.OldestAuthorityAge);
             proto.RotationWithoutOverlapAt = UnixSeconds(c.RotationWithoutOverlapAt);
+            proto.HasClockSkew = c.ClockSkew is not null;
+            proto.ClockSkewMs = c.ClockSkew is { } skew ? (long)skew.TotalMilliseconds : 0;
         }
 
         proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);
         proto.Flags.AddRange(status.Flags);
+        proto.UnusedReason = status.UnusedReason ?? string.Empty;
+        proto.UnusedAfterSeconds = Seconds(status.UnusedAfter);
+        proto.Usage.AddRange(status.Usage.Select(u => new Admin.ObservedUse
+        {
+            AgentId = u.AgentId,
+            Direction = u.Direction,
+            Allowed = u.Allowed,
+            Denied = u.Denied,
+            LastAllowed = UnixSeconds(u.LastAllowed),
+            LastDenied = UnixSeconds(u.LastDenied),
+            ReportedAt = UnixSeconds(u.ReportedAt),
+            Listener = u.Listener,
+        }));
         return proto;
     }
 

@@ -4,13 +4,13 @@ using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.DataStore.Internal;
 
-/// <summary>Federation relationships and their refresh state (table <c>federation_relationships</c>, schema version 3; revisions since 5; approval and review since 6).</summary>
+/// <summary>Federation relationships and their refresh state (table <c>federation_relationships</c>, schema version 3; revisions since 5; approval and review since 6; clock skew since 7).</summary>
 internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
 {
     private const string RelationshipColumns =
         "trust_domain, name, owner, url, profile, endpoint_spiffe_id, ca_bundle_pem, max_staleness_ms, created_at, updated_at, " +
         "last_success, last_attempt, last_error, last_error_at, next_refresh, consecutive_failures, revision, " +
-        "review_every_ms, approved_at, approved_by_uid, approved_by, approval_note, approved_authorities, rotation_gap_at";
+        "review_every_ms, approved_at, approved_by_uid, approved_by, approval_note, approved_authorities, rotation_gap_at, clock_skew_ms";
 
     private const string ApprovalSet =
         "approved_at = @approved_at, approved_by_uid = @approved_by_uid, approved_by = @approved_by, " +
@@ -28,7 +28,7 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
                 null,
                 $"INSERT INTO federation_relationships ({RelationshipColumns}) VALUES " +
                 "(@td, @name, @owner, @url, @profile, @endpoint, @ca, @staleness, @now, @now, NULL, NULL, NULL, NULL, NULL, 0, 1, " +
-                "@review_every, @approved_at, @approved_by_uid, @approved_by, @approval_note, @approved_authorities, NULL) " +
+                "@review_every, @approved_at, @approved_by_uid, @approved_by, @approval_note, @approved_authorities, NULL, NULL) " +
                 "ON CONFLICT (trust_domain) DO NOTHING RETURNING created_at, updated_at, revision",
                 DeclarationParameters(relationship, Rows.ToUnixMs(Time.GetUtcNow())));
             return await ReturnedAsync(cmd, relationship, ct).ConfigureAwait(false)
@@ -198,6 +198,7 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
             }
 
             await ExecuteAsync(c, tx, "DELETE FROM bundles WHERE trust_domain = @td", ct, ("td", trustDomain.Name)).ConfigureAwait(false);
+            await ExecuteAsync(c, tx, "DELETE FROM federation_usage WHERE trust_domain = @td", ct, ("td", trustDomain.Name)).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
@@ -214,7 +215,7 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
                 c,
                 null,
                 "UPDATE federation_relationships SET last_success = @last_success, last_attempt = @last_attempt, last_error = @last_error, " +
-                "last_error_at = @last_error_at, next_refresh = @next_refresh, consecutive_failures = @failures, rotation_gap_at = @rotation_gap " +
+                "last_error_at = @last_error_at, next_refresh = @next_refresh, consecutive_failures = @failures, rotation_gap_at = @rotation_gap, clock_skew_ms = @clock_skew " +
                 "WHERE trust_domain = @td",
                 ct,
                 ("td", trustDomain.Name),
@@ -224,7 +225,8 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
                 ("last_error_at", UnixMs(state.LastErrorAt)),
                 ("next_refresh", UnixMs(state.NextRefresh)),
                 ("failures", state.ConsecutiveFailures),
-                ("rotation_gap", UnixMs(state.RotationWithoutOverlapAt))).ConfigureAwait(false);
+                ("rotation_gap", UnixMs(state.RotationWithoutOverlapAt)),
+                ("clock_skew", state.ClockSkew is { } skew ? (long?)(long)skew.TotalMilliseconds : null)).ConfigureAwait(false);
             return updated > 0
                 ? true
                 : throw new DataStoreNotFoundException($"federation relationship \"{trustDomain}\" not found");
@@ -297,6 +299,7 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
             NextRefresh = Instant(reader, 14),
             ConsecutiveFailures = Convert.ToInt32(reader.GetValue(15), System.Globalization.CultureInfo.InvariantCulture),
             RotationWithoutOverlapAt = Instant(reader, 23),
+            ClockSkew = reader.IsDBNull(24) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(24)),
         };
         return (relationship, state);
     }

@@ -32,6 +32,7 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
     private readonly AuthorityStore _authorities;
     private readonly RelationshipStore _relationships;
     private readonly PolicyStore _policy;
+    private readonly UsageStore _usage;
 
     protected SqlDataStore(TimeProvider timeProvider, ILogger logger)
     {
@@ -44,6 +45,7 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
         _authorities = new AuthorityStore(_sql, _bundles);
         _relationships = new RelationshipStore(_sql);
         _policy = new PolicyStore(_sql);
+        _usage = new UsageStore(_sql);
     }
 
     internal TimeProvider Time { get; }
@@ -199,6 +201,12 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
 
     public Task UpdateRefreshStateAsync(TrustDomain trustDomain, FederationRefreshState state, CancellationToken cancellationToken) =>
         _relationships.UpdateRefreshStateAsync(trustDomain, state, cancellationToken);
+
+    public Task<int> AddUsageAsync(SpiffeId agent, IReadOnlyList<FederationUsage> counts, CancellationToken cancellationToken) =>
+        _usage.AddUsageAsync(agent, counts, cancellationToken);
+
+    public Task<IReadOnlyList<FederationUsage>> ListUsageAsync(TrustDomain? trustDomain, CancellationToken cancellationToken) =>
+        _usage.ListUsageAsync(trustDomain, cancellationToken);
 
     public Task<StoredPolicy?> GetPolicyAsync(CancellationToken cancellationToken) =>
         _policy.GetPolicyAsync(cancellationToken);

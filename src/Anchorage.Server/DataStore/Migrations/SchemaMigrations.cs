@@ -243,6 +243,41 @@ internal static class SchemaMigrations
                 ALTER TABLE federation_relationships ADD COLUMN approved_authorities text;
                 ALTER TABLE federation_relationships ADD COLUMN rotation_gap_at bigint;
                 """),
+
+        // Observed use (issue 15 item 3): per federated trust domain, reporting agent, direction and listener,
+        // the allowed and denied counts and when each was last seen, summed over the agents' reports;
+        // and the clock skew seen at the last fetch from each peer's endpoint (issue 15 item 2).
+        new Migration(
+            7,
+            "federation observed use and clock skew",
+            Sqlite: """
+                ALTER TABLE federation_relationships ADD COLUMN clock_skew_ms INTEGER;
+                CREATE TABLE federation_usage (
+                    trust_domain TEXT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    direction TEXT NOT NULL,
+                    allowed INTEGER NOT NULL,
+                    denied INTEGER NOT NULL,
+                    last_allowed INTEGER,
+                    last_denied INTEGER,
+                    reported_at INTEGER NOT NULL,
+                    listener TEXT NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id, direction, listener));
+                """,
+            Postgres: """
+                ALTER TABLE federation_relationships ADD COLUMN clock_skew_ms bigint;
+                CREATE TABLE federation_usage (
+                    trust_domain text COLLATE "C" NOT NULL,
+                    agent_id text COLLATE "C" NOT NULL,
+                    direction text NOT NULL,
+                    allowed bigint NOT NULL,
+                    denied bigint NOT NULL,
+                    last_allowed bigint,
+                    last_denied bigint,
+                    reported_at bigint NOT NULL,
+                    listener text COLLATE "C" NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id, direction, listener));
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>

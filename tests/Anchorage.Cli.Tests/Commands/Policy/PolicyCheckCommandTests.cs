@@ -206,4 +206,19 @@ public sealed class PolicyCheckCommandTests : IDisposable
         Assert.Equal((0, "allow web-to-payments"), (allow.ExitCode, allow.Out.Trim()));
         Assert.Equal((1, "deny no-legacy"), (deny.ExitCode, deny.Out.Trim()));
     }
+
+    [Fact]
+    public void Check_AuditMode_PrintsWouldDenyExit0_EnforceDenies()
+    {
+        var shadow = Write("shadow.yaml", IssuePolicy.Replace("spec:\n", "spec:\n  mode: audit\n", StringComparison.Ordinal));
+        string[] request = ["--from", "spiffe://legacy.acme.corp/x", "--to", "spiffe://acme.corp/web/1"];
+
+        var audited = CliRunner.Run(["policy", "check", "--policy", shadow, .. request]);
+        var explained = CliRunner.Run(["policy", "check", "--policy", shadow, .. request, "--explain"]);
+        var enforced = Check(request);
+
+        Assert.Equal((0, "would-deny no-legacy\n"), (audited.ExitCode, audited.Out));
+        Assert.EndsWith("  the policy's spec.mode is audit: the gates let the connection through and record would-deny\n", explained.Out, StringComparison.Ordinal);
+        Assert.Equal((1, "deny no-legacy\n"), (enforced.ExitCode, enforced.Out));
+    }
 }

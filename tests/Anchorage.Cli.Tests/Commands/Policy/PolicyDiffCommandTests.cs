@@ -115,4 +115,44 @@ public sealed class PolicyDiffCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.StartsWith($"error: {bad}:2: not an audit record: ", result.Error, StringComparison.Ordinal);
     }
+
+    // The candidate rules in shadow: what enforcing them would break is recorded as would-deny.
+    private static string Shadow(string policy) => policy.Replace("spec:\n", "spec:\n  mode: audit\n", StringComparison.Ordinal);
+
+    [Fact]
+    public void Diff_CandidateInAuditMode_ChangedFlowsAreWouldDeny()
+    {
+        var result = CliRunner.Run(["policy", "diff", "--policy", Write("shadow.yaml", Shadow(Candidate)), "--audit", AuditFile()]);
+
+        Assert.Equal((1, string.Empty), (result.ExitCode, result.Error));
+        Assert.Equal(
+            "deny -> allow  inbound spiffe://partner.example/reports -> spiffe://acme.corp/reports  x1  rule default -> reports-inbound\n" +
+            "allow -> would-deny  outbound spiffe://acme.corp/batch -> spiffe://payments.acme.corp/api:8443  x2  rule batch-to-payments -> default\n" +
+            "2 flow(s) change (3 of 6 recorded decision(s))\n",
+            result.Out);
+    }
+
+    [Fact]
+    public void Diff_RecordedWouldDeny_EnforcingTheSameRulesListsThemAsDeny()
+    {
+        // Recorded under the candidate in shadow: batch would be denied, web allowed.
+        var records = new[]
+        {
+            Connection("outbound", "allow", "spiffe://acme.corp/web", "spiffe://payments.acme.corp/api", "web-to-payments", remote: "10.0.0.5:8443"),
+            Connection("outbound", "would-deny", "spiffe://acme.corp/batch", "spiffe://payments.acme.corp/api", "default", remote: "10.0.0.5:8443"),
+            Connection("outbound", "would-deny", "spiffe://acme.corp/batch", "spiffe://payments.acme.corp/api", "default", remote: "10.0.0.5:8443"),
+        };
+        var audit = Write("shadow.jsonl", string.Join('\n', records.Select(AuditJson.ToLine)) + "\n");
+
+        var enforced = CliRunner.Run(["policy", "diff", "--policy", Write("new.yaml", Candidate), "--audit", audit]);
+        var same = CliRunner.Run(["policy", "diff", "--policy", Write("shadow.yaml", Shadow(Candidate)), "--audit", audit]);
+
+        Assert.Equal(
+            (1, "would-deny -> deny  outbound spiffe://acme.corp/batch -> spiffe://payments.acme.corp/api:8443  x2  rule default -> default\n" +
+                "1 flow(s) change (2 of 3 recorded decision(s))\n"),
+            (enforced.ExitCode, enforced.Out));
+
+        // Positive control: the shadow policy replayed on its own records changes nothing.
+        Assert.Equal((0, "0 flow(s) change (0 of 3 recorded decision(s))\n"), (same.ExitCode, same.Out));
+    }
 }

@@ -53,6 +53,7 @@ public sealed class PolicyShowCommandTests : AdminTestBase
         Assert.Equal("acme", root.GetProperty("name").GetString());
         Assert.Equal(4, root.GetProperty("version").GetInt64());
         Assert.Equal("2026-05-01T12:00:00Z", root.GetProperty("updatedAt").GetString());
+        Assert.Equal("enforce", root.GetProperty("mode").GetString());
         var rules = root.GetProperty("rules");
         Assert.Equal(2, rules.GetArrayLength());
         Assert.Equal(
