@@ -4,86 +4,80 @@ namespace Anchorage.WorkloadApi.Server.Internal;
 /// Counts open streams per caller so one workload cannot exhaust the agent. A stream over the
 /// limit waits up to <see cref="SlotWait"/> for a slot before it is refused: a caller that opens
 /// and closes many short streams (first answer, then cancel) outruns the server noticing that the
-/// earlier ones were cancelled, and should not be refused for streams it already gave up. At most
-/// as many callers wait per key as the limit, so waiting is bounded too.
+/// earlier ones were cancelled, and should not be refused for streams it already gave up. Waiters
+/// are served first come, first served: a freed slot is handed to the oldest waiter, never taken
+/// by a newcomer. At most as many wait per caller as the limit, so waiting is bounded too.
 /// </summary>
 internal sealed class StreamLimiter(int maxPerCaller, TimeProvider time)
 {
     /// <summary>How long a stream over the limit waits for one of the caller's slots to be freed.</summary>
-    public static readonly TimeSpan SlotWait = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan SlotWait = TimeSpan.FromSeconds(2);
 
     private readonly Dictionary<string, Slots> _slots = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
     /// <summary>
     /// Takes a slot for <paramref name="caller"/>, waiting up to <see cref="SlotWait"/> for one to
-    /// be freed; null when none was (or when as many streams as the limit already wait).
+    /// be handed over; null when none was (or when as many streams as the limit already wait).
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled while waiting.</exception>
     public async ValueTask<Lease?> AcquireAsync(string caller, CancellationToken cancellationToken)
     {
-        Task freed;
+        LinkedListNode<TaskCompletionSource> waiter;
         lock (_lock)
         {
-            if (TryTake(caller) is { } lease)
+            if (!_slots.TryGetValue(caller, out var slots))
             {
-                return lease;
+                slots = new Slots();
+                _slots[caller] = slots;
             }
 
-            var slots = _slots[caller];
-            if (slots.Waiting >= maxPerCaller)
+            if (slots.Open < maxPerCaller && slots.Waiters.Count == 0)
+            {
+                slots.Open++;
+                return new Lease(this, caller);
+            }
+
+            if (slots.Waiters.Count >= maxPerCaller)
             {
                 return null;
             }
 
-            slots.Waiting++;
-            freed = slots.Freed.Task;
+            waiter = slots.Waiters.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         }
 
-        var started = time.GetTimestamp();
         try
         {
-            while (true)
-            {
-                var remaining = SlotWait - time.GetElapsedTime(started);
-                if (remaining > TimeSpan.Zero)
-                {
-                    try
-                    {
-                        await freed.WaitAsync(remaining, time, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (TimeoutException)
-                    {
-                        // One more look below: a slot freed at the deadline is still taken.
-                    }
-                }
-
-                lock (_lock)
-                {
-                    if (TryTake(caller) is { } lease)
-                    {
-                        return lease;
-                    }
-
-                    if (time.GetElapsedTime(started) >= SlotWait)
-                    {
-                        return null;
-                    }
-
-                    freed = _slots[caller].Freed.Task;
-                }
-            }
+            await waiter.Value.Task.WaitAsync(SlotWait, time, cancellationToken).ConfigureAwait(false);
+            return new Lease(this, caller);
         }
-        finally
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
+            bool handed;
             lock (_lock)
             {
-                if (_slots.TryGetValue(caller, out var slots))
+                handed = waiter.Value.Task.IsCompleted;
+                if (!handed)
                 {
-                    slots.Waiting--;
+                    // Still queued: leave the queue (the caller's entry stays while it holds or waits).
+                    var slots = _slots[caller];
+                    slots.Waiters.Remove(waiter);
                     Forget(caller, slots);
                 }
             }
+
+            // A slot handed over as the wait ended is taken on a timeout, passed on when cancelled.
+            if (e is TimeoutException)
+            {
+                return handed ? new Lease(this, caller) : null;
+            }
+
+            if (handed)
+            {
+                Release(caller);
+            }
+
+            throw;
         }
     }
 
@@ -101,65 +95,45 @@ internal sealed class StreamLimiter(int maxPerCaller, TimeProvider time)
     {
         lock (_lock)
         {
-            return _slots.TryGetValue(caller, out var slots) ? slots.Waiting : 0;
+            return _slots.TryGetValue(caller, out var slots) ? slots.Waiters.Count : 0;
         }
     }
 
-    // Under the lock. Creates the caller's entry when it has none (a refused caller keeps it while it waits).
-    private Lease? TryTake(string caller)
-    {
-        if (!_slots.TryGetValue(caller, out var slots))
-        {
-            slots = new Slots();
-            _slots[caller] = slots;
-        }
-
-        if (slots.Open >= maxPerCaller)
-        {
-            return null;
-        }
-
-        slots.Open++;
-        return new Lease(this, caller);
-    }
-
+    // A freed slot goes to the oldest waiter (it stays counted as open), else it is returned.
     private void Release(string caller)
     {
-        TaskCompletionSource? freed = null;
         lock (_lock)
         {
-            if (_slots.TryGetValue(caller, out var slots))
+            if (!_slots.TryGetValue(caller, out var slots))
             {
-                slots.Open--;
-                if (slots.Waiting > 0)
-                {
-                    freed = slots.Freed;
-                    slots.Freed = NewSignal();
-                }
-
-                Forget(caller, slots);
+                return;
             }
-        }
 
-        freed?.TrySetResult();
+            if (slots.Waiters.First is { } oldest)
+            {
+                slots.Waiters.RemoveFirst();
+                oldest.Value.TrySetResult();
+                return;
+            }
+
+            slots.Open--;
+            Forget(caller, slots);
+        }
     }
 
     // Under the lock: an entry with nothing open and nobody waiting is dropped (the map stays bounded by live callers).
     private void Forget(string caller, Slots slots)
     {
-        if (slots.Open <= 0 && slots.Waiting <= 0)
+        if (slots.Open <= 0 && slots.Waiters.Count == 0)
         {
             _slots.Remove(caller);
         }
     }
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     private sealed class Slots
     {
         public int Open;
-        public int Waiting;
-        public TaskCompletionSource Freed = NewSignal();
+        public readonly LinkedList<TaskCompletionSource> Waiters = new();
     }
 
     /// <summary>One held slot; disposing returns it.</summary>
