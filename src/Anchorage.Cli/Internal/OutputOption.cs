@@ -8,26 +8,35 @@ internal enum OutputFormat
 {
     Table,
     Json,
+
+    /// <summary>A Mermaid graph (only where <see cref="OutputOption.WithMermaid"/> offers it).</summary>
+    Mermaid,
 }
 
-/// <summary>The shared <c>--output table|json</c> option and a plain console for tables.</summary>
+/// <summary>The shared <c>--output table|json</c> option (<c>|mermaid</c> for graphs) and a plain console for tables.</summary>
 internal static class OutputOption
 {
-    public static Option<OutputFormat> Create() => new("--output", "-o")
+    public static Option<OutputFormat> Create() => Create(mermaid: false);
+
+    /// <summary><c>--output table|json|mermaid</c>, for the verbs that draw a graph.</summary>
+    public static Option<OutputFormat> WithMermaid() => Create(mermaid: true);
+
+    private static Option<OutputFormat> Create(bool mermaid) => new("--output", "-o")
     {
-        Description = "output format: table (default) or json",
+        Description = mermaid ? "output format: table (default), json or mermaid" : "output format: table (default) or json",
         DefaultValueFactory = _ => OutputFormat.Table,
         CustomParser = result => result.Tokens.Single().Value switch
         {
             "table" => OutputFormat.Table,
             "json" => OutputFormat.Json,
-            var other => Fail(result, other),
+            "mermaid" when mermaid => OutputFormat.Mermaid,
+            var other => Fail(result, other, mermaid ? "table, json, mermaid" : "table, json"),
         },
     };
 
-    private static OutputFormat Fail(System.CommandLine.Parsing.ArgumentResult result, string value)
+    private static OutputFormat Fail(System.CommandLine.Parsing.ArgumentResult result, string value, string formats)
     {
-        result.AddError($"--output \"{value}\" is not one of: table, json");
+        result.AddError($"--output \"{value}\" is not one of: {formats}");
         return OutputFormat.Table;
     }
 

@@ -13,26 +13,10 @@ namespace Anchorage.Cli.Commands.Federation;
 /// </summary>
 internal static class MapCommand
 {
-    private static readonly string[] Formats = ["table", "json", "mermaid"];
-
     public static Command Create(CliContext context)
     {
         var trustDomain = new Argument<string>("TD") { Description = "the federated trust domain" };
-        var output = new Option<string>("--output", "-o")
-        {
-            Description = "output format: table (default), json or mermaid",
-            DefaultValueFactory = _ => "table",
-            CustomParser = result =>
-            {
-                var value = result.Tokens.Single().Value;
-                if (!Formats.Contains(value, StringComparer.Ordinal))
-                {
-                    result.AddError($"--output \"{value}\" is not one of: {string.Join(", ", Formats)}");
-                }
-
-                return value;
-            },
-        };
+        var output = OutputOption.WithMermaid();
         var socket = AdminConnection.SocketOption();
         var command = new Command("map", "where a federated trust domain's IDs are validated, which entries, nodes and policy rules involve it, and which gates saw its traffic")
         {
@@ -51,10 +35,10 @@ internal static class MapCommand
             var map = FederationMapView.Create(td, status, federating, aliases, agents.Agents, policy);
             switch (parse.GetValue(output))
             {
-                case "json":
+                case OutputFormat.Json:
                     FederationMapOutput.WriteJson(context.Out, map);
                     break;
-                case "mermaid":
+                case OutputFormat.Mermaid:
                     FederationMapOutput.WriteMermaid(context.Out, map);
                     break;
                 default:

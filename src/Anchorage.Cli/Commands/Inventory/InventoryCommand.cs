@@ -11,25 +11,9 @@ namespace Anchorage.Cli.Commands.Inventory;
 /// </summary>
 internal static class InventoryCommand
 {
-    private static readonly string[] Formats = ["table", "json", "mermaid"];
-
     public static Command Create(CliContext context)
     {
-        var output = new Option<string>("--output", "-o")
-        {
-            Description = "output format: table (default), json or mermaid",
-            DefaultValueFactory = _ => "table",
-            CustomParser = result =>
-            {
-                var value = result.Tokens.Single().Value;
-                if (!Formats.Contains(value, StringComparer.Ordinal))
-                {
-                    result.AddError($"--output \"{value}\" is not one of: {string.Join(", ", Formats)}");
-                }
-
-                return value;
-            },
-        };
+        var output = OutputOption.WithMermaid();
         var socket = AdminConnection.SocketOption();
         var command = new Command("inventory", "the local trust domain and its federation relationships: table, json or a mermaid graph") { output, socket };
         command.SetAction(async (parse, cancellationToken) =>
@@ -43,10 +27,10 @@ internal static class InventoryCommand
             var now = context.Time.GetUtcNow();
             switch (parse.GetValue(output))
             {
-                case "json":
+                case OutputFormat.Json:
                     InventoryOutput.WriteJson(context.Out, inventory, now);
                     break;
-                case "mermaid":
+                case OutputFormat.Mermaid:
                     InventoryOutput.WriteMermaid(context.Out, inventory);
                     break;
                 default:
