@@ -29,21 +29,7 @@ public sealed class FederationCoherenceTests(ITestOutputHelper output)
 
         // Positive control: a 1 s hint with maxStaleness 1m, one authority: coherent.
         endpoint.Body = Doc(1, TimeSpan.FromSeconds(1), first);
-        await domains.ApplyYamlAsync(domains.Payments, web, $"""
-            apiVersion: anchorage.dev/v1alpha1
-            kind: FederatedTrustDomain
-            metadata:
-              name: {web.Name}
-            spec:
-              trustDomain: {web.Name}
-              owner: platform@acme.corp
-              bundleEndpoint:
-                url: {endpoint.Url}
-                profile: https_web
-                caBundle: |
-            {string.Join('\n', endpoint.CaPem.TrimEnd().Split('\n').Select(l => "      " + l))}
-              maxStaleness: 1m
-            """);
+        await ApplyWebAsync(domains, web, endpoint);
         var coherent = await WaitAsync(domains.Payments, web, s => s.Sequence == 1 && s.LastRefresh > 0);
         Assert.DoesNotContain("slow-revocation", coherent.Flags);
         Assert.DoesNotContain("no-rotation-overlap", coherent.Flags);
@@ -85,7 +71,24 @@ public sealed class FederationCoherenceTests(ITestOutputHelper output)
 
         // Positive control: the endpoint's own Date, on the same machine's clock.
         endpoint.Body = Doc(1);
-        await domains.ApplyYamlAsync(domains.Payments, web, $"""
+        await ApplyWebAsync(domains, web, endpoint);
+        var same = await WaitAsync(domains.Payments, web, s => s.Sequence == 1 && s.HasClockSkew);
+        Assert.InRange(same.ClockSkewMs, -2000, 2000);
+        Assert.DoesNotContain("skew", same.Flags);
+
+        endpoint.DateOffset = TimeSpan.FromMinutes(5);
+        endpoint.Body = Doc(2);
+        var ahead = await WaitAsync(domains.Payments, web, s => s.Sequence == 2 && s.ClockSkewMs > 60_000);
+        output.WriteLine($"peer 5 min ahead: clock skew {ahead.ClockSkewMs} ms, flags [{string.Join(",", ahead.Flags)}]");
+        Assert.InRange(ahead.ClockSkewMs, 298_000, 301_000);
+        Assert.Contains("skew", ahead.Flags);
+        var shown = await domains.Payments.CliAsync("federation", "show", web.Name);
+        Assert.Contains(shown.Out.Split('\n'), l => l.StartsWith("clock skew:", StringComparison.Ordinal) && l.Contains("(the peer is ahead)", StringComparison.Ordinal));
+    }
+
+    // The https_web relationship to the test's own endpoint (its CA pinned), maxStaleness 1m.
+    private static Task ApplyWebAsync(TwoDomains domains, TrustDomain web, WebEndpoint endpoint) =>
+        domains.ApplyYamlAsync(domains.Payments, web, $"""
             apiVersion: anchorage.dev/v1alpha1
             kind: FederatedTrustDomain
             metadata:
@@ -100,17 +103,4 @@ public sealed class FederationCoherenceTests(ITestOutputHelper output)
             {string.Join('\n', endpoint.CaPem.TrimEnd().Split('\n').Select(l => "      " + l))}
               maxStaleness: 1m
             """);
-        var same = await WaitAsync(domains.Payments, web, s => s.Sequence == 1 && s.HasClockSkew);
-        Assert.InRange(same.ClockSkewMs, -2000, 2000);
-        Assert.DoesNotContain("skew", same.Flags);
-
-        endpoint.DateOffset = TimeSpan.FromMinutes(5);
-        endpoint.Body = Doc(2);
-        var ahead = await WaitAsync(domains.Payments, web, s => s.Sequence == 2 && s.ClockSkewMs > 60_000);
-        output.WriteLine($"peer 5 min ahead: clock skew {ahead.ClockSkewMs} ms, flags [{string.Join(",", ahead.Flags)}]");
-        Assert.InRange(ahead.ClockSkewMs, 298_000, 301_000);
-        Assert.Contains("skew", ahead.Flags);
-        var shown = await domains.Payments.CliAsync("federation", "show", web.Name);
-        Assert.Contains(shown.Out.Split('\n'), l => l.StartsWith("clock skew:", StringComparison.Ordinal) && l.Contains("(the peer is ahead)", StringComparison.Ordinal));
-    }
 }

@@ -255,6 +255,9 @@ public sealed class GateProvenanceTests
                 new Anchorage.Policy.ToMatch(new Anchorage.Policy.IdentityPattern.Exact(GatePair.Api), null)));
 
     private static string Sign(TunnelClientConnection tunnel, X509Svid agent, string connectionId, ECDsa? key = null, TimeSpan age = default) =>
+        Sign(tunnel.Binding ?? throw new InvalidOperationException("the tunnel carries no provenance"), agent, connectionId, key, age);
+
+    private static string Sign(TunnelBinding binding, X509Svid agent, string connectionId, ECDsa? key = null, TimeSpan age = default) =>
         OriginStatement.Sign(
             new OriginClaims
             {
@@ -267,7 +270,7 @@ public sealed class GateProvenanceTests
                 Gid = 0,
                 StartTime = 1,
                 IssuedAtMs = (DateTimeOffset.UtcNow - age).ToUnixTimeMilliseconds(),
-                Binding = tunnel.Binding ?? throw new InvalidOperationException("the tunnel carries no provenance"),
+                Binding = binding,
             },
             key ?? (ECDsa)agent.PrivateKey);
 
@@ -342,21 +345,7 @@ public sealed class GateProvenanceTests
             return await pool.OpenStreamAsync(
                 connectionId,
                 Authorizer.Exact(GatePair.Api),
-                (agent, binding) => OriginStatement.Sign(
-                    new OriginClaims
-                    {
-                        ConnectionId = connectionId,
-                        AgentId = agent.Id.ToString(),
-                        Subject = GatePair.Web.ToString(),
-                        Pid = Environment.ProcessId,
-                        Exe = GateClients.OwnExe,
-                        Uid = 0,
-                        Gid = 0,
-                        StartTime = 1,
-                        IssuedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-                        Binding = binding,
-                    },
-                    (ECDsa)agent.PrivateKey),
+                (agent, binding) => Sign(binding, agent, connectionId),
                 timeout.Token);
         }
 
