@@ -28,6 +28,19 @@ internal static class WorkloadApiMode
 
     public static int Run(string[] args)
     {
+        try
+        {
+            return Measure(args);
+        }
+        catch (AgentExitedException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+    }
+
+    private static int Measure(string[] args)
+    {
         string? socket = null;
         string? expect = null;
         var levels = new List<int> { 1, 100, 1000 };
@@ -144,7 +157,16 @@ internal static class WorkloadApiMode
             return TimeSpan.Zero;
         }
 
-        var stat = File.ReadAllText($"/proc/{p.ToString(CultureInfo.InvariantCulture)}/stat");
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{p.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            throw new AgentExitedException(p);
+        }
+
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
@@ -276,5 +298,11 @@ internal static class WorkloadApiMode
         // Nearest-rank percentile.
         public double Percentile(double p) =>
             Sorted.Length == 0 ? double.NaN : Sorted[Math.Clamp((int)Math.Ceiling(p * Sorted.Length) - 1, 0, Sorted.Length - 1)];
+    }
+
+    /// <summary>The agent under measurement is gone: what the run says instead of a stack trace.</summary>
+    private sealed class AgentExitedException(int pid)
+        : Exception($"workload-api: the agent (pid {pid.ToString(CultureInfo.InvariantCulture)}) exited during the run; see its log")
+    {
     }
 }
