@@ -45,7 +45,8 @@ internal static class WorkloadApiMode
         string? expect = null;
         var levels = new List<int> { 1, 100, 1000 };
         var seconds = 5.0;
-        var warmup = 3.0;
+        // Long enough for the agent's tiered JIT to settle (perf: per-call agent CPU halves between 2 s and 20 s of load); a daemon runs for days.
+        var warmup = 20.0;
         var reference = true;
         int? agentPid = null;
         var bundlesProbe = false;
@@ -86,7 +87,7 @@ internal static class WorkloadApiMode
 
         if (socket is null)
         {
-            Console.Error.WriteLine("usage: workload-api --socket PATH [--expect-id SPIFFE_ID] [--clients 1,100,1000] [--seconds 5] [--warmup 3] [--no-reference] [--agent-pid PID] [--bundles-probe]");
+            Console.Error.WriteLine("usage: workload-api --socket PATH [--expect-id SPIFFE_ID] [--clients 1,100,1000] [--seconds 5] [--warmup 20] [--no-reference] [--agent-pid PID] [--bundles-probe]");
             return 2;
         }
 
