@@ -9,7 +9,7 @@
 #   ... for c=100 and c=1000 ...
 #   agent rss entries=1000: 95MB               VmRSS of the agent once settled after the load
 #                                              (sampled each second until it has not fallen for
-#                                              5 s, at most 60 s; the figure right after is printed too)
+#                                              10 s, at most 60 s; the figure right after is printed too)
 # and the goals (p99 <= 5 ms at c=100; settled rss <= 150 MB).
 #
 # usage: bench/workload-api.sh [--check] [--seconds S] [--entries N] [--clients 1,100,1000] [--keep] [--parts] [--bundles-probe] [--fallback] [--agent-env K=V[,K=V]]
@@ -192,7 +192,7 @@ in_cgroup "${bench[@]}" workload-api --socket "$socket" --agent-pid "$agent_pid"
 # goal is the settled figure; the one right after the load is printed as well.
 rss_after="$(rss_mb_of "$agent_pid")"
 rss_mb=$rss_after lowest=$rss_after still=0 waited=0
-while (( still < 5 && waited < 60 )); do
+while (( still < 10 && waited < 60 )); do
   sleep 1; waited=$((waited + 1))
   rss_mb="$(rss_mb_of "$agent_pid")"
   if (( rss_mb < lowest )); then lowest=$rss_mb still=0; else still=$((still + 1)); fi

@@ -159,6 +159,7 @@ public static class AgentHost
         var connections = new ConnectionLimiter(
             options.WorkloadApi.MaxConnections, options.WorkloadApi.MaxConnectionsPerUid, descriptors: new DescriptorBudget(setup.TimeProvider));
         builder.Services.AddSingleton(connections);
+        builder.Services.AddHostedService(_ => new MemoryTrimmer(connections, setup.TimeProvider, logger));
 
         // A burst of callers waits in the listen queue instead of being refused (the kernel caps
         // it at net.core.somaxconn); the connection caps bound what is accepted.

@@ -49,4 +49,7 @@ internal static partial class AgentHostingLog
 
     [LoggerMessage(EventId = 5521, EventName = "AttributionFallback", Level = LogLevel.Warning, Message = "connect-time attribution: fallback (user space) because {Reason}")]
     public static partial void AttributionFallback(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 5522, EventName = "MemoryTrimmed", Level = LogLevel.Information, Message = "workload api connections fell from {Peak} to {Open}: memory returned to the system (managed heap {BeforeMb} MB -> {AfterMb} MB)")]
+    public static partial void MemoryTrimmed(ILogger logger, int peak, int open, long beforeMb, long afterMb);
 }

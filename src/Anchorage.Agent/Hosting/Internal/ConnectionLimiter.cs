@@ -17,6 +17,7 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid, strin
     private readonly Dictionary<uint, int> _perUid = [];
     private readonly Lock _lock = new();
     private int _total;
+    private int _peak;
 
     /// <summary>Why a connection was refused: a short lowercase line.</summary>
     public string TotalCapReached { get; } = $"the agent holds its maximum of {service} connections";
@@ -36,6 +37,17 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid, strin
             {
                 return _total;
             }
+        }
+    }
+
+    /// <summary>The most connections open at once since the last call (then the count open now); what <see cref="MemoryTrimmer"/> watches.</summary>
+    public int TakePeak()
+    {
+        lock (_lock)
+        {
+            var peak = _peak;
+            _peak = _total;
+            return peak;
         }
     }
 
@@ -82,6 +94,7 @@ internal sealed class ConnectionLimiter(int maxConnections, int maxPerUid, strin
             }
 
             _total++;
+            _peak = Math.Max(_peak, _total);
         }
 
         refusal = null;
