@@ -3,6 +3,7 @@ using Anchorage.Server.Api.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Grpc.Core;
 

@@ -7,6 +7,7 @@ using System.Text;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Npgsql;
 

@@ -5,6 +5,7 @@ using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation.Internal;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Logging;
 
@@ -240,7 +241,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
 
             (relationship, var state) = found.Value;
             var current = (await _store.GetBundleAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false))?.Bundle;
-            var result = await _fetcher.FetchAsync(relationship, current, cancellationToken).ConfigureAwait(false);
+            var result = await _fetcher.FetchAsync(relationship.ToBundleEndpoint(), current, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             FederationRefreshState next;
             if (result.Accepted && result.Bundle is { } bundle)

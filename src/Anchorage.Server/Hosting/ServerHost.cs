@@ -12,6 +12,7 @@ using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.WebConsole;
 using Anchorage.Server.WebConsole.Internal;
+using Anchorage.Spiffe.Federation;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;

@@ -5,6 +5,7 @@ using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Google.Protobuf;
 using Admin = Anchorage.Protos.Admin.V1;
@@ -161,7 +162,7 @@ internal static class ProtoMapper
             TrustDomain = r.TrustDomain.Name,
             Name = r.Name,
             Owner = r.Owner,
-            Profile = Federation.BundleEndpointProfiles.ToName(r.Profile),
+            Profile = BundleEndpointProfiles.ToName(r.Profile),
             Url = r.Url.OriginalString,
             EndpointSpiffeId = r.EndpointSpiffeId?.ToString() ?? string.Empty,
             MaxStalenessSeconds = (long)r.MaxStaleness.TotalSeconds,

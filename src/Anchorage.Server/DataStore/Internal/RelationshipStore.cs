@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Anchorage.Server.Federation;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.DataStore.Internal;
