@@ -229,7 +229,7 @@ public sealed class CacheSynchronizer : IDisposable
             await PullPolicyAsync(cancellationToken).ConfigureAwait(false);
             await ReportUsageAsync(cancellationToken).ConfigureAwait(false);
 
-            _session.Observe(null);
+            _session.Observe(null, cancellationToken);
             LastSuccess = _time.GetUtcNow();
             if (Interlocked.Exchange(ref _lastError, null) is not null)
             {
@@ -238,7 +238,7 @@ public sealed class CacheSynchronizer : IDisposable
         }
         catch (RpcException e)
         {
-            _session.Observe(e);
+            _session.Observe(e, cancellationToken);
             SyncFailed?.Invoke();
             throw;
         }
