@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Anchorage.Cli.Internal;
+using Anchorage.Foundation.Ids;
 using Anchorage.Policy;
 using Anchorage.Protos.Admin.V1;
 using Grpc.Core;
@@ -29,7 +30,7 @@ internal static class MapCommand
             var status = await admin.CallAsync((c, o) => c.GetFederationAsync(new GetFederationRequest { TrustDomain = td }, o), cancellationToken).ConfigureAwait(false);
             var server = await admin.CallAsync((c, o) => c.GetServerInfoAsync(new GetServerInfoRequest(), o), cancellationToken).ConfigureAwait(false);
             var federating = await ListEntriesAsync(admin, new ListEntriesRequest { FederatesWith = td }, cancellationToken).ConfigureAwait(false);
-            var aliases = await ListEntriesAsync(admin, new ListEntriesRequest { ParentId = $"spiffe://{server.TrustDomain}/anchorage/server" }, cancellationToken).ConfigureAwait(false);
+            var aliases = await ListEntriesAsync(admin, new ListEntriesRequest { ParentId = $"spiffe://{server.TrustDomain}{AnchorageIds.ServerPath}" }, cancellationToken).ConfigureAwait(false);
             var agents = await admin.CallAsync((c, o) => c.ListAgentsAsync(new ListAgentsRequest(), o), cancellationToken).ConfigureAwait(false);
             var policy = await PolicyAsync(admin, cancellationToken).ConfigureAwait(false);
             var map = FederationMapView.Create(td, status, federating, aliases, agents.Agents, policy);
