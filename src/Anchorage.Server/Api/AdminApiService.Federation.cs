@@ -163,7 +163,8 @@ public sealed partial class AdminApiService
         var bundle = await _store.GetBundleAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var entries = await CountFederatingEntriesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var usage = await _store.ListUsageAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
-        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor, usage, _unusedAfter);
+        var fetches = await _store.ListFetchesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
+        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor, usage, _unusedAfter, fetches);
         return ProtoMapper.ToProto(status);
     }
 

@@ -207,7 +207,7 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>
     /// Deletes the relationship and, in the same transaction, the trust domain's stored bundle (so
-    /// agents and workloads stop receiving it) and its observed use; false (and nothing deleted) when there is no such relationship.
+    /// agents and workloads stop receiving it), its observed use and its fetch history; false (and nothing deleted) when there is no such relationship.
     /// </summary>
     Task<bool> DeleteRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 
@@ -228,6 +228,19 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>The stored usage of <paramref name="trustDomain"/>, or of every trust domain when null; ordered by trust domain, agent, direction.</summary>
     Task<IReadOnlyList<FederationUsage>> ListUsageAsync(TrustDomain? trustDomain, CancellationToken cancellationToken);
+
+    // ---- fetch history (issue 16 item 2) ----
+
+    /// <summary>
+    /// Records one fetch of <paramref name="trustDomain"/>'s bundle endpoint and, in the same
+    /// transaction, prunes its history to the newest <see cref="FederationFetch.HistoryLimit"/>
+    /// (a message longer than <see cref="FederationFetch.MaxMessageLength"/> is cut). Nothing is
+    /// stored (false) when there is no relationship with it; the history is deleted with the relationship.
+    /// </summary>
+    Task<bool> AddFetchAsync(TrustDomain trustDomain, FederationFetch fetch, CancellationToken cancellationToken);
+
+    /// <summary>The stored fetches of <paramref name="trustDomain"/>, newest first (at most <see cref="FederationFetch.HistoryLimit"/>).</summary>
+    Task<IReadOnlyList<FederationFetch>> ListFetchesAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 
     // ---- communication policy ----
 

@@ -45,4 +45,7 @@ public sealed record FederationStatus
 
     /// <summary><c>governance.unusedAfter</c> as applied; null when traffic was not considered.</summary>
     public TimeSpan? UnusedAfter { get; init; }
+
+    /// <summary>The latest fetches of the bundle endpoint, newest first (the fetch history); empty when none are known.</summary>
+    public IReadOnlyList<FederationFetch> Fetches { get; init; } = [];
 }

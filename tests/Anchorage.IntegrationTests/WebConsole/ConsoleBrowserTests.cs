@@ -122,6 +122,10 @@ public sealed class ConsoleBrowserTests
         Assert.Contains("Relationship with " + payments, page, StringComparison.Ordinal);
         Assert.Contains("platform@acme.corp", page, StringComparison.Ordinal);
         Assert.Contains("Worst-case revocation", page, StringComparison.Ordinal);
+        // The fetch history (issue 16 item 2): the fetches that worked, and those since the endpoint stopped.
+        await browser.WaitForAsync("#fetches-table tbody tr[data-outcome='ok']");
+        await browser.WaitForAsync("#fetches-table tbody tr[data-outcome='error']");
+        Assert.Contains("Sequence changes seen", await browser.TextAsync(), StringComparison.Ordinal);
         await browser.ScreenshotAsync("relationship-stale");
 
         // Authorities timeline, entries search, agents; then a narrow window.

@@ -198,6 +198,10 @@ internal static class ProtoMapper
             proto.RotationWithoutOverlapAt = UnixSeconds(c.RotationWithoutOverlapAt);
             proto.HasClockSkew = c.ClockSkew is not null;
             proto.ClockSkewMs = c.ClockSkew is { } skew ? (long)skew.TotalMilliseconds : 0;
+            proto.SequenceChanges = c.SequenceChanges.Changes;
+            proto.MedianSequenceChangeIntervalSeconds = Seconds(c.SequenceChanges.MedianInterval);
+            proto.LastSequenceChangeAt = UnixSeconds(c.SequenceChanges.LastChangeAt);
+            proto.FetchHistorySince = UnixSeconds(c.SequenceChanges.Since);
         }
 
         proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);
@@ -214,6 +218,17 @@ internal static class ProtoMapper
             LastDenied = UnixSeconds(u.LastDenied),
             ReportedAt = UnixSeconds(u.ReportedAt),
             Listener = u.Listener,
+        }));
+        proto.Fetches.AddRange(status.Fetches.Select(f => new Admin.BundleFetch
+        {
+            TimeMs = f.Time.ToUnixTimeMilliseconds(),
+            Outcome = f.Outcome,
+            Message = f.Message ?? string.Empty,
+            HasSequence = f.Sequence is not null,
+            Sequence = f.Sequence ?? 0,
+            RefreshHintSeconds = Seconds(f.RefreshHint),
+            HasClockSkew = f.ClockSkew is not null,
+            ClockSkewMs = f.ClockSkew is { } fetchSkew ? (long)fetchSkew.TotalMilliseconds : 0,
         }));
         return proto;
     }

@@ -33,6 +33,7 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
     private readonly RelationshipStore _relationships;
     private readonly PolicyStore _policy;
     private readonly UsageStore _usage;
+    private readonly FetchStore _fetches;
 
     protected SqlDataStore(TimeProvider timeProvider, ILogger logger)
     {
@@ -46,6 +47,7 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
         _relationships = new RelationshipStore(_sql);
         _policy = new PolicyStore(_sql);
         _usage = new UsageStore(_sql);
+        _fetches = new FetchStore(_sql);
     }
 
     internal TimeProvider Time { get; }
@@ -207,6 +209,12 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
 
     public Task<IReadOnlyList<FederationUsage>> ListUsageAsync(TrustDomain? trustDomain, CancellationToken cancellationToken) =>
         _usage.ListUsageAsync(trustDomain, cancellationToken);
+
+    public Task<bool> AddFetchAsync(TrustDomain trustDomain, FederationFetch fetch, CancellationToken cancellationToken) =>
+        _fetches.AddFetchAsync(trustDomain, fetch, cancellationToken);
+
+    public Task<IReadOnlyList<FederationFetch>> ListFetchesAsync(TrustDomain trustDomain, CancellationToken cancellationToken) =>
+        _fetches.ListFetchesAsync(trustDomain, cancellationToken);
 
     public Task<StoredPolicy?> GetPolicyAsync(CancellationToken cancellationToken) =>
         _policy.GetPolicyAsync(cancellationToken);

@@ -278,6 +278,37 @@ internal static class SchemaMigrations
                     listener text COLLATE "C" NOT NULL,
                     PRIMARY KEY (trust_domain, agent_id, direction, listener));
                 """),
+
+        // Fetch history (issue 16 item 2, issue 15 item 2): the latest fetches of each relationship's
+        // bundle endpoint with their outcome and what the peer served, pruned to
+        // FederationFetch.HistoryLimit per trust domain on insert; the id orders fetches of one millisecond.
+        new Migration(
+            8,
+            "federation fetch history",
+            Sqlite: """
+                CREATE TABLE federation_fetches (
+                    id INTEGER PRIMARY KEY,
+                    trust_domain TEXT NOT NULL,
+                    fetched_at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    message TEXT,
+                    sequence INTEGER,
+                    refresh_hint_ms INTEGER,
+                    clock_skew_ms INTEGER);
+                CREATE INDEX federation_fetches_trust_domain ON federation_fetches (trust_domain, fetched_at);
+                """,
+            Postgres: """
+                CREATE TABLE federation_fetches (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    trust_domain text COLLATE "C" NOT NULL,
+                    fetched_at bigint NOT NULL,
+                    outcome text NOT NULL,
+                    message text,
+                    sequence bigint,
+                    refresh_hint_ms bigint,
+                    clock_skew_ms bigint);
+                CREATE INDEX federation_fetches_trust_domain ON federation_fetches (trust_domain, fetched_at);
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>

@@ -240,8 +240,13 @@
     ["peerRefreshHintSeconds", "Peer refresh hint", "duration"], ["pollIntervalSeconds", "Poll interval", "duration"],
     ["worstCaseRevocationSeconds", "Worst-case revocation", "duration"], ["shortestAuthorityLifetimeSeconds", "Shortest authority lifetime", "duration"],
     ["hasOverlap", "Rotation overlap"], ["smallestOverlapSeconds", "Smallest overlap", "duration"],
-    ["oldestAuthorityAgeSeconds", "Oldest authority age", "duration"], ["createdAt", "Created", "time"], ["updatedAt", "Updated", "time"],
+    ["oldestAuthorityAgeSeconds", "Oldest authority age", "duration"],
+    ["sequenceChanges", "Sequence changes seen"], ["medianSequenceChangeIntervalSeconds", "Median time between sequence changes", "duration"],
+    ["lastSequenceChangeAt", "Last sequence change seen", "time"], ["fetchHistorySince", "Fetch history since", "time"],
+    ["createdAt", "Created", "time"], ["updatedAt", "Updated", "time"],
   ];
+  // Shown in tables of their own below the fields.
+  const OWN_TABLES = new Set(["fetches"]);
 
   async function loadFederation(td) {
     const data = await getJson("/api/federations/" + encodeURIComponent(td));
@@ -260,8 +265,31 @@
     }
     // Fields added to the status later still show, unformatted.
     for (const key of Object.keys(s)) {
-      if (!shown.has(key)) table.appendChild(row(key, format(s[key], Array.isArray(s[key]) ? "list" : "", data.now)));
+      if (!shown.has(key) && !OWN_TABLES.has(key)) table.appendChild(row(key, format(s[key], Array.isArray(s[key]) ? "list" : "", data.now)));
     }
+    drawFetches(s.fetches || []);
+  }
+
+  function drawFetches(fetches) {
+    const table = $("fetches-table");
+    clear(table);
+    const head = el("tr");
+    for (const h of ["Time", "Outcome", "Sequence", "Refresh hint", "Clock skew", "Error"]) head.appendChild(el("th", { scope: "col" }, h));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = el("tbody");
+    for (const f of fetches) {
+      const tr = el("tr", { "data-outcome": f.outcome });
+      const skew = f.hasClockSkew ? (num(f.clockSkewMs) / 1000).toFixed(1) + "s" : "unknown";
+      for (const v of [new Date(num(f.timeMs)).toISOString(), f.outcome, f.hasSequence ? f.sequence : "none",
+        num(f.refreshHintSeconds) === 0 ? "none" : duration(num(f.refreshHintSeconds)), skew, f.message || ""]) {
+        tr.appendChild(el("td", {}, v));
+      }
+      body.appendChild(tr);
+    }
+    table.appendChild(body);
+    $("fetches-note").textContent = fetches.length === 0
+      ? "No fetch recorded yet."
+      : "The latest " + fetches.length + " fetches of the peer's bundle endpoint, newest first (at most 50 are kept).";
   }
 
   function format(v, kind, now) {
@@ -269,7 +297,8 @@
       case "time": return time(v);
       case "age": return age(v, now);
       case "duration": return num(v) === 0 ? "unknown" : duration(num(v));
-      case "list": return (v || []).join(", ") || "none";
+      case "list": return (v || []).map((x) => (x !== null && typeof x === "object"
+        ? Object.entries(x).map(([k, y]) => k + "=" + y).join(" ") : String(x))).join(", ") || "none";
       default: return v === "" || v === undefined ? "none" : String(v);
     }
   }
