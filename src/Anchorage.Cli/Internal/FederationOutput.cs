@@ -16,7 +16,8 @@ namespace Anchorage.Cli.Internal;
 /// <c>updatedAt</c>, the approval and <c>coherence</c> fields, and observed use: <c>unusedReason</c>,
 /// <c>unusedAfterSeconds</c>, <c>lastSeen</c> and <c>observedUse</c> (one object per reporting agent
 /// and direction: <c>agentId</c>, <c>direction</c>, <c>listener</c>, <c>allowed</c>, <c>denied</c>, <c>lastAllowed</c>,
-/// <c>lastDenied</c>, <c>reportedAt</c>), and <c>fetches</c>, the fetch history (see <see cref="FederationHistoryOutput"/>).
+/// <c>lastDenied</c>, <c>reportedAt</c>), <c>fetches</c>, the fetch history (see <see cref="FederationHistoryOutput"/>), and
+/// <c>held</c>, the sequence each agent reported holding (<c>agentId</c>, <c>sequence</c>, <c>reportedAt</c>).
 /// Times are RFC 3339 UTC strings, absent ones and empty strings null.
 /// </summary>
 internal static class FederationOutput
@@ -281,6 +282,17 @@ internal static class FederationOutput
 
         w.WriteEndArray();
         FederationHistoryOutput.WriteJson(w, s);
+        w.WriteStartArray("held");
+        foreach (var h in s.Held)
+        {
+            w.WriteStartObject();
+            w.WriteString("agentId", h.AgentId);
+            w.WriteNumber("sequence", h.Sequence);
+            Time(w, "reportedAt", h.ReportedAt);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
         w.WriteEndObject();
     }
 

@@ -207,7 +207,7 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>
     /// Deletes the relationship and, in the same transaction, the trust domain's stored bundle (so
-    /// agents and workloads stop receiving it), its observed use and its fetch history; false (and nothing deleted) when there is no such relationship.
+    /// agents and workloads stop receiving it), its observed use, its fetch history and the agents' held sequences; false (and nothing deleted) when there is no such relationship.
     /// </summary>
     Task<bool> DeleteRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 
@@ -241,6 +241,19 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>The stored fetches of <paramref name="trustDomain"/>, newest first (at most <see cref="FederationFetch.HistoryLimit"/>).</summary>
     Task<IReadOnlyList<FederationFetch>> ListFetchesAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
+
+    // ---- held bundle sequences (issue 15 item 4) ----
+
+    /// <summary>
+    /// Replaces, in one transaction, what <paramref name="agent"/> reported holding: its previous rows
+    /// go, and a row per trust domain of <paramref name="held"/> that has a relationship is stored with
+    /// now as its report time (others are skipped; a trust domain named twice is stored once). Returns
+    /// how many rows were stored. Deleted with the relationship.
+    /// </summary>
+    Task<int> SetHeldBundlesAsync(SpiffeId agent, IReadOnlyList<(TrustDomain TrustDomain, ulong Sequence)> held, CancellationToken cancellationToken);
+
+    /// <summary>Every agent's last report of the bundle of <paramref name="trustDomain"/> it holds, ordered by agent.</summary>
+    Task<IReadOnlyList<FederationHeldBundle>> ListHeldBundlesAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 
     // ---- communication policy ----
 

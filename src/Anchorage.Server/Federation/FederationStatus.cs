@@ -48,4 +48,7 @@ public sealed record FederationStatus
 
     /// <summary>The latest fetches of the bundle endpoint, newest first (the fetch history); empty when none are known.</summary>
     public IReadOnlyList<FederationFetch> Fetches { get; init; } = [];
+
+    /// <summary>The sequence of the bundle each agent last reported holding; empty when none reported.</summary>
+    public IReadOnlyList<FederationHeldBundle> Held { get; init; } = [];
 }

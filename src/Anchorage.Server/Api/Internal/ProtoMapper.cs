@@ -230,6 +230,7 @@ internal static class ProtoMapper
             HasClockSkew = f.ClockSkew is not null,
             ClockSkewMs = f.ClockSkew is { } fetchSkew ? (long)fetchSkew.TotalMilliseconds : 0,
         }));
+        proto.Held.AddRange(status.Held.Select(h => new Admin.AgentHeldBundle { AgentId = h.AgentId, Sequence = h.Sequence, ReportedAt = UnixSeconds(h.ReportedAt) }));
         return proto;
     }
 

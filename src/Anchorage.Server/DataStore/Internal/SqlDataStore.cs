@@ -34,6 +34,7 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
     private readonly PolicyStore _policy;
     private readonly UsageStore _usage;
     private readonly FetchStore _fetches;
+    private readonly HeldBundleStore _held;
 
     protected SqlDataStore(TimeProvider timeProvider, ILogger logger)
     {
@@ -48,6 +49,7 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
         _policy = new PolicyStore(_sql);
         _usage = new UsageStore(_sql);
         _fetches = new FetchStore(_sql);
+        _held = new HeldBundleStore(_sql);
     }
 
     internal TimeProvider Time { get; }
@@ -215,6 +217,12 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
 
     public Task<IReadOnlyList<FederationFetch>> ListFetchesAsync(TrustDomain trustDomain, CancellationToken cancellationToken) =>
         _fetches.ListFetchesAsync(trustDomain, cancellationToken);
+
+    public Task<int> SetHeldBundlesAsync(SpiffeId agent, IReadOnlyList<(TrustDomain TrustDomain, ulong Sequence)> held, CancellationToken cancellationToken) =>
+        _held.SetHeldBundlesAsync(agent, held, cancellationToken);
+
+    public Task<IReadOnlyList<FederationHeldBundle>> ListHeldBundlesAsync(TrustDomain trustDomain, CancellationToken cancellationToken) =>
+        _held.ListHeldBundlesAsync(trustDomain, cancellationToken);
 
     public Task<StoredPolicy?> GetPolicyAsync(CancellationToken cancellationToken) =>
         _policy.GetPolicyAsync(cancellationToken);

@@ -282,9 +282,10 @@ internal static class SchemaMigrations
         // Fetch history (issue 16 item 2, issue 15 item 2): the latest fetches of each relationship's
         // bundle endpoint with their outcome and what the peer served, pruned to
         // FederationFetch.HistoryLimit per trust domain on insert; the id orders fetches of one millisecond.
+        // And the sequence of each federated bundle every agent last reported holding (issue 15 item 4).
         new Migration(
             8,
-            "federation fetch history",
+            "federation fetch history and held bundle sequences",
             Sqlite: """
                 CREATE TABLE federation_fetches (
                     id INTEGER PRIMARY KEY,
@@ -296,6 +297,13 @@ internal static class SchemaMigrations
                     refresh_hint_ms INTEGER,
                     clock_skew_ms INTEGER);
                 CREATE INDEX federation_fetches_trust_domain ON federation_fetches (trust_domain, fetched_at);
+                CREATE TABLE federation_held (
+                    trust_domain TEXT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    reported_at INTEGER NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id));
+                CREATE INDEX federation_held_agent_id ON federation_held (agent_id);
                 """,
             Postgres: """
                 CREATE TABLE federation_fetches (
@@ -308,6 +316,13 @@ internal static class SchemaMigrations
                     refresh_hint_ms bigint,
                     clock_skew_ms bigint);
                 CREATE INDEX federation_fetches_trust_domain ON federation_fetches (trust_domain, fetched_at);
+                CREATE TABLE federation_held (
+                    trust_domain text COLLATE "C" NOT NULL,
+                    agent_id text COLLATE "C" NOT NULL,
+                    sequence bigint NOT NULL,
+                    reported_at bigint NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id));
+                CREATE INDEX federation_held_agent_id ON federation_held (agent_id);
                 """),
     ];
 

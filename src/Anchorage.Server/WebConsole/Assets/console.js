@@ -243,6 +243,7 @@
     ["oldestAuthorityAgeSeconds", "Oldest authority age", "duration"],
     ["sequenceChanges", "Sequence changes seen"], ["medianSequenceChangeIntervalSeconds", "Median time between sequence changes", "duration"],
     ["lastSequenceChangeAt", "Last sequence change seen", "time"], ["fetchHistorySince", "Fetch history since", "time"],
+    ["held", "Held by agents (sequence)", "held"],
     ["createdAt", "Created", "time"], ["updatedAt", "Updated", "time"],
   ];
   // Shown in tables of their own below the fields.
@@ -295,6 +296,7 @@
   function format(v, kind, now) {
     switch (kind) {
       case "time": return time(v);
+      case "held": return (v || []).map((h) => h.agentId + ": " + num(h.sequence) + " (reported " + time(h.reportedAt) + ")").join(", ") || "none reported";
       case "age": return age(v, now);
       case "duration": return num(v) === 0 ? "unknown" : duration(num(v));
       case "list": return (v || []).map((x) => (x !== null && typeof x === "object"
