@@ -130,9 +130,14 @@ public interface IDataStore : IAsyncDisposable
     /// <summary>
     /// Revocation: deletes the authority only while it is prepared, or old and tainted; false (and
     /// nothing deleted) otherwise. A revoked authority is gone for good: no other write re-creates it
-    /// (activation, demotion and taint are conditional updates of an existing row).
+    /// (activation, demotion and taint are conditional updates of an existing row). In the same
+    /// transaction its record goes to the revoked list (<see cref="ListRevokedAuthoritiesAsync"/>),
+    /// which keeps the newest <see cref="RevokedAuthority.HistoryLimit"/> per kind.
     /// </summary>
     Task<bool> RevokeAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
+
+    /// <summary>The authorities revoked so far (at most <see cref="RevokedAuthority.HistoryLimit"/> per kind), by kind, newest first.</summary>
+    Task<IReadOnlyList<RevokedAuthority>> ListRevokedAuthoritiesAsync(CancellationToken cancellationToken);
 
     /// <summary>Deletes an expired authority (retirement), whatever its state; false when absent.</summary>
     Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);

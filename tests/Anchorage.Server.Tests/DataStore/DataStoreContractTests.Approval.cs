@@ -94,6 +94,7 @@ public abstract partial class DataStoreContractTests<TBackend>
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 6");
 

@@ -84,11 +84,12 @@ public abstract partial class DataStoreContractTests<TBackend>
         await Store.DisposeAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 8");
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal("federation fetch history and held bundle sequences", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 8"));
+        Assert.Equal("federation fetch history, held bundle sequences and revoked authorities", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 8"));
         Assert.Empty(await upgraded.ListFetchesAsync(Payments, None));
         Assert.True(await upgraded.AddFetchAsync(Payments, Fetched(Start, 3), None));
         Assert.Single(await upgraded.ListFetchesAsync(Payments, None));

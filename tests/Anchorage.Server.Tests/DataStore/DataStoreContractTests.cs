@@ -1171,6 +1171,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 2");
         Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT pending_cert_serial FROM nodes"));
@@ -1201,6 +1202,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 4");
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM policy"));

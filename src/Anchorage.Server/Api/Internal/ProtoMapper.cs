@@ -152,6 +152,19 @@ internal static class ProtoMapper
         _ => throw ApiException.InvalidArgument($"kind \"{kind}\" is not x509 or jwt"),
     };
 
+    /// <summary>A revoked authority: state <c>revoked</c>, no certificate.</summary>
+    public static Admin.Authority ToProto(RevokedAuthority record) => new()
+    {
+        Kind = KindName(record.Kind),
+        Id = record.Id,
+        ServerId = record.ServerId,
+        State = "revoked",
+        Tainted = record.Tainted,
+        NotBefore = record.NotBefore.ToUnixTimeSeconds(),
+        NotAfter = record.NotAfter.ToUnixTimeSeconds(),
+        RevokedAt = record.RevokedAt.ToUnixTimeSeconds(),
+    };
+
     public static Admin.FederationStatus ToProto(Federation.FederationStatus status)
     {
         var r = status.Relationship;

@@ -161,6 +161,9 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
     public Task<bool> RevokeAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken) =>
         _authorities.RevokeAuthorityAsync(kind, id, cancellationToken);
 
+    public Task<IReadOnlyList<RevokedAuthority>> ListRevokedAuthoritiesAsync(CancellationToken cancellationToken) =>
+        _authorities.ListRevokedAuthoritiesAsync(cancellationToken);
+
     public Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken) =>
         _authorities.DeleteAuthorityAsync(kind, id, cancellationToken);
 

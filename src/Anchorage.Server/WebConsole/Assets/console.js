@@ -321,12 +321,12 @@
     const table = $("authorities-table");
     clear(table);
     const head = el("tr");
-    for (const h of ["Kind", "State", "Tainted", "Not before", "Not after", "ID", "Server"]) head.appendChild(el("th", { scope: "col" }, h));
+    for (const h of ["Kind", "State", "Tainted", "Not before", "Not after", "Revoked at", "ID", "Server"]) head.appendChild(el("th", { scope: "col" }, h));
     table.appendChild(el("thead")).appendChild(head);
     const body = el("tbody");
     for (const a of list) {
-      const tr = el("tr", { "data-authority": a.id });
-      for (const v of [a.kind, a.state, a.tainted ? "tainted" : "no", time(a.notBefore), time(a.notAfter), a.id, a.serverId]) tr.appendChild(el("td", {}, v));
+      const tr = el("tr", { "data-authority": a.id, "data-state": a.state });
+      for (const v of [a.kind, a.state, a.tainted ? "tainted" : "no", time(a.notBefore), time(a.notAfter), a.state === "revoked" ? time(a.revokedAt) : "", a.id, a.serverId]) tr.appendChild(el("td", {}, v));
       body.appendChild(tr);
     }
     table.appendChild(body);
@@ -354,8 +354,13 @@
         x: x(num(a.notBefore)), y: y + 4, width: Math.max(2, x(num(a.notAfter)) - x(num(a.notBefore))), height: rowH - 10,
         "class": "bar bar-" + a.state + (a.tainted ? " bar-tainted" : ""),
       });
-      bar.appendChild(svg("title", {}, label + ": " + time(a.notBefore) + " to " + time(a.notAfter) + " (" + a.id + ")"));
+      bar.appendChild(svg("title", {}, label + ": " + time(a.notBefore) + " to " + time(a.notAfter) +
+        (a.state === "revoked" ? ", revoked " + time(a.revokedAt) : "") + " (" + a.id + ")"));
       g.appendChild(bar);
+      if (a.state === "revoked" && num(a.revokedAt) > 0) {
+        const rx = x(num(a.revokedAt));
+        g.appendChild(svg("line", { x1: rx, y1: y + 2, x2: rx, y2: y + rowH - 4, "class": "revoked-mark" }));
+      }
     });
     const nx = x(now);
     g.appendChild(svg("line", { x1: nx, y1: top - 8, x2: nx, y2: h - 24, "class": "now-line" }));
