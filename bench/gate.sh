@@ -24,10 +24,14 @@
 # Goals (issue 6): conn/s R >= 1.0, MB/s R >= 0.8; (issue 10) transparent set-up p50 <= 1.3x unix;
 # (issue 12) tunnel conn/s R >= 2.0, tunnel MB/s R >= 0.9.
 #
-# usage: bench/gate.sh [--seconds S] [--clients C] [--streams S] [--keep]
+# Before any figure, each gate path runs --warmup seconds unmeasured at C clients: the agent is a
+# daemon, and its first minute is the runtime's JIT (tiered compilation) more than the gate.
+#
+# usage: bench/gate.sh [--seconds S] [--clients C] [--streams S] [--warmup S] [--keep]
 set -euo pipefail
 
 seconds=5
+warmup=10
 clients=16
 streams=4
 keep=0
@@ -36,8 +40,9 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2"; shift ;;
     --clients) clients="$2"; shift ;;
     --streams) streams="$2"; shift ;;
+    --warmup) warmup="$2"; shift ;;
     --keep) keep=1 ;;
-    *) echo "usage: $0 [--seconds S] [--clients C] [--streams S] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds S] [--clients C] [--streams S] [--warmup S] [--keep]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -223,6 +228,13 @@ out="$work/results"
 in_cgroup() { if [[ -n "$cgroup" ]]; then sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cgroup" "$@"; else "$@"; fi; }
 load() { in_cgroup "${bench[@]}" gate-load "$@" --seconds "$seconds" | tee -a "$out"; }
 tls=(--cert "$svid" --key "$key" --ca "$ca")
+if [[ "$warmup" != 0 ]]; then
+  echo "warm-up: ${warmup}s per gate path, not measured ..."
+  for target in "127.0.0.1:$out_port" "unix:$work/agent/out.sock" "127.0.0.1:$tun_port"; do
+    in_cgroup "${bench[@]}" gate-load --label warm-up --connect "$target" --mode conn --clients "$clients" --seconds "$warmup" >/dev/null
+  done
+  in_cgroup "${bench[@]}" gate-load --label warm-up --connect "127.0.0.1:$tun_port" --mode stream --clients "$streams" --seconds "$warmup" >/dev/null
+fi
 # Set-up latency, one client at a time.
 load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients 1
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients 1

@@ -28,11 +28,25 @@ internal static class WorkloadApiMode
 
     public static int Run(string[] args)
     {
+        try
+        {
+            return Measure(args);
+        }
+        catch (AgentExitedException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+    }
+
+    private static int Measure(string[] args)
+    {
         string? socket = null;
         string? expect = null;
         var levels = new List<int> { 1, 100, 1000 };
         var seconds = 5.0;
-        var warmup = 3.0;
+        // Long enough for the agent's tiered JIT to settle (perf: per-call agent CPU halves between 2 s and 20 s of load); a daemon runs for days.
+        var warmup = 20.0;
         var reference = true;
         int? agentPid = null;
         var bundlesProbe = false;
@@ -73,7 +87,7 @@ internal static class WorkloadApiMode
 
         if (socket is null)
         {
-            Console.Error.WriteLine("usage: workload-api --socket PATH [--expect-id SPIFFE_ID] [--clients 1,100,1000] [--seconds 5] [--warmup 3] [--no-reference] [--agent-pid PID] [--bundles-probe]");
+            Console.Error.WriteLine("usage: workload-api --socket PATH [--expect-id SPIFFE_ID] [--clients 1,100,1000] [--seconds 5] [--warmup 20] [--no-reference] [--agent-pid PID] [--bundles-probe]");
             return 2;
         }
 
@@ -144,7 +158,16 @@ internal static class WorkloadApiMode
             return TimeSpan.Zero;
         }
 
-        var stat = File.ReadAllText($"/proc/{p.ToString(CultureInfo.InvariantCulture)}/stat");
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{p.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            throw new AgentExitedException(p);
+        }
+
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
@@ -276,5 +299,11 @@ internal static class WorkloadApiMode
         // Nearest-rank percentile.
         public double Percentile(double p) =>
             Sorted.Length == 0 ? double.NaN : Sorted[Math.Clamp((int)Math.Ceiling(p * Sorted.Length) - 1, 0, Sorted.Length - 1)];
+    }
+
+    /// <summary>The agent under measurement is gone: what the run says instead of a stack trace.</summary>
+    private sealed class AgentExitedException(int pid)
+        : Exception($"workload-api: the agent (pid {pid.ToString(CultureInfo.InvariantCulture)}) exited during the run; see its log")
+    {
     }
 }

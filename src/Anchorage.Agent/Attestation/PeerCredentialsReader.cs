@@ -113,6 +113,26 @@ public static class PeerCredentialsReader
     }
 
     /// <summary>
+    /// Opens again a process found before (<paramref name="startTime"/> is the start time seen
+    /// then) with a fresh pidfd, under the ids it had then: another process that reuses the pid
+    /// has another start time and is refused. Reads nothing but the start time (the Workload API
+    /// pins its caller this way for every call).
+    /// </summary>
+    /// <exception cref="WorkloadAttestationException">The process exited (its pid may be someone else's now).</exception>
+    public static PeerProcess Reopen(int processId, uint userId, uint groupId, ulong startTime)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
+        var peer = Open(processId, userId, groupId);
+        if (peer.StartTime != startTime)
+        {
+            peer.Dispose();
+            throw Exited(processId);
+        }
+
+        return peer;
+    }
+
+    /// <summary>
     /// Opens the process the kernel recorded at <c>connect()</c> (<paramref name="facts"/>) with a
     /// pidfd; it must still be that process (same start time), else it exited and its pid may
     /// belong to another one now.

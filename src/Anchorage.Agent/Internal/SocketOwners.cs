@@ -22,6 +22,10 @@ internal static partial class SocketOwners
     private const int RecordLengthOffset = 16;
     private const int NameOffset = 19;
 
+    // Where (pid's fd directory, socket inode) was found last: a hint, always re-checked; bounded.
+    private const int LastFoundCapacity = 4096;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Directory, ulong Inode), int> LastFound = new();
+
     /// <summary>Every process (thread group) with a descriptor on socket <paramref name="inode"/>, in /proc order.</summary>
     internal static unsafe List<int> Find(ulong inode, string procRoot = "/proc")
     {
@@ -68,12 +72,83 @@ internal static partial class SocketOwners
     }
 
     /// <summary>True when process <paramref name="pid"/> has a descriptor on socket <paramref name="inode"/> now.</summary>
-    internal static bool Holds(int pid, ulong inode, string procRoot = "/proc")
+    /// <remarks>
+    /// The descriptor number where the socket was found last is tried first, one <c>readlink</c>
+    /// (the inbound gate asks about the same listening socket for every connection); only when it
+    /// no longer names the socket is the whole directory read. Either way the answer is what the
+    /// kernel says now: a descriptor naming the socket is held by the process at that instant.
+    /// </remarks>
+    internal static unsafe bool Holds(int pid, ulong inode, string procRoot = "/proc")
     {
         Span<byte> target = stackalloc byte[32];
         target = target[..Link(inode, target)];
-        var path = Encoding.UTF8.GetBytes(Path.Join(procRoot, pid.ToString(CultureInfo.InvariantCulture), "fd") + "\0");
-        return HoldsIn(AtFdCwd, path, target);
+        var directory = Path.Join(procRoot, pid.ToString(CultureInfo.InvariantCulture), "fd");
+        var key = (directory, inode);
+        if (LastFound.TryGetValue(key, out var hint))
+        {
+            var hinted = Encoding.UTF8.GetBytes(directory + "/" + hint.ToString(CultureInfo.InvariantCulture) + "\0");
+            var link = stackalloc byte[64];
+            nint length;
+            fixed (byte* p = hinted)
+            {
+                length = ReadLinkAt(AtFdCwd, p, link, 64);
+            }
+
+            if (length == target.Length && new ReadOnlySpan<byte>(link, (int)length).SequenceEqual(target))
+            {
+                return true;
+            }
+
+            LastFound.TryRemove(key, out _);
+        }
+
+        var path = Encoding.UTF8.GetBytes(directory + "\0");
+        if (!HoldsIn(AtFdCwd, path, target, out var found))
+        {
+            return false;
+        }
+
+        if (LastFound.Count >= LastFoundCapacity)
+        {
+            LastFound.Clear();
+        }
+
+        LastFound[key] = found;
+        return true;
+    }
+
+    /// <summary>How many descriptors <paramref name="directory"/> (a /proc/pid/fd) lists: one <c>getdents64</c> pass, nothing resolved.</summary>
+    /// <exception cref="IOException">The directory does not open.</exception>
+    internal static unsafe long CountDescriptors(string directory = "/proc/self/fd")
+    {
+        var fd = OpenDirectory(AtFdCwd, directory);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open {directory} (errno {Marshal.GetLastPInvokeError().ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        try
+        {
+            var buffer = stackalloc byte[DirectoryBufferSize];
+            long count = 0;
+            nint read;
+            while ((read = GetDents64(fd, buffer, DirectoryBufferSize)) > 0)
+            {
+                for (nint offset = 0; offset < read; offset += *(ushort*)(buffer + offset + RecordLengthOffset))
+                {
+                    if (buffer[offset + NameOffset] != (byte)'.')
+                    {
+                        count++;
+                    }
+                }
+            }
+
+            return count;
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
     }
 
     // "socket:[<inode>]", the link text of a socket descriptor.
@@ -85,8 +160,13 @@ internal static partial class SocketOwners
     }
 
     // True when the fd directory `path` (null-terminated, relative to `parent`) has a link equal to `target`.
-    private static unsafe bool HoldsIn(int parent, ReadOnlySpan<byte> path, ReadOnlySpan<byte> target)
+    private static bool HoldsIn(int parent, ReadOnlySpan<byte> path, ReadOnlySpan<byte> target) =>
+        HoldsIn(parent, path, target, out _);
+
+    // The same, with the number of the descriptor found (-1 when none).
+    private static unsafe bool HoldsIn(int parent, ReadOnlySpan<byte> path, ReadOnlySpan<byte> target, out int found)
     {
+        found = -1;
         int directory;
         fixed (byte* p = path)
         {
@@ -118,6 +198,7 @@ internal static partial class SocketOwners
                     var length = ReadLinkAt(directory, name, link, 64);
                     if (length == target.Length && new ReadOnlySpan<byte>(link, (int)length).SequenceEqual(target))
                     {
+                        _ = int.TryParse(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name), NumberStyles.None, CultureInfo.InvariantCulture, out found);
                         return true;
                     }
                 }

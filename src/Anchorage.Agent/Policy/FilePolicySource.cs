@@ -42,6 +42,7 @@ public sealed class FilePolicySource : IPolicySource, IDisposable, IAsyncDisposa
     private volatile CompiledPolicy _current;
     private string _lastContentVersion;
     private (long Length, DateTime Modified) _lastStat;
+    private long _reads;
 
     /// <summary>Loads <paramref name="path"/> and starts watching it.</summary>
     /// <param name="path">The policy file.</param>
@@ -88,6 +89,9 @@ public sealed class FilePolicySource : IPolicySource, IDisposable, IAsyncDisposa
 
     /// <summary>The backstop check's interval.</summary>
     public TimeSpan CheckInterval { get; }
+
+    /// <summary>How many times the file was read (tests: writes to other files do not read it).</summary>
+    internal long Reads => Interlocked.Read(ref _reads);
 
     /// <inheritdoc/>
     public CompiledPolicy Current => _current;
@@ -206,6 +210,7 @@ public sealed class FilePolicySource : IPolicySource, IDisposable, IAsyncDisposa
     // The version of an unreadable file is its error text, so a missing file is logged once too.
     private (ConfigResult<CommunicationPolicy> Result, string Version) Read()
     {
+        Interlocked.Increment(ref _reads);
         byte[] bytes;
         try
         {
@@ -244,11 +249,24 @@ public sealed class FilePolicySource : IPolicySource, IDisposable, IAsyncDisposa
                 NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
                 IncludeSubdirectories = false,
             };
-            FileSystemEventHandler onChange = (_, _) => Signal();
+            var name = System.IO.Path.GetFileName(full);
+            FileSystemEventHandler onChange = (_, e) =>
+            {
+                if (Concerns(name, e.Name))
+                {
+                    Signal();
+                }
+            };
             watcher.Changed += onChange;
             watcher.Created += onChange;
             watcher.Deleted += onChange;
-            watcher.Renamed += (_, _) => Signal();
+            watcher.Renamed += (_, e) =>
+            {
+                if (Concerns(name, e.Name) || Concerns(name, e.OldName))
+                {
+                    Signal();
+                }
+            };
             watcher.Error += (_, _) => Signal();
             watcher.EnableRaisingEvents = true;
             return watcher;
@@ -259,6 +277,16 @@ public sealed class FilePolicySource : IPolicySource, IDisposable, IAsyncDisposa
             return null;
         }
     }
+
+    /// <summary>
+    /// Whether a change event for <paramref name="changed"/> (a name in the watched directory) may
+    /// change the policy file <paramref name="fileName"/>: the file itself, or a Kubernetes
+    /// ConfigMap's <c>..data</c> link and its timestamped siblings, swapped by rename. Other files
+    /// in the directory (an audit log written on every connection) are not a reason to read it.
+    /// </summary>
+    internal static bool Concerns(string fileName, string? changed) =>
+        changed is not null &&
+        (string.Equals(changed, fileName, StringComparison.Ordinal) || changed.StartsWith("..", StringComparison.Ordinal));
 
     private void Signal()
     {

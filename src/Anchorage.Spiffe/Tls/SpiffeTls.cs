@@ -52,6 +52,7 @@ public static class SpiffeTls
         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider),
+        CertificateChainPolicy = NoSystemTrust(),
 
         // A resumed session skips the validation callback: a server whose authority was revoked
         // since the first handshake would be accepted again (SPIRE 1.14 fixed the same bypass).
@@ -65,6 +66,7 @@ public static class SpiffeTls
         var options = TlsServer(svids);
         options.ClientCertificateRequired = true;
         options.RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider);
+        options.CertificateChainPolicy = NoSystemTrust();
         return options;
     }
 
@@ -118,6 +120,21 @@ public static class SpiffeTls
             s.GetCertificateWithPrivateKey(),
             new X509Certificate2Collection(s.Certificates.Skip(1).ToArray()),
             offline: true));
+
+    /// <summary>
+    /// The policy of the chain <see cref="SslStream"/> builds before it calls the validation
+    /// callback: no roots at all and no downloads. The callback ignores that chain's verdict (it
+    /// verifies against the bundle, <see cref="X509SvidVerifier"/>) and takes only the
+    /// intermediates the peer sent from it; with the default policy the runtime also searched the
+    /// machine's trust store for an issuer on every handshake (profiled: X509_NAME_cmp over the
+    /// system roots), work whose answer nothing reads, and which could vary with the host's store.
+    /// </summary>
+    private static X509ChainPolicy NoSystemTrust() => new()
+    {
+        TrustMode = X509ChainTrustMode.CustomRootTrust,
+        RevocationMode = X509RevocationMode.NoCheck,
+        DisableCertificateDownloads = true,
+    };
 
     private static RemoteCertificateValidationCallback Validator(
         IX509BundleSource bundles, Authorizer authorizer, TimeProvider? timeProvider)

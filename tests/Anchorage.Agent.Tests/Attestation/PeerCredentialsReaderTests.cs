@@ -110,6 +110,28 @@ public sealed class PeerCredentialsReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Reopen_SameStartTime_PinnedUnderTheIdsGiven_OtherStartTimeOrExited_Refused()
+    {
+        using var child = ChildProcess.Start("/bin/sleep", "30");
+        var start = ProcFs.TryReadStartTime(child.Pid)!.Value;
+
+        // Positive control: the process found before, pinned again with the ids it connected with.
+        using (var peer = PeerCredentialsReader.Reopen(child.Pid, 4242, 4343, start))
+        {
+            Assert.Equal((child.Pid, 4242u, 4343u, start), (peer.ProcessId, peer.UserId, peer.GroupId, peer.StartTime));
+            Assert.NotNull(peer.PidFd);
+            Assert.True(PeerCredentialsReader.IsAlive(peer));
+        }
+
+        // Another start time is another process behind the same pid (reuse): refused.
+        var reused = Assert.Throws<WorkloadAttestationException>(() => PeerCredentialsReader.Reopen(child.Pid, 0, 0, start + 1));
+        Assert.Equal($"process {child.Pid} exited during attestation", reused.Message);
+
+        await child.KillAsync();
+        Assert.Throws<WorkloadAttestationException>(() => PeerCredentialsReader.Reopen(child.Pid, 0, 0, start));
+    }
+
+    [Fact]
     public async Task IsAlive_ChildKilledAfterOpen_ReturnsFalse()
     {
         using var child = ChildProcess.Start("/bin/sleep", "30");

@@ -77,6 +77,56 @@ public sealed class SocketOwnersTests
         Assert.False(SocketOwners.Holds(Environment.ProcessId, ulong.MaxValue));
     }
 
+    // Makes a socket and prints its inode; when argv[2] appears moves it to descriptor 200 and
+    // prints "moved"; when argv[3] appears closes it and prints "closed".
+    private const string Mover = """
+        import os, socket, sys, time
+        s = socket.socket()
+        print(os.fstat(s.fileno()).st_ino, flush=True)
+        while not os.path.exists(sys.argv[1]): time.sleep(0.01)
+        os.dup2(s.fileno(), 200); s.close()
+        print('moved', flush=True)
+        while not os.path.exists(sys.argv[2]): time.sleep(0.01)
+        os.close(200)
+        print('closed', flush=True)
+        time.sleep(60)
+        """;
+
+    [Fact]
+    public async Task Holds_SocketMovedToAnotherDescriptorThenClosed_FollowsTheKernel()
+    {
+        // Holds remembers where it found a socket: the remembered descriptor must never stand in
+        // for the kernel's current answer.
+        using var dir = new TempDir();
+        var move = Path.Combine(dir.Path, "move");
+        var close = Path.Combine(dir.Path, "close");
+        using var child = ChildProcess.Start("/usr/bin/python3", "-c", Mover, move, close);
+        var inode = await FirstLineAsync(child);
+        Assert.True(SocketOwners.Holds(child.Pid, inode));
+
+        File.WriteAllText(move, string.Empty);
+        await Eventually.TrueAsync(() => Task.FromResult(child.Lines.Contains("moved")), () => "the child to move the socket: " + child.Output);
+        Assert.True(SocketOwners.Holds(child.Pid, inode));
+
+        File.WriteAllText(close, string.Empty);
+        await Eventually.TrueAsync(() => Task.FromResult(child.Lines.Contains("closed")), () => "the child to close the socket: " + child.Output);
+        Assert.False(SocketOwners.Holds(child.Pid, inode));
+        Assert.Empty(SocketOwners.Find(inode));
+    }
+
+    [Fact]
+    public async Task CountDescriptors_QuietChild_WhatTheDirectoryLists()
+    {
+        // A child that only sleeps (this test process opens descriptors on other threads meanwhile).
+        using var child = ChildProcess.Start("/usr/bin/python3", "-c", Holder, "keep");
+        await FirstLineAsync(child);
+        var directory = $"/proc/{child.Pid.ToString(CultureInfo.InvariantCulture)}/fd";
+
+        Assert.Equal(Directory.GetFileSystemEntries(directory).Length, SocketOwners.CountDescriptors(directory));
+        Assert.True(SocketOwners.CountDescriptors(directory) >= 4); // stdin, stdout, stderr and the socket
+        Assert.Throws<IOException>(() => SocketOwners.CountDescriptors("/nonexistent/fd"));
+    }
+
     private static async Task<ulong> FirstLineAsync(ChildProcess child)
     {
         await Eventually.TrueAsync(() => Task.FromResult(child.Lines.Count > 0), () => "the child's inode line: " + child.Output);

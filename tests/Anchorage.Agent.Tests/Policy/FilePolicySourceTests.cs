@@ -205,4 +205,37 @@ public sealed class FilePolicySourceTests : IDisposable
         Assert.Equal(Anchorage.Policy.PolicyAction.Deny, source.Current.Rules[0].Action);
         Assert.True(clock.Elapsed < Wait);
     }
+
+    [Fact]
+    public async Task Watcher_OtherFileInTheDirectoryWritten_PolicyNotReadAgain()
+    {
+        // The gate's audit log often sits next to the policy: a write per connection must not
+        // make the agent read and parse the policy per connection.
+        File.WriteAllText(PolicyPath, PolicyTexts.Valid());
+        using var source = Start(watch: true);
+        var audit = Path.Combine(_dir.Path, "audit.jsonl");
+        for (var i = 0; i < 200; i++)
+        {
+            File.AppendAllText(audit, "{\"decision\":\"allow\"}\n");
+        }
+
+        // Positive control on the same watcher: the policy's own replacement is read, once.
+        var changed = NextChange(source);
+        Replace(PolicyTexts.Valid(action: "deny"));
+        Assert.Same(changed, await Task.WhenAny(changed, Task.Delay(Wait)));
+
+        Assert.Equal(Anchorage.Policy.PolicyAction.Deny, source.Current.Rules[0].Action);
+        Assert.Equal(2, source.Reads);
+    }
+
+    [Theory]
+    [InlineData("policy.yaml", true)]
+    [InlineData("..data", true)]
+    [InlineData("..2026_12_07_14_00_00.123", true)]
+    [InlineData("audit.jsonl", false)]
+    [InlineData("policy.yaml.tmp", false)]
+    [InlineData("policy.yam", false)]
+    [InlineData(null, false)]
+    public void Concerns_EventName_OnlyThePolicyFileOrAConfigMapSwap(string? changed, bool expected) =>
+        Assert.Equal(expected, FilePolicySource.Concerns("policy.yaml", changed));
 }

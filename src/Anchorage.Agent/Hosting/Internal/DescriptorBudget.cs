@@ -94,7 +94,9 @@ internal sealed partial class DescriptorBudget(TimeProvider time, Func<(long Ope
 
     private static (long Open, long Limit) ReadThisProcess()
     {
-        var open = Directory.EnumerateFileSystemEntries("/proc/self/fd").LongCount();
+        // getdents64 alone: a directory enumeration of .NET resolves every entry (profiled at ~4% of
+        // a gate connection's agent CPU with 300 descriptors open).
+        var open = Anchorage.Agent.Internal.SocketOwners.CountDescriptors();
         var limit = GetRLimit(RLimitNoFile, out var value) == 0 ? (long)Math.Min(value.Current, long.MaxValue) : long.MaxValue;
         return (open, limit);
     }

@@ -137,9 +137,20 @@ internal sealed class TunnelClientStream : Stream
                 }
             }
 
+            // Frames within the windows are queued back to back (the writer sends them in one TLS
+            // write); only the last one is waited for: the writer fails every queued frame when the
+            // tunnel fails, so an earlier frame's failure reaches this wait too.
             var n = await _connection.ReserveAsync(this, buffer.Length, cancellationToken).ConfigureAwait(false);
-            await _connection.SendAsync(Http2Frames.Frame(Http2Frames.Data, 0, Id, buffer.Span[..n])).ConfigureAwait(false);
+            var frame = Http2Frames.Frame(Http2Frames.Data, 0, Id, buffer.Span[..n]);
             buffer = buffer[n..];
+            if (buffer.IsEmpty)
+            {
+                await _connection.SendAsync(frame).ConfigureAwait(false);
+            }
+            else
+            {
+                _connection.Send(frame);
+            }
         }
     }
 
