@@ -10,7 +10,7 @@ namespace Anchorage.Server.Federation;
 /// <param name="Message">Why it failed, one line (the refresh state's <c>lastError</c>); null unless <see cref="Error"/>.</param>
 /// <param name="Sequence">The <c>spiffe_sequence</c> the endpoint served (also on some errors, e.g. a rollback); null when absent or not read.</param>
 /// <param name="RefreshHint">The <c>spiffe_refresh_hint</c> the endpoint served; null when absent or not read.</param>
-/// <param name="ClockSkew">The endpoint's clock minus ours (<see cref="BundleFetchResult.ClockSkew"/>); null when not measured.</param>
+/// <param name="ClockSkew">The endpoint's clock minus ours (<see cref="Anchorage.Spiffe.Federation.BundleFetchResult.ClockSkew"/>); null when not measured.</param>
 public sealed record FederationFetch(
     DateTimeOffset Time,
     string Outcome,
