@@ -6,6 +6,7 @@ using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Agent.Node;
+using Anchorage.Agent.Node.Internal;
 using Anchorage.Agent.Policy;
 using Anchorage.Foundation.Retry;
 using Anchorage.Hosting.Health;
@@ -179,10 +180,8 @@ public static class AgentApp
                 // Kept retrying: the server may be mid-rotation, or the operator fixing the bundle file.
                 AgentLog.ServerNotTrusted(logger, delay);
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal
-                || (e.StatusCode == StatusCode.Cancelled && !cancellationToken.IsCancellationRequested))
+            catch (RpcException e) when (ServerErrors.IsTransient(e, cancellationToken))
             {
-                // Cancelled without our own cancellation is the channel's connect timeout (a busy or unreachable host).
                 AgentLog.ServerUnreachableAtStart(logger, e.StatusCode, e.Status.Detail, delay);
             }
 

@@ -32,20 +32,8 @@ public sealed class BundleSource : IX509BundleSource, IJwtBundleSource, IAsyncDi
     /// <summary>Creates a source and waits until both kinds of bundle have arrived; see <see cref="X509Source.CreateAsync"/>.</summary>
     /// <exception cref="Grpc.Core.RpcException">The Workload API answered InvalidArgument or Unimplemented.</exception>
     /// <exception cref="OperationCanceledException">Cancelled first.</exception>
-    public static async Task<BundleSource> CreateAsync(WorkloadApiClient client, CancellationToken cancellationToken = default)
-    {
-        var source = new BundleSource(client);
-        try
-        {
-            await source.WaitUntilUpdatedAsync(cancellationToken).ConfigureAwait(false);
-            return source;
-        }
-        catch
-        {
-            await source.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    public static Task<BundleSource> CreateAsync(WorkloadApiClient client, CancellationToken cancellationToken = default)
+        => SourceStart.WhenUpdatedAsync(new BundleSource(client), static (s, ct) => s.WaitUntilUpdatedAsync(ct), cancellationToken);
 
     /// <summary>Completes once both X.509 and JWT bundles have arrived (at once if they have).</summary>
     public Task WaitUntilUpdatedAsync(CancellationToken cancellationToken = default) =>

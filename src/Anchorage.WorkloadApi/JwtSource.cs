@@ -34,20 +34,8 @@ public sealed class JwtSource : IJwtBundleSource, IAsyncDisposable
     /// <summary>Creates a source and waits for its first update; see <see cref="X509Source.CreateAsync"/>.</summary>
     /// <exception cref="Grpc.Core.RpcException">The Workload API answered InvalidArgument or Unimplemented.</exception>
     /// <exception cref="OperationCanceledException">Cancelled before the first update.</exception>
-    public static async Task<JwtSource> CreateAsync(WorkloadApiClient client, CancellationToken cancellationToken = default)
-    {
-        var source = new JwtSource(client);
-        try
-        {
-            await source.WaitUntilUpdatedAsync(cancellationToken).ConfigureAwait(false);
-            return source;
-        }
-        catch
-        {
-            await source.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    public static Task<JwtSource> CreateAsync(WorkloadApiClient client, CancellationToken cancellationToken = default)
+        => SourceStart.WhenUpdatedAsync(new JwtSource(client), static (s, ct) => s.WaitUntilUpdatedAsync(ct), cancellationToken);
 
     /// <summary>Completes once the source holds bundles (at once if it already does).</summary>
     public Task WaitUntilUpdatedAsync(CancellationToken cancellationToken = default) =>

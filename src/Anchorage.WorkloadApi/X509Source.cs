@@ -42,23 +42,11 @@ public sealed class X509Source : IX509SvidSource, IX509BundleSource, IAsyncDispo
     /// </summary>
     /// <exception cref="Grpc.Core.RpcException">The Workload API answered InvalidArgument or Unimplemented (never retried).</exception>
     /// <exception cref="OperationCanceledException">Cancelled before the first update.</exception>
-    public static async Task<X509Source> CreateAsync(
+    public static Task<X509Source> CreateAsync(
         WorkloadApiClient client,
         Func<IReadOnlyList<X509Svid>, X509Svid>? picker = null,
         CancellationToken cancellationToken = default)
-    {
-        var source = new X509Source(client, picker);
-        try
-        {
-            await source.WaitUntilUpdatedAsync(cancellationToken).ConfigureAwait(false);
-            return source;
-        }
-        catch
-        {
-            await source.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+        => SourceStart.WhenUpdatedAsync(new X509Source(client, picker), static (s, ct) => s.WaitUntilUpdatedAsync(ct), cancellationToken);
 
     /// <summary>Completes once the source holds an update (at once if it already does).</summary>
     /// <exception cref="Grpc.Core.RpcException">The watch failed permanently before the first update.</exception>

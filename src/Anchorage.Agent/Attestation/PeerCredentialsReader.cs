@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net.Sockets;
 using Anchorage.Agent.Internal;
+using Anchorage.Hosting.Listeners;
 using Microsoft.Win32.SafeHandles;
 
 namespace Anchorage.Agent.Attestation;
@@ -53,16 +54,19 @@ public static class PeerCredentialsReader
             throw new ArgumentException("socket must be a unix domain socket", nameof(socket));
         }
 
-        Span<byte> ucred = stackalloc byte[12];
-        var length = socket.GetRawSocketOption(LinuxNative.SolSocket, LinuxNative.SoPeerCred, ucred);
-        if (length < 12)
+        // The one SO_PEERCRED reader (Anchorage.Hosting's, which the admin sockets use too).
+        PeerCredentials credentials;
+        try
         {
+            credentials = PeerCredentials.Read(socket);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.InvalidArgument)
+        {
+            // What the reader throws for a short answer, as this method did before it.
             throw new WorkloadAttestationException("peer credentials are not available");
         }
 
-        var pid = BinaryPrimitives.ReadInt32LittleEndian(ucred);
-        var uid = BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]);
-        var gid = BinaryPrimitives.ReadUInt32LittleEndian(ucred[8..]);
+        var (pid, uid, gid) = (credentials.ProcessId, credentials.UserId, credentials.GroupId);
         if (pid <= 0)
         {
             throw new WorkloadAttestationException("peer process is not visible in the agent's pid namespace");

@@ -43,6 +43,7 @@ public sealed class CacheSynchronizer : IDisposable
     private readonly SvidIssuer _issuer;
     private bool _policyNotServed;
     private bool _usageNotServed;
+    private readonly HeldBundleReport _held = new();
     private string? _lastError;
 
     /// <summary>Creates a synchronizer; <see cref="RunAsync"/> starts it.</summary>
@@ -229,7 +230,7 @@ public sealed class CacheSynchronizer : IDisposable
             await PullPolicyAsync(cancellationToken).ConfigureAwait(false);
             await ReportUsageAsync(cancellationToken).ConfigureAwait(false);
 
-            _session.Observe(null);
+            _session.Observe(null, cancellationToken);
             LastSuccess = _time.GetUtcNow();
             if (Interlocked.Exchange(ref _lastError, null) is not null)
             {
@@ -238,7 +239,7 @@ public sealed class CacheSynchronizer : IDisposable
         }
         catch (RpcException e)
         {
-            _session.Observe(e);
+            _session.Observe(e, cancellationToken);
             SyncFailed?.Invoke();
             throw;
         }
@@ -337,25 +338,37 @@ public sealed class CacheSynchronizer : IDisposable
     }
 
     // What the gate and the Workload API saw of federated trust domains since the last report; kept
-    // for the next report when this one fails, dropped when the server is too old to take it.
+    // for the next report when this one fails, dropped when the server is too old to take it. With it,
+    // the federated bundle sequences held now, when they differ from the last accepted report.
     private async Task ReportUsageAsync(CancellationToken cancellationToken)
     {
-        if (Usage is null || _usageNotServed)
+        if (_usageNotServed)
         {
             return;
         }
 
-        var rows = Usage.Take();
-        if (rows.Count == 0)
+        IReadOnlyList<TrustDomainUsage> rows = Usage is null ? [] : Usage.Take();
+        var held = _held.Changed(_cache.State.Federated);
+        if (rows.Count == 0 && held is null)
         {
             return;
         }
 
         var request = new ReportUsageRequest();
         request.Usage.AddRange(rows);
+        if (held is { } h)
+        {
+            request.Held.AddRange(h.Rows);
+            request.ReportsHeld = true;
+        }
+
         try
         {
             await _session.Client.ReportUsageAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (held is { } accepted)
+            {
+                _held.Accept(accepted.Key);
+            }
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
         {
@@ -365,10 +378,14 @@ public sealed class CacheSynchronizer : IDisposable
         {
             // Refused as malformed: sending the same rows again would fail every sync after this one.
             CacheLog.UsageRefused(_logger, e.Status.Detail);
+            if (held is { } refused)
+            {
+                _held.Accept(refused.Key);
+            }
         }
         catch (Exception e) when (e is RpcException or OperationCanceledException)
         {
-            Usage.Restore(rows);
+            Usage?.Restore(rows);
             throw;
         }
     }

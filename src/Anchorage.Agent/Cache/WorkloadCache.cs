@@ -254,11 +254,11 @@ public sealed class WorkloadCache : IWorkloadCache, IDisposable
         try
         {
             response = await _session.Client.NewJwtSvidAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-            _session.Observe(null);
+            _session.Observe(null, cancellationToken);
         }
         catch (RpcException e)
         {
-            _session.Observe(e);
+            _session.Observe(e, cancellationToken);
             CacheLog.JwtMintFailed(_logger, entryId, e.StatusCode, e.Status.Detail);
             throw new RpcException(new Status(StatusCode.Unavailable, "the agent could not obtain a jwt-svid from its server"));
         }

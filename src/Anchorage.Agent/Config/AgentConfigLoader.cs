@@ -70,7 +70,7 @@ public static partial class AgentConfigLoader
             return new ConfigResult<AgentOptions>(errors.ToImmutable());
         }
 
-        var trustDomain = ReadTrustDomain(root);
+        var trustDomain = root.GetRequired("trustDomain")?.TrustDomain() ?? default;
         var dataDirNode = root.Get("dataDir");
         var dataDir = dataDirNode?.AbsolutePath() ?? AgentOptions.DefaultDataDir;
         var serverAddress = ReadServerAddress(root);
@@ -114,30 +114,6 @@ public static partial class AgentConfigLoader
             KernelAttribution = kernel,
         };
         return new ConfigResult<AgentOptions>(syncInterval is { } interval ? options with { SyncInterval = interval } : options);
-    }
-
-    private static TrustDomain ReadTrustDomain(ConfigMap root)
-    {
-        var node = root.Get("trustDomain");
-        if (node is null)
-        {
-            root.Required("trustDomain");
-            return default;
-        }
-
-        var text = node.Scalar();
-        if (text is null)
-        {
-            return default;
-        }
-
-        if (TrustDomain.TryParse(text, out var trustDomain, out var error))
-        {
-            return trustDomain;
-        }
-
-        node.Error(error);
-        return default;
     }
 
     private static HostPort? ReadServerAddress(ConfigMap root)

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting.Internal;
 using Anchorage.Hosting.Health;
+using Anchorage.Hosting.Lifetime;
 using Anchorage.Foundation.Limits;
 using Anchorage.Hosting.Listeners;
 using Anchorage.Foundation.Sockets;
@@ -64,18 +65,7 @@ public static class AgentHost
         AgentOptions options, AgentHostSetup setup, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         var handle = await StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);
-        await using (handle.ConfigureAwait(false))
-        {
-            var lifetime = handle.Services.GetRequiredService<IHostApplicationLifetime>();
-            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (cancellationToken.Register(() => stopped.TrySetResult()))
-            using (lifetime.ApplicationStopping.Register(() => stopped.TrySetResult()))
-            {
-                await stopped.Task.ConfigureAwait(false);
-            }
-
-            await handle.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        }
+        await DaemonHost.RunUntilStoppedAsync(handle, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -114,15 +104,8 @@ public static class AgentHost
         Func<AgentMetrics?> metricsFor = () => metricsHolder.Metrics;
         ListenOptions? tcpListen = null;
         ListenOptions? healthListen = null;
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-
         // Everything comes from AgentOptions: no appsettings, environment or Kestrel config section adds listeners.
-        builder.Configuration.Sources.Clear();
-        if (loggerFactory is not null)
-        {
-            builder.Logging.ClearProviders();
-            builder.Services.AddSingleton(loggerFactory);
-        }
+        var builder = DaemonHost.CreateBuilder(loggerFactory);
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(setup.TimeProvider);

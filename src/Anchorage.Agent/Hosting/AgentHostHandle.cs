@@ -1,12 +1,13 @@
 using System.Net;
 using Anchorage.Agent.Hosting.Internal;
+using Anchorage.Hosting.Lifetime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
 namespace Anchorage.Agent.Hosting;
 
 /// <summary>A started agent host: its bound endpoints (the real ports when 0 was configured) and how to stop it.</summary>
-public sealed class AgentHostHandle : IAsyncDisposable
+public sealed class AgentHostHandle : IRunningHost
 {
     private readonly WebApplication _app;
     private readonly ILogger _logger;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Agent.Config;
+using Anchorage.Agent.Node.Internal;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
@@ -173,9 +174,12 @@ public sealed class NodeSession : IX509BundleSource, IDisposable
 
     /// <summary>
     /// Records how the server answered: a PermissionDenied (evicted, banned, stale or expired SVID)
-    /// sets <see cref="Refusal"/>; any successful call clears it.
+    /// sets <see cref="Refusal"/>; any successful call clears it; a transient failure
+    /// (<see cref="ServerErrors.IsTransient"/>) drops the channel.
     /// </summary>
-    public void Observe(RpcException? failure)
+    /// <param name="failure">The failed call; null after a successful one.</param>
+    /// <param name="cancellationToken">The token the call was made with: a cancellation it asked for is no failure of the server.</param>
+    public void Observe(RpcException? failure, CancellationToken cancellationToken)
     {
         if (failure is null)
         {
@@ -194,7 +198,7 @@ public sealed class NodeSession : IX509BundleSource, IDisposable
             // The next call may be on a new connection (the refusal may have been about this one).
             ResetChannel();
         }
-        else if (failure.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded)
+        else if (ServerErrors.IsTransient(failure, cancellationToken))
         {
             // A fresh channel reconnects at once when the server is back, instead of waiting out
             // the failed channel's own reconnect backoff.

@@ -8,7 +8,7 @@ namespace Anchorage.Cli.Internal;
 /// <summary>
 /// How <c>anchorage federation map TD</c> prints a <see cref="FederationMapView"/>.
 /// <c>--output json</c>: <c>{ "trustDomain", "bundle": { "sequence", "approval", "distributed",
-/// "agents": [ids] }, "entries": [ { "id", "spiffeId", "parentId", "nodes": [ids] } ], "policy": {
+/// "agents": [ { "agentId", "heldSequence", "reportedAt" } ] }, "entries": [ { "id", "spiffeId", "parentId", "nodes": [ids] } ], "policy": {
 /// "mode", "rules": [ { "name", "action", "from", "to", "mentions" } ] } | null, "gates": [ {
 /// "agentId", "listener", "direction", "allowed", "denied", "lastAllowed", "lastDenied" } ], "flags" }</c>.
 /// <c>--output mermaid</c>: a <c>graph LR</c> from entries and their nodes through the rules to the
@@ -25,7 +25,7 @@ internal static class FederationMapOutput
             ("bundle sequence", s.Sequence.ToString(CultureInfo.InvariantCulture) + " (served by this server)"),
             ("approval", s.Approval.Length == 0 ? "-" : s.Approval),
             ("distributed", s.Distributed ? "yes" : "no (pending or suspended: no agent receives the bundle)"),
-            ("validated by", map.Agents.Count == 0 ? "-" : string.Create(CultureInfo.InvariantCulture, $"{map.Agents.Count} agent(s) receiving the bundle")),
+            ("validated by", map.Agents.Count == 0 ? "-" : string.Create(CultureInfo.InvariantCulture, $"{map.Agents.Count} agent(s) receiving the bundle, {map.Agents.Count(a => a.HeldSequence == s.Sequence)} holding sequence {s.Sequence}")),
             ("policy", map.PolicyMode is null ? "none applied" : "mode " + map.PolicyMode),
             ("flags", s.Flags.Count == 0 ? "-" : string.Join(", ", s.Flags)),
         ]);
@@ -34,7 +34,10 @@ internal static class FederationMapOutput
         Tables.Write(writer, ["ENTRY", "SPIFFE ID", "PARENT", "NODES"], map.Entries.Select(e => new[] { e.Id, e.SpiffeId, e.ParentId, e.Nodes.Count == 0 ? "-" : string.Join(", ", e.Nodes) }));
         writer.WriteLine();
         writer.WriteLine("Agents receiving its bundle (the Workload API and gate validate its SVIDs there):");
-        Tables.Write(writer, ["AGENT", "SEQUENCE"], map.Agents.Select(a => new[] { a, s.Sequence.ToString(CultureInfo.InvariantCulture) }));
+        Tables.Write(writer, ["AGENT", "HELD SEQUENCE", "REPORTED"], map.Agents.Select(a => new[]
+        {
+            a.SpiffeId, a.HeldSequence is { } held ? held.ToString(CultureInfo.InvariantCulture) : "not reported", Tables.Time(a.ReportedAt),
+        }));
         writer.WriteLine();
         writer.WriteLine("Policy rules naming it:");
         Tables.Write(writer, ["RULE", "ACTION", "FROM", "TO", "MENTIONS"], map.Rules.Select(r => new[] { r.Name, r.Action, r.From, r.To, r.Sides }));
@@ -58,7 +61,25 @@ internal static class FederationMapOutput
         w.WriteNumber("sequence", s.Sequence);
         w.WriteString("approval", s.Approval);
         w.WriteBoolean("distributed", s.Distributed);
-        Strings(w, "agents", map.Agents);
+        w.WriteStartArray("agents");
+        foreach (var a in map.Agents)
+        {
+            w.WriteStartObject();
+            w.WriteString("agentId", a.SpiffeId);
+            if (a.HeldSequence is { } held)
+            {
+                w.WriteNumber("heldSequence", held);
+            }
+            else
+            {
+                w.WriteNull("heldSequence");
+            }
+
+            Time(w, "reportedAt", a.ReportedAt);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
         w.WriteEndObject();
         w.WriteStartArray("entries");
         foreach (var e in map.Entries)
@@ -117,7 +138,7 @@ internal static class FederationMapOutput
 
     /// <summary>
     /// A Mermaid flowchart: node -> entry (runs), entry -> peer (federatesWith), rule -> peer
-    /// (allow/deny, dotted), agent -> peer or peer -> agent for each gate that saw traffic (outbound
+    /// (allow/deny, dotted), peer -> agent (dotted, the bundle sequence the agent holds), agent -> peer or peer -> agent for each gate that saw traffic (outbound
     /// or inbound, labelled with the counts). Ids and labels as <see cref="InventoryOutput.WriteMermaid"/>.
     /// </summary>
     public static void WriteMermaid(TextWriter writer, FederationMapView map)
@@ -157,6 +178,13 @@ internal static class FederationMapOutput
             var rule = InventoryOutput.NodeId("rule " + r.Name, ids);
             text.Append(CultureInfo.InvariantCulture, $"  {rule}{{\"{InventoryOutput.Escape($"{r.Action} {r.Name}: {r.From} -> {r.To}")}\"}}\n");
             edges.Append(CultureInfo.InvariantCulture, $"  {rule} -.->|\"{r.Sides}\"| {peer}\n");
+        }
+
+        // Where its SVIDs are validated: each agent receiving the bundle, with the sequence it reported holding.
+        foreach (var a in map.Agents)
+        {
+            var held = a.HeldSequence is { } seq ? "holds seq " + seq.ToString(CultureInfo.InvariantCulture) : "held seq not reported";
+            edges.Append(CultureInfo.InvariantCulture, $"  {peer} -.->|\"{InventoryOutput.Escape(held)}\"| {Agent(a.SpiffeId)}\n");
         }
 
         foreach (var g in map.Gates)

@@ -16,7 +16,9 @@ namespace Anchorage.Cli.Internal;
 /// <c>updatedAt</c>, the approval and <c>coherence</c> fields, and observed use: <c>unusedReason</c>,
 /// <c>unusedAfterSeconds</c>, <c>lastSeen</c> and <c>observedUse</c> (one object per reporting agent
 /// and direction: <c>agentId</c>, <c>direction</c>, <c>listener</c>, <c>allowed</c>, <c>denied</c>, <c>lastAllowed</c>,
-/// <c>lastDenied</c>, <c>reportedAt</c>). Times are RFC 3339 UTC strings, absent ones and empty strings null.
+/// <c>lastDenied</c>, <c>reportedAt</c>), <c>fetches</c>, the fetch history (see <see cref="FederationHistoryOutput"/>), and
+/// <c>held</c>, the sequence each agent reported holding (<c>agentId</c>, <c>sequence</c>, <c>reportedAt</c>).
+/// Times are RFC 3339 UTC strings, absent ones and empty strings null.
 /// </summary>
 internal static class FederationOutput
 {
@@ -128,7 +130,15 @@ internal static class FederationOutput
         ("oldest authority age", Span(s.OldestAuthorityAgeSeconds)),
         ("rotation without overlap", Tables.Time(s.RotationWithoutOverlapAt)),
         ("clock skew", s.HasClockSkew ? ClockSkew(s.ClockSkewMs) : "-"),
+        ("sequence changes", SequenceChanges(s)),
     ]);
+
+    // "3 since T (median every 20m, last T)", from the fetch history.
+    private static string SequenceChanges(FederationStatus s) =>
+        s.FetchHistorySince == 0 ? "-"
+        : string.Create(
+            CultureInfo.InvariantCulture,
+            $"{s.SequenceChanges} since {Tables.Time(s.FetchHistorySince)}{(s.SequenceChanges == 0 ? string.Empty : $" ({(s.MedianSequenceChangeIntervalSeconds > 0 ? "median every " + Durations.Format(s.MedianSequenceChangeIntervalSeconds) + ", " : string.Empty)}last {Tables.Time(s.LastSequenceChangeAt)})")}");
 
     private static string Span(long seconds) => seconds <= 0 ? "-" : Durations.Format(seconds);
 
@@ -238,6 +248,19 @@ internal static class FederationOutput
         {
             w.WriteNull("clockSkewSeconds");
         }
+
+        w.WriteNumber("sequenceChanges", s.SequenceChanges);
+        if (s.MedianSequenceChangeIntervalSeconds > 0)
+        {
+            w.WriteNumber("medianSequenceChangeIntervalSeconds", s.MedianSequenceChangeIntervalSeconds);
+        }
+        else
+        {
+            w.WriteNull("medianSequenceChangeIntervalSeconds");
+        }
+
+        Time(w, "lastSequenceChangeAt", s.LastSequenceChangeAt);
+        Time(w, "fetchHistorySince", s.FetchHistorySince);
         w.WriteEndObject();
         StringOrNull(w, "unusedReason", s.UnusedReason);
         w.WriteNumber("unusedAfterSeconds", s.UnusedAfterSeconds);
@@ -254,6 +277,18 @@ internal static class FederationOutput
             Time(w, "lastAllowed", u.LastAllowed);
             Time(w, "lastDenied", u.LastDenied);
             Time(w, "reportedAt", u.ReportedAt);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        FederationHistoryOutput.WriteJson(w, s);
+        w.WriteStartArray("held");
+        foreach (var h in s.Held)
+        {
+            w.WriteStartObject();
+            w.WriteString("agentId", h.AgentId);
+            w.WriteNumber("sequence", h.Sequence);
+            Time(w, "reportedAt", h.ReportedAt);
             w.WriteEndObject();
         }
 

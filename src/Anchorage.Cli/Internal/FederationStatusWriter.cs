@@ -14,6 +14,7 @@ internal static class FederationStatusWriter
         else
         {
             FederationOutput.WriteFields(context.Out, status, context.Time.GetUtcNow());
+            FederationHistoryOutput.WriteSection(context.Out, status);
         }
     }
 }

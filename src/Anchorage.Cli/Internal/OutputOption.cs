@@ -21,23 +21,37 @@ internal static class OutputOption
     /// <summary><c>--output table|json|mermaid</c>, for the verbs that draw a graph.</summary>
     public static Option<OutputFormat> WithMermaid() => Create(mermaid: true);
 
-    private static Option<OutputFormat> Create(bool mermaid) => new("--output", "-o")
-    {
-        Description = mermaid ? "output format: table (default), json or mermaid" : "output format: table (default) or json",
-        DefaultValueFactory = _ => OutputFormat.Table,
-        CustomParser = result => result.Tokens.Single().Value switch
-        {
-            "table" => OutputFormat.Table,
-            "json" => OutputFormat.Json,
-            "mermaid" when mermaid => OutputFormat.Mermaid,
-            var other => Fail(result, other, mermaid ? "table, json, mermaid" : "table, json"),
-        },
-    };
+    private static Option<OutputFormat> Create(bool mermaid) => mermaid
+        ? Of("output format: table (default), json or mermaid", ("table", OutputFormat.Table), ("json", OutputFormat.Json), ("mermaid", OutputFormat.Mermaid))
+        : Of("output format: table (default) or json", ("table", OutputFormat.Table), ("json", OutputFormat.Json));
 
-    private static OutputFormat Fail(System.CommandLine.Parsing.ArgumentResult result, string value, string formats)
+    /// <summary>
+    /// An <c>--output</c>/<c>-o</c> option that takes one of <paramref name="formats"/> by name, the
+    /// first being the default; any other value is refused with <c>--output "x" is not one of: a, b</c>.
+    /// The one parser of every verb's output option.
+    /// </summary>
+    public static Option<T> Of<T>(string description, params (string Name, T Value)[] formats)
     {
-        result.AddError($"--output \"{value}\" is not one of: {formats}");
-        return OutputFormat.Table;
+        var names = string.Join(", ", formats.Select(f => f.Name));
+        return new Option<T>("--output", "-o")
+        {
+            Description = description,
+            DefaultValueFactory = _ => formats[0].Value,
+            CustomParser = result =>
+            {
+                var value = result.Tokens.Single().Value;
+                foreach (var (name, format) in formats)
+                {
+                    if (name == value)
+                    {
+                        return format;
+                    }
+                }
+
+                result.AddError($"--output \"{value}\" is not one of: {names}");
+                return formats[0].Value;
+            },
+        };
     }
 
     /// <summary>A Spectre console writing plain text (no colour codes) to <paramref name="writer"/>.</summary>

@@ -104,6 +104,18 @@ public sealed class ConfigMap
         return node?.Map() ?? new ConfigMap(null, PathOf(key), node?.Line ?? Line, Errors);
     }
 
+    /// <summary>The value of <paramref name="key"/>; null, with <c>path.key: required</c> reported, when absent or YAML null.</summary>
+    public ConfigNode? GetRequired(string key)
+    {
+        var node = Get(key);
+        if (node is null)
+        {
+            Required(key);
+        }
+
+        return node;
+    }
+
     /// <summary>True when the key is present with a non-null value.</summary>
     public bool Has(string key) => Get(key) is not null;
 

@@ -1,3 +1,4 @@
+using Anchorage.Spiffe.Ids;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -122,6 +123,24 @@ public sealed class ConfigNode
         }
 
         Error($"{ConfigText.Quote(text)} is not a duration ({Durations.Examples})");
+        return null;
+    }
+
+    /// <summary>A trust domain name (SPIFFE-ID §2.1: lowercase, no scheme).</summary>
+    public TrustDomain? TrustDomain()
+    {
+        var text = Scalar();
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (Spiffe.Ids.TrustDomain.TryParse(text, out var value, out var error))
+        {
+            return value;
+        }
+
+        Error(error);
         return null;
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
 
 namespace Anchorage.Hosting.Audit;
 
@@ -145,8 +146,8 @@ public sealed class DenySummarizer : IAuditSink, IDisposable
             return "?";
         }
 
-        var colon = remote.LastIndexOf(':');
-        return colon > 0 ? remote[..colon] : remote;
+        // The one host:port parser; a remote it cannot read groups on its own text.
+        return Endpoints.TryParseDial(remote, out var address, out _) ? address.Host : remote;
     }
 
     private sealed class Caller(DateTimeOffset windowStart)

@@ -3,6 +3,7 @@ using Anchorage.Server.Api.Internal;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Grpc.Core;
 
@@ -163,8 +164,10 @@ public sealed partial class AdminApiService
         var bundle = await _store.GetBundleAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var entries = await CountFederatingEntriesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
         var usage = await _store.ListUsageAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
-        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor, usage, _unusedAfter);
-        return ProtoMapper.ToProto(status);
+        var fetches = await _store.ListFetchesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
+        var status = FederationStatusView.Compute(relationship, state, bundle?.Bundle, entries, _time.GetUtcNow(), _approvalRules, _refreshFloor, usage, _unusedAfter, fetches);
+        var held = await _store.ListHeldBundlesAsync(relationship.TrustDomain, ct).ConfigureAwait(false);
+        return ProtoMapper.ToProto(status with { Held = held });
     }
 
     private async Task<long> CountFederatingEntriesAsync(TrustDomain trustDomain, CancellationToken ct)

@@ -328,6 +328,12 @@ public sealed partial class AdminApiService : AdminApi.AdminApiBase
             response.Authorities.AddRange(authorities.Select(ProtoMapper.ToProto));
         }
 
+        if (request.IncludeRevoked)
+        {
+            var revoked = await _store.ListRevokedAuthoritiesAsync(context.CancellationToken).ConfigureAwait(false);
+            response.Authorities.AddRange(revoked.Where(r => kinds.Contains(r.Kind)).Select(ProtoMapper.ToProto));
+        }
+
         return response;
     }
 

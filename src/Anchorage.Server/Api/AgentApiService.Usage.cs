@@ -13,9 +13,10 @@ public sealed partial class AgentApiService
     public const int MaxUsageRows = 1024;
 
     /// <summary>
-    /// Adds the caller's report to the stored totals (<see cref="DataStore.IDataStore.AddUsageAsync"/>).
-    /// Every row is checked first; one bad row refuses the whole report with <c>InvalidArgument</c>
-    /// naming it, and nothing is stored.
+    /// Adds the caller's report to the stored totals (<see cref="DataStore.IDataStore.AddUsageAsync"/>)
+    /// and, when it reports them, replaces the federated bundle sequences it holds
+    /// (<see cref="DataStore.IDataStore.SetHeldBundlesAsync"/>). Every row is checked first; one bad row
+    /// refuses the whole report with <c>InvalidArgument</c> naming it, and nothing is stored.
     /// </summary>
     public override async Task<ReportUsageResponse> ReportUsage(ReportUsageRequest request, ServerCallContext context)
     {
@@ -34,7 +35,28 @@ public sealed partial class AgentApiService
             rows.Add(ReadUsage(request.Usage[i], i));
         }
 
+        if (request.Held.Count > MaxUsageRows)
+        {
+            throw ApiException.InvalidArgument($"held has {request.Held.Count} rows; at most {MaxUsageRows}");
+        }
+
+        var held = new List<(TrustDomain, ulong)>(request.Held.Count);
+        for (var i = 0; i < request.Held.Count; i++)
+        {
+            if (!TrustDomain.TryParse(request.Held[i].TrustDomain, out var heldDomain, out var error))
+            {
+                throw ApiException.InvalidArgument($"held[{i}].trustDomain is not a trust domain: {error}");
+            }
+
+            held.Add((heldDomain, request.Held[i].Sequence));
+        }
+
         var stored = rows.Count == 0 ? 0 : await _store.AddUsageAsync(node.SpiffeId, rows, ct).ConfigureAwait(false);
+        if (request.ReportsHeld)
+        {
+            await _store.SetHeldBundlesAsync(node.SpiffeId, held, ct).ConfigureAwait(false);
+        }
+
         return new ReportUsageResponse { Stored = stored };
     }
 

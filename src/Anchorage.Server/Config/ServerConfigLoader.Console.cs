@@ -43,15 +43,7 @@ public static partial class ServerConfigLoader
 
         if (address is not null)
         {
-            if (Overlaps(address, listen.AgentApi))
-            {
-                listenNode!.Error("must differ from listen.agentApi");
-            }
-            else if (Overlaps(address, listen.Health))
-            {
-                listenNode!.Error("must differ from listen.health");
-            }
-            else if (bundleEndpoint is not null && Overlaps(address, bundleEndpoint.Listen))
+            if (!CollidesWithServerListeners(listenNode!, address, listen) && bundleEndpoint is not null && Overlaps(address, bundleEndpoint.Listen))
             {
                 listenNode!.Error("must differ from federation.bundleEndpoint.listen");
             }

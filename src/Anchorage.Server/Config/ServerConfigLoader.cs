@@ -7,6 +7,7 @@ using System.Text;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Npgsql;
 
@@ -43,7 +44,7 @@ public static partial class ServerConfigLoader
             return new ConfigResult<ServerOptions>(errors.ToImmutable());
         }
 
-        var trustDomain = ReadTrustDomain(root);
+        var trustDomain = root.GetRequired("trustDomain")?.TrustDomain() ?? default;
         var dataDirNode = root.Get("dataDir");
         var dataDir = dataDirNode?.AbsolutePath() ?? ServerOptions.DefaultDataDir;
         var serverId = ReadServerId(root);
@@ -82,30 +83,6 @@ public static partial class ServerConfigLoader
             Logging = logging,
             Console = console,
         });
-    }
-
-    private static TrustDomain ReadTrustDomain(ConfigMap root)
-    {
-        var node = root.Get("trustDomain");
-        if (node is null)
-        {
-            root.Required("trustDomain");
-            return default;
-        }
-
-        var text = node.Scalar();
-        if (text is null)
-        {
-            return default;
-        }
-
-        if (TrustDomain.TryParse(text, out var trustDomain, out var error))
-        {
-            return trustDomain;
-        }
-
-        node.Error(error);
-        return default;
     }
 
     private static string? ReadServerId(ConfigMap root)
@@ -289,23 +266,10 @@ public static partial class ServerConfigLoader
             return null;
         }
 
-        var certNode = section.Get("certFile");
-        var cert = certNode?.AbsolutePath();
-        var keyNode = section.Get("keyFile");
-        var key = keyNode?.AbsolutePath();
+        var files = ReadCertAndKeyFiles(section);
         var bundle = section.Get("bundleFile")?.AbsolutePath();
-        if (certNode is null)
-        {
-            section.Required("certFile");
-        }
-
-        if (keyNode is null)
-        {
-            section.Required("keyFile");
-        }
-
         section.RejectUnknownKeys();
-        return cert is null || key is null ? null : new UpstreamAuthorityOptions { CertFile = cert, KeyFile = key, BundleFile = bundle };
+        return files is not { } f ? null : new UpstreamAuthorityOptions { CertFile = f.Cert, KeyFile = f.Key, BundleFile = bundle };
     }
 
     private static BundleOptions ReadBundle(ConfigMap section)
@@ -363,14 +327,7 @@ public static partial class ServerConfigLoader
 
         if (address is not null)
         {
-            if (Overlaps(address, listen.AgentApi))
-            {
-                listenNode!.Error("must differ from listen.agentApi");
-            }
-            else if (Overlaps(address, listen.Health))
-            {
-                listenNode!.Error("must differ from listen.health");
-            }
+            CollidesWithServerListeners(listenNode!, address, listen);
         }
 
         if (profile == BundleEndpointProfile.HttpsWeb && certNode is null)
@@ -390,18 +347,18 @@ public static partial class ServerConfigLoader
     private static BundleEndpointProfile? ReadProfile(ConfigNode? node)
     {
         var text = node?.Scalar();
-        switch (text)
+        if (text is null)
         {
-            case null:
-                return null;
-            case "https_spiffe":
-                return BundleEndpointProfile.HttpsSpiffe;
-            case "https_web":
-                return BundleEndpointProfile.HttpsWeb;
-            default:
-                node!.Error($"{ConfigText.Quote(text)} is not one of https_spiffe, https_web");
-                return null;
+            return null;
         }
+
+        if (BundleEndpointProfiles.TryParse(text, out var profile))
+        {
+            return profile;
+        }
+
+        node!.Error($"{ConfigText.Quote(text)} is not one of {BundleEndpointProfiles.HttpsSpiffe}, {BundleEndpointProfiles.HttpsWeb}");
+        return null;
     }
 
     private static ServingCertOptions? ReadServingCert(ConfigNode? node)
@@ -412,22 +369,39 @@ public static partial class ServerConfigLoader
             return null;
         }
 
-        var certNode = section.Get("certFile");
-        var cert = certNode?.AbsolutePath();
-        var keyNode = section.Get("keyFile");
-        var key = keyNode?.AbsolutePath();
-        if (certNode is null)
-        {
-            section.Required("certFile");
-        }
-
-        if (keyNode is null)
-        {
-            section.Required("keyFile");
-        }
-
+        var files = ReadCertAndKeyFiles(section);
         section.RejectUnknownKeys();
-        return cert is null || key is null ? null : new ServingCertOptions { CertFile = cert, KeyFile = key };
+        return files is not { } f ? null : new ServingCertOptions { CertFile = f.Cert, KeyFile = f.Key };
+    }
+
+    /// <summary><c>certFile</c> and <c>keyFile</c>, both required absolute paths; null when either is missing or wrong (reported).</summary>
+    private static (string Cert, string Key)? ReadCertAndKeyFiles(ConfigMap section)
+    {
+        var cert = section.GetRequired("certFile")?.AbsolutePath();
+        var key = section.GetRequired("keyFile")?.AbsolutePath();
+        return cert is null || key is null ? null : (cert, key);
+    }
+
+    /// <summary>
+    /// Reports <c>must differ from listen.agentApi</c> (or <c>listen.health</c>) against
+    /// <paramref name="listenNode"/> when <paramref name="address"/> takes the port of one of the
+    /// server's own listeners; true when it did.
+    /// </summary>
+    private static bool CollidesWithServerListeners(ConfigNode listenNode, HostPort address, ListenerOptions listen)
+    {
+        if (Overlaps(address, listen.AgentApi))
+        {
+            listenNode.Error("must differ from listen.agentApi");
+            return true;
+        }
+
+        if (Overlaps(address, listen.Health))
+        {
+            listenNode.Error("must differ from listen.health");
+            return true;
+        }
+
+        return false;
     }
 
     // Two listen addresses collide on the same fixed port when their hosts are equal or either is a wildcard.

@@ -1,3 +1,4 @@
+using Anchorage.Foundation.Retry;
 using Anchorage.Server.DataStore.Internal;
 using Anchorage.Server.DataStore.Postgres;
 using Anchorage.Server.DataStore.Sqlite;
@@ -55,7 +56,7 @@ public static class DataStoreFactory
 
     /// <summary>
     /// <see cref="OpenAsync"/>, retried while the database is unavailable: waits
-    /// <see cref="InitialRetryDelay"/>, doubling up to <paramref name="maxDelay"/>, on
+    /// <see cref="InitialRetryDelay"/>, doubling up to <paramref name="maxDelay"/> (equal jitter: half to all of each step), on
     /// <paramref name="timeProvider"/>, logging each failed attempt, until it opens or
     /// <paramref name="cancellationToken"/> is cancelled. Other failures (a newer schema, bad options) are not retried.
     /// </summary>
@@ -67,20 +68,22 @@ public static class DataStoreFactory
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(maxDelay, TimeSpan.Zero);
         logger ??= NullLogger.Instance;
-        var delay = InitialRetryDelay < maxDelay ? InitialRetryDelay : maxDelay;
+        // The one backoff, with equal jitter, so servers sharing a database that comes back do not all retry at once.
+        var backoff = new Backoff(InitialRetryDelay < maxDelay ? InitialRetryDelay : maxDelay, maxDelay, timeProvider);
         for (var attempt = 1; ; attempt++)
         {
+            TimeSpan delay;
             try
             {
                 return await OpenAsync(options, timeProvider, logger, cancellationToken).ConfigureAwait(false);
             }
             catch (DataStoreUnavailableException ex)
             {
+                delay = backoff.Next();
                 DataStoreLog.OpenFailed(logger, attempt, delay, ex.Message);
             }
 
-            await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
-            delay = delay * 2 < maxDelay ? delay * 2 : maxDelay;
+            await backoff.DelayAsync(delay, cancellationToken).ConfigureAwait(false);
         }
     }
 }

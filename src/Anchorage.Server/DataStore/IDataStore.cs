@@ -130,9 +130,14 @@ public interface IDataStore : IAsyncDisposable
     /// <summary>
     /// Revocation: deletes the authority only while it is prepared, or old and tainted; false (and
     /// nothing deleted) otherwise. A revoked authority is gone for good: no other write re-creates it
-    /// (activation, demotion and taint are conditional updates of an existing row).
+    /// (activation, demotion and taint are conditional updates of an existing row). In the same
+    /// transaction its record goes to the revoked list (<see cref="ListRevokedAuthoritiesAsync"/>),
+    /// which keeps the newest <see cref="RevokedAuthority.HistoryLimit"/> per kind.
     /// </summary>
     Task<bool> RevokeAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
+
+    /// <summary>The authorities revoked so far (at most <see cref="RevokedAuthority.HistoryLimit"/> per kind), by kind, newest first.</summary>
+    Task<IReadOnlyList<RevokedAuthority>> ListRevokedAuthoritiesAsync(CancellationToken cancellationToken);
 
     /// <summary>Deletes an expired authority (retirement), whatever its state; false when absent.</summary>
     Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken);
@@ -207,7 +212,7 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>
     /// Deletes the relationship and, in the same transaction, the trust domain's stored bundle (so
-    /// agents and workloads stop receiving it) and its observed use; false (and nothing deleted) when there is no such relationship.
+    /// agents and workloads stop receiving it), its observed use, its fetch history and the agents' held sequences; false (and nothing deleted) when there is no such relationship.
     /// </summary>
     Task<bool> DeleteRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 
@@ -228,6 +233,32 @@ public interface IDataStore : IAsyncDisposable
 
     /// <summary>The stored usage of <paramref name="trustDomain"/>, or of every trust domain when null; ordered by trust domain, agent, direction.</summary>
     Task<IReadOnlyList<FederationUsage>> ListUsageAsync(TrustDomain? trustDomain, CancellationToken cancellationToken);
+
+    // ---- fetch history (issue 16 item 2) ----
+
+    /// <summary>
+    /// Records one fetch of <paramref name="trustDomain"/>'s bundle endpoint and, in the same
+    /// transaction, prunes its history to the newest <see cref="FederationFetch.HistoryLimit"/>
+    /// (a message longer than <see cref="FederationFetch.MaxMessageLength"/> is cut). Nothing is
+    /// stored (false) when there is no relationship with it; the history is deleted with the relationship.
+    /// </summary>
+    Task<bool> AddFetchAsync(TrustDomain trustDomain, FederationFetch fetch, CancellationToken cancellationToken);
+
+    /// <summary>The stored fetches of <paramref name="trustDomain"/>, newest first (at most <see cref="FederationFetch.HistoryLimit"/>).</summary>
+    Task<IReadOnlyList<FederationFetch>> ListFetchesAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
+
+    // ---- held bundle sequences (issue 15 item 4) ----
+
+    /// <summary>
+    /// Replaces, in one transaction, what <paramref name="agent"/> reported holding: its previous rows
+    /// go, and a row per trust domain of <paramref name="held"/> that has a relationship is stored with
+    /// now as its report time (others are skipped; a trust domain named twice is stored once). Returns
+    /// how many rows were stored. Deleted with the relationship.
+    /// </summary>
+    Task<int> SetHeldBundlesAsync(SpiffeId agent, IReadOnlyList<(TrustDomain TrustDomain, ulong Sequence)> held, CancellationToken cancellationToken);
+
+    /// <summary>Every agent's last report of the bundle of <paramref name="trustDomain"/> it holds, ordered by agent.</summary>
+    Task<IReadOnlyList<FederationHeldBundle>> ListHeldBundlesAsync(TrustDomain trustDomain, CancellationToken cancellationToken);
 
     // ---- communication policy ----
 

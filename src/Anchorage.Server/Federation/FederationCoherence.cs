@@ -67,12 +67,16 @@ public sealed record FederationCoherence
     /// <summary>The peer's clock minus ours at the last successful fetch (<see cref="FederationRefreshState.ClockSkew"/>); null: never measured.</summary>
     public TimeSpan? ClockSkew { get; init; }
 
+    /// <summary>How often the peer's sequence changed, from the fetch history (<see cref="FederationSequenceChanges.None"/> when none is given).</summary>
+    public FederationSequenceChanges SequenceChanges { get; init; } = FederationSequenceChanges.None;
+
     /// <summary>The coherence flags that hold: <see cref="SlowRevocation"/>, <see cref="NoRotationOverlap"/>, <see cref="Skew"/>.</summary>
     public required IReadOnlyList<string> Flags { get; init; }
 
-    /// <summary>Computes the coherence of <paramref name="relationship"/> with its stored <paramref name="bundle"/> as of <paramref name="now"/>.</summary>
+    /// <summary>Computes the coherence of <paramref name="relationship"/> with its stored <paramref name="bundle"/> as of <paramref name="now"/>; <paramref name="fetches"/> is its fetch history, if known.</summary>
     public static FederationCoherence Compute(
-        FederationRelationship relationship, FederationRefreshState state, SpiffeBundle? bundle, TimeSpan refreshFloor, DateTimeOffset now)
+        FederationRelationship relationship, FederationRefreshState state, SpiffeBundle? bundle, TimeSpan refreshFloor, DateTimeOffset now,
+        IReadOnlyList<FederationFetch>? fetches = null)
     {
         ArgumentNullException.ThrowIfNull(relationship);
         ArgumentNullException.ThrowIfNull(state);
@@ -121,6 +125,7 @@ public sealed record FederationCoherence
             OldestAuthorityAge = spans.Count == 0 ? null : now - spans[0].From,
             RotationWithoutOverlapAt = state.RotationWithoutOverlapAt,
             ClockSkew = state.ClockSkew,
+            SequenceChanges = fetches is null ? FederationSequenceChanges.None : FederationSequenceChanges.From(fetches),
             Flags = flags,
         };
     }

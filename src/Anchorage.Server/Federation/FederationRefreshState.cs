@@ -1,3 +1,5 @@
+using Anchorage.Spiffe.Federation;
+
 namespace Anchorage.Server.Federation;
 
 /// <summary>

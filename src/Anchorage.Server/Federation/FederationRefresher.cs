@@ -5,6 +5,7 @@ using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation.Internal;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Logging;
 
@@ -13,8 +14,8 @@ namespace Anchorage.Server.Federation;
 /// <summary>
 /// Keeps every federated trust domain's bundle current: fetches each relationship's bundle
 /// endpoint when its refresh is due, stores what <see cref="BundleFetcher"/> accepts under that
-/// trust domain only, and records every outcome (datastore refresh state, a log line and an audit
-/// record per fetch, an audit record per stored bundle change).
+/// trust domain only, and records every outcome (datastore refresh state, a row of the fetch history,
+/// a log line and an audit record per fetch, an audit record per stored bundle change).
 /// </summary>
 /// <remarks>
 /// Schedule: after a success, at the peer's <c>spiffe_refresh_hint</c> (default 5 minutes), never
@@ -240,7 +241,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
 
             (relationship, var state) = found.Value;
             var current = (await _store.GetBundleAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false))?.Bundle;
-            var result = await _fetcher.FetchAsync(relationship, current, cancellationToken).ConfigureAwait(false);
+            var result = await _fetcher.FetchAsync(relationship.ToBundleEndpoint(), current, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             FederationRefreshState next;
             if (result.Accepted && result.Bundle is { } bundle)
@@ -271,6 +272,12 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                     NextRefresh = NextRefresh(now, bundle.RefreshHint, 0),
                 };
                 await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+                await _store.AddFetchAsync(
+                    relationship.TrustDomain,
+                    new FederationFetch(
+                        now, result.Changed ? FederationFetch.Ok : FederationFetch.NotModified, null,
+                        result.Sequence ?? bundle.SequenceNumber, result.RefreshHint ?? bundle.RefreshHint, result.ClockSkew),
+                    cancellationToken).ConfigureAwait(false);
                 _readings[relationship.TrustDomain] = new FederationReading(relationship.TrustDomain, now, bundle.SequenceNumber);
                 if (result.Changed)
                 {
@@ -292,6 +299,10 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                     NextRefresh = NextRefresh(now, current?.RefreshHint, failures),
                 };
                 await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+                await _store.AddFetchAsync(
+                    relationship.TrustDomain,
+                    new FederationFetch(now, FederationFetch.Error, error, result.Sequence, result.RefreshHint, result.ClockSkew),
+                    cancellationToken).ConfigureAwait(false);
                 _readings[relationship.TrustDomain] = new FederationReading(relationship.TrustDomain, state.LastSuccess, current?.SequenceNumber);
                 RefreshFailed?.Invoke(this, relationship.TrustDomain);
             }

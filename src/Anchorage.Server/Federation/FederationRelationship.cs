@@ -1,3 +1,4 @@
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.Federation;
@@ -51,4 +52,14 @@ public sealed record FederationRelationship
     /// update names the revision it was made from, and loses to any write that came in between.
     /// </summary>
     public long Revision { get; init; }
+
+    /// <summary>The part of the relationship the core library's <see cref="BundleFetcher"/> fetches with: trust domain, URL, profile and what authenticates the endpoint.</summary>
+    public BundleEndpoint ToBundleEndpoint() => new()
+    {
+        TrustDomain = TrustDomain,
+        Url = Url,
+        Profile = Profile,
+        EndpointSpiffeId = EndpointSpiffeId,
+        CaBundlePem = CaBundlePem,
+    };
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.Federation;

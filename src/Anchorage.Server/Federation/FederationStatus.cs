@@ -45,4 +45,10 @@ public sealed record FederationStatus
 
     /// <summary><c>governance.unusedAfter</c> as applied; null when traffic was not considered.</summary>
     public TimeSpan? UnusedAfter { get; init; }
+
+    /// <summary>The latest fetches of the bundle endpoint, newest first (the fetch history); empty when none are known.</summary>
+    public IReadOnlyList<FederationFetch> Fetches { get; init; } = [];
+
+    /// <summary>The sequence of the bundle each agent last reported holding; empty when none reported.</summary>
+    public IReadOnlyList<FederationHeldBundle> Held { get; init; } = [];
 }

@@ -58,6 +58,7 @@ public static class FederationStatusView
     /// <param name="approval">The approval rules (adds <c>review-due</c> and the approval state); null for none (issue 15 item 1).</param>
     /// <param name="usage">The agents' reports for the trust domain; null: traffic is not considered (issue 15 item 3).</param>
     /// <param name="unusedAfter"><c>governance.unusedAfter</c>; used with <paramref name="usage"/>.</param>
+    /// <param name="fetches">The fetch history, newest first; null: none known (issue 16 item 2).</param>
     public static FederationStatus Compute(
         FederationRelationship relationship,
         FederationRefreshState state,
@@ -67,7 +68,8 @@ public static class FederationStatusView
         FederationApprovalRules? approval = null,
         TimeSpan? refreshFloor = null,
         IReadOnlyList<FederationUsage>? usage = null,
-        TimeSpan? unusedAfter = null)
+        TimeSpan? unusedAfter = null,
+        IReadOnlyList<FederationFetch>? fetches = null)
     {
         ArgumentNullException.ThrowIfNull(relationship);
         ArgumentNullException.ThrowIfNull(state);
@@ -123,7 +125,7 @@ public static class FederationStatusView
             flags.AddRange(approval.Flags(relationship, now));
         }
 
-        var coherence = refreshFloor is { } floor ? FederationCoherence.Compute(relationship, state, bundle, floor, now) : null;
+        var coherence = refreshFloor is { } floor ? FederationCoherence.Compute(relationship, state, bundle, floor, now, fetches) : null;
         if (coherence is not null)
         {
             flags.AddRange(coherence.Flags);
@@ -144,6 +146,7 @@ public static class FederationStatusView
             Usage = usage ?? [],
             UnusedReason = unusedReason,
             UnusedAfter = usage is null ? null : unusedAfter,
+            Fetches = fetches ?? [],
         };
     }
 

@@ -9,6 +9,7 @@ using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Spiffe.Authorization;
+using Anchorage.Spiffe.Federation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Hosting.Health;
+using Anchorage.Hosting.Lifetime;
 using Anchorage.Hosting.Listeners;
 using Anchorage.Foundation.Config;
 using Anchorage.Foundation.Sockets;
@@ -12,6 +13,7 @@ using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.WebConsole;
 using Anchorage.Server.WebConsole.Internal;
+using Anchorage.Spiffe.Federation;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -50,18 +52,7 @@ public static class ServerHost
         ServerOptions options, ServerHostSetup setup, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         var handle = await StartAsync(options, setup, loggerFactory, cancellationToken).ConfigureAwait(false);
-        await using (handle.ConfigureAwait(false))
-        {
-            var lifetime = handle.Services.GetRequiredService<IHostApplicationLifetime>();
-            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (cancellationToken.Register(() => stopped.TrySetResult()))
-            using (lifetime.ApplicationStopping.Register(() => stopped.TrySetResult()))
-            {
-                await stopped.Task.ConfigureAwait(false);
-            }
-
-            await handle.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        }
+        await DaemonHost.RunUntilStoppedAsync(handle, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -103,15 +94,8 @@ public static class ServerHost
         ListenOptions? healthListen = null;
         ListenOptions? bundleListen = null;
         ListenOptions? consoleListen = null;
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-
         // Everything comes from ServerOptions: no appsettings, environment or Kestrel config section adds listeners.
-        builder.Configuration.Sources.Clear();
-        if (loggerFactory is not null)
-        {
-            builder.Logging.ClearProviders();
-            builder.Services.AddSingleton(loggerFactory);
-        }
+        var builder = DaemonHost.CreateBuilder(loggerFactory);
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(setup.TimeProvider);

@@ -1,4 +1,5 @@
 using System.Net;
+using Anchorage.Hosting.Lifetime;
 using Anchorage.Server.Hosting.Internal;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
@@ -6,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Anchorage.Server.Hosting;
 
 /// <summary>A started server: its bound endpoints (the real ports when 0 was configured) and how to stop it.</summary>
-public sealed class ServerHostHandle : IAsyncDisposable
+public sealed class ServerHostHandle : IRunningHost
 {
     private readonly WebApplication _app;
     private readonly ILogger _logger;

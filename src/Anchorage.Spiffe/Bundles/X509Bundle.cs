@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Anchorage.Spiffe.Ids;
+using Anchorage.Spiffe.Internal;
 
 namespace Anchorage.Spiffe.Bundles;
 
@@ -70,24 +71,7 @@ public sealed class X509Bundle : IX509BundleSource
     }
 
     /// <summary>The authorities as concatenated DER (the Workload API's encoding).</summary>
-    public byte[] ToDer()
-    {
-        var total = 0;
-        foreach (var authority in Authorities)
-        {
-            total += authority.RawDataMemory.Length;
-        }
-
-        var result = new byte[total];
-        var offset = 0;
-        foreach (var authority in Authorities)
-        {
-            authority.RawDataMemory.Span.CopyTo(result.AsSpan(offset));
-            offset += authority.RawDataMemory.Length;
-        }
-
-        return result;
-    }
+    public byte[] ToDer() => Der.Concat(Authorities.AsSpan());
 
     /// <summary>True when a certificate with the same DER is one of the authorities.</summary>
     public bool Contains(X509Certificate2 certificate)

@@ -4,9 +4,29 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace Anchorage.Spiffe.Internal;
 
-/// <summary>DER helpers: splitting concatenated certificates, loading one with a clear error.</summary>
+/// <summary>DER helpers: concatenating and splitting certificates, loading one with a clear error.</summary>
 internal static class Der
 {
+    /// <summary>The certificates' DER back to back, in order (the Workload API's encoding of chains and bundles).</summary>
+    internal static byte[] Concat(ReadOnlySpan<X509Certificate2> certificates)
+    {
+        var total = 0;
+        foreach (var certificate in certificates)
+        {
+            total += certificate.RawDataMemory.Length;
+        }
+
+        var result = new byte[total];
+        var offset = 0;
+        foreach (var certificate in certificates)
+        {
+            certificate.RawDataMemory.Span.CopyTo(result.AsSpan(offset));
+            offset += certificate.RawDataMemory.Length;
+        }
+
+        return result;
+    }
+
     /// <summary>Splits concatenated DER certificates (ASN.1 SEQUENCEs back to back).</summary>
     /// <exception cref="FormatException">The bytes are not whole DER SEQUENCEs, or one is not a certificate.</exception>
     internal static List<X509Certificate2> ReadCertificates(ReadOnlySpan<byte> der)

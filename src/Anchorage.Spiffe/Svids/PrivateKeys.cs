@@ -39,4 +39,11 @@ public static class PrivateKeys
             }
         }
     }
+
+    /// <summary>
+    /// An EC or RSA private key from a PKCS#8 <c>PrivateKeyInfo</c> in DER (what the body of a
+    /// <c>PRIVATE KEY</c> block holds). Errors never include key bytes.
+    /// </summary>
+    /// <exception cref="FormatException">Not PKCS#8, or a key that does not load or whose algorithm is not EC or RSA; the message says which.</exception>
+    public static AsymmetricAlgorithm ParsePkcs8(ReadOnlySpan<byte> der) => PrivateKeyReader.FromPkcs8(der);
 }

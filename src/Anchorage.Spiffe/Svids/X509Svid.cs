@@ -209,24 +209,7 @@ public sealed class X509Svid : IX509SvidSource
     }
 
     /// <summary>The chain as concatenated DER, leaf first (the Workload API's encoding).</summary>
-    public byte[] ChainToDer()
-    {
-        var total = 0;
-        foreach (var certificate in Certificates)
-        {
-            total += certificate.RawDataMemory.Length;
-        }
-
-        var result = new byte[total];
-        var offset = 0;
-        foreach (var certificate in Certificates)
-        {
-            certificate.RawDataMemory.Span.CopyTo(result.AsSpan(offset));
-            offset += certificate.RawDataMemory.Length;
-        }
-
-        return result;
-    }
+    public byte[] ChainToDer() => Der.Concat(Certificates.AsSpan());
 
     /// <summary>The private key as PKCS#8 DER (the Workload API's encoding). The caller should zero it after use.</summary>
     public byte[] KeyToPkcs8() => PrivateKey.ExportPkcs8PrivateKey();

@@ -53,7 +53,9 @@ public sealed class FederationCoherenceTests(ITestOutputHelper output)
         await domains.Payments.CliAsync("federation", "refresh", web.Name);
         var third = TestCa.CreateRoot(web.Name);
         endpoint.Body = Doc(5, TimeSpan.FromSeconds(1), third);
-        var swapped = await WaitAsync(domains.Payments, web, s => s.Sequence == 5);
+        // Waits for the fetch's history row, which the refresher writes after its refresh state: seeing
+        // sequence 5 alone can come between storing the bundle and recording what the fetch observed.
+        var swapped = await WaitAsync(domains.Payments, web, s => s.Sequence == 5 && s.Fetches.Any(f => f.Outcome == "ok" && f.Sequence == 5));
         output.WriteLine($"swap without overlap: flags [{string.Join(",", swapped.Flags)}], seen at {swapped.RotationWithoutOverlapAt}");
         Assert.Contains("no-rotation-overlap", swapped.Flags);
         Assert.NotEqual(0L, swapped.RotationWithoutOverlapAt);

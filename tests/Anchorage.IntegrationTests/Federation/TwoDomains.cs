@@ -5,6 +5,7 @@ using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Config;
 using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 using Anchorage.WorkloadApi;

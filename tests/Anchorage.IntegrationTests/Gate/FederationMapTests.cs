@@ -14,7 +14,7 @@ namespace Anchorage.IntegrationTests.Gate;
 
 /// <summary>
 /// <c>anchorage federation map TD</c> (issue 15 item 4) on two real domains: the entry federating with
-/// the peer and the node it runs on, the agents receiving the peer's bundle at the served sequence,
+/// the peer and the node it runs on, the agents receiving the peer's bundle with the sequence each reports holding,
 /// the server policy's rules that name the peer (and not the one that does not), and the gate that
 /// allowed and refused real connections to it; table, JSON and a Mermaid graph.
 /// </summary>
@@ -87,7 +87,10 @@ public sealed class FederationMapTests
         var status = await domains.Acme.Admin.GetFederationAsync(new Protos.Admin.V1.GetFederationRequest { TrustDomain = PaymentsTd.Name });
         Assert.Equal(status.Sequence, root.GetProperty("bundle").GetProperty("sequence").GetUInt64());
         Assert.True(root.GetProperty("bundle").GetProperty("distributed").GetBoolean());
-        Assert.Contains(agentId, Strings(root.GetProperty("bundle").GetProperty("agents")));
+        // The agent reported the sequence it holds at its sync: the one the server serves.
+        var held = Assert.Single(root.GetProperty("bundle").GetProperty("agents").EnumerateArray(), a => a.GetProperty("agentId").GetString() == agentId);
+        Assert.Equal(status.Sequence, held.GetProperty("heldSequence").GetUInt64());
+        Assert.NotEqual(JsonValueKind.Null, held.GetProperty("reportedAt").ValueKind);
         var entry = Assert.Single(root.GetProperty("entries").EnumerateArray());
         Assert.Equal((Web.ToString(), agentId), (entry.GetProperty("spiffeId").GetString(), entry.GetProperty("parentId").GetString()));
         Assert.Equal([agentId], Strings(entry.GetProperty("nodes")));
@@ -104,6 +107,8 @@ public sealed class FederationMapTests
         Assert.Equal(0, table.ExitCode);
         Assert.Contains("web-to-api", table.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("web-to-db", table.Out, StringComparison.Ordinal);
+        Assert.Contains(table.Out.Split('\n'), l => l.Contains(agentId, StringComparison.Ordinal)
+            && l.Split([' ', '│', '|'], StringSplitOptions.RemoveEmptyEntries).Contains(status.Sequence.ToString(CultureInfo.InvariantCulture)));
 
         var mermaid = await domains.Acme.CliAsync("federation", "map", PaymentsTd.Name, "--output", "mermaid");
         Assert.Equal(0, mermaid.ExitCode);
@@ -112,6 +117,7 @@ public sealed class FederationMapTests
         Assert.Contains(lines, l => l.Contains("-->|\"federatesWith\"| payments_acme_corp", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("==>|\"outbound at payments: 1 allowed, 1 denied\"| payments_acme_corp", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("-.->|\"from\"| payments_acme_corp", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains($"payments_acme_corp -.->|\"holds seq {status.Sequence}\"|", StringComparison.Ordinal));
 
         // Negative control: a trust domain without a relationship has no map.
         var none = await domains.Acme.CliAsync("federation", "map", "nobody.example");

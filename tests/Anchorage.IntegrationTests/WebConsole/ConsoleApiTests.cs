@@ -154,6 +154,30 @@ public sealed class ConsoleApiTests
     }
 
     [Fact]
+    public async Task Api_Authorities_RevokedListedMarked_OnlyWhenAskedFor()
+    {
+        using var dir = new TempDir();
+        await using var server = await StartAsync(dir);
+        using var client = new ConsoleClient();
+        var baseUrl = await client.LoginAsync(server);
+        var prepared = await server.Admin.PrepareAuthorityAsync(new AuthorityRequest { Kind = "jwt" });
+        var revokedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        await server.Admin.RevokeAuthorityAsync(new AuthorityRequest { Kind = "jwt", Id = prepared.Id });
+
+        var json = await client.JsonAsync(baseUrl, "/api/authorities");
+        var plain = await server.Admin.ListAuthoritiesAsync(new ListAuthoritiesRequest());
+        var x509Only = await server.Admin.ListAuthoritiesAsync(new ListAuthoritiesRequest { Kind = "x509", IncludeRevoked = true });
+
+        var revoked = Assert.Single(json.GetProperty("authorities").EnumerateArray(), a => a.GetProperty("id").GetString() == prepared.Id);
+        Assert.Equal(("jwt", "revoked"), (revoked.GetProperty("kind").GetString(), revoked.GetProperty("state").GetString()));
+        Assert.InRange(long.Parse(revoked.GetProperty("revokedAt").GetString()!, System.Globalization.CultureInfo.InvariantCulture), revokedAt - 5, revokedAt + 60);
+        Assert.Equal(prepared.NotAfter.ToString(System.Globalization.CultureInfo.InvariantCulture), revoked.GetProperty("notAfter").GetString());
+        // Without include_revoked (the CLI's authority list) and for the other kind: not there.
+        Assert.DoesNotContain(plain.Authorities, a => a.Id == prepared.Id);
+        Assert.DoesNotContain(x509Only.Authorities, a => a.Id == prepared.Id || a.State == "revoked");
+    }
+
+    [Fact]
     public async Task Api_Authorities_LocalX509AndJwtWithoutCertificates()
     {
         using var dir = new TempDir();

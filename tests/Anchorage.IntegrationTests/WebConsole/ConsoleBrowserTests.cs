@@ -8,7 +8,8 @@ namespace Anchorage.IntegrationTests.WebConsole;
 
 /// <summary>
 /// The web console in headless Chromium (issue 16): the login flow, the trust graph of a real
-/// two-domain set-up, an edge turning stale live when the peer's bundle endpoint stops, the pages
+/// two-domain set-up, an edge turning stale live when the peer's bundle endpoint stops, the agents page
+/// with a real agent and its search, a revoked authority on the timeline, the pages
 /// under the strict CSP, screenshots under <c>artifacts/console</c> of the test output.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -122,6 +123,11 @@ public sealed class ConsoleBrowserTests
         Assert.Contains("Relationship with " + payments, page, StringComparison.Ordinal);
         Assert.Contains("platform@acme.corp", page, StringComparison.Ordinal);
         Assert.Contains("Worst-case revocation", page, StringComparison.Ordinal);
+        // The fetch history (issue 16 item 2): the fetches that worked (not-modified: the bootstrap bundle
+        // was already the peer's), and those since the endpoint stopped.
+        await browser.WaitForAsync("#fetches-table tbody tr:not([data-outcome='error'])");
+        await browser.WaitForAsync("#fetches-table tbody tr[data-outcome='error']");
+        Assert.Contains("Sequence changes seen", await browser.TextAsync(), StringComparison.Ordinal);
         await browser.ScreenshotAsync("relationship-stale");
 
         // Authorities timeline, entries search, agents; then a narrow window.
@@ -143,6 +149,55 @@ public sealed class ConsoleBrowserTests
         await browser.ScreenshotAsync("graph-narrow-480");
 
         // Nothing on any page broke the CSP or failed to load.
+        var log = await browser.BrowserLogAsync();
+        Assert.DoesNotContain(log, l => l.Contains("Content Security Policy", StringComparison.Ordinal) || l.Contains("Refused", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agents_And_RevokedAuthority_Browser_SearchedListAndTimeline()
+    {
+        using var dir = new TempDir();
+        await using var server = await TestServer.StartAsync(ConsoleApiTests.WithConsole(TestServer.Options(dir.Path)));
+        var (token, agentId) = await TestAgent.TokenAsync(server);
+        await using var agent = await TestAgent.StartAsync(server, token);
+        // A prepared X.509 authority, revoked: it leaves the journal and the bundle, and stays on the timeline.
+        var prepared = await server.Admin.PrepareAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
+        await server.Admin.RevokeAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509", Id = prepared.Id });
+        await using var browser = await Chromium.StartAsync();
+        await browser.GoAsync(await ConsoleClient.LoginUrlAsync(server));
+        await browser.WaitForAsync("#graph .node.local");
+        var baseUrl = ConsoleClient.BaseOf(new Uri(await browser.UrlAsync()));
+
+        // The agents page: the real agent listed with its attestation type.
+        await browser.GoAsync(new Uri(baseUrl, "/#/agents"));
+        await Eventually.TrueAsync(
+            async () => (await browser.ScriptAsync("return document.querySelectorAll('#agents-table tbody tr').length;")).GetInt32() == 1
+                && (await browser.TextAsync()).Contains(agentId.ToString(), StringComparison.Ordinal),
+            "the agents page to list the attested agent");
+        Assert.Contains("join_token", await browser.TextAsync(), StringComparison.Ordinal);
+        await browser.ScreenshotAsync("agents");
+
+        // A search that matches nothing empties the list; one that matches (any case) brings it back.
+        var box = await browser.WaitForAsync("#agents-q");
+        await browser.TypeAsync(box, "no-such-agent");
+        await Eventually.TrueAsync(
+            async () => (await browser.ScriptAsync("return document.querySelectorAll('#agents-table tbody tr').length;")).GetInt32() == 0
+                && (await browser.TextAsync()).Contains("0 matches", StringComparison.Ordinal),
+            "the agents search to match nothing");
+        await browser.ScriptAsync("const q = document.getElementById('agents-q'); q.value = ''; q.dispatchEvent(new Event('input'));");
+        await browser.TypeAsync(box, agentId.Path.ToUpperInvariant());
+        await Eventually.TrueAsync(
+            async () => (await browser.ScriptAsync("return document.querySelectorAll('#agents-table tbody tr').length;")).GetInt32() == 1,
+            "the agents search by its path in capitals to find the agent");
+        await browser.ScreenshotAsync("agents-search");
+
+        // The authorities timeline: the revoked one drawn (dashed) with the active ones, its row marked.
+        await browser.GoAsync(new Uri(baseUrl, "/#/authorities"));
+        await browser.WaitForAsync("#timeline rect.bar-active");
+        await browser.WaitForAsync("#timeline rect.bar-revoked");
+        await browser.WaitForAsync($"#authorities-table tr[data-authority='{prepared.Id}'][data-state='revoked']");
+        await browser.ScreenshotAsync("authorities-revoked");
+
         var log = await browser.BrowserLogAsync();
         Assert.DoesNotContain(log, l => l.Contains("Content Security Policy", StringComparison.Ordinal) || l.Contains("Refused", StringComparison.Ordinal));
     }

@@ -6,6 +6,7 @@ using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Config;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 using Anchorage.Testing.Sockets;

@@ -190,4 +190,46 @@ public sealed class AgentApiUsageTests : IAsyncDisposable
         // Positive control on the same server: an attested agent's report is stored.
         Assert.Equal(1, (await server.Agent(await server.AttestAsync()).ReportUsageAsync(new ReportUsageRequest { Usage = { Row("inbound", 1, 0, t, 0) } })).Stored);
     }
+
+    [Fact]
+    public async Task ReportUsage_Held_ReplacesThatAgentsRows_WithoutTheFlagKept_StrangerSkipped_BadRowRefused()
+    {
+        var server = await StartAsync();
+        var svid = await server.AttestAsync();
+        var agent = server.Agent(svid);
+        var t0 = _time.GetUtcNow().ToUnixTimeSeconds();
+
+        await agent.ReportUsageAsync(new ReportUsageRequest
+        {
+            ReportsHeld = true,
+            Held = { new HeldBundle { TrustDomain = Payments, Sequence = 7 }, new HeldBundle { TrustDomain = "stranger.example", Sequence = 1 } },
+        });
+        var first = Assert.Single((await ShowAsync(server)).Held);
+        Assert.Equal((svid.Id.ToString(), 7UL), (first.AgentId, first.Sequence));
+        // The datastore stamps the report on its own clock (not the test's fake one): a time, not an exact one.
+        Assert.True(first.ReportedAt >= t0, $"reported at {first.ReportedAt}, before {t0}");
+
+        // A report without the flag (an older agent, or usage only) leaves the held rows as they are.
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await agent.ReportUsageAsync(new ReportUsageRequest { Usage = { Row("outbound", 1, 0, t0, 0) } });
+        Assert.Equal([7UL], (await ShowAsync(server)).Held.Select(h => h.Sequence));
+
+        // A bad row refuses the whole report: nothing replaced.
+        var bad = await Assert.ThrowsAsync<RpcException>(() => agent.ReportUsageAsync(new ReportUsageRequest
+        {
+            ReportsHeld = true,
+            Held = { new HeldBundle { TrustDomain = Payments, Sequence = 8 }, new HeldBundle { TrustDomain = "Not A Domain", Sequence = 1 } },
+        }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.StartsWith("held[1].trustDomain is not a trust domain: ", bad.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal([7UL], (await ShowAsync(server)).Held.Select(h => h.Sequence));
+
+        // The next sequence replaces it; an empty report with the flag (the agent dropped the bundle) clears it.
+        await agent.ReportUsageAsync(new ReportUsageRequest { ReportsHeld = true, Held = { new HeldBundle { TrustDomain = Payments, Sequence = 8 } } });
+        var replaced = Assert.Single((await ShowAsync(server)).Held);
+        Assert.Equal(8UL, replaced.Sequence);
+        Assert.True(replaced.ReportedAt >= first.ReportedAt);
+        await agent.ReportUsageAsync(new ReportUsageRequest { ReportsHeld = true });
+        Assert.Empty((await ShowAsync(server)).Held);
+    }
 }

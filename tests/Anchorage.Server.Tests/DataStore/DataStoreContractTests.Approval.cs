@@ -92,12 +92,15 @@ public abstract partial class DataStoreContractTests<TBackend>
         await Store.DisposeAsync();
         await DropApprovalColumnsAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 6");
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal(7L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(8L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
         Assert.Equal("federation relationship approval, review and rotation observations", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 6"));
         var stored = (await upgraded.GetRelationshipAsync(Payments6, None))!.Value.Relationship;
         Assert.Equal(("payments-platform@example.com", 1L), (stored.Owner, stored.Revision));

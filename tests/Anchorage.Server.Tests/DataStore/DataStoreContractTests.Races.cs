@@ -3,6 +3,7 @@ using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing.Bundles;
 

@@ -76,6 +76,9 @@ public abstract partial class DataStoreContractTests<TBackend>
         await Store.CreateRelationshipAsync(Relationship(), None);
         await Store.DisposeAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 7");
 

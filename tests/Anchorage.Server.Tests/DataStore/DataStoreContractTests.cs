@@ -8,6 +8,7 @@ using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing.Bundles;
 using Microsoft.Extensions.Time.Testing;
@@ -1150,8 +1151,8 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         Assert.NotNull(await reopened.GetNodeAsync(Node("n1").SpiffeId, None));
         Assert.Single(await reopened.ListAuthoritiesAsync(None));
         Assert.Equal(1UL, (await reopened.PublishBundleAsync(Bundle(), None)).Bundle.SequenceNumber);
-        Assert.Equal(7L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
-        Assert.Equal(7L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(8L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(8L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
     }
 
     [ContractFact]
@@ -1169,14 +1170,17 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Backend.ExecuteScalarAsync("DROP TABLE federation_relationships");
         await Backend.ExecuteScalarAsync("DROP TABLE policy");
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 2");
         Assert.Equal(1L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT pending_cert_serial FROM nodes"));
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal(7L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
-        Assert.Equal(7L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
+        Assert.Equal(8L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(8L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM schema_version")));
         Assert.Empty(await upgraded.ListRelationshipsAsync(None));
         Assert.Null(await upgraded.GetPolicyAsync(None));
         AssertSameNode(node with { CreatedAt = Start }, await upgraded.GetNodeAsync(node.SpiffeId, None));
@@ -1197,13 +1201,16 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
         await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN revision");
         await DropApprovalColumnsAsync();
         await Backend.ExecuteScalarAsync("DROP TABLE federation_usage");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_fetches");
+        await Backend.ExecuteScalarAsync("DROP TABLE federation_held");
+        await Backend.ExecuteScalarAsync("DROP TABLE revoked_authorities");
         await Backend.ExecuteScalarAsync("ALTER TABLE federation_relationships DROP COLUMN clock_skew_ms");
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version >= 4");
         await Assert.ThrowsAnyAsync<DbException>(() => Backend.ExecuteScalarAsync("SELECT COUNT(*) FROM policy"));
 
         var upgraded = await OpenAsync();
 
-        Assert.Equal(7L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
+        Assert.Equal(8L, Convert.ToInt64(await Backend.ExecuteScalarAsync("SELECT MAX(version) FROM schema_version")));
         Assert.Equal("communication policy", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 4"));
         Assert.Equal("federation relationship revisions", await Backend.ExecuteScalarAsync("SELECT description FROM schema_version WHERE version = 5"));
         Assert.Equal(1, (await upgraded.GetRelationshipAsync(Payments, None))!.Value.Relationship.Revision);
@@ -1218,7 +1225,7 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
 
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(OpenAsync);
 
-        Assert.Equal("datastore schema version 999 is newer than this server supports (7); run a newer server or restore a backup", ex.Message);
+        Assert.Equal("datastore schema version 999 is newer than this server supports (8); run a newer server or restore a backup", ex.Message);
         await Backend.ExecuteScalarAsync("DELETE FROM schema_version WHERE version = 999");
         await OpenAsync();
     }

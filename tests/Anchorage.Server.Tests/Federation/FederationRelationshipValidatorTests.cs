@@ -1,5 +1,6 @@
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Federation;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing.Bundles;
 

@@ -15,6 +15,7 @@ using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting;
 using Anchorage.Spiffe.Authorization;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Tls;
 using Anchorage.Testing;

@@ -8,6 +8,7 @@ using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 using Anchorage.Testing.Bundles;

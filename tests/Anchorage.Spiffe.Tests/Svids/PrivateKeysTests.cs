@@ -66,6 +66,32 @@ public sealed class PrivateKeysTests
         Assert.Equal(expected, e.Message);
     }
 
+    [Fact]
+    public void ParsePkcs8_EcAndRsa_ReturnsTheKeyOfItsAlgorithm()
+    {
+        using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var rsa = RSA.Create(2048);
+
+        using var ecKey = PrivateKeys.ParsePkcs8(ec.ExportPkcs8PrivateKey());
+        using var rsaKey = PrivateKeys.ParsePkcs8(rsa.ExportPkcs8PrivateKey());
+
+        Assert.Equal(ec.ExportParameters(false).Q.X, Assert.IsAssignableFrom<ECDsa>(ecKey).ExportParameters(false).Q.X);
+        Assert.Equal(rsa.ExportParameters(false).Modulus, Assert.IsAssignableFrom<RSA>(rsaKey).ExportParameters(false).Modulus);
+    }
+
+    [Fact]
+    public void ParsePkcs8_Sec1OrGarbage_ThrowsSayingWhy()
+    {
+        // The server's CA key files are PKCS#8 only: SEC 1 DER, though a valid key, is refused here.
+        using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        var sec1 = Assert.Throws<FormatException>(() => PrivateKeys.ParsePkcs8(ec.ExportECPrivateKey()));
+        var garbage = Assert.Throws<FormatException>(() => PrivateKeys.ParsePkcs8([1, 2, 3]));
+
+        Assert.Equal("private key is not a valid PKCS#8 key", sec1.Message);
+        Assert.Equal("private key is not a valid PKCS#8 key", garbage.Message);
+    }
+
     private static System.Security.Cryptography.X509Certificates.X509Certificate2 SelfSigned(ECDsa key) =>
         new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=not a key", key, HashAlgorithmName.SHA256)
             .CreateSelfSigned(DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(1));

@@ -48,17 +48,8 @@ internal static class TailCommand
             Description = "print only records whose field equals the value, e.g. decision=deny or process.pid=123 (repeat: all must match)",
             AllowMultipleArgumentsPerToken = false,
         };
-        var output = new Option<Format>("--output", "-o")
-        {
-            Description = "output format: text (one-line summaries, default) or json (the lines as written)",
-            DefaultValueFactory = _ => Format.Text,
-            CustomParser = result => result.Tokens.Single().Value switch
-            {
-                "text" => Format.Text,
-                "json" => Format.Json,
-                var other => Fail(result, other),
-            },
-        };
+        var output = OutputOption.Of(
+            "output format: text (one-line summaries, default) or json (the lines as written)", ("text", Format.Text), ("json", Format.Json));
         var command = new Command("tail", "print the last audit records, optionally filtered, and follow new ones") { file, lines, follow, filters, output };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -175,12 +166,6 @@ internal static class TailCommand
         {
             return null;
         }
-    }
-
-    private static Format Fail(System.CommandLine.Parsing.ArgumentResult result, string value)
-    {
-        result.AddError($"--output \"{value}\" is not one of: text, json");
-        return Format.Text;
     }
 
     /// <summary>Decides what is printed and prints it: records that match every filter, and an error line per malformed line.</summary>

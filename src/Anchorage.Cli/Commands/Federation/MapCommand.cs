@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Anchorage.Cli.Internal;
+using Anchorage.Foundation.Ids;
 using Anchorage.Policy;
 using Anchorage.Protos.Admin.V1;
 using Grpc.Core;
@@ -29,10 +30,11 @@ internal static class MapCommand
             var status = await admin.CallAsync((c, o) => c.GetFederationAsync(new GetFederationRequest { TrustDomain = td }, o), cancellationToken).ConfigureAwait(false);
             var server = await admin.CallAsync((c, o) => c.GetServerInfoAsync(new GetServerInfoRequest(), o), cancellationToken).ConfigureAwait(false);
             var federating = await ListEntriesAsync(admin, new ListEntriesRequest { FederatesWith = td }, cancellationToken).ConfigureAwait(false);
-            var aliases = await ListEntriesAsync(admin, new ListEntriesRequest { ParentId = $"spiffe://{server.TrustDomain}/anchorage/server" }, cancellationToken).ConfigureAwait(false);
             var agents = await admin.CallAsync((c, o) => c.ListAgentsAsync(new ListAgentsRequest(), o), cancellationToken).ConfigureAwait(false);
+            var serverId = $"spiffe://{server.TrustDomain}{AnchorageIds.ServerPath}";
+            var ancestors = await AncestorsAsync(admin, federating, agents.Agents, serverId, cancellationToken).ConfigureAwait(false);
             var policy = await PolicyAsync(admin, cancellationToken).ConfigureAwait(false);
-            var map = FederationMapView.Create(td, status, federating, aliases, agents.Agents, policy);
+            var map = FederationMapView.Create(td, status, federating, ancestors, agents.Agents, policy, serverId);
             switch (parse.GetValue(output))
             {
                 case OutputFormat.Json:
@@ -49,6 +51,29 @@ internal static class MapCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    // The entries whose SPIFFE ID is a parent on the way up from the federating entries (node aliases,
+    // nested entries), level by level as FederationMapView walks them, each ID asked once.
+    private static async Task<List<ProtoEntry>> AncestorsAsync(
+        AdminConnection admin, List<ProtoEntry> federating, IReadOnlyList<AgentInfo> agents, string serverId, CancellationToken cancellationToken)
+    {
+        var ancestors = new List<ProtoEntry>();
+        var asked = new HashSet<string>(StringComparer.Ordinal);
+        var pending = FederationMapView.ParentsToLookUp(federating.Select(e => e.ParentId), agents, serverId).ToList();
+        for (var depth = 1; depth <= FederationMapView.MaxDepth && pending.Count > 0; depth++)
+        {
+            var found = new List<ProtoEntry>();
+            foreach (var id in pending.Where(asked.Add))
+            {
+                found.AddRange(await ListEntriesAsync(admin, new ListEntriesRequest { SpiffeId = id }, cancellationToken).ConfigureAwait(false));
+            }
+
+            ancestors.AddRange(found);
+            pending = [.. FederationMapView.ParentsToLookUp(found.Where(e => e.ParentId != serverId).Select(e => e.ParentId), agents, serverId)];
+        }
+
+        return ancestors;
     }
 
     private static async Task<List<ProtoEntry>> ListEntriesAsync(AdminConnection admin, ListEntriesRequest request, CancellationToken cancellationToken)

@@ -144,11 +144,8 @@ internal static class PolicyDiffCommand
         return record.Direction == "inbound" ? new PolicyRequest(peer, new HashSet<string>(), local, 0) : null;
     }
 
-    private static int Port(string? remote)
-    {
-        var colon = remote?.LastIndexOf(':') ?? -1;
-        return colon > 0 && int.TryParse(remote![(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : 0;
-    }
+    private static int Port(string? remote) =>
+        remote is not null && Endpoints.TryParseDial(remote, out var address, out _) ? address.Port : 0;
 
     private sealed class Flow(string was, string wasRule, string now, string nowRule)
     {

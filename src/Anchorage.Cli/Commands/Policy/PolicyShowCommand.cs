@@ -23,17 +23,7 @@ internal static class PolicyShowCommand
 
     public static Command Create(CliContext context)
     {
-        var output = new Option<Format>("--output", "-o")
-        {
-            Description = "output format: yaml (default, the text as applied) or json",
-            DefaultValueFactory = _ => Format.Yaml,
-            CustomParser = result => result.Tokens.Single().Value switch
-            {
-                "yaml" => Format.Yaml,
-                "json" => Format.Json,
-                var other => Fail(result, other),
-            },
-        };
+        var output = OutputOption.Of("output format: yaml (default, the text as applied) or json", ("yaml", Format.Yaml), ("json", Format.Json));
         var socket = AdminConnection.SocketOption();
         var command = new Command("show", "show the trust domain's communication policy") { output, socket };
         command.SetAction(async (parse, cancellationToken) =>
@@ -57,12 +47,6 @@ internal static class PolicyShowCommand
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    private static Format Fail(System.CommandLine.Parsing.ArgumentResult result, string value)
-    {
-        result.AddError($"--output \"{value}\" is not one of: yaml, json");
-        return Format.Yaml;
     }
 
     private static void WriteJson(Utf8JsonWriter w, Protos.Common.V1.Policy stored, CommunicationPolicy policy)

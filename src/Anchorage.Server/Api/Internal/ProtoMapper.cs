@@ -5,6 +5,7 @@ using Anchorage.Server.Attestation;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Registration;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Google.Protobuf;
 using Admin = Anchorage.Protos.Admin.V1;
@@ -152,6 +153,19 @@ internal static class ProtoMapper
         _ => throw ApiException.InvalidArgument($"kind \"{kind}\" is not x509 or jwt"),
     };
 
+    /// <summary>A revoked authority: state <c>revoked</c>, no certificate.</summary>
+    public static Admin.Authority ToProto(RevokedAuthority record) => new()
+    {
+        Kind = KindName(record.Kind),
+        Id = record.Id,
+        ServerId = record.ServerId,
+        State = "revoked",
+        Tainted = record.Tainted,
+        NotBefore = record.NotBefore.ToUnixTimeSeconds(),
+        NotAfter = record.NotAfter.ToUnixTimeSeconds(),
+        RevokedAt = record.RevokedAt.ToUnixTimeSeconds(),
+    };
+
     public static Admin.FederationStatus ToProto(Federation.FederationStatus status)
     {
         var r = status.Relationship;
@@ -161,7 +175,7 @@ internal static class ProtoMapper
             TrustDomain = r.TrustDomain.Name,
             Name = r.Name,
             Owner = r.Owner,
-            Profile = Federation.BundleEndpointProfiles.ToName(r.Profile),
+            Profile = BundleEndpointProfiles.ToName(r.Profile),
             Url = r.Url.OriginalString,
             EndpointSpiffeId = r.EndpointSpiffeId?.ToString() ?? string.Empty,
             MaxStalenessSeconds = (long)r.MaxStaleness.TotalSeconds,
@@ -198,6 +212,10 @@ internal static class ProtoMapper
             proto.RotationWithoutOverlapAt = UnixSeconds(c.RotationWithoutOverlapAt);
             proto.HasClockSkew = c.ClockSkew is not null;
             proto.ClockSkewMs = c.ClockSkew is { } skew ? (long)skew.TotalMilliseconds : 0;
+            proto.SequenceChanges = c.SequenceChanges.Changes;
+            proto.MedianSequenceChangeIntervalSeconds = Seconds(c.SequenceChanges.MedianInterval);
+            proto.LastSequenceChangeAt = UnixSeconds(c.SequenceChanges.LastChangeAt);
+            proto.FetchHistorySince = UnixSeconds(c.SequenceChanges.Since);
         }
 
         proto.ApprovedAuthorities.AddRange(r.Approval?.AuthorityIds ?? []);
@@ -215,6 +233,18 @@ internal static class ProtoMapper
             ReportedAt = UnixSeconds(u.ReportedAt),
             Listener = u.Listener,
         }));
+        proto.Fetches.AddRange(status.Fetches.Select(f => new Admin.BundleFetch
+        {
+            TimeMs = f.Time.ToUnixTimeMilliseconds(),
+            Outcome = f.Outcome,
+            Message = f.Message ?? string.Empty,
+            HasSequence = f.Sequence is not null,
+            Sequence = f.Sequence ?? 0,
+            RefreshHintSeconds = Seconds(f.RefreshHint),
+            HasClockSkew = f.ClockSkew is not null,
+            ClockSkewMs = f.ClockSkew is { } fetchSkew ? (long)fetchSkew.TotalMilliseconds : 0,
+        }));
+        proto.Held.AddRange(status.Held.Select(h => new Admin.AgentHeldBundle { AgentId = h.AgentId, Sequence = h.Sequence, ReportedAt = UnixSeconds(h.ReportedAt) }));
         return proto;
     }
 

@@ -3,7 +3,6 @@ using System.Security.Cryptography.X509Certificates;
 using Anchorage.Foundation.Audit;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
-using Anchorage.Server.Federation.Internal;
 using Anchorage.Spiffe.Bundles;
 
 namespace Anchorage.Server.Ca.Internal;

@@ -1,5 +1,5 @@
-using System.Formats.Asn1;
 using System.Security.Cryptography;
+using Anchorage.Spiffe.Svids;
 
 namespace Anchorage.Server.Ca.Internal;
 
@@ -25,39 +25,17 @@ internal static class KeyIds
         }
     }
 
-    /// <summary>Loads a PKCS#8 PrivateKeyInfo (DER) as an ECDsa or RSA key.</summary>
+    /// <summary>Loads a PKCS#8 PrivateKeyInfo (DER) as an ECDsa or RSA key, with the one key reader (the core library's).</summary>
     /// <exception cref="CryptographicException">Not a PKCS#8 EC or RSA key.</exception>
     public static AsymmetricAlgorithm ImportPkcs8(ReadOnlySpan<byte> pkcs8)
     {
-        string algorithm;
         try
         {
-            AsnDecoder.ReadSequence(pkcs8, AsnEncodingRules.DER, out var offset, out var length, out _);
-            var content = pkcs8.Slice(offset, length);
-            AsnDecoder.ReadEncodedValue(content, AsnEncodingRules.DER, out _, out _, out var versionConsumed);
-            AsnDecoder.ReadSequence(content[versionConsumed..], AsnEncodingRules.DER, out var algOffset, out var algLength, out _);
-            algorithm = AsnDecoder.ReadObjectIdentifier(content.Slice(versionConsumed + algOffset, algLength), AsnEncodingRules.DER, out _);
+            return PrivateKeys.ParsePkcs8(pkcs8);
         }
-        catch (AsnContentException ex)
+        catch (FormatException ex)
         {
-            throw new CryptographicException("not a PKCS#8 private key", ex);
-        }
-
-        AsymmetricAlgorithm key = algorithm switch
-        {
-            SubjectKeys.RsaEncryptionOid => RSA.Create(),
-            SubjectKeys.EcPublicKeyOid => ECDsa.Create(),
-            _ => throw new CryptographicException($"private key algorithm {algorithm} is not EC or RSA"),
-        };
-        try
-        {
-            key.ImportPkcs8PrivateKey(pkcs8, out _);
-            return key;
-        }
-        catch
-        {
-            key.Dispose();
-            throw;
+            throw new CryptographicException(ex.Message, ex);
         }
     }
 }

@@ -90,13 +90,64 @@ internal sealed class AuthorityStore(SqlExecutor sql, BundleStore bundles) : Sql
             id,
             cancellationToken);
 
-    public Task<bool> RevokeAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken) =>
-        ConditionalJournalWriteAsync(
-            "revoke authority",
-            "DELETE FROM authorities WHERE kind = @kind AND id = @id AND (state = 'prepared' OR (state = 'old' AND tainted))",
-            kind,
-            id,
-            cancellationToken);
+    public Task<bool> RevokeAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        var kindText = Rows.AuthorityKindText(kind);
+        const string Revocable = "kind = @kind AND id = @id AND (state = 'prepared' OR (state = 'old' AND tainted))";
+        return JournalWriteAsync("revoke authority", async (c, tx, ct) =>
+        {
+            // Remembered for the authorities timeline in the same transaction, the newest HistoryLimit per kind.
+            await ExecuteAsync(
+                c,
+                tx,
+                "INSERT INTO revoked_authorities (kind, id, server_id, tainted, not_before, not_after, revoked_at) " +
+                "SELECT kind, id, server_id, tainted, not_before, not_after, @now FROM authorities WHERE " + Revocable + " " +
+                "ON CONFLICT (kind, id) DO NOTHING",
+                ct,
+                ("kind", kindText),
+                ("id", id),
+                ("now", Rows.ToUnixMs(Time.GetUtcNow()))).ConfigureAwait(false);
+            var revoked = await ExecuteAsync(c, tx, "DELETE FROM authorities WHERE " + Revocable, ct, ("kind", kindText), ("id", id)).ConfigureAwait(false) > 0;
+            await ExecuteAsync(
+                c,
+                tx,
+                "DELETE FROM revoked_authorities WHERE kind = @kind AND id NOT IN " +
+                "(SELECT id FROM revoked_authorities WHERE kind = @kind ORDER BY revoked_at DESC, id LIMIT " + RevokedAuthority.HistoryLimit + ")",
+                ct,
+                ("kind", kindText)).ConfigureAwait(false);
+            return revoked;
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<RevokedAuthority>> ListRevokedAuthoritiesAsync(CancellationToken cancellationToken) =>
+        RunAsync<IReadOnlyList<RevokedAuthority>>("list revoked authorities", async (c, ct) =>
+        {
+            var cmd = Command(c, null, "SELECT kind, id, server_id, tainted, not_before, not_after, revoked_at FROM revoked_authorities ORDER BY kind, revoked_at DESC, id");
+            await using var cmdScope = cmd.ConfigureAwait(false);
+            var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await using var readerScope = reader.ConfigureAwait(false);
+            var list = new List<RevokedAuthority>();
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var kind = reader.GetString(0) switch
+                {
+                    "x509" => AuthorityKind.X509,
+                    "jwt" => AuthorityKind.Jwt,
+                    var other => throw CorruptData.Row("revoked_authorities", reader.GetString(1), "kind", $"\"{other}\" is not x509 or jwt"),
+                };
+                list.Add(new RevokedAuthority(
+                    kind,
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetBoolean(3),
+                    Rows.FromUnixMs(reader.GetInt64(4)),
+                    Rows.FromUnixMs(reader.GetInt64(5)),
+                    Rows.FromUnixMs(reader.GetInt64(6))));
+            }
+
+            return list;
+        }, cancellationToken);
 
     public Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken)
     {

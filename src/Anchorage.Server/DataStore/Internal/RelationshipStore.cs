@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Anchorage.Server.Federation;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.DataStore.Internal;
@@ -199,6 +200,8 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
 
             await ExecuteAsync(c, tx, "DELETE FROM bundles WHERE trust_domain = @td", ct, ("td", trustDomain.Name)).ConfigureAwait(false);
             await ExecuteAsync(c, tx, "DELETE FROM federation_usage WHERE trust_domain = @td", ct, ("td", trustDomain.Name)).ConfigureAwait(false);
+            await ExecuteAsync(c, tx, "DELETE FROM federation_fetches WHERE trust_domain = @td", ct, ("td", trustDomain.Name)).ConfigureAwait(false);
+            await ExecuteAsync(c, tx, "DELETE FROM federation_held WHERE trust_domain = @td", ct, ("td", trustDomain.Name)).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);

@@ -33,6 +33,8 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
     private readonly RelationshipStore _relationships;
     private readonly PolicyStore _policy;
     private readonly UsageStore _usage;
+    private readonly FetchStore _fetches;
+    private readonly HeldBundleStore _held;
 
     protected SqlDataStore(TimeProvider timeProvider, ILogger logger)
     {
@@ -46,6 +48,8 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
         _relationships = new RelationshipStore(_sql);
         _policy = new PolicyStore(_sql);
         _usage = new UsageStore(_sql);
+        _fetches = new FetchStore(_sql);
+        _held = new HeldBundleStore(_sql);
     }
 
     internal TimeProvider Time { get; }
@@ -157,6 +161,9 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
     public Task<bool> RevokeAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken) =>
         _authorities.RevokeAuthorityAsync(kind, id, cancellationToken);
 
+    public Task<IReadOnlyList<RevokedAuthority>> ListRevokedAuthoritiesAsync(CancellationToken cancellationToken) =>
+        _authorities.ListRevokedAuthoritiesAsync(cancellationToken);
+
     public Task<bool> DeleteAuthorityAsync(AuthorityKind kind, string id, CancellationToken cancellationToken) =>
         _authorities.DeleteAuthorityAsync(kind, id, cancellationToken);
 
@@ -207,6 +214,18 @@ internal abstract class SqlDataStore : IDataStore, ISqlBackend
 
     public Task<IReadOnlyList<FederationUsage>> ListUsageAsync(TrustDomain? trustDomain, CancellationToken cancellationToken) =>
         _usage.ListUsageAsync(trustDomain, cancellationToken);
+
+    public Task<bool> AddFetchAsync(TrustDomain trustDomain, FederationFetch fetch, CancellationToken cancellationToken) =>
+        _fetches.AddFetchAsync(trustDomain, fetch, cancellationToken);
+
+    public Task<IReadOnlyList<FederationFetch>> ListFetchesAsync(TrustDomain trustDomain, CancellationToken cancellationToken) =>
+        _fetches.ListFetchesAsync(trustDomain, cancellationToken);
+
+    public Task<int> SetHeldBundlesAsync(SpiffeId agent, IReadOnlyList<(TrustDomain TrustDomain, ulong Sequence)> held, CancellationToken cancellationToken) =>
+        _held.SetHeldBundlesAsync(agent, held, cancellationToken);
+
+    public Task<IReadOnlyList<FederationHeldBundle>> ListHeldBundlesAsync(TrustDomain trustDomain, CancellationToken cancellationToken) =>
+        _held.ListHeldBundlesAsync(trustDomain, cancellationToken);
 
     public Task<StoredPolicy?> GetPolicyAsync(CancellationToken cancellationToken) =>
         _policy.GetPolicyAsync(cancellationToken);

@@ -278,6 +278,71 @@ internal static class SchemaMigrations
                     listener text COLLATE "C" NOT NULL,
                     PRIMARY KEY (trust_domain, agent_id, direction, listener));
                 """),
+
+        // Fetch history (issue 16 item 2, issue 15 item 2): the latest fetches of each relationship's
+        // bundle endpoint with their outcome and what the peer served, pruned to
+        // FederationFetch.HistoryLimit per trust domain on insert; the id orders fetches of one millisecond.
+        // And the sequence of each federated bundle every agent last reported holding (issue 15 item 4),
+        // and the authorities revoked from the journal, for the console's timeline (issue 16).
+        new Migration(
+            8,
+            "federation fetch history, held bundle sequences and revoked authorities",
+            Sqlite: """
+                CREATE TABLE federation_fetches (
+                    id INTEGER PRIMARY KEY,
+                    trust_domain TEXT NOT NULL,
+                    fetched_at INTEGER NOT NULL,
+                    outcome TEXT NOT NULL,
+                    message TEXT,
+                    sequence INTEGER,
+                    refresh_hint_ms INTEGER,
+                    clock_skew_ms INTEGER);
+                CREATE INDEX federation_fetches_trust_domain ON federation_fetches (trust_domain, fetched_at);
+                CREATE TABLE federation_held (
+                    trust_domain TEXT NOT NULL,
+                    agent_id TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    reported_at INTEGER NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id));
+                CREATE INDEX federation_held_agent_id ON federation_held (agent_id);
+                CREATE TABLE revoked_authorities (
+                    kind TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    server_id TEXT NOT NULL,
+                    tainted INTEGER NOT NULL,
+                    not_before INTEGER NOT NULL,
+                    not_after INTEGER NOT NULL,
+                    revoked_at INTEGER NOT NULL,
+                    PRIMARY KEY (kind, id));
+                """,
+            Postgres: """
+                CREATE TABLE federation_fetches (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    trust_domain text COLLATE "C" NOT NULL,
+                    fetched_at bigint NOT NULL,
+                    outcome text NOT NULL,
+                    message text,
+                    sequence bigint,
+                    refresh_hint_ms bigint,
+                    clock_skew_ms bigint);
+                CREATE INDEX federation_fetches_trust_domain ON federation_fetches (trust_domain, fetched_at);
+                CREATE TABLE federation_held (
+                    trust_domain text COLLATE "C" NOT NULL,
+                    agent_id text COLLATE "C" NOT NULL,
+                    sequence bigint NOT NULL,
+                    reported_at bigint NOT NULL,
+                    PRIMARY KEY (trust_domain, agent_id));
+                CREATE INDEX federation_held_agent_id ON federation_held (agent_id);
+                CREATE TABLE revoked_authorities (
+                    kind text COLLATE "C" NOT NULL,
+                    id text COLLATE "C" NOT NULL,
+                    server_id text NOT NULL,
+                    tainted boolean NOT NULL,
+                    not_before bigint NOT NULL,
+                    not_after bigint NOT NULL,
+                    revoked_at bigint NOT NULL,
+                    PRIMARY KEY (kind, id));
+                """),
     ];
 
     /// <summary>The schema version this build writes.</summary>

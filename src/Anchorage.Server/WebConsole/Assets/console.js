@@ -240,8 +240,14 @@
     ["peerRefreshHintSeconds", "Peer refresh hint", "duration"], ["pollIntervalSeconds", "Poll interval", "duration"],
     ["worstCaseRevocationSeconds", "Worst-case revocation", "duration"], ["shortestAuthorityLifetimeSeconds", "Shortest authority lifetime", "duration"],
     ["hasOverlap", "Rotation overlap"], ["smallestOverlapSeconds", "Smallest overlap", "duration"],
-    ["oldestAuthorityAgeSeconds", "Oldest authority age", "duration"], ["createdAt", "Created", "time"], ["updatedAt", "Updated", "time"],
+    ["oldestAuthorityAgeSeconds", "Oldest authority age", "duration"],
+    ["sequenceChanges", "Sequence changes seen"], ["medianSequenceChangeIntervalSeconds", "Median time between sequence changes", "duration"],
+    ["lastSequenceChangeAt", "Last sequence change seen", "time"], ["fetchHistorySince", "Fetch history since", "time"],
+    ["held", "Held by agents (sequence)", "held"],
+    ["createdAt", "Created", "time"], ["updatedAt", "Updated", "time"],
   ];
+  // Shown in tables of their own below the fields.
+  const OWN_TABLES = new Set(["fetches"]);
 
   async function loadFederation(td) {
     const data = await getJson("/api/federations/" + encodeURIComponent(td));
@@ -260,16 +266,41 @@
     }
     // Fields added to the status later still show, unformatted.
     for (const key of Object.keys(s)) {
-      if (!shown.has(key)) table.appendChild(row(key, format(s[key], Array.isArray(s[key]) ? "list" : "", data.now)));
+      if (!shown.has(key) && !OWN_TABLES.has(key)) table.appendChild(row(key, format(s[key], Array.isArray(s[key]) ? "list" : "", data.now)));
     }
+    drawFetches(s.fetches || []);
+  }
+
+  function drawFetches(fetches) {
+    const table = $("fetches-table");
+    clear(table);
+    const head = el("tr");
+    for (const h of ["Time", "Outcome", "Sequence", "Refresh hint", "Clock skew", "Error"]) head.appendChild(el("th", { scope: "col" }, h));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = el("tbody");
+    for (const f of fetches) {
+      const tr = el("tr", { "data-outcome": f.outcome });
+      const skew = f.hasClockSkew ? (num(f.clockSkewMs) / 1000).toFixed(1) + "s" : "unknown";
+      for (const v of [new Date(num(f.timeMs)).toISOString(), f.outcome, f.hasSequence ? f.sequence : "none",
+        num(f.refreshHintSeconds) === 0 ? "none" : duration(num(f.refreshHintSeconds)), skew, f.message || ""]) {
+        tr.appendChild(el("td", {}, v));
+      }
+      body.appendChild(tr);
+    }
+    table.appendChild(body);
+    $("fetches-note").textContent = fetches.length === 0
+      ? "No fetch recorded yet."
+      : "The latest " + fetches.length + " fetches of the peer's bundle endpoint, newest first (at most 50 are kept).";
   }
 
   function format(v, kind, now) {
     switch (kind) {
       case "time": return time(v);
+      case "held": return (v || []).map((h) => h.agentId + ": " + num(h.sequence) + " (reported " + time(h.reportedAt) + ")").join(", ") || "none reported";
       case "age": return age(v, now);
       case "duration": return num(v) === 0 ? "unknown" : duration(num(v));
-      case "list": return (v || []).join(", ") || "none";
+      case "list": return (v || []).map((x) => (x !== null && typeof x === "object"
+        ? Object.entries(x).map(([k, y]) => k + "=" + y).join(" ") : String(x))).join(", ") || "none";
       default: return v === "" || v === undefined ? "none" : String(v);
     }
   }
@@ -290,12 +321,12 @@
     const table = $("authorities-table");
     clear(table);
     const head = el("tr");
-    for (const h of ["Kind", "State", "Tainted", "Not before", "Not after", "ID", "Server"]) head.appendChild(el("th", { scope: "col" }, h));
+    for (const h of ["Kind", "State", "Tainted", "Not before", "Not after", "Revoked at", "ID", "Server"]) head.appendChild(el("th", { scope: "col" }, h));
     table.appendChild(el("thead")).appendChild(head);
     const body = el("tbody");
     for (const a of list) {
-      const tr = el("tr", { "data-authority": a.id });
-      for (const v of [a.kind, a.state, a.tainted ? "tainted" : "no", time(a.notBefore), time(a.notAfter), a.id, a.serverId]) tr.appendChild(el("td", {}, v));
+      const tr = el("tr", { "data-authority": a.id, "data-state": a.state });
+      for (const v of [a.kind, a.state, a.tainted ? "tainted" : "no", time(a.notBefore), time(a.notAfter), a.state === "revoked" ? time(a.revokedAt) : "", a.id, a.serverId]) tr.appendChild(el("td", {}, v));
       body.appendChild(tr);
     }
     table.appendChild(body);
@@ -323,8 +354,13 @@
         x: x(num(a.notBefore)), y: y + 4, width: Math.max(2, x(num(a.notAfter)) - x(num(a.notBefore))), height: rowH - 10,
         "class": "bar bar-" + a.state + (a.tainted ? " bar-tainted" : ""),
       });
-      bar.appendChild(svg("title", {}, label + ": " + time(a.notBefore) + " to " + time(a.notAfter) + " (" + a.id + ")"));
+      bar.appendChild(svg("title", {}, label + ": " + time(a.notBefore) + " to " + time(a.notAfter) +
+        (a.state === "revoked" ? ", revoked " + time(a.revokedAt) : "") + " (" + a.id + ")"));
       g.appendChild(bar);
+      if (a.state === "revoked" && num(a.revokedAt) > 0) {
+        const rx = x(num(a.revokedAt));
+        g.appendChild(svg("line", { x1: rx, y1: y + 2, x2: rx, y2: y + rowH - 4, "class": "revoked-mark" }));
+      }
     });
     const nx = x(now);
     g.appendChild(svg("line", { x1: nx, y1: top - 8, x2: nx, y2: h - 24, "class": "now-line" }));

@@ -72,10 +72,10 @@ internal sealed class ConsoleApi(AdminApiService admin, TimeProvider time)
         });
     }
 
-    /// <summary>The local X.509 and JWT authorities (without their certificates).</summary>
+    /// <summary>The local X.509 and JWT authorities (without their certificates), the revoked ones the datastore remembers included.</summary>
     public async Task<string> AuthoritiesAsync(CancellationToken ct)
     {
-        var response = await admin.ListAuthorities(new ListAuthoritiesRequest(), Context("ListAuthorities", ct)).ConfigureAwait(false);
+        var response = await admin.ListAuthorities(new ListAuthoritiesRequest { IncludeRevoked = true }, Context("ListAuthorities", ct)).ConfigureAwait(false);
         return Write(w =>
         {
             w.WriteNumber("now", time.GetUtcNow().ToUnixTimeSeconds());

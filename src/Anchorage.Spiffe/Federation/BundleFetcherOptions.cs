@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 
-namespace Anchorage.Server.Federation;
+namespace Anchorage.Spiffe.Federation;
 
 /// <summary>Limits and trust settings of a <see cref="BundleFetcher"/>.</summary>
 public sealed record BundleFetcherOptions

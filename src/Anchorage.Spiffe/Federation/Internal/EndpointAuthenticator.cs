@@ -6,7 +6,7 @@ using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 
-namespace Anchorage.Server.Federation.Internal;
+namespace Anchorage.Spiffe.Federation.Internal;
 
 /// <summary>
 /// Authenticates the TLS server of one fetch (every hop of it) by the relationship's profile
@@ -17,7 +17,7 @@ internal sealed class EndpointAuthenticator
 {
     private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
 
-    private readonly FederationRelationship _relationship;
+    private readonly BundleEndpoint _relationship;
     private readonly SpiffeBundle? _current;
     private readonly X509Certificate2Collection _webRoots;
     private readonly TimeProvider _time;
@@ -25,7 +25,7 @@ internal sealed class EndpointAuthenticator
     private Uri _at;
 
     public EndpointAuthenticator(
-        FederationRelationship relationship,
+        BundleEndpoint relationship,
         SpiffeBundle? current,
         X509Certificate2Collection webRoots,
         TimeProvider time,

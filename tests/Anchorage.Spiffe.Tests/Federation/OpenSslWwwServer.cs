@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Anchorage.Server.Tests.Federation;
+namespace Anchorage.Spiffe.Tests.Federation;
 
 /// <summary>
 /// <c>openssl s_server -WWW</c> on 127.0.0.1: an independent TLS and HTTP/1.0 implementation that

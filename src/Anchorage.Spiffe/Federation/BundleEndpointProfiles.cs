@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Anchorage.Server.Federation;
+namespace Anchorage.Spiffe.Federation;
 
 /// <summary>The wire and storage names of <see cref="BundleEndpointProfile"/> (SPIFFE Trust Domain and Bundle §5.2): <c>https_web</c>, <c>https_spiffe</c>.</summary>
 public static class BundleEndpointProfiles

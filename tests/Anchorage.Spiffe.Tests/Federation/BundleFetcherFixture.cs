@@ -5,7 +5,7 @@ using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 using Anchorage.Testing.X509;
 
-namespace Anchorage.Server.Tests.Federation;
+namespace Anchorage.Spiffe.Tests.Federation;
 
 /// <summary>
 /// Bundle endpoints for <see cref="BundleFetcherTests"/>: a trust domain <c>payments.test</c> with its

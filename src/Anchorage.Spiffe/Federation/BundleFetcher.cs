@@ -5,11 +5,11 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Anchorage.Server.Federation.Internal;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation.Internal;
 using Anchorage.Spiffe.Svids;
 
-namespace Anchorage.Server.Federation;
+namespace Anchorage.Spiffe.Federation;
 
 /// <summary>
 /// Fetches a federated trust domain's bundle from its bundle endpoint (SPIFFE_Trust_Domain_and_Bundle §5)
@@ -32,7 +32,7 @@ namespace Anchorage.Server.Federation;
 /// <item>HTTP: a status other than 200 (after redirects); a body over <see cref="BundleFetcherOptions.MaxBodyBytes"/>;
 /// more than <see cref="BundleFetcherOptions.MaxRedirects"/> redirects, or one to a non-https URL or
 /// without a Location; no answer within <see cref="BundleFetcherOptions.Timeout"/>; connection errors.</item>
-/// <item>Document: whatever <see cref="SpiffeBundle.Parse(Spiffe.Ids.TrustDomain, ReadOnlySpan{byte}, out IReadOnlyList{string})"/>
+/// <item>Document: whatever <see cref="SpiffeBundle.Parse(Ids.TrustDomain, ReadOnlySpan{byte}, out IReadOnlyList{string})"/>
 /// refuses, parsed for the relationship's trust domain only (§5: the tuple binds the endpoint to its
 /// trust domain; the document never names one); an X.509 authority whose URI SAN names another trust
 /// domain (so another domain's bundle served by mistake is caught when its CAs say whose they are,
@@ -67,11 +67,11 @@ public sealed class BundleFetcher : IDisposable
     }
 
     /// <summary>
-    /// GETs <see cref="FederationRelationship.Url"/> (following redirects by hand, each with the same
+    /// GETs <see cref="BundleEndpoint.Url"/> (following redirects by hand, each with the same
     /// checks) and checks the endpoint and the bundle; see the class remarks for every rule.
     /// Never throws for network or peer problems: they are a rejected result.
     /// </summary>
-    /// <param name="relationship">Whose bundle, from where, authenticated how.</param>
+    /// <param name="relationship">The federation relationship's endpoint: whose bundle, from where, authenticated how.</param>
     /// <param name="current">The latest stored bundle of the relationship's trust domain (the bootstrap bundle before the first fetch); null when there is none.</param>
     /// <param name="cancellationToken">Cancels the fetch (an <see cref="OperationCanceledException"/>, not a result).</param>
     /// <exception cref="ArgumentException">
@@ -80,7 +80,7 @@ public sealed class BundleFetcher : IDisposable
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The fetcher was disposed.</exception>
-    public async Task<BundleFetchResult> FetchAsync(FederationRelationship relationship, SpiffeBundle? current, CancellationToken cancellationToken)
+    public async Task<BundleFetchResult> FetchAsync(BundleEndpoint relationship, SpiffeBundle? current, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         CheckArguments(relationship, current);
@@ -173,7 +173,7 @@ public sealed class BundleFetcher : IDisposable
     /// <summary>Marks the fetcher disposed; fetches in flight finish.</summary>
     public void Dispose() => _disposed = true;
 
-    private static void CheckArguments(FederationRelationship relationship, SpiffeBundle? current)
+    private static void CheckArguments(BundleEndpoint relationship, SpiffeBundle? current)
     {
         ArgumentNullException.ThrowIfNull(relationship);
         if (!relationship.Url.IsAbsoluteUri || relationship.Url.Scheme != Uri.UriSchemeHttps)
@@ -195,7 +195,7 @@ public sealed class BundleFetcher : IDisposable
         }
     }
 
-    private X509Certificate2Collection WebRoots(FederationRelationship relationship)
+    private X509Certificate2Collection WebRoots(BundleEndpoint relationship)
     {
         var roots = new X509Certificate2Collection();
         if (relationship.Profile != BundleEndpointProfile.HttpsWeb)
@@ -265,7 +265,7 @@ public sealed class BundleFetcher : IDisposable
         }
     }
 
-    private static BundleFetchResult Check(FederationRelationship relationship, SpiffeBundle? current, Uri at, int status, byte[] body)
+    private static BundleFetchResult Check(BundleEndpoint relationship, SpiffeBundle? current, Uri at, int status, byte[] body)
     {
         var trustDomain = relationship.TrustDomain;
         SpiffeBundle bundle;
@@ -285,7 +285,7 @@ public sealed class BundleFetcher : IDisposable
             if (X509Svid.TryGetSpiffeId(authority, out var named) && named.TrustDomain != trustDomain)
             {
                 return Reject(at, status,
-                    $"X.509 authority {BundleComparison.Name(authority)} names trust domain {named.TrustDomain}, not {trustDomain}",
+                    $"X.509 authority {BundleComparison.AuthorityName(authority)} names trust domain {named.TrustDomain}, not {trustDomain}",
                     bundle);
             }
         }

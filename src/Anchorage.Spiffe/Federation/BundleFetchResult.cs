@@ -1,6 +1,6 @@
 using Anchorage.Spiffe.Bundles;
 
-namespace Anchorage.Server.Federation;
+namespace Anchorage.Spiffe.Federation;
 
 /// <summary>
 /// The outcome of one <see cref="BundleFetcher.FetchAsync"/>: either a bundle that passed every

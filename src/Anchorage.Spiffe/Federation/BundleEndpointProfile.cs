@@ -1,4 +1,4 @@
-namespace Anchorage.Server.Federation;
+namespace Anchorage.Spiffe.Federation;
 
 /// <summary>How a bundle endpoint authenticates itself (SPIFFE Trust Domain and Bundle §5.2).</summary>
 public enum BundleEndpointProfile

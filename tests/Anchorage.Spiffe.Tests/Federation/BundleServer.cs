@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Anchorage.Server.Tests.Federation;
+namespace Anchorage.Spiffe.Tests.Federation;
 
 /// <summary>
 /// A Kestrel HTTPS server on 127.0.0.1 with one certificate, answering each path with whatever a

@@ -1,14 +1,14 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Bundles;
+using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing.X509;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Anchorage.Server.Tests.Federation;
+namespace Anchorage.Spiffe.Tests.Federation;
 
 /// <summary>
 /// <see cref="BundleFetcher"/> against real TLS servers (Kestrel, and openssl s_server as an
@@ -625,29 +625,23 @@ public sealed class BundleFetcherTests(BundleFetcherFixture f) : IClassFixture<B
 
     // --- helpers ---
 
-    private static FederationRelationship SpiffeRelationship(Uri url) => new()
+    private static BundleEndpoint SpiffeRelationship(Uri url) => new()
     {
         TrustDomain = Td,
-        Name = "payments.test",
-        Owner = "payments-platform@acme.test",
         Url = url,
         Profile = BundleEndpointProfile.HttpsSpiffe,
         EndpointSpiffeId = BundleFetcherFixture.EndpointId,
-        MaxStaleness = TimeSpan.FromMinutes(30),
     };
 
-    private static FederationRelationship WebRelationship(Uri url, string? caBundlePem = null) => new()
+    private static BundleEndpoint WebRelationship(Uri url, string? caBundlePem = null) => new()
     {
         TrustDomain = Td,
-        Name = "payments.test",
-        Owner = "payments-platform@acme.test",
         Url = url,
         Profile = BundleEndpointProfile.HttpsWeb,
         CaBundlePem = caBundlePem,
-        MaxStaleness = TimeSpan.FromMinutes(30),
     };
 
-    private async Task<BundleFetchResult> Fetch(FederationRelationship relationship, SpiffeBundle? current, BundleFetcherOptions? options = null)
+    private async Task<BundleFetchResult> Fetch(BundleEndpoint relationship, SpiffeBundle? current, BundleFetcherOptions? options = null)
     {
         using var fetcher = new BundleFetcher(_time, options);
         return await fetcher.FetchAsync(relationship, current, CancellationToken.None).WaitAsync(Wall);

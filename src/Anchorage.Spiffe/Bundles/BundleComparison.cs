@@ -1,12 +1,14 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Anchorage.Spiffe.Bundles;
 
-namespace Anchorage.Server.Federation.Internal;
+namespace Anchorage.Spiffe.Bundles;
 
-/// <summary>What changed between the stored bundle and a fetched one, named for logs and audit.</summary>
-internal static class BundleComparison
+/// <summary>
+/// What changed between two bundles of one trust domain (the stored one and a fetched or newly
+/// published one), with each authority named for logs and audit records.
+/// </summary>
+public static class BundleComparison
 {
     private const int MaxKeyIdLength = 128;
 
@@ -15,28 +17,32 @@ internal static class BundleComparison
     /// reverse (removed). X.509 authorities are the same when their DER is; JWT authorities when their
     /// kid and key are.
     /// </summary>
-    public static (List<string> Added, List<string> Removed) Diff(SpiffeBundle? current, SpiffeBundle next)
+    /// <exception cref="ArgumentNullException"><paramref name="next"/> is null.</exception>
+    public static (IReadOnlyList<string> Added, IReadOnlyList<string> Removed) Diff(SpiffeBundle? current, SpiffeBundle next)
     {
+        ArgumentNullException.ThrowIfNull(next);
         var added = new List<string>();
         var removed = new List<string>();
         var before = current?.X509Authorities ?? [];
         var beforeJwt = current?.JwtAuthorities ?? [];
-        added.AddRange(next.X509Authorities.Where(c => !ContainsCertificate(before, c)).Select(Name));
-        added.AddRange(next.JwtAuthorities.Where(a => !beforeJwt.Any(b => b.KeyId == a.KeyId && b.SameAs(a))).Select(a => Name(a.KeyId)));
-        removed.AddRange(before.Where(c => !ContainsCertificate(next.X509Authorities, c)).Select(Name));
-        removed.AddRange(beforeJwt.Where(b => !next.JwtAuthorities.Any(a => a.KeyId == b.KeyId && a.SameAs(b))).Select(b => Name(b.KeyId)));
+        added.AddRange(next.X509Authorities.Where(c => !ContainsCertificate(before, c)).Select(AuthorityName));
+        added.AddRange(next.JwtAuthorities.Where(a => !beforeJwt.Any(b => b.KeyId == a.KeyId && b.SameAs(a))).Select(a => AuthorityName(a.KeyId)));
+        removed.AddRange(before.Where(c => !ContainsCertificate(next.X509Authorities, c)).Select(AuthorityName));
+        removed.AddRange(beforeJwt.Where(b => !next.JwtAuthorities.Any(a => a.KeyId == b.KeyId && a.SameAs(b))).Select(b => AuthorityName(b.KeyId)));
         return (added, removed);
     }
 
     /// <summary>True when both bundles say the same: sequence, refresh hint and authorities.</summary>
-    public static bool SameContent(SpiffeBundle current, SpiffeBundle next, List<string> added, List<string> removed) =>
+    internal static bool SameContent(SpiffeBundle current, SpiffeBundle next, IReadOnlyList<string> added, IReadOnlyList<string> removed) =>
         current.SequenceNumber == next.SequenceNumber &&
         current.RefreshHint == next.RefreshHint &&
         added.Count == 0 && removed.Count == 0;
 
     /// <summary>An X.509 authority's name: its subject key identifier in lowercase hex, else the SHA-256 of its DER.</summary>
-    public static string Name(X509Certificate2 certificate)
+    /// <exception cref="ArgumentNullException"><paramref name="certificate"/> is null.</exception>
+    public static string AuthorityName(X509Certificate2 certificate)
     {
+        ArgumentNullException.ThrowIfNull(certificate);
         foreach (var extension in certificate.Extensions)
         {
             if (extension is X509SubjectKeyIdentifierExtension { SubjectKeyIdentifierBytes.Length: > 0 } ski)
@@ -49,8 +55,10 @@ internal static class BundleComparison
     }
 
     /// <summary>A JWT authority's name: its kid, with control characters escaped and length bounded (it comes from the peer).</summary>
-    public static string Name(string keyId)
+    /// <exception cref="ArgumentNullException"><paramref name="keyId"/> is null.</exception>
+    public static string AuthorityName(string keyId)
     {
+        ArgumentNullException.ThrowIfNull(keyId);
         var builder = new StringBuilder(Math.Min(keyId.Length, MaxKeyIdLength) + 8);
         foreach (var c in keyId.Length > MaxKeyIdLength ? keyId[..MaxKeyIdLength] : keyId)
         {

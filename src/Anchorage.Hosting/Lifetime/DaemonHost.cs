@@ -1,0 +1,53 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Anchorage.Hosting.Lifetime;
+
+/// <summary>What the server and the agent do alike to build and run their web host.</summary>
+public static class DaemonHost
+{
+    /// <summary>
+    /// A slim web application builder that takes nothing from appsettings, the environment or a
+    /// Kestrel config section (everything comes from the host's own options, so nothing adds a
+    /// listener behind its back), logging to <paramref name="loggerFactory"/> when one is given.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder(ILoggerFactory? loggerFactory)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Configuration.Sources.Clear();
+        if (loggerFactory is not null)
+        {
+            builder.Logging.ClearProviders();
+            builder.Services.AddSingleton(loggerFactory);
+        }
+
+        return builder;
+    }
+
+    /// <summary>Runs <paramref name="host"/> until <paramref name="cancellationToken"/> fires or the host stops itself, then stops and disposes it.</summary>
+    public static async Task RunUntilStoppedAsync(IRunningHost host, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        await using (host.ConfigureAwait(false))
+        {
+            await WaitForStopAsync(host.Services, cancellationToken).ConfigureAwait(false);
+            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Completes when <paramref name="cancellationToken"/> fires or the host starts stopping itself.</summary>
+    public static async Task WaitForStopAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (cancellationToken.Register(() => stopped.TrySetResult()))
+        using (lifetime.ApplicationStopping.Register(() => stopped.TrySetResult()))
+        {
+            await stopped.Task.ConfigureAwait(false);
+        }
+    }
+}
