@@ -70,9 +70,16 @@ public sealed class SqliteDataStoreTests : DataStoreContractTests<SqliteTestBack
         await store.CreateEntryAsync(Entry("e1"), None);
         var failures = logger.Events.Where(l => l.EventId == 3102).Select(l => l.Message).ToArray();
         Assert.True(failures.Length >= 3);
-        Assert.StartsWith("datastore unavailable (attempt 1), retrying in 00:00:01: cannot open sqlite database", failures[0]);
-        Assert.StartsWith("datastore unavailable (attempt 2), retrying in 00:00:02:", failures[1]);
-        Assert.StartsWith("datastore unavailable (attempt 3), retrying in 00:00:03:", failures[2]);
+        // The shared Backoff with equal jitter: step n waits between half and all of min(1 s x 2^(n-1), 3 s).
+        (int Attempt, double Step)[] steps = [(1, 1), (2, 2), (3, 3)];
+        foreach (var (attempt, step) in steps)
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(
+                failures[attempt - 1], @"^datastore unavailable \(attempt (\d+)\), retrying in ([0-9:.]+): cannot open sqlite database");
+            Assert.True(match.Success, failures[attempt - 1]);
+            Assert.Equal(attempt, int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.InRange(TimeSpan.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture).TotalSeconds, step / 2, step);
+        }
     }
 
     [Fact]
