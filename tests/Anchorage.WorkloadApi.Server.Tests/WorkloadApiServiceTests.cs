@@ -310,7 +310,20 @@ public sealed class WorkloadApiServiceTests
         using var second = host.Client.FetchJWTBundles(new JWTBundlesRequest(), WorkloadApiHost.Header);
         var refused = Assert.ThrowsAsync<RpcException>(() => FirstAsync(second.ResponseStream));
         await Eventually.TrueAsync(() => host.Service.WaitingStreams(TestIdentityProvider.Caller, "spiffe://example.org/workload") == 1, "the second stream waiting for a slot");
-        host.Time.Advance(WorkloadApiService.StreamSlotWait);
+
+        // The waiter is counted just before its timer starts on the fake clock: a single move
+        // could come first and be missed, so the clock moves on until the refusal arrives.
+        await Eventually.TrueAsync(
+            () =>
+            {
+                if (!refused.IsCompleted)
+                {
+                    host.Time.Advance(WorkloadApiService.StreamSlotWait);
+                }
+
+                return refused.IsCompleted;
+            },
+            "the waiting stream to be refused");
         var ex = await refused;
 
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
