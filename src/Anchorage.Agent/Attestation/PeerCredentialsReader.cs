@@ -246,8 +246,9 @@ public static class PeerCredentialsReader
         if (fd < 0)
         {
             // EINVAL: the id now names a thread of another process (ids are reused, threads take
-            // them too), so the process that connected is gone.
-            if (errno is LinuxNative.Esrch or LinuxNative.Einval)
+            // them too), so the process that connected is gone. ENOENT: seen once in CI for a
+            // child reaped between reading its start time and pidfd_open; gone as well.
+            if (errno is LinuxNative.Esrch or LinuxNative.Einval or LinuxNative.Enoent)
             {
                 throw Exited(pid);
             }
