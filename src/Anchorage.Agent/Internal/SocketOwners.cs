@@ -87,16 +87,12 @@ internal static partial class SocketOwners
         if (LastFound.TryGetValue(key, out var hint))
         {
             var hinted = Encoding.UTF8.GetBytes(directory + "/" + hint.ToString(CultureInfo.InvariantCulture) + "\0");
-            var link = stackalloc byte[64];
-            nint length;
             fixed (byte* p = hinted)
             {
-                length = ReadLinkAt(AtFdCwd, p, link, 64);
-            }
-
-            if (length == target.Length && new ReadOnlySpan<byte>(link, (int)length).SequenceEqual(target))
-            {
-                return true;
+                if (LinkIs(AtFdCwd, p, target))
+                {
+                    return true;
+                }
             }
 
             LastFound.TryRemove(key, out _);
@@ -182,7 +178,6 @@ internal static partial class SocketOwners
         try
         {
             var buffer = stackalloc byte[DirectoryBufferSize];
-            var link = stackalloc byte[64];
             nint read;
             while ((read = GetDents64(directory, buffer, DirectoryBufferSize)) > 0)
             {
@@ -194,9 +189,7 @@ internal static partial class SocketOwners
                         continue;
                     }
 
-                    // A descriptor closed while we look fails here; a longer link is truncated and differs.
-                    var length = ReadLinkAt(directory, name, link, 64);
-                    if (length == target.Length && new ReadOnlySpan<byte>(link, (int)length).SequenceEqual(target))
+                    if (LinkIs(directory, name, target))
                     {
                         _ = int.TryParse(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name), NumberStyles.None, CultureInfo.InvariantCulture, out found);
                         return true;
@@ -210,6 +203,15 @@ internal static partial class SocketOwners
         {
             _ = Close(directory);
         }
+    }
+
+    // True when the link `name` (null-terminated, relative to `directory`) reads exactly `target`.
+    // A descriptor closed while we look fails here; a longer link is truncated and differs.
+    private static unsafe bool LinkIs(int directory, byte* name, ReadOnlySpan<byte> target)
+    {
+        var link = stackalloc byte[64];
+        var length = ReadLinkAt(directory, name, link, 64);
+        return length == target.Length && new ReadOnlySpan<byte>(link, (int)length).SequenceEqual(target);
     }
 
     private static unsafe int OpenDirectory(int parent, string path)
