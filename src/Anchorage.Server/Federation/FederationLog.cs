@@ -13,4 +13,10 @@ internal static partial class FederationLog
 
     [LoggerMessage(EventId = 3603, Level = LogLevel.Warning, Message = "federation refresher: the datastore is unavailable: {Reason}")]
     public static partial void StoreUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 3604, Level = LogLevel.Information, Message = "federation refresh of {TrustDomain} ended: the relationship was deleted while it ran")]
+    public static partial void DeletedDuringFetch(ILogger logger, string trustDomain);
+
+    [LoggerMessage(EventId = 3605, Level = LogLevel.Error, Message = "federation refresher: this round of refreshes stopped ({Kind}): {Reason}; the next round starts at the next tick")]
+    public static partial void TickFailed(ILogger logger, string kind, string reason);
 }

@@ -88,7 +88,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
     public async Task<FederationRefreshState> RefreshNowAsync(TrustDomain trustDomain, CancellationToken cancellationToken)
     {
         var found = await _store.GetRelationshipAsync(trustDomain, cancellationToken).ConfigureAwait(false)
-            ?? throw new KeyNotFoundException($"no federation relationship with {trustDomain.Name}");
+            ?? throw Deleted(trustDomain);
         return await RefreshAsync(found.Relationship, cancellationToken).ConfigureAwait(false);
     }
 
@@ -151,7 +151,15 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                 {
                     if (state.NextRefresh is null || state.NextRefresh <= now)
                     {
-                        await RefreshAsync(relationship, cancellationToken).ConfigureAwait(false);
+                        try
+                        {
+                            await RefreshAsync(relationship, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (KeyNotFoundException)
+                        {
+                            // Deleted after the list was read or while its fetch ran: nothing to refresh.
+                            FederationLog.DeletedDuringFetch(_logger, relationship.TrustDomain.Name);
+                        }
                     }
                 }
             }
@@ -162,6 +170,11 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
             catch (DataStoreUnavailableException e)
             {
                 FederationLog.StoreUnavailable(_logger, e.Message);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A corrupt row or another fault this tick must not stop every later refresh.
+                FederationLog.TickFailed(_logger, e.GetType().Name, e.Message);
             }
 
             await Task.Delay(tick, _time, cancellationToken).ConfigureAwait(false);
@@ -225,6 +238,22 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
         current is { X509Authorities.Length: > 0 } && next.X509Authorities.Length > 0
         && !current.X509Authorities.Any(old => next.X509Authorities.Any(n => n.RawDataMemory.Span.SequenceEqual(old.RawDataMemory.Span)));
 
+    private static KeyNotFoundException Deleted(TrustDomain trustDomain) => new($"no federation relationship with {trustDomain.Name}");
+
+    // A relationship deleted while its fetch ran has no state to save: the fetch ends as if it had
+    // not been listed (the delete removed its bundle, history and state in one transaction).
+    private async Task SaveStateAsync(TrustDomain trustDomain, FederationRefreshState next, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.UpdateRefreshStateAsync(trustDomain, next, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DataStoreNotFoundException)
+        {
+            throw Deleted(trustDomain);
+        }
+    }
+
     private static DateTimeOffset? Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null || a > b ? a : b;
 
     private async Task<FederationRefreshState> RefreshAsync(FederationRelationship relationship, CancellationToken cancellationToken)
@@ -233,13 +262,10 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var found = await _store.GetRelationshipAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false);
-            if (found is null)
-            {
-                throw new KeyNotFoundException($"no federation relationship with {relationship.TrustDomain.Name}");
-            }
+            var found = await _store.GetRelationshipAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false)
+                ?? throw Deleted(relationship.TrustDomain);
 
-            (relationship, var state) = found.Value;
+            (relationship, var state) = found;
             var current = (await _store.GetBundleAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false))?.Bundle;
             var result = await _fetcher.FetchAsync(relationship.ToBundleEndpoint(), current, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
@@ -249,7 +275,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                 if (result.Changed && await _store.SetFederatedBundleAsync(bundle, cancellationToken).ConfigureAwait(false) is null)
                 {
                     // The relationship was deleted while the fetch ran: its bundle stays deleted.
-                    throw new KeyNotFoundException($"no federation relationship with {relationship.TrustDomain.Name}");
+                    throw Deleted(relationship.TrustDomain);
                 }
 
                 FederationLog.FetchAccepted(
@@ -271,7 +297,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                     ConsecutiveFailures = 0,
                     NextRefresh = NextRefresh(now, bundle.RefreshHint, 0),
                 };
-                await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+                await SaveStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
                 await _store.AddFetchAsync(
                     relationship.TrustDomain,
                     new FederationFetch(
@@ -298,7 +324,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
                     ConsecutiveFailures = failures,
                     NextRefresh = NextRefresh(now, current?.RefreshHint, failures),
                 };
-                await _store.UpdateRefreshStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
+                await SaveStateAsync(relationship.TrustDomain, next, cancellationToken).ConfigureAwait(false);
                 await _store.AddFetchAsync(
                     relationship.TrustDomain,
                     new FederationFetch(now, FederationFetch.Error, error, result.Sequence, result.RefreshHint, result.ClockSkew),
