@@ -222,8 +222,10 @@ public sealed class AgentHostTests : IDisposable
                 body = await (await http.GetAsync(HealthUri(agent, "/metrics"))).Content.ReadAsStringAsync(), Call),
             () => "the call counted on /metrics: " + body);
 
+        // The meter is named per process, not per host: an agent another test class starts in this
+        // test process at the same time is counted too, so the count is at least one, not exactly one.
         Assert.Contains("# TYPE anchorage_agent_starts_total counter", body, StringComparison.Ordinal);
-        Assert.Matches(@"(?m)^anchorage_agent_starts_total(\{[^}]*\})? 1( \d+)?$", body);
+        Assert.Matches(@"(?m)^anchorage_agent_starts_total(\{[^}]*\})? [1-9]\d*( \d+)?$", body);
         Assert.Matches(Call, body);
     }
 
