@@ -10,7 +10,8 @@ namespace Anchorage.IntegrationTests.WebConsole;
 /// The web console in headless Chromium (issue 16): the login flow, the trust graph of a real
 /// two-domain set-up, an edge turning stale live when the peer's bundle endpoint stops, the relationship
 /// page with the enforcement map of a real agent and entry, the agents page
-/// with a real agent and its search, a revoked authority on the timeline, the pages
+/// with a real agent and its search, the authorities timeline with a prepared, active, old, tainted and
+/// revoked authority, the pages
 /// under the strict CSP, screenshots under <c>artifacts/console</c> of the test output.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -211,7 +212,7 @@ public sealed class ConsoleBrowserTests
     }
 
     [Fact]
-    public async Task Agents_And_RevokedAuthority_Browser_SearchedListAndTimeline()
+    public async Task Agents_And_Authorities_Browser_SearchedListAndTimelineOfEveryState()
     {
         using var dir = new TempDir();
         await using var server = await TestServer.StartAsync(ConsoleApiTests.WithConsole(TestServer.Options(dir.Path)));
@@ -220,6 +221,14 @@ public sealed class ConsoleBrowserTests
         // A prepared X.509 authority, revoked: it leaves the journal and the bundle, and stays on the timeline.
         var prepared = await server.Admin.PrepareAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
         await server.Admin.RevokeAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509", Id = prepared.Id });
+        // A forced rotation: the next X.509 authority prepared and activated, the one it replaced (now old) tainted;
+        // and a JWT authority left prepared. Every state of the timeline at once.
+        await server.Admin.PrepareAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
+        var active = await server.Admin.ActivateAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
+        var tainted = await server.Admin.TaintAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
+        var nextJwt = await server.Admin.PrepareAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "jwt" });
+        Assert.Equal(("active", "old", "prepared"), (active.State, tainted.State, nextJwt.State));
+        Assert.True(tainted.Tainted);
         await using var browser = await Chromium.StartAsync();
         await browser.GoAsync(await ConsoleClient.LoginUrlAsync(server));
         await browser.WaitForAsync("#graph .node.local");
@@ -253,6 +262,15 @@ public sealed class ConsoleBrowserTests
         await browser.WaitForAsync("#timeline rect.bar-active");
         await browser.WaitForAsync("#timeline rect.bar-revoked");
         await browser.WaitForAsync($"#authorities-table tr[data-authority='{prepared.Id}'][data-state='revoked']");
+        await browser.WaitForAsync("#timeline rect.bar-prepared");
+        await browser.WaitForAsync("#timeline rect.bar-old.bar-tainted");
+        await browser.WaitForAsync($"#authorities-table tr[data-authority='{active.Id}'][data-state='active']");
+        await browser.WaitForAsync($"#authorities-table tr[data-authority='{nextJwt.Id}'][data-state='prepared']");
+        var taintedRow = (await browser.ScriptAsync($"return document.querySelector(\"#authorities-table tr[data-authority='{tainted.Id}'][data-state='old']\").innerText;")).GetString()!;
+        // Kind, state, tainted, not before, not after: the not-after time as the admin API has it.
+        var notAfter = DateTimeOffset.FromUnixTimeSeconds(tainted.NotAfter).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.StartsWith("x509\told\ttainted\t", taintedRow, StringComparison.Ordinal);
+        Assert.Contains("\t" + notAfter + "\t", taintedRow, StringComparison.Ordinal);
         await browser.ScreenshotAsync("authorities-revoked");
 
         var log = await browser.BrowserLogAsync();
