@@ -119,8 +119,18 @@ public sealed class ConsoleBrowserTests
         Assert.True(reached, "Tab never reached the payments node");
         var details = await browser.TextAsync();
         Assert.Contains("platform@acme.corp", details, StringComparison.Ordinal);
-        // Observed traffic on the selected edge.
-        Assert.Contains("inbound: 1 allowed", details, StringComparison.Ordinal);
+        // Owner, sequence, age, last refresh error and observed traffic of the selected edge.
+        var box = (await browser.ScriptAsync("return document.getElementById('edge-details').innerText;")).GetString()!;
+        foreach (var line in new[] { "Owner\tplatform@acme.corp", "Sequence\t" + sequence, "Last refresh\t", "Last error\tnone", "Traffic\toutbound: none; inbound: 1 allowed" })
+        {
+            Assert.Contains(line, box.Replace("\n", "\t", StringComparison.Ordinal), StringComparison.Ordinal);
+        }
+
+        // Six edge states, each with its own colour in the legend the edges are drawn with.
+        var swatches = (await browser.ScriptAsync(
+            "return Array.from(document.querySelectorAll('#legend .swatch')).map(s => s.className.replace('swatch edge-', '') + '=' + getComputedStyle(s).backgroundColor);")).EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.Equal(["approved", "pending", "review-due", "stale", "slow-revocation", "unused"], swatches.Select(x => x.Split('=')[0]));
+        Assert.Equal(6, swatches.Select(x => x.Split('=')[1]).Distinct().Count());
         Assert.True(await FitsAsync(browser), "the graph page scrolls sideways at 1280x800");
         await browser.ScreenshotAsync("graph-approved-1280x800");
 
