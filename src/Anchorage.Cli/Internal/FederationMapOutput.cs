@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Anchorage.Protos.Admin.V1;
+using Anchorage.Server.Federation;
 
 namespace Anchorage.Cli.Internal;
 
 /// <summary>
 /// How <c>anchorage federation map TD</c> prints a <see cref="FederationMapView"/>.
-/// <c>--output json</c>: <c>{ "trustDomain", "bundle": { "sequence", "approval", "distributed",
+/// <c>--output json</c> (<see cref="FederationMapJson"/>, also the web console's): <c>{ "trustDomain", "bundle": { "sequence", "approval", "distributed",
 /// "agents": [ { "agentId", "heldSequence", "reportedAt" } ] }, "entries": [ { "id", "spiffeId", "parentId", "nodes": [ids] } ], "policy": {
 /// "mode", "rules": [ { "name", "action", "from", "to", "mentions" } ] } | null, "gates": [ {
 /// "agentId", "listener", "direction", "allowed", "denied", "lastAllowed", "lastDenied" } ], "flags" }</c>.
@@ -52,89 +52,7 @@ internal static class FederationMapOutput
             }));
     }
 
-    public static void WriteJson(TextWriter writer, FederationMapView map) => FederationOutput.Write(writer, w =>
-    {
-        var s = map.Status;
-        w.WriteStartObject();
-        w.WriteString("trustDomain", map.TrustDomain);
-        w.WriteStartObject("bundle");
-        w.WriteNumber("sequence", s.Sequence);
-        w.WriteString("approval", s.Approval);
-        w.WriteBoolean("distributed", s.Distributed);
-        w.WriteStartArray("agents");
-        foreach (var a in map.Agents)
-        {
-            w.WriteStartObject();
-            w.WriteString("agentId", a.SpiffeId);
-            if (a.HeldSequence is { } held)
-            {
-                w.WriteNumber("heldSequence", held);
-            }
-            else
-            {
-                w.WriteNull("heldSequence");
-            }
-
-            Time(w, "reportedAt", a.ReportedAt);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteStartArray("entries");
-        foreach (var e in map.Entries)
-        {
-            w.WriteStartObject();
-            w.WriteString("id", e.Id);
-            w.WriteString("spiffeId", e.SpiffeId);
-            w.WriteString("parentId", e.ParentId);
-            Strings(w, "nodes", e.Nodes);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        if (map.PolicyMode is null)
-        {
-            w.WriteNull("policy");
-        }
-        else
-        {
-            w.WriteStartObject("policy");
-            w.WriteString("mode", map.PolicyMode);
-            w.WriteStartArray("rules");
-            foreach (var r in map.Rules)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", r.Name);
-                w.WriteString("action", r.Action);
-                w.WriteString("from", r.From);
-                w.WriteString("to", r.To);
-                w.WriteString("mentions", r.Sides);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        w.WriteStartArray("gates");
-        foreach (var g in map.Gates)
-        {
-            w.WriteStartObject();
-            w.WriteString("agentId", g.AgentId);
-            w.WriteString("listener", g.Listener);
-            w.WriteString("direction", g.Direction);
-            w.WriteNumber("allowed", g.Allowed);
-            w.WriteNumber("denied", g.Denied);
-            Time(w, "lastAllowed", g.LastAllowed);
-            Time(w, "lastDenied", g.LastDenied);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        Strings(w, "flags", s.Flags);
-        w.WriteEndObject();
-    });
+    public static void WriteJson(TextWriter writer, FederationMapView map) => FederationOutput.Write(writer, w => FederationMapJson.Write(w, map));
 
     /// <summary>
     /// A Mermaid flowchart: node -> entry (runs), entry -> peer (federatesWith), rule -> peer
@@ -197,28 +115,5 @@ internal static class FederationMapOutput
         }
 
         writer.Write(text.Append(edges).ToString());
-    }
-
-    private static void Strings(Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var v in values)
-        {
-            w.WriteStringValue(v);
-        }
-
-        w.WriteEndArray();
-    }
-
-    private static void Time(Utf8JsonWriter w, string name, long unixSeconds)
-    {
-        if (unixSeconds == 0)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, Tables.Time(unixSeconds));
-        }
     }
 }

@@ -8,8 +8,10 @@ namespace Anchorage.IntegrationTests.WebConsole;
 
 /// <summary>
 /// The web console in headless Chromium (issue 16): the login flow, the trust graph of a real
-/// two-domain set-up, an edge turning stale live when the peer's bundle endpoint stops, the agents page
-/// with a real agent and its search, a revoked authority on the timeline, the pages
+/// two-domain set-up, an edge turning stale live when the peer's bundle endpoint stops, the relationship
+/// page with the enforcement map of a real agent and entry, the agents page
+/// with a real agent and its search, the authorities timeline with a prepared, active, old, tainted and
+/// revoked authority, the pages
 /// under the strict CSP, screenshots under <c>artifacts/console</c> of the test output.
 /// </summary>
 [Trait("Category", "Slow")]
@@ -72,8 +74,16 @@ public sealed class ConsoleBrowserTests
         await domains.FederateBothWaysAsync();
         var payments = TwoDomains.PaymentsTd.Name;
 
-        // An entry that federates with payments: the relationship is used, approved, fresh.
-        await NodeParts.EntryAsync(domains.Acme, SpiffeId.FromPath(TwoDomains.AcmeTd, "/node/n1"), "/billing", ["unix:uid:1000"], [TwoDomains.PaymentsTd]);
+        // An entry that federates with payments, on a real agent: the relationship is used, approved, fresh.
+        // The agent holds the payments bundle; a policy rule names payments; the agent reports traffic
+        // (what its Workload API records when it validates a payments JWT-SVID).
+        var (token, agentId) = await TestAgent.TokenAsync(domains.Acme);
+        await using var agent = await TestAgent.StartAsync(domains.Acme, token);
+        await NodeParts.EntryAsync(domains.Acme, agentId, "/billing", ["unix:uid:1000"], [TwoDomains.PaymentsTd]);
+        var policyFile = Path.Combine(domains.Dir.Path, "policy.yaml");
+        await File.WriteAllTextAsync(policyFile, ConsoleMapApiTests.Policy);
+        Assert.Equal(0, (await domains.Acme.CliAsync("policy", "apply", "-f", policyFile)).ExitCode);
+        agent.Agent.Usage!.Record(TwoDomains.PaymentsTd, "inbound", allowed: true, Anchorage.Agent.Node.UsageRecorder.WorkloadApiListener);
         using var api = new ConsoleClient();
         var baseUrl = await api.LoginAsync(domains.Acme);
         var graph = default(JsonElement);
@@ -81,9 +91,12 @@ public sealed class ConsoleBrowserTests
             async () =>
             {
                 graph = await api.JsonAsync(baseUrl, "/api/graph");
-                return graph.GetProperty("federations")[0].GetProperty("edgeState").GetString() == "approved";
+                var status = graph.GetProperty("federations")[0].GetProperty("status");
+                return graph.GetProperty("federations")[0].GetProperty("edgeState").GetString() == "approved"
+                    && status.GetProperty("usage").GetArrayLength() == 1 && status.GetProperty("held").GetArrayLength() == 1;
             },
-            () => "the api to show the payments edge approved: " + graph);
+            () => "the api to show the payments edge approved, its traffic and the agent holding its bundle: " + graph);
+        var sequence = graph.GetProperty("federations")[0].GetProperty("status").GetProperty("sequence").GetString();
         Assert.Equal(payments, graph.GetProperty("federations")[0].GetProperty("status").GetProperty("trustDomain").GetString());
 
         await using var browser = await Chromium.StartAsync();
@@ -106,6 +119,19 @@ public sealed class ConsoleBrowserTests
         Assert.True(reached, "Tab never reached the payments node");
         var details = await browser.TextAsync();
         Assert.Contains("platform@acme.corp", details, StringComparison.Ordinal);
+        // Owner, sequence, age, last refresh error and observed traffic of the selected edge.
+        var box = (await browser.ScriptAsync("return document.getElementById('edge-details').innerText;")).GetString()!;
+        foreach (var line in new[] { "Owner\tplatform@acme.corp", "Sequence\t" + sequence, "Last refresh\t", "Last error\tnone", "Traffic\toutbound: none; inbound: 1 allowed" })
+        {
+            Assert.Contains(line, box.Replace("\n", "\t", StringComparison.Ordinal), StringComparison.Ordinal);
+        }
+
+        // Six edge states, each with its own colour in the legend the edges are drawn with.
+        var swatches = (await browser.ScriptAsync(
+            "return Array.from(document.querySelectorAll('#legend .swatch')).map(s => s.className.replace('swatch edge-', '') + '=' + getComputedStyle(s).backgroundColor);")).EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.Equal(["approved", "pending", "review-due", "stale", "slow-revocation", "unused"], swatches.Select(x => x.Split('=')[0]));
+        Assert.Equal(6, swatches.Select(x => x.Split('=')[1]).Distinct().Count());
+        Assert.True(await FitsAsync(browser), "the graph page scrolls sideways at 1280x800");
         await browser.ScreenshotAsync("graph-approved-1280x800");
 
         // The peer's bundle endpoint stops: the edge turns stale on the open page, no reload.
@@ -128,7 +154,49 @@ public sealed class ConsoleBrowserTests
         await browser.WaitForAsync("#fetches-table tbody tr:not([data-outcome='error'])");
         await browser.WaitForAsync("#fetches-table tbody tr[data-outcome='error']");
         Assert.Contains("Sequence changes seen", await browser.TextAsync(), StringComparison.Ordinal);
+        // Every field `federation show` prints that the page labels itself.
+        foreach (var label in new[] { "Extra CA roots", "Connections seen", "Approved authorities", "Review every", "Unused after", "Clock skew", "Rotation without overlap" })
+        {
+            Assert.Contains(label, await browser.TextAsync(), StringComparison.Ordinal);
+        }
+
+        // The enforcement map (what `federation map` shows): the agent holding the served sequence, the
+        // entry on its node, the rule naming payments (not the local one), the agent's reported traffic.
+        await browser.WaitForAsync($"#map-agents tbody tr[data-agent='{agentId}'][data-held='{sequence}']");
+        await browser.WaitForAsync("#map-entries tbody tr[data-entry]");
+        await browser.WaitForAsync("#map-rules tbody tr[data-rule='billing-to-payments']");
+        await browser.WaitForAsync($"#map-gates tbody tr[data-gate='{agentId} inbound']");
+        Assert.Equal(0, (await browser.ScriptAsync("return document.querySelectorAll(\"#map-rules tr[data-rule='billing-to-db']\").length;")).GetInt32());
+        var map = (await browser.ScriptAsync("return document.getElementById('federation-map').innerText;")).GetString()!;
+        Assert.Contains("1 agent(s) receive the bundle, 1 holding sequence " + sequence + ". Policy: mode enforce.", map, StringComparison.Ordinal);
+        Assert.Contains("spiffe://acme.corp/billing\t" + agentId, map, StringComparison.Ordinal);
+        Assert.Contains("workload-api", map, StringComparison.Ordinal);
+        Assert.True(await FitsAsync(browser), "the relationship page scrolls sideways at 1280x800");
         await browser.ScreenshotAsync("relationship-stale");
+        await browser.ScriptAsync("window.scrollTo(0, document.getElementById('federation-map').offsetTop);");
+        await browser.ScreenshotAsync("relationship-map");
+
+        // Keyboard: from the page's top, Tab reaches the way back to the graph; Enter follows it.
+        await browser.ScriptAsync("document.activeElement.blur(); document.getElementById('main').focus();");
+        var back = false;
+        for (var i = 0; i < 12 && !back; i++)
+        {
+            await browser.KeyAsync(Tab);
+            back = (await browser.ScriptAsync("return document.activeElement.getAttribute('href') || '';")).GetString() == "#/graph"
+                && (await browser.ScriptAsync("return document.activeElement.closest('main') !== null;")).GetBoolean();
+        }
+
+        Assert.True(back, "Tab never reached the link back to the trust graph");
+        await browser.KeyAsync(Enter);
+        await browser.WaitForAsync(edge + "[data-edge-state='stale']");
+
+        // The relationship page on a narrow window: no sideways scroll, the map still there.
+        await browser.WindowAsync(480, 800);
+        await browser.GoAsync(new Uri(baseUrl, "/#/federation/" + payments));
+        await browser.WaitForAsync($"#map-agents tbody tr[data-agent='{agentId}']");
+        Assert.True(await FitsAsync(browser), "the relationship page scrolls sideways at 480 px");
+        await browser.ScreenshotAsync("relationship-narrow-480");
+        await browser.WindowAsync(1280, 800);
 
         // Authorities timeline, entries search, agents; then a narrow window.
         await browser.GoAsync(new Uri(baseUrl, "/#/authorities"));
@@ -145,7 +213,7 @@ public sealed class ConsoleBrowserTests
         await browser.WindowAsync(480, 800);
         await browser.GoAsync(new Uri(baseUrl, "/#/graph"));
         await browser.WaitForAsync(edge + "[data-edge-state='stale']");
-        Assert.True((await browser.ScriptAsync("return document.documentElement.scrollWidth <= window.innerWidth + 1;")).GetBoolean(), "the graph page scrolls sideways at 480 px");
+        Assert.True(await FitsAsync(browser), "the graph page scrolls sideways at 480 px");
         await browser.ScreenshotAsync("graph-narrow-480");
 
         // Nothing on any page broke the CSP or failed to load.
@@ -154,7 +222,7 @@ public sealed class ConsoleBrowserTests
     }
 
     [Fact]
-    public async Task Agents_And_RevokedAuthority_Browser_SearchedListAndTimeline()
+    public async Task Agents_And_Authorities_Browser_SearchedListAndTimelineOfEveryState()
     {
         using var dir = new TempDir();
         await using var server = await TestServer.StartAsync(ConsoleApiTests.WithConsole(TestServer.Options(dir.Path)));
@@ -163,6 +231,14 @@ public sealed class ConsoleBrowserTests
         // A prepared X.509 authority, revoked: it leaves the journal and the bundle, and stays on the timeline.
         var prepared = await server.Admin.PrepareAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
         await server.Admin.RevokeAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509", Id = prepared.Id });
+        // A forced rotation: the next X.509 authority prepared and activated, the one it replaced (now old) tainted;
+        // and a JWT authority left prepared. Every state of the timeline at once.
+        await server.Admin.PrepareAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
+        var active = await server.Admin.ActivateAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
+        var tainted = await server.Admin.TaintAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "x509" });
+        var nextJwt = await server.Admin.PrepareAuthorityAsync(new Protos.Admin.V1.AuthorityRequest { Kind = "jwt" });
+        Assert.Equal(("active", "old", "prepared"), (active.State, tainted.State, nextJwt.State));
+        Assert.True(tainted.Tainted);
         await using var browser = await Chromium.StartAsync();
         await browser.GoAsync(await ConsoleClient.LoginUrlAsync(server));
         await browser.WaitForAsync("#graph .node.local");
@@ -196,11 +272,24 @@ public sealed class ConsoleBrowserTests
         await browser.WaitForAsync("#timeline rect.bar-active");
         await browser.WaitForAsync("#timeline rect.bar-revoked");
         await browser.WaitForAsync($"#authorities-table tr[data-authority='{prepared.Id}'][data-state='revoked']");
+        await browser.WaitForAsync("#timeline rect.bar-prepared");
+        await browser.WaitForAsync("#timeline rect.bar-old.bar-tainted");
+        await browser.WaitForAsync($"#authorities-table tr[data-authority='{active.Id}'][data-state='active']");
+        await browser.WaitForAsync($"#authorities-table tr[data-authority='{nextJwt.Id}'][data-state='prepared']");
+        var taintedRow = (await browser.ScriptAsync($"return document.querySelector(\"#authorities-table tr[data-authority='{tainted.Id}'][data-state='old']\").innerText;")).GetString()!;
+        // Kind, state, tainted, not before, not after: the not-after time as the admin API has it.
+        var notAfter = DateTimeOffset.FromUnixTimeSeconds(tainted.NotAfter).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.StartsWith("x509\told\ttainted\t", taintedRow, StringComparison.Ordinal);
+        Assert.Contains("\t" + notAfter + "\t", taintedRow, StringComparison.Ordinal);
         await browser.ScreenshotAsync("authorities-revoked");
 
         var log = await browser.BrowserLogAsync();
         Assert.DoesNotContain(log, l => l.Contains("Content Security Policy", StringComparison.Ordinal) || l.Contains("Refused", StringComparison.Ordinal));
     }
+
+    // Whether the page fits the window's width (no sideways scrolling).
+    private static async Task<bool> FitsAsync(Chromium browser) =>
+        (await browser.ScriptAsync("return document.documentElement.scrollWidth <= window.innerWidth + 1;")).GetBoolean();
 
     /// <summary>The system clock, moved ahead on demand (a fake, so that a 60 s expiry needs no 60 s wait).</summary>
     private sealed class ShiftedClock : TimeProvider

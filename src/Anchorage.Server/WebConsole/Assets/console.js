@@ -203,6 +203,7 @@
       ["Last refresh", age(s.lastRefresh, now)],
       ["Last error", s.lastError || "none"],
       ["Entries federating", s.federatingEntries],
+      ["Traffic", format(s.usage, "usage", now, s)],
       ["Endpoint", s.url],
     ];
     for (const [k, v] of rows) {
@@ -228,26 +229,31 @@
 
   // ---- relationship page ----
 
+  // Every field `anchorage federation show` prints, labelled; later fields still show, unformatted.
   const FIELDS = [
     ["trustDomain", "Trust domain"], ["name", "Name"], ["owner", "Owner"], ["approval", "Approval"],
-    ["approvedAt", "Approved at", "time"], ["approvedBy", "Approved by"], ["approvalNote", "Approval note"],
-    ["reviewDueAt", "Review due", "time"], ["distributed", "Given to agents"], ["flags", "Flags", "list"],
-    ["profile", "Profile"], ["url", "Bundle endpoint"], ["endpointSpiffeId", "Endpoint SPIFFE ID"],
+    ["approvedAt", "Approved at", "time"], ["approvedBy", "Approved by"], ["approvedByUid", "Approved by uid", "uid"],
+    ["approvalNote", "Approval note"], ["approvedAuthorities", "Approved authorities", "list"],
+    ["reviewEverySeconds", "Review every", "span"], ["reviewDueAt", "Review due", "time"],
+    ["distributed", "Given to agents", "yesno"], ["flags", "Flags", "list"], ["unusedReason", "Unused because"],
+    ["unusedAfterSeconds", "Unused after", "span"], ["usage", "Connections seen", "usage"],
+    ["profile", "Profile"], ["url", "Bundle endpoint"], ["endpointSpiffeId", "Endpoint SPIFFE ID"], ["hasCaBundle", "Extra CA roots", "yesno"],
     ["sequence", "Bundle sequence"], ["lastRefresh", "Last successful refresh", "age"], ["lastAttempt", "Last attempt", "age"],
     ["lastError", "Last error"], ["lastErrorAt", "Last error at", "time"], ["consecutiveFailures", "Consecutive failures"],
     ["nextRefresh", "Next refresh", "time"], ["maxStalenessSeconds", "Max staleness", "duration"],
     ["earliestAnchorExpiry", "Earliest anchor expiry", "time"], ["federatingEntries", "Entries federating"],
     ["peerRefreshHintSeconds", "Peer refresh hint", "duration"], ["pollIntervalSeconds", "Poll interval", "duration"],
     ["worstCaseRevocationSeconds", "Worst-case revocation", "duration"], ["shortestAuthorityLifetimeSeconds", "Shortest authority lifetime", "duration"],
-    ["hasOverlap", "Rotation overlap"], ["smallestOverlapSeconds", "Smallest overlap", "duration"],
-    ["oldestAuthorityAgeSeconds", "Oldest authority age", "duration"],
+    ["hasOverlap", "Rotation overlap", "yesno"], ["smallestOverlapSeconds", "Smallest overlap", "overlap"],
+    ["oldestAuthorityAgeSeconds", "Oldest authority age", "duration"], ["rotationWithoutOverlapAt", "Rotation without overlap", "time"],
+    ["clockSkewMs", "Clock skew", "skew"],
     ["sequenceChanges", "Sequence changes seen"], ["medianSequenceChangeIntervalSeconds", "Median time between sequence changes", "duration"],
     ["lastSequenceChangeAt", "Last sequence change seen", "time"], ["fetchHistorySince", "Fetch history since", "time"],
     ["held", "Held by agents (sequence)", "held"],
     ["createdAt", "Created", "time"], ["updatedAt", "Updated", "time"],
   ];
-  // Shown in tables of their own below the fields.
-  const OWN_TABLES = new Set(["fetches"]);
+  // Shown in tables of their own below the fields, or inside another field's row.
+  const OWN_TABLES = new Set(["fetches", "hasClockSkew"]);
 
   async function loadFederation(td) {
     const data = await getJson("/api/federations/" + encodeURIComponent(td));
@@ -262,39 +268,100 @@
     const shown = new Set();
     for (const [key, label, kind] of FIELDS) {
       shown.add(key);
-      table.appendChild(row(label, format(s[key], kind, data.now)));
+      table.appendChild(row(label, format(s[key], kind, data.now, s)));
     }
     // Fields added to the status later still show, unformatted.
     for (const key of Object.keys(s)) {
       if (!shown.has(key) && !OWN_TABLES.has(key)) table.appendChild(row(key, format(s[key], Array.isArray(s[key]) ? "list" : "", data.now)));
     }
     drawFetches(s.fetches || []);
+    drawMap(data.map);
+  }
+
+  // A table's head and body from rows of cell texts; attrs(i) gives the i-th body row's attributes.
+  function fillTable(id, columns, rows, attrs) {
+    const table = $(id);
+    clear(table);
+    const head = el("tr");
+    for (const c of columns) head.appendChild(el("th", { scope: "col" }, c));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = el("tbody");
+    rows.forEach((cells, i) => {
+      const tr = el("tr", attrs ? attrs(i) : {});
+      for (const v of cells) tr.appendChild(el("td", {}, v));
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+  }
+
+  // The enforcement map, as `anchorage federation map` prints it: where the peer's IDs are validated,
+  // the entries federating with it and their nodes, the policy rules naming it, the gates that saw it.
+  function drawMap(map) {
+    const b = map.bundle;
+    const holding = b.agents.filter((a) => a.heldSequence !== null && num(a.heldSequence) === num(b.sequence)).length;
+    $("map-summary").textContent = (b.distributed
+      ? b.agents.length + " agent(s) receive the bundle, " + holding + " holding sequence " + b.sequence + "."
+      : "Not given to agents (pending or suspended): no agent receives the bundle.")
+      + " Policy: " + (map.policy ? "mode " + map.policy.mode + "." : "none applied.");
+    const when = (t) => t || "none";
+    fillTable("map-entries", ["SPIFFE ID", "Nodes", "Parent", "Entry ID"],
+      map.entries.map((e) => [e.spiffeId, e.nodes.join(", ") || "none found", e.parentId, e.id]),
+      (i) => ({ "data-entry": map.entries[i].id }));
+    fillTable("map-agents", ["Agent", "Held sequence", "Reported"],
+      b.agents.map((a) => [a.agentId, a.heldSequence === null ? "not reported" : a.heldSequence, when(a.reportedAt)]),
+      (i) => ({ "data-agent": b.agents[i].agentId, "data-held": b.agents[i].heldSequence === null ? "" : b.agents[i].heldSequence }));
+    const rules = map.policy ? map.policy.rules : [];
+    fillTable("map-rules", ["Rule", "Action", "Mentions it in", "From", "To"],
+      rules.map((r) => [r.name, r.action, r.mentions, r.from, r.to]),
+      (i) => ({ "data-rule": rules[i].name }));
+    fillTable("map-gates", ["Agent", "Direction", "Allowed", "Denied", "Listener", "Last allowed", "Last denied"],
+      map.gates.map((g) => [g.agentId, g.direction, g.allowed, g.denied, g.listener || "unknown", when(g.lastAllowed), when(g.lastDenied)]),
+      (i) => ({ "data-gate": map.gates[i].agentId + " " + map.gates[i].direction }));
+    for (const [id, list, none] of [
+      ["map-entries-note", map.entries, "No entry federates with it."],
+      ["map-agents-note", b.agents, "No agent receives its bundle."],
+      ["map-rules-note", rules, map.policy ? "No policy rule names it." : "No policy applied."],
+      ["map-gates-note", map.gates, "No gate has reported traffic with it."],
+    ]) {
+      $(id).textContent = list.length === 0 ? none : "";
+      $(id).hidden = list.length !== 0;
+    }
   }
 
   function drawFetches(fetches) {
-    const table = $("fetches-table");
-    clear(table);
-    const head = el("tr");
-    for (const h of ["Time", "Outcome", "Sequence", "Refresh hint", "Clock skew", "Error"]) head.appendChild(el("th", { scope: "col" }, h));
-    table.appendChild(el("thead")).appendChild(head);
-    const body = el("tbody");
-    for (const f of fetches) {
-      const tr = el("tr", { "data-outcome": f.outcome });
-      const skew = f.hasClockSkew ? (num(f.clockSkewMs) / 1000).toFixed(1) + "s" : "unknown";
-      for (const v of [new Date(num(f.timeMs)).toISOString(), f.outcome, f.hasSequence ? f.sequence : "none",
-        num(f.refreshHintSeconds) === 0 ? "none" : duration(num(f.refreshHintSeconds)), skew, f.message || ""]) {
-        tr.appendChild(el("td", {}, v));
-      }
-      body.appendChild(tr);
-    }
-    table.appendChild(body);
+    fillTable("fetches-table", ["Time", "Outcome", "Sequence", "Refresh hint", "Clock skew", "Error"],
+      fetches.map((f) => [new Date(num(f.timeMs)).toISOString(), f.outcome, f.hasSequence ? f.sequence : "none",
+        num(f.refreshHintSeconds) === 0 ? "none" : duration(num(f.refreshHintSeconds)),
+        f.hasClockSkew ? (num(f.clockSkewMs) / 1000).toFixed(1) + "s" : "unknown", f.message || ""]),
+      (i) => ({ "data-outcome": fetches[i].outcome }));
     $("fetches-note").textContent = fetches.length === 0
       ? "No fetch recorded yet."
       : "The latest " + fetches.length + " fetches of the peer's bundle endpoint, newest first (at most 50 are kept).";
   }
 
-  function format(v, kind, now) {
+  // One direction of the observed use: "3 allowed (last T), 1 denied (last T), 2 agent(s)".
+  function use(usage, direction) {
+    const rows = usage.filter((u) => u.direction === direction);
+    if (rows.length === 0) return direction + ": none";
+    const sum = (k) => rows.reduce((t, u) => t + num(u[k]), 0);
+    const last = (k) => Math.max(...rows.map((u) => num(u[k])));
+    const part = (k, lk) => sum(k) + " " + k + (last(lk) === 0 ? "" : " (last " + time(last(lk)) + ")");
+    return direction + ": " + part("allowed", "lastAllowed") + ", " + part("denied", "lastDenied") + ", "
+      + new Set(rows.map((u) => u.agentId)).size + " agent(s)";
+  }
+
+  function format(v, kind, now, s) {
     switch (kind) {
+      case "yesno": return v ? "yes" : "no";
+      case "span": return num(v) === 0 ? "none" : duration(num(v));
+      case "uid": return num(v) < 0 ? "unknown (the admin api)" : String(num(v));
+      case "usage": {
+        const seen = Math.max(0, ...(v || []).map((u) => Math.max(num(u.lastAllowed), num(u.lastDenied))));
+        return use(v || [], "outbound") + "; " + use(v || [], "inbound") + "; last seen " + time(seen);
+      }
+      case "overlap": return !s.hasOverlap ? "unknown" : num(v) < 0 ? "gap of " + duration(-num(v)) : duration(num(v));
+      case "skew": return !s.hasClockSkew ? "unknown"
+        : (num(v) >= 0 ? "+" : "-") + (Math.abs(num(v)) / 1000).toFixed(1) + "s (the peer is " + (num(v) >= 0 ? "ahead" : "behind") + ")";
       case "time": return time(v);
       case "held": return (v || []).map((h) => h.agentId + ": " + num(h.sequence) + " (reported " + time(h.reportedAt) + ")").join(", ") || "none reported";
       case "age": return age(v, now);
@@ -318,18 +385,9 @@
     const data = await getJson("/api/authorities");
     const list = data.authorities.slice().sort((a, b) => num(a.notBefore) - num(b.notBefore));
     drawTimeline(list, data.now);
-    const table = $("authorities-table");
-    clear(table);
-    const head = el("tr");
-    for (const h of ["Kind", "State", "Tainted", "Not before", "Not after", "Revoked at", "ID", "Server"]) head.appendChild(el("th", { scope: "col" }, h));
-    table.appendChild(el("thead")).appendChild(head);
-    const body = el("tbody");
-    for (const a of list) {
-      const tr = el("tr", { "data-authority": a.id, "data-state": a.state });
-      for (const v of [a.kind, a.state, a.tainted ? "tainted" : "no", time(a.notBefore), time(a.notAfter), a.state === "revoked" ? time(a.revokedAt) : "", a.id, a.serverId]) tr.appendChild(el("td", {}, v));
-      body.appendChild(tr);
-    }
-    table.appendChild(body);
+    fillTable("authorities-table", ["Kind", "State", "Tainted", "Not before", "Not after", "Revoked at", "ID", "Server"],
+      list.map((a) => [a.kind, a.state, a.tainted ? "tainted" : "no", time(a.notBefore), time(a.notAfter), a.state === "revoked" ? time(a.revokedAt) : "", a.id, a.serverId]),
+      (i) => ({ "data-authority": list[i].id, "data-state": list[i].state }));
   }
 
   function drawTimeline(list, now) {
@@ -387,18 +445,7 @@
     const data = await getJson("/api/" + kind + "?q=" + encodeURIComponent(q));
     const items = data[kind];
     const spec = LISTS[kind];
-    const table = $(kind + "-table");
-    clear(table);
-    const head = el("tr");
-    for (const c of spec.columns) head.appendChild(el("th", { scope: "col" }, c));
-    table.appendChild(el("thead")).appendChild(head);
-    const body = el("tbody");
-    for (const item of items) {
-      const tr = el("tr");
-      for (const v of spec.cells(item)) tr.appendChild(el("td", {}, v));
-      body.appendChild(tr);
-    }
-    table.appendChild(body);
+    fillTable(kind + "-table", spec.columns, items.map(spec.cells));
     $(kind + "-note").textContent = items.length + (items.length === 1 ? " match" : " matches") + (data.truncated ? " (more exist: narrow the search)" : "");
   }
 

@@ -60,15 +60,21 @@ internal sealed class ConsoleApi(AdminApiService admin, TimeProvider time)
         });
     }
 
-    /// <summary>One relationship (the relationship page): status and edge state.</summary>
+    /// <summary>
+    /// One relationship (the relationship page): its status and edge state, what <c>federation show</c>
+    /// prints, and its enforcement <c>map</c>, what <c>federation map --output json</c> prints (the same
+    /// <see cref="FederationMapView"/> and <see cref="FederationMapJson"/>).
+    /// </summary>
     public async Task<string> FederationAsync(string trustDomain, CancellationToken ct)
     {
-        var status = await admin.GetFederation(new GetFederationRequest { TrustDomain = trustDomain }, Context("GetFederation", ct)).ConfigureAwait(false);
+        var map = await FederationMapView.LoadAsync(new ConsoleMapSource(admin), trustDomain, ct).ConfigureAwait(false);
         return Write(w =>
         {
             w.WriteNumber("now", time.GetUtcNow().ToUnixTimeSeconds());
             w.WritePropertyName("federation");
-            WriteFederation(w, status);
+            WriteFederation(w, map.Status);
+            w.WritePropertyName("map");
+            FederationMapJson.Write(w, map);
         });
     }
 
@@ -232,7 +238,7 @@ internal sealed class ConsoleApi(AdminApiService admin, TimeProvider time)
     private static bool Matches(string query, IEnumerable<string> fields) =>
         query.Length == 0 || fields.Any(f => f.Contains(query, StringComparison.OrdinalIgnoreCase));
 
-    private static ConsoleCallContext Context(string method, CancellationToken ct) => new("/anchorage.admin.v1.AdminApi/" + method, ct);
+    private static ConsoleCallContext Context(string method, CancellationToken ct) => ConsoleMapSource.Context(method, ct);
 
     private static string Write(Action<Utf8JsonWriter> body)
     {

@@ -1,9 +1,10 @@
-using Anchorage.Cli.Internal;
 using Anchorage.Policy;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Protos.Common.V1;
+using Anchorage.Server.Federation;
+using FederationStatus = Anchorage.Protos.Admin.V1.FederationStatus;
 
-namespace Anchorage.Cli.Tests.Internal;
+namespace Anchorage.Server.Tests.Federation;
 
 /// <summary>
 /// The enforcement map's builder (issue 15 item 4) on its own: an entry's nodes through direct,

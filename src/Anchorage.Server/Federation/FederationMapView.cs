@@ -3,14 +3,15 @@ using Anchorage.Protos.Admin.V1;
 using Anchorage.Spiffe.Ids;
 using Entry = Anchorage.Protos.Common.V1.Entry;
 
-namespace Anchorage.Cli.Internal;
+namespace Anchorage.Server.Federation;
 
 /// <summary>
 /// The enforcement map of one federated trust domain (issue 15 item 4), built from what the admin
 /// API answers: where the peer's SPIFFE IDs are validated (the agents that receive its bundle, with
 /// the sequence each reported holding), which local entries federate with it and on which nodes they
 /// run, which policy rules name it, and where connections with it were finally permitted or refused
-/// (the gates that reported traffic).
+/// (the gates that reported traffic). One builder for <c>anchorage federation map</c> (over the admin
+/// socket) and the web console's relationship page (in-process), see <see cref="LoadAsync"/>.
 /// </summary>
 /// <param name="TrustDomain">The federated trust domain.</param>
 /// <param name="Status">Its relationship's status (sequence the server serves, approval, observed use, held sequences).</param>
@@ -23,9 +24,9 @@ namespace Anchorage.Cli.Internal;
 /// <param name="Rules">Policy rules whose <c>from</c> or <c>to</c> names the trust domain or one of its IDs.</param>
 /// <param name="PolicyMode"><c>enforce</c> or <c>audit</c>; null when no policy was applied.</param>
 /// <param name="Gates">The agents whose gate (or Workload API) reported traffic with it, per direction.</param>
-internal sealed record FederationMapView(
+public sealed record FederationMapView(
     string TrustDomain,
-    FederationStatus Status,
+    Protos.Admin.V1.FederationStatus Status,
     IReadOnlyList<FederationMapView.MappedEntry> Entries,
     IReadOnlyList<FederationMapView.MappedAgent> Agents,
     IReadOnlyList<FederationMapView.MappedRule> Rules,
@@ -35,14 +36,57 @@ internal sealed record FederationMapView(
     /// <summary>How many parent levels <see cref="Create"/> follows, as the server's authorized-entries walk does.</summary>
     public const int MaxDepth = 8;
 
+    /// <summary>
+    /// Reads what the map needs from <paramref name="source"/> (the relationship's status, the server's
+    /// trust domain, the entries federating with it and the parents above them level by level, each
+    /// SPIFFE ID asked once, the agents and the stored policy) and builds it with <see cref="Create"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The source repeated a page token, or the stored policy cannot be parsed.</exception>
+    public static async Task<FederationMapView> LoadAsync(IFederationMapSource source, string trustDomain, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var status = await source.GetFederationAsync(new GetFederationRequest { TrustDomain = trustDomain }, cancellationToken).ConfigureAwait(false);
+        var server = await source.GetServerInfoAsync(cancellationToken).ConfigureAwait(false);
+        var federating = await ListEntriesAsync(source, new ListEntriesRequest { FederatesWith = trustDomain }, cancellationToken).ConfigureAwait(false);
+        var agents = (await source.ListAgentsAsync(cancellationToken).ConfigureAwait(false)).Agents;
+        var serverId = $"spiffe://{server.TrustDomain}{Foundation.Ids.AnchorageIds.ServerPath}";
+
+        // The entries whose SPIFFE ID is a parent on the way up (node aliases, nested entries), level by level as Create walks them.
+        var ancestors = new List<Entry>();
+        var asked = new HashSet<string>(StringComparer.Ordinal);
+        var pending = ParentsToLookUp(federating.Select(e => e.ParentId), agents, serverId).ToList();
+        for (var depth = 1; depth <= MaxDepth && pending.Count > 0; depth++)
+        {
+            var found = new List<Entry>();
+            foreach (var id in pending.Where(asked.Add))
+            {
+                found.AddRange(await ListEntriesAsync(source, new ListEntriesRequest { SpiffeId = id }, cancellationToken).ConfigureAwait(false));
+            }
+
+            ancestors.AddRange(found);
+            pending = [.. ParentsToLookUp(found.Where(e => e.ParentId != serverId).Select(e => e.ParentId), agents, serverId)];
+        }
+
+        CommunicationPolicy? policy = null;
+        if (await source.GetPolicyAsync(cancellationToken).ConfigureAwait(false) is { } stored)
+        {
+            var parsed = PolicyDocument.Parse(stored.Yaml, "stored policy");
+            policy = parsed.IsValid
+                ? parsed.Value
+                : throw new InvalidDataException("the stored policy cannot be read by this version of anchorage: " + parsed.ErrorLines.First());
+        }
+
+        return Create(trustDomain, status, federating, ancestors, agents, policy, serverId);
+    }
+
     /// <summary>An entry federating with the trust domain and the agents that may hold it.</summary>
-    internal sealed record MappedEntry(string Id, string SpiffeId, string ParentId, IReadOnlyList<string> Nodes);
+    public sealed record MappedEntry(string Id, string SpiffeId, string ParentId, IReadOnlyList<string> Nodes);
 
     /// <summary>An agent receiving the bundle; <paramref name="HeldSequence"/> is the sequence it last reported holding (null: not reported, or it holds none).</summary>
-    internal sealed record MappedAgent(string SpiffeId, ulong? HeldSequence, long ReportedAt);
+    public sealed record MappedAgent(string SpiffeId, ulong? HeldSequence, long ReportedAt);
 
     /// <summary>A rule naming the trust domain: <paramref name="Sides"/> is <c>from</c>, <c>to</c> or <c>from,to</c>.</summary>
-    internal sealed record MappedRule(string Name, string Action, string From, string To, string Sides);
+    public sealed record MappedRule(string Name, string Action, string From, string To, string Sides);
 
     /// <summary>
     /// Builds the map. An entry's nodes are found by walking up its parents, as the server hands
@@ -60,7 +104,7 @@ internal sealed record FederationMapView(
     /// <param name="serverId">The local server's SPIFFE ID (<c>spiffe://TD/anchorage/server</c>), the parent of node-alias entries.</param>
     public static FederationMapView Create(
         string trustDomain,
-        FederationStatus status,
+        Protos.Admin.V1.FederationStatus status,
         IReadOnlyList<Entry> federating,
         IReadOnlyList<Entry> ancestors,
         IReadOnlyList<AgentInfo> agents,
@@ -107,6 +151,27 @@ internal sealed record FederationMapView(
     {
         var agentIds = agents.Select(a => a.SpiffeId).ToHashSet(StringComparer.Ordinal);
         return parentIds.Where(p => p != serverId && !agentIds.Contains(p)).Distinct(StringComparer.Ordinal);
+    }
+
+    private static async Task<List<Entry>> ListEntriesAsync(IFederationMapSource source, ListEntriesRequest request, CancellationToken cancellationToken)
+    {
+        var all = new List<Entry>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        do
+        {
+            var page = await source.ListEntriesAsync(request, cancellationToken).ConfigureAwait(false);
+            all.AddRange(page.Entries);
+
+            // A source that hands back a token it already gave would loop forever.
+            if (page.NextPageToken.Length > 0 && !seen.Add(page.NextPageToken))
+            {
+                throw new InvalidDataException($"the server repeated page token \"{page.NextPageToken}\"");
+            }
+
+            request.PageToken = page.NextPageToken;
+        }
+        while (request.PageToken.Length > 0);
+        return all;
     }
 
     private static bool Names(IdentityPattern pattern, TrustDomain td) => pattern switch
