@@ -289,32 +289,40 @@ public sealed class WorkloadApiService : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
                     last = message;
                 }
 
-                await WaitForChangeAsync(identity.Changed, cancel).ConfigureAwait(false);
+                if (!await WaitForChangeAsync(identity.Changed, cancel).ConfigureAwait(false))
+                {
+                    return; // The client went away; nothing to answer.
+                }
+
                 identity = await ResolveAsync(method, context).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            // The client went away; nothing to answer.
+            // The client went away during a write or a resolve.
         }
     }
 
-    private static async Task WaitForChangeAsync(CancellationToken changed, CancellationToken cancel)
+    /// <summary>
+    /// Waits until the snapshot is superseded (true) or the client leaves (false). Without an
+    /// exception: most streams end by the client leaving, and a thrown cancellation crossing the
+    /// async frames was a measurable share of a FetchX509SVID call's CPU.
+    /// </summary>
+    private static async Task<bool> WaitForChangeAsync(CancellationToken changed, CancellationToken cancel)
     {
-        if (changed.IsCancellationRequested)
+        if (changed.IsCancellationRequested || cancel.IsCancellationRequested)
         {
-            return;
+            return !cancel.IsCancellationRequested;
         }
 
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(changed, cancel);
-        try
+        var either = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (changed.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), either))
+        using (cancel.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), either))
         {
-            await Task.Delay(Timeout.InfiniteTimeSpan, linked.Token).ConfigureAwait(false);
+            await either.Task.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-        {
-            // The snapshot was superseded.
-        }
+
+        return !cancel.IsCancellationRequested;
     }
 
     private void RequireHeader(string method, ServerCallContext context)

@@ -182,16 +182,22 @@ public static class PeerCredentialsReader
         return new PeerProcess(peer.ProcessId, facts.RealUserId, facts.RealGroupId, peer.StartTime, peer.PidFd) { ConnectFacts = facts };
     }
 
-    /// <summary>True when the process has not exited (pidfd poll) and its pid still has the same start time.</summary>
-    internal static bool IsAlive(PeerProcess peer)
-    {
-        if (peer.PidFd is not null && LinuxNative.PidfdHasExited(peer.PidFd))
-        {
-            return false;
-        }
-
-        return ProcFs.TryReadStartTime(peer.ProcessId) == peer.StartTime;
-    }
+    /// <summary>
+    /// True when the process has not exited: its pidfd does not poll readable, or, without a pidfd
+    /// (kernels before 5.3), its pid still has the same start time.
+    /// </summary>
+    /// <remarks>
+    /// Every <see cref="PeerProcess"/> with a pidfd was made here, and its pidfd was checked to
+    /// name the process of <see cref="PeerProcess.StartTime"/> (the kernel's own for
+    /// <c>SO_PEERPIDFD</c>; the start time read after <c>pidfd_open</c> while the pidfd was alive
+    /// otherwise). A pidfd names one process for good, and a live process keeps its pid, so the
+    /// poll alone says the pid is still that process; reading the start time again would add
+    /// three system calls to every check and nothing to the answer.
+    /// </remarks>
+    internal static bool IsAlive(PeerProcess peer) =>
+        peer.PidFd is not null
+            ? !LinuxNative.PidfdHasExited(peer.PidFd)
+            : ProcFs.TryReadStartTime(peer.ProcessId) == peer.StartTime;
 
     /// <summary>The process a connect-time record names has exited (PID churn): its pid may be another's now.</summary>
     internal static WorkloadAttestationException ExitedAfterConnect(int pid) =>
@@ -241,7 +247,6 @@ public static class PeerCredentialsReader
 
     private static PeerProcess Open(int pid, uint uid, uint gid)
     {
-        var before = ProcFs.TryReadStartTime(pid) ?? throw Exited(pid);
         var fd = LinuxNative.PidfdOpen(pid, out var errno);
         if (fd < 0)
         {
@@ -260,16 +265,12 @@ public static class PeerCredentialsReader
             }
 
             // No pidfds on this kernel: the start time is the only guard.
-            return new PeerProcess(pid, uid, gid, before, null);
+            return new PeerProcess(pid, uid, gid, ProcFs.TryReadStartTime(pid) ?? throw Exited(pid), null);
         }
 
-        var peer = new PeerProcess(pid, uid, gid, before, new SafeFileHandle(fd, ownsHandle: true));
-        if (!IsAlive(peer))
-        {
-            peer.Dispose();
-            throw Exited(pid);
-        }
-
-        return peer;
+        // The pidfd names whichever process had the pid at pidfd_open; the start time read after
+        // it is that process's if the pidfd shows it still alive afterwards (Pin). Callers that
+        // know the start time they expect compare it next.
+        return Pin(pid, uid, gid, new SafeFileHandle(fd, ownsHandle: true));
     }
 }

@@ -84,6 +84,8 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
         var proc = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}";
         var selectors = new List<Selector>();
 
+        // One poll of the pidfd: a process that is already gone gets that answer, not the
+        // mismatch its successor's facts would give.
         if (!PeerCredentialsReader.IsAlive(peer))
         {
             throw PeerCredentialsReader.Exited(pid);
@@ -156,8 +158,7 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
             Add(selectors, "group", group);
         }
 
-        var status = File.ReadAllText(proc + "/status");
-        foreach (var gid in ProcFs.ParseGroups(status))
+        foreach (var gid in ProcFs.ReadGroups(peer.ProcessId))
         {
             Add(selectors, "supplementary_gid", gid);
             if (groups.TryGetValue(gid, out var name))
@@ -180,11 +181,13 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
             : running;
         var exe = new FileInfo(exeLink).LinkTarget ?? throw PeerCredentialsReader.Exited(peer.ProcessId);
         var pathMatches = false;
+        FileIdentity pathIdentity = default;
         if (!exe.EndsWith(DeletedSuffix, StringComparison.Ordinal) && Path.IsPathFullyQualified(exe))
         {
             try
             {
-                pathMatches = FallbackChecks.SameFile(LinuxNative.StatxIdentity(exe), connected);
+                pathIdentity = LinuxNative.StatxIdentity(exe);
+                pathMatches = FallbackChecks.SameFile(pathIdentity, connected);
             }
             catch (IOException)
             {
@@ -199,10 +202,12 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
 
         // The file to hash: the running binary if it is the one that connected, else the path
         // when it names that file; else (exec'd since, from an unreachable file) no hash.
-        string? source = FallbackChecks.SameFile(running, connected) ? exeLink : pathMatches ? exe : null;
+        var (source, seen) = FallbackChecks.SameFile(running, connected) ? (exeLink, running) : pathMatches ? (exe, pathIdentity) : (null, default);
         if (source is not null)
         {
-            var hash = await HashExecutableAsync(source, connected, cancellationToken).ConfigureAwait(false);
+            // A binary hashed before under the identity just seen (device, inode, size, mtime,
+            // ctime) needs no open: the file that identity names is the one the process runs.
+            var hash = CachedHash(seen) ?? await HashExecutableAsync(source, connected, cancellationToken).ConfigureAwait(false);
             if (hash is not null)
             {
                 Add(selectors, "sha256", hash);
@@ -216,6 +221,14 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
     private static void Add(List<Selector> selectors, string key, string value) =>
         selectors.Add(new Selector(SelectorType, key + ":" + value));
 
+    private string? CachedHash(FileIdentity identity)
+    {
+        lock (hashCacheLock)
+        {
+            return hashCache.GetValueOrDefault(identity);
+        }
+    }
+
     private async Task<string?> HashExecutableAsync(string exeLink, FileIdentity expected, CancellationToken cancellationToken)
     {
         using var handle = File.OpenHandle(exeLink, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
@@ -226,12 +239,9 @@ public sealed class UnixWorkloadAttestor : IWorkloadAttestor
             return null;
         }
 
-        lock (hashCacheLock)
+        if (CachedHash(identity) is { } cached)
         {
-            if (hashCache.TryGetValue(identity, out var cached))
-            {
-                return cached;
-            }
+            return cached;
         }
 
         Interlocked.Increment(ref hashComputations);

@@ -84,18 +84,136 @@ internal static partial class ProcFs
         throw new FormatException("/proc/pid/stat has too few fields");
     }
 
-    /// <summary>The supplementary group ids from the "Groups:" line of /proc/pid/status.</summary>
-    internal static IReadOnlyList<uint> ParseGroups(string status)
+    /// <summary>
+    /// The supplementary group ids of <paramref name="pid"/> from the "Groups:" line of
+    /// /proc/pid/status, read with open, read and close into a pooled buffer (no FileStream and no
+    /// string: this runs for every Workload API call).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The process no longer exists.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file cannot be read.</exception>
+    /// <exception cref="IOException">Another read error, or the file is larger than <see cref="MaxStatusBytes"/>.</exception>
+    internal static unsafe IReadOnlyList<uint> ReadGroups(int pid)
     {
-        foreach (var line in status.Split('\n'))
+        Span<byte> path = stackalloc byte[32];
+        if (!System.Text.Unicode.Utf8.TryWrite(path, CultureInfo.InvariantCulture, $"/proc/{pid}/status\0", out _))
         {
-            if (line.StartsWith("Groups:", StringComparison.Ordinal))
+            throw new FileNotFoundException("no such process", pid.ToString(CultureInfo.InvariantCulture));
+        }
+
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            int fd;
+            fixed (byte* p = path)
             {
-                return line["Groups:".Length..]
-                    .Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)
-                    .Select(g => uint.Parse(g, NumberStyles.None, CultureInfo.InvariantCulture))
-                    .ToArray();
+                fd = Open(p, OpenReadOnly);
             }
+
+            if (fd < 0)
+            {
+                throw ReadError(pid, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            }
+
+            var length = 0;
+            try
+            {
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        // Thousands of supplementary groups: grow, up to a bound.
+                        if (buffer.Length >= MaxStatusBytes)
+                        {
+                            throw new IOException($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status is larger than {MaxStatusBytes} bytes");
+                        }
+
+                        var larger = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+
+                    nint read;
+                    fixed (byte* b = &buffer[length])
+                    {
+                        read = Read(fd, b, (nuint)(buffer.Length - length));
+                    }
+
+                    if (read < 0)
+                    {
+                        throw ReadError(pid, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+                    }
+
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    length += (int)read;
+                }
+            }
+            finally
+            {
+                _ = Close(fd);
+            }
+
+            return ParseGroups(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The largest /proc/pid/status <see cref="ReadGroups"/> reads (65,536 groups of up to 10 digits fit).</summary>
+    internal const int MaxStatusBytes = 1 << 20;
+
+    private const int Enoent = 2;
+    private const int Esrch = 3;
+    private const int Eacces = 13;
+
+    private static Exception ReadError(int pid, int errno)
+    {
+        var file = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status";
+        return errno switch
+        {
+            Enoent or Esrch => new FileNotFoundException($"cannot read {file}: the process no longer exists", file),
+            Eacces => new UnauthorizedAccessException($"cannot read {file}: permission denied"),
+            _ => new IOException($"cannot read {file} (errno {errno.ToString(CultureInfo.InvariantCulture)})", errno),
+        };
+    }
+
+    /// <summary>The supplementary group ids from the "Groups:" line of a /proc/pid/status file's bytes.</summary>
+    /// <exception cref="FormatException">A group id is not a number.</exception>
+    internal static IReadOnlyList<uint> ParseGroups(ReadOnlySpan<byte> status)
+    {
+        ReadOnlySpan<byte> key = "Groups:"u8;
+        var rest = status;
+        while (!rest.IsEmpty)
+        {
+            var end = rest.IndexOf((byte)'\n');
+            var line = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? [] : rest[(end + 1)..];
+            if (!line.StartsWith(key))
+            {
+                continue;
+            }
+
+            var groups = new List<uint>();
+            foreach (var range in line[key.Length..].SplitAny(" \t"u8))
+            {
+                var field = line[key.Length..][range];
+                if (field.IsEmpty)
+                {
+                    continue;
+                }
+
+                groups.Add(uint.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var gid)
+                    ? gid
+                    : throw new FormatException("/proc/pid/status has a group id that is not a number"));
+            }
+
+            return groups;
         }
 
         return [];
