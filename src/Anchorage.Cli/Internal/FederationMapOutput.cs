@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Anchorage.Protos.Admin.V1;
 
 namespace Anchorage.Cli.Internal;
 

@@ -1,14 +1,4 @@
-using Anchorage.Foundation.Audit;
 using Anchorage.Foundation.Config;
-using Anchorage.Foundation.Logging;
-using System.Collections.Immutable;
-using System.Globalization;
-using System.Text;
-using Anchorage.Server.Ca;
-using Anchorage.Server.DataStore;
-using Anchorage.Server.Federation;
-using Anchorage.Spiffe.Ids;
-using Npgsql;
 
 namespace Anchorage.Server.Config;
 
