@@ -13,18 +13,10 @@ public static partial class ServerConfigLoader
             return null;
         }
 
-        var listenNode = section.Get("listen");
-        var address = listenNode?.Endpoint();
-        var certNode = section.Get("servingCert");
-        var servingCert = ReadServingCert(certNode);
+        var (listenNode, address, certNode, servingCert) = ReadServedListener(section);
         var ttlNode = section.Get("sessionTtl");
         var ttl = Positive(ttlNode);
-        section.RejectUnknownKeys();
-        if (listenNode is null)
-        {
-            section.Required("listen");
-        }
-
+        RejectUnknownKeysAndRequireListen(section, listenNode);
         if (ttl is { } value && value > ConsoleOptions.MaxSessionTtl)
         {
             ttlNode!.Error($"must be at most {Durations.Format(ConsoleOptions.MaxSessionTtl)}");
