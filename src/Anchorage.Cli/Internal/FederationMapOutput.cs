@@ -65,16 +65,8 @@ internal static class FederationMapOutput
         {
             w.WriteStartObject();
             w.WriteString("agentId", a.SpiffeId);
-            if (a.HeldSequence is { } held)
-            {
-                w.WriteNumber("heldSequence", held);
-            }
-            else
-            {
-                w.WriteNull("heldSequence");
-            }
-
-            Time(w, "reportedAt", a.ReportedAt);
+            w.WriteNumberOrNull("heldSequence", a.HeldSequence);
+            w.WriteTimeOrNull("reportedAt", a.ReportedAt);
             w.WriteEndObject();
         }
 
@@ -87,7 +79,7 @@ internal static class FederationMapOutput
             w.WriteString("id", e.Id);
             w.WriteString("spiffeId", e.SpiffeId);
             w.WriteString("parentId", e.ParentId);
-            Strings(w, "nodes", e.Nodes);
+            w.WriteStrings("nodes", e.Nodes);
             w.WriteEndObject();
         }
 
@@ -125,13 +117,13 @@ internal static class FederationMapOutput
             w.WriteString("direction", g.Direction);
             w.WriteNumber("allowed", g.Allowed);
             w.WriteNumber("denied", g.Denied);
-            Time(w, "lastAllowed", g.LastAllowed);
-            Time(w, "lastDenied", g.LastDenied);
+            w.WriteTimeOrNull("lastAllowed", g.LastAllowed);
+            w.WriteTimeOrNull("lastDenied", g.LastDenied);
             w.WriteEndObject();
         }
 
         w.WriteEndArray();
-        Strings(w, "flags", s.Flags);
+        w.WriteStrings("flags", s.Flags);
         w.WriteEndObject();
     });
 
@@ -196,28 +188,5 @@ internal static class FederationMapOutput
         }
 
         writer.Write(text.Append(edges).ToString());
-    }
-
-    private static void Strings(Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var v in values)
-        {
-            w.WriteStringValue(v);
-        }
-
-        w.WriteEndArray();
-    }
-
-    private static void Time(Utf8JsonWriter w, string name, long unixSeconds)
-    {
-        if (unixSeconds == 0)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, Tables.Time(unixSeconds));
-        }
     }
 }
