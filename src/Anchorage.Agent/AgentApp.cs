@@ -1,7 +1,6 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache;
 using Anchorage.Agent.Config;
-using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Hosting;
 using Anchorage.Agent.Hosting.Internal;

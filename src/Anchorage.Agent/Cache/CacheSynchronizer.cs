@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Security.Cryptography.X509Certificates;
 using Anchorage.Agent.Cache.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Agent.Policy;
@@ -8,7 +7,6 @@ using Anchorage.Protos.Agent.V1;
 using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
-using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 

@@ -1,4 +1,3 @@
-using Anchorage.Agent.Attestation;
 using Anchorage.Foundation.Selectors;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Anchorage.Agent.Attestation;
 using Anchorage.Agent.Cache.Internal;
 using Anchorage.Agent.Node;
 using Anchorage.Foundation.Limits;

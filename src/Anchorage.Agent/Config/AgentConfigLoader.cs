@@ -1,12 +1,10 @@
 using System.Collections.Immutable;
-using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Anchorage.Foundation.Config;
 using Anchorage.Foundation.Logging;
-using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Agent.Config;
 

@@ -2,11 +2,11 @@ using System.Net;
 using System.Net.Sockets;
 using Anchorage.Agent.Config;
 using Anchorage.Agent.Hosting.Internal;
+using Anchorage.Foundation.Limits;
+using Anchorage.Foundation.Sockets;
 using Anchorage.Hosting.Health;
 using Anchorage.Hosting.Lifetime;
-using Anchorage.Foundation.Limits;
 using Anchorage.Hosting.Listeners;
-using Anchorage.Foundation.Sockets;
 using Anchorage.WorkloadApi.Server;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
@@ -20,7 +20,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using OpenTelemetry.Metrics;
 
 namespace Anchorage.Agent.Hosting;
 
@@ -135,8 +134,7 @@ public static class AgentHost
         });
         builder.Services.AddGrpc().AddServiceOptions<WorkloadApiService>(o => o.Interceptors.Add<WorkloadApiCallMetrics>());
         builder.Services.AddGrpcReflection();
-        builder.Services.AddGrpcHealthChecks().AddCheck<ReadinessHealthCheck>("ready");
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MeterName).AddPrometheusExporter());
+        builder.Services.AddHealthAndMetrics(MeterName);
         setup.ConfigureServices?.Invoke(builder.Services);
 
         var connections = new ConnectionLimiter(
@@ -157,12 +155,7 @@ public static class AgentHost
             kestrel.Limits.RequestHeadersTimeout = options.WorkloadApi.IdleTimeout < kestrel.Limits.RequestHeadersTimeout
                 ? options.WorkloadApi.IdleTimeout
                 : kestrel.Limits.RequestHeadersTimeout;
-            kestrel.Listen(options.Listen.Health.ToIPEndPoint(), listen =>
-            {
-                healthListen = listen;
-                listen.Protocols = HttpProtocols.Http1;
-                listen.Use(ListenerPipeline.Tag(AgentListener.Health));
-            });
+            healthListen = kestrel.ListenHealth(options.Listen.Health.ToIPEndPoint(), AgentListener.Health);
             kestrel.ListenUnixSocket(workloadSocket, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
@@ -259,17 +252,8 @@ public static class AgentHost
         // Each endpoint answers on the listeners its metadata names, and nowhere else.
         app.UseListenerRouting<AgentListener>();
 
-        var health = new ListenerMetadata<AgentListener>(AgentListener.Health);
+        app.MapHealthEndpoints(AgentListener.Health);
         var workload = new ListenerMetadata<AgentListener>(AgentListener.WorkloadApi);
-        app.MapGet("/live", () => Results.Text("live\n")).WithMetadata(health);
-        app.MapGet("/ready", async (ReadinessProbe probe, HttpContext context) =>
-        {
-            var status = await probe.CheckAsync(context.RequestAborted).ConfigureAwait(false);
-            return Results.Text(
-                status.Reason.ReplaceLineEndings(" ") + "\n",
-                statusCode: status.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).WithMetadata(health);
-        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(health);
         app.MapWorkloadApi().WithMetadata(workload);
         app.MapGrpcReflectionService().WithMetadata(workload);
         app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata<AgentListener>(AgentListener.WorkloadApi, AgentListener.Admin));

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Anchorage.Protos.Common.V1;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Anchorage.Cli.Internal;
@@ -36,17 +35,10 @@ internal static class EntryFile
     /// <summary>Parses <paramref name="yaml"/>, adding every problem found to <paramref name="errors"/>.</summary>
     public static List<Entry> Parse(string yaml, List<string> errors)
     {
-        var stream = new YamlStream();
-        try
+        var stream = CliYaml.Load(yaml, out var syntax);
+        if (stream is null)
         {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            // YamlDotNet's sentences, in this CLI's style: lowercase, no full stop.
-            var reason = CliApp.OneLine(ex.Message).TrimEnd('.');
-            reason = reason.Length > 0 ? char.ToLowerInvariant(reason[0]) + reason[1..] : "not valid YAML";
-            errors.Add(string.Create(CultureInfo.InvariantCulture, $"line {ex.Start.Line}, column {ex.Start.Column}: {reason}"));
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"line {syntax.Line}, column {syntax.Column}: {syntax.Reason}"));
             return [];
         }
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Federation;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Anchorage.Cli.Internal;
@@ -40,16 +39,10 @@ internal static class FederationFile
     /// <summary>Parses <paramref name="yaml"/>, adding every problem (with its line) to <paramref name="errors"/>.</summary>
     public static List<FederatedTrustDomain> Parse(string yaml, List<(long Line, string Message)> errors)
     {
-        var stream = new YamlStream();
-        try
+        var stream = CliYaml.Load(yaml, out var syntax);
+        if (stream is null)
         {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            var reason = CliApp.OneLine(ex.Message).TrimEnd('.');
-            reason = reason.Length > 0 ? char.ToLowerInvariant(reason[0]) + reason[1..] : "not valid YAML";
-            errors.Add((ex.Start.Line, reason));
+            errors.Add((syntax.Line, syntax.Reason));
             return [];
         }
 

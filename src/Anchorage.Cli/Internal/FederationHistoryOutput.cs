@@ -51,41 +51,11 @@ internal static class FederationHistoryOutput
             w.WriteStartObject();
             w.WriteString("time", DateTimeOffset.FromUnixTimeMilliseconds(f.TimeMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
             w.WriteString("outcome", f.Outcome);
-            if (f.Message.Length == 0)
-            {
-                w.WriteNull("message");
-            }
-            else
-            {
-                w.WriteString("message", f.Message);
-            }
+            w.WriteStringOrNull("message", f.Message);
+            w.WriteNumberOrNull("sequence", f.HasSequence, f.Sequence);
 
-            if (f.HasSequence)
-            {
-                w.WriteNumber("sequence", f.Sequence);
-            }
-            else
-            {
-                w.WriteNull("sequence");
-            }
-
-            if (f.RefreshHintSeconds > 0)
-            {
-                w.WriteNumber("refreshHintSeconds", f.RefreshHintSeconds);
-            }
-            else
-            {
-                w.WriteNull("refreshHintSeconds");
-            }
-
-            if (f.HasClockSkew)
-            {
-                w.WriteNumber("clockSkewSeconds", f.ClockSkewMs / 1000.0);
-            }
-            else
-            {
-                w.WriteNull("clockSkewSeconds");
-            }
+            w.WriteNumberOrNull("refreshHintSeconds", f.RefreshHintSeconds > 0, f.RefreshHintSeconds);
+            w.WriteNumberOrNull("clockSkewSeconds", f.HasClockSkew, f.ClockSkewMs / 1000.0);
 
             w.WriteEndObject();
         }

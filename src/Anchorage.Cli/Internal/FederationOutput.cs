@@ -170,101 +170,49 @@ internal static class FederationOutput
         w.WriteString("owner", s.Owner);
         w.WriteString("profile", s.Profile);
         w.WriteString("url", s.Url);
-        StringOrNull(w, "endpointSpiffeId", s.EndpointSpiffeId);
+        w.WriteStringOrNull("endpointSpiffeId", s.EndpointSpiffeId);
         w.WriteNumber("sequence", s.Sequence);
-        Time(w, "lastRefresh", s.LastRefresh);
-        Time(w, "lastAttempt", s.LastAttempt);
-        StringOrNull(w, "lastError", s.LastError);
-        Time(w, "lastErrorAt", s.LastErrorAt);
-        Time(w, "nextRefresh", s.NextRefresh);
+        w.WriteTimeOrNull("lastRefresh", s.LastRefresh);
+        w.WriteTimeOrNull("lastAttempt", s.LastAttempt);
+        w.WriteStringOrNull("lastError", s.LastError);
+        w.WriteTimeOrNull("lastErrorAt", s.LastErrorAt);
+        w.WriteTimeOrNull("nextRefresh", s.NextRefresh);
         w.WriteNumber("consecutiveFailures", s.ConsecutiveFailures);
         w.WriteString("maxStaleness", Durations.Format(s.MaxStalenessSeconds));
         w.WriteNumber("maxStalenessSeconds", s.MaxStalenessSeconds);
-        if (Age(s, now) is { } age)
-        {
-            w.WriteNumber("ageSeconds", age);
-        }
-        else
-        {
-            w.WriteNull("ageSeconds");
-        }
-
-        Time(w, "earliestAnchorExpiry", s.EarliestAnchorExpiry);
+        w.WriteNumberOrNull("ageSeconds", Age(s, now));
+        w.WriteTimeOrNull("earliestAnchorExpiry", s.EarliestAnchorExpiry);
         w.WriteNumber("federatingEntries", s.FederatingEntries);
-        w.WriteStartArray("flags");
-        foreach (var flag in s.Flags)
-        {
-            w.WriteStringValue(flag);
-        }
-
-        w.WriteEndArray();
+        w.WriteStrings("flags", s.Flags);
         w.WriteBoolean("hasCaBundle", s.HasCaBundle);
-        Time(w, "createdAt", s.CreatedAt);
-        Time(w, "updatedAt", s.UpdatedAt);
+        w.WriteTimeOrNull("createdAt", s.CreatedAt);
+        w.WriteTimeOrNull("updatedAt", s.UpdatedAt);
         w.WriteString("approval", s.Approval);
-        Time(w, "approvedAt", s.ApprovedAt);
-        if (s.ApprovedByUid >= 0 && s.ApprovedAt != 0)
-        {
-            w.WriteNumber("approvedByUid", s.ApprovedByUid);
-        }
-        else
-        {
-            w.WriteNull("approvedByUid");
-        }
-
-        StringOrNull(w, "approvedBy", s.ApprovedBy);
-        StringOrNull(w, "approvalNote", s.ApprovalNote);
-        w.WriteStartArray("approvedAuthorities");
-        foreach (var id in s.ApprovedAuthorities)
-        {
-            w.WriteStringValue(id);
-        }
-
-        w.WriteEndArray();
+        w.WriteTimeOrNull("approvedAt", s.ApprovedAt);
+        w.WriteNumberOrNull("approvedByUid", s.ApprovedByUid >= 0 && s.ApprovedAt != 0, s.ApprovedByUid);
+        w.WriteStringOrNull("approvedBy", s.ApprovedBy);
+        w.WriteStringOrNull("approvalNote", s.ApprovalNote);
+        w.WriteStrings("approvedAuthorities", s.ApprovedAuthorities);
         w.WriteNumber("reviewEverySeconds", s.ReviewEverySeconds);
-        Time(w, "reviewDueAt", s.ReviewDueAt);
+        w.WriteTimeOrNull("reviewDueAt", s.ReviewDueAt);
         w.WriteBoolean("distributed", s.Distributed);
         w.WriteStartObject("coherence");
         w.WriteNumber("peerRefreshHintSeconds", s.PeerRefreshHintSeconds);
         w.WriteNumber("pollIntervalSeconds", s.PollIntervalSeconds);
         w.WriteNumber("worstCaseRevocationSeconds", s.WorstCaseRevocationSeconds);
         w.WriteNumber("shortestAuthorityLifetimeSeconds", s.ShortestAuthorityLifetimeSeconds);
-        if (s.HasOverlap)
-        {
-            w.WriteNumber("smallestOverlapSeconds", s.SmallestOverlapSeconds);
-        }
-        else
-        {
-            w.WriteNull("smallestOverlapSeconds");
-        }
-
+        w.WriteNumberOrNull("smallestOverlapSeconds", s.HasOverlap, s.SmallestOverlapSeconds);
         w.WriteNumber("oldestAuthorityAgeSeconds", s.OldestAuthorityAgeSeconds);
-        Time(w, "rotationWithoutOverlapAt", s.RotationWithoutOverlapAt);
-        if (s.HasClockSkew)
-        {
-            w.WriteNumber("clockSkewSeconds", s.ClockSkewMs / 1000.0);
-        }
-        else
-        {
-            w.WriteNull("clockSkewSeconds");
-        }
-
+        w.WriteTimeOrNull("rotationWithoutOverlapAt", s.RotationWithoutOverlapAt);
+        w.WriteNumberOrNull("clockSkewSeconds", s.HasClockSkew, s.ClockSkewMs / 1000.0);
         w.WriteNumber("sequenceChanges", s.SequenceChanges);
-        if (s.MedianSequenceChangeIntervalSeconds > 0)
-        {
-            w.WriteNumber("medianSequenceChangeIntervalSeconds", s.MedianSequenceChangeIntervalSeconds);
-        }
-        else
-        {
-            w.WriteNull("medianSequenceChangeIntervalSeconds");
-        }
-
-        Time(w, "lastSequenceChangeAt", s.LastSequenceChangeAt);
-        Time(w, "fetchHistorySince", s.FetchHistorySince);
+        w.WriteNumberOrNull("medianSequenceChangeIntervalSeconds", s.MedianSequenceChangeIntervalSeconds > 0, s.MedianSequenceChangeIntervalSeconds);
+        w.WriteTimeOrNull("lastSequenceChangeAt", s.LastSequenceChangeAt);
+        w.WriteTimeOrNull("fetchHistorySince", s.FetchHistorySince);
         w.WriteEndObject();
-        StringOrNull(w, "unusedReason", s.UnusedReason);
+        w.WriteStringOrNull("unusedReason", s.UnusedReason);
         w.WriteNumber("unusedAfterSeconds", s.UnusedAfterSeconds);
-        Time(w, "lastSeen", LastSeen(s.Usage));
+        w.WriteTimeOrNull("lastSeen", LastSeen(s.Usage));
         w.WriteStartArray("observedUse");
         foreach (var u in s.Usage)
         {
@@ -274,9 +222,9 @@ internal static class FederationOutput
             w.WriteString("listener", u.Listener);
             w.WriteNumber("allowed", u.Allowed);
             w.WriteNumber("denied", u.Denied);
-            Time(w, "lastAllowed", u.LastAllowed);
-            Time(w, "lastDenied", u.LastDenied);
-            Time(w, "reportedAt", u.ReportedAt);
+            w.WriteTimeOrNull("lastAllowed", u.LastAllowed);
+            w.WriteTimeOrNull("lastDenied", u.LastDenied);
+            w.WriteTimeOrNull("reportedAt", u.ReportedAt);
             w.WriteEndObject();
         }
 
@@ -288,35 +236,11 @@ internal static class FederationOutput
             w.WriteStartObject();
             w.WriteString("agentId", h.AgentId);
             w.WriteNumber("sequence", h.Sequence);
-            Time(w, "reportedAt", h.ReportedAt);
+            w.WriteTimeOrNull("reportedAt", h.ReportedAt);
             w.WriteEndObject();
         }
 
         w.WriteEndArray();
         w.WriteEndObject();
-    }
-
-    private static void StringOrNull(Utf8JsonWriter w, string name, string value)
-    {
-        if (value.Length == 0)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, value);
-        }
-    }
-
-    private static void Time(Utf8JsonWriter w, string name, long unixSeconds)
-    {
-        if (unixSeconds == 0)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, Tables.Time(unixSeconds));
-        }
     }
 }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Anchorage.Protos.Admin.V1;
 
 namespace Anchorage.Cli.Internal;
 
@@ -28,8 +27,8 @@ internal static class InventoryOutput
             w.WriteString("id", a.Id);
             w.WriteString("state", a.State);
             w.WriteBoolean("tainted", a.Tainted);
-            TimeOrNull(w, "notBefore", a.NotBefore);
-            TimeOrNull(w, "notAfter", a.NotAfter);
+            w.WriteTimeOrNull("notBefore", a.NotBefore);
+            w.WriteTimeOrNull("notAfter", a.NotAfter);
             w.WriteString("serverId", a.ServerId);
             w.WriteEndObject();
         }
@@ -143,17 +142,5 @@ internal static class InventoryOutput
         }
 
         return candidate;
-    }
-
-    private static void TimeOrNull(Utf8JsonWriter w, string name, long unixSeconds)
-    {
-        if (unixSeconds == 0)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, Tables.Time(unixSeconds));
-        }
     }
 }

@@ -47,6 +47,19 @@ internal static class WorkloadApiConnection
     public static WorkloadApiClient Open(ParseResult parse, Option<string?> socket, CliContext context) =>
         new(new WorkloadApiClientOptions { Address = ResolveAddress(parse.GetValue(socket)), TimeProvider = context.Time });
 
+    /// <summary>Makes one Workload API call; a gRPC failure becomes the command's one-line error (<see cref="ToCliException"/>).</summary>
+    public static async Task<T> CallAsync<T>(WorkloadApiClient client, Func<WorkloadApiClient, Task<T>> call)
+    {
+        try
+        {
+            return await call(client).ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            throw ToCliException(ex, client);
+        }
+    }
+
     /// <summary>A failed call as one line, exit 1: the agent is unreachable, refused, or answered an error.</summary>
     public static CliException ToCliException(RpcException ex, WorkloadApiClient client) => ex.StatusCode switch
     {

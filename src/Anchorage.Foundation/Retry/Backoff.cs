@@ -17,9 +17,10 @@ namespace Anchorage.Foundation.Retry;
 /// Not thread-safe: one instance per loop.
 /// </summary>
 /// <remarks>
-/// The SDK (Anchorage.WorkloadApi) compiles this file into its own assembly as an internal type
+/// The SDK (Anchorage.WorkloadApi) compiles this file into its own assembly with internal types
 /// (<c>ANCHORAGE_LINKED_BACKOFF</c>), because the NuGet package must not depend on this
-/// unpacked project.
+/// unpacked project. <see cref="BackoffJitter"/> stands in this file too (an exception to one
+/// public type per file), so that the linking switch is written once.
 /// </remarks>
 #if ANCHORAGE_LINKED_BACKOFF
 internal
@@ -120,4 +121,22 @@ sealed class Backoff
     public void Reset() => _failures = 0;
 
     private static double SecureRandom() => RandomNumberGenerator.GetInt32(int.MaxValue) / (double)(int.MaxValue - 1);
+}
+
+/// <summary>How <see cref="Backoff"/> randomizes a step, so that many clients that failed together do not retry together.</summary>
+#if ANCHORAGE_LINKED_BACKOFF
+internal
+#else
+public
+#endif
+enum BackoffJitter
+{
+    /// <summary>Exactly the step: for a single waiter (a shortage in one process), where nobody else retries in step.</summary>
+    None,
+
+    /// <summary>"Equal jitter": a uniform time between half the step and the whole step; never sooner than half.</summary>
+    Equal,
+
+    /// <summary>"Full jitter": a uniform time between zero and the step; the widest spread.</summary>
+    Full,
 }

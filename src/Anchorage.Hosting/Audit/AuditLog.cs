@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
 using Anchorage.Foundation.Audit;
-using Anchorage.Hosting.Audit.Internal;
 using Anchorage.Foundation.Files;
+using Anchorage.Hosting.Audit.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,6 +1,6 @@
+using Anchorage.Policy;
 using Anchorage.Protos.Admin.V1;
 using Anchorage.Server.Api.Internal;
-using Anchorage.Policy;
 using Grpc.Core;
 using Common = Anchorage.Protos.Common.V1;
 

@@ -1,5 +1,4 @@
 using Anchorage.Protos.Admin.V1;
-using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Federation;
 using Grpc.Core;
 

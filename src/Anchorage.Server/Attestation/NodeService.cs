@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using Anchorage.Foundation.Selectors;
 using Anchorage.Server.Attestation.Internal;
 using Anchorage.Server.DataStore;
-using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Ids;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using Anchorage.Foundation.Selectors;
-using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.Attestation;

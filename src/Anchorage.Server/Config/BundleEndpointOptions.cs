@@ -1,5 +1,4 @@
 using Anchorage.Foundation.Config;
-using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Federation;
 
 namespace Anchorage.Server.Config;

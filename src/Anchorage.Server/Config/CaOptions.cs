@@ -1,4 +1,3 @@
-using Anchorage.Foundation.Config;
 using Anchorage.Server.Ca;
 
 namespace Anchorage.Server.Config;

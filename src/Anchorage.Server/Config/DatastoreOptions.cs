@@ -1,4 +1,3 @@
-using Anchorage.Foundation.Config;
 using System.Text;
 using Anchorage.Server.DataStore;
 

@@ -1,14 +1,4 @@
-using Anchorage.Foundation.Audit;
 using Anchorage.Foundation.Config;
-using Anchorage.Foundation.Logging;
-using System.Collections.Immutable;
-using System.Globalization;
-using System.Text;
-using Anchorage.Server.Ca;
-using Anchorage.Server.DataStore;
-using Anchorage.Server.Federation;
-using Anchorage.Spiffe.Ids;
-using Npgsql;
 
 namespace Anchorage.Server.Config;
 
@@ -23,18 +13,10 @@ public static partial class ServerConfigLoader
             return null;
         }
 
-        var listenNode = section.Get("listen");
-        var address = listenNode?.Endpoint();
-        var certNode = section.Get("servingCert");
-        var servingCert = ReadServingCert(certNode);
+        var (listenNode, address, certNode, servingCert) = ReadServedListener(section);
         var ttlNode = section.Get("sessionTtl");
         var ttl = Positive(ttlNode);
-        section.RejectUnknownKeys();
-        if (listenNode is null)
-        {
-            section.Required("listen");
-        }
-
+        RejectUnknownKeysAndRequireListen(section, listenNode);
         if (ttl is { } value && value > ConsoleOptions.MaxSessionTtl)
         {
             ttlNode!.Error($"must be at most {Durations.Format(ConsoleOptions.MaxSessionTtl)}");

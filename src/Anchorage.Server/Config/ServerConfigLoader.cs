@@ -1,14 +1,12 @@
-using Anchorage.Foundation.Audit;
-using Anchorage.Foundation.Config;
-using Anchorage.Foundation.Logging;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Logging;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;
-using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Federation;
-using Anchorage.Spiffe.Ids;
 using Npgsql;
 
 namespace Anchorage.Server.Config;
@@ -308,18 +306,10 @@ public static partial class ServerConfigLoader
             return null;
         }
 
-        var listenNode = section.Get("listen");
-        var address = listenNode?.Endpoint();
+        var (listenNode, address, certNode, servingCert) = ReadServedListener(section);
         var profileNode = section.Get("profile");
         var profile = ReadProfile(profileNode);
-        var certNode = section.Get("servingCert");
-        var servingCert = ReadServingCert(certNode);
-        section.RejectUnknownKeys();
-        if (listenNode is null)
-        {
-            section.Required("listen");
-        }
-
+        RejectUnknownKeysAndRequireListen(section, listenNode);
         if (profileNode is null)
         {
             section.Required("profile");
@@ -342,6 +332,28 @@ public static partial class ServerConfigLoader
         return address is null || profile is null || (profile == BundleEndpointProfile.HttpsWeb && servingCert is null)
             ? null
             : new BundleEndpointOptions { Listen = address, Profile = profile.Value, ServingCert = servingCert };
+    }
+
+    /// <summary>
+    /// The keys of a section that serves a listener of its own (<c>federation.bundleEndpoint</c>,
+    /// <c>console</c>): <c>listen</c> and <c>servingCert</c>, read before the section's own keys.
+    /// </summary>
+    private static (ConfigNode? ListenNode, HostPort? Address, ConfigNode? CertNode, ServingCertOptions? ServingCert) ReadServedListener(ConfigMap section)
+    {
+        var listenNode = section.Get("listen");
+        var address = listenNode?.Endpoint();
+        var certNode = section.Get("servingCert");
+        return (listenNode, address, certNode, ReadServingCert(certNode));
+    }
+
+    /// <summary>Once every key of a served listener's section is read: the unknown keys, then a missing <c>listen</c>.</summary>
+    private static void RejectUnknownKeysAndRequireListen(ConfigMap section, ConfigNode? listenNode)
+    {
+        section.RejectUnknownKeys();
+        if (listenNode is null)
+        {
+            section.Required("listen");
+        }
     }
 
     private static BundleEndpointProfile? ReadProfile(ConfigNode? node)

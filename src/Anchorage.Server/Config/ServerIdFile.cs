@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Anchorage.Foundation.Config;
 using Anchorage.Foundation.Files;
 
 namespace Anchorage.Server.Config;

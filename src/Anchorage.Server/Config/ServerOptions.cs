@@ -1,7 +1,6 @@
-using Anchorage.Foundation.Audit;
-using Anchorage.Foundation.Config;
-using Anchorage.Foundation.Logging;
 using System.Collections.Immutable;
+using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Logging;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.Config;

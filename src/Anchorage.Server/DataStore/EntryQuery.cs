@@ -1,5 +1,4 @@
 using Anchorage.Foundation.Selectors;
-using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.DataStore;

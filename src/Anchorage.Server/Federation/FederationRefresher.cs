@@ -267,7 +267,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
 
             (relationship, var state) = found;
             var current = (await _store.GetBundleAsync(relationship.TrustDomain, cancellationToken).ConfigureAwait(false))?.Bundle;
-            var result = await _fetcher.FetchAsync(relationship.ToBundleEndpoint(), current, cancellationToken).ConfigureAwait(false);
+            var result = await _fetcher.FetchAsync(relationship.Endpoint, current, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             FederationRefreshState next;
             if (result.Accepted && result.Bundle is { } bundle)

@@ -11,8 +11,15 @@ namespace Anchorage.Server.Federation;
 /// </summary>
 public sealed record FederationRelationship
 {
-    /// <summary>The foreign trust domain (never the server's own).</summary>
-    public required TrustDomain TrustDomain { get; init; }
+    /// <summary>
+    /// Whose bundle to fetch and from where: the foreign trust domain (never the server's own), the
+    /// endpoint URL, its profile and what authenticates it. The core library's
+    /// <see cref="BundleFetcher"/> fetches with exactly this.
+    /// </summary>
+    public required BundleEndpoint Endpoint { get; init; }
+
+    /// <summary>The foreign trust domain (never the server's own): <see cref="BundleEndpoint.TrustDomain"/> of <see cref="Endpoint"/>.</summary>
+    public TrustDomain TrustDomain => Endpoint.TrustDomain;
 
     /// <summary><c>metadata.name</c>; defaults to the trust domain's name.</summary>
     public required string Name { get; init; }
@@ -20,17 +27,17 @@ public sealed record FederationRelationship
     /// <summary>Who answers for this relationship (e.g. a team's address). Required.</summary>
     public required string Owner { get; init; }
 
-    /// <summary>The bundle endpoint URL (https only).</summary>
-    public required Uri Url { get; init; }
+    /// <summary><see cref="BundleEndpoint.Url"/> of <see cref="Endpoint"/>.</summary>
+    public Uri Url => Endpoint.Url;
 
-    /// <summary>How the endpoint authenticates.</summary>
-    public required BundleEndpointProfile Profile { get; init; }
+    /// <summary><see cref="BundleEndpoint.Profile"/> of <see cref="Endpoint"/>.</summary>
+    public BundleEndpointProfile Profile => Endpoint.Profile;
 
-    /// <summary>For <see cref="BundleEndpointProfile.HttpsSpiffe"/>: the SPIFFE ID the endpoint must present (in <see cref="TrustDomain"/>); null for https_web.</summary>
-    public SpiffeId? EndpointSpiffeId { get; init; }
+    /// <summary><see cref="BundleEndpoint.EndpointSpiffeId"/> of <see cref="Endpoint"/>.</summary>
+    public SpiffeId? EndpointSpiffeId => Endpoint.EndpointSpiffeId;
 
-    /// <summary>For <see cref="BundleEndpointProfile.HttpsWeb"/>: extra Web-PKI roots (PEM), used in addition to the system roots; null for none.</summary>
-    public string? CaBundlePem { get; init; }
+    /// <summary><see cref="BundleEndpoint.CaBundlePem"/> of <see cref="Endpoint"/>.</summary>
+    public string? CaBundlePem => Endpoint.CaBundlePem;
 
     /// <summary>The freshness SLO: the bundle is <c>stale</c> when its last successful refresh is older than this.</summary>
     public required TimeSpan MaxStaleness { get; init; }
@@ -52,14 +59,4 @@ public sealed record FederationRelationship
     /// update names the revision it was made from, and loses to any write that came in between.
     /// </summary>
     public long Revision { get; init; }
-
-    /// <summary>The part of the relationship the core library's <see cref="BundleFetcher"/> fetches with: trust domain, URL, profile and what authenticates the endpoint.</summary>
-    public BundleEndpoint ToBundleEndpoint() => new()
-    {
-        TrustDomain = TrustDomain,
-        Url = Url,
-        Profile = Profile,
-        EndpointSpiffeId = EndpointSpiffeId,
-        CaBundlePem = CaBundlePem,
-    };
 }

@@ -119,13 +119,16 @@ public static class FederationRelationshipValidator
 
         var relationship = new FederationRelationship
         {
-            TrustDomain = trustDomain,
+            Endpoint = new BundleEndpoint
+            {
+                TrustDomain = trustDomain,
+                Url = url!,
+                Profile = profile!.Value,
+                EndpointSpiffeId = endpointId,
+                CaBundlePem = spec.CaBundle.Length == 0 ? null : spec.CaBundle,
+            },
             Name = spec.Name.Length == 0 ? trustDomain.Name : spec.Name,
             Owner = spec.Owner.Trim(),
-            Url = url!,
-            Profile = profile!.Value,
-            EndpointSpiffeId = endpointId,
-            CaBundlePem = spec.CaBundle.Length == 0 ? null : spec.CaBundle,
             MaxStaleness = TimeSpan.FromSeconds(spec.MaxStalenessSeconds),
             ReviewEvery = spec.ReviewEverySeconds == 0 ? null : TimeSpan.FromSeconds(spec.ReviewEverySeconds),
         };

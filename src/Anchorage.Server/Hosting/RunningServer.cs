@@ -1,4 +1,3 @@
-using Anchorage.Foundation.Audit;
 using Anchorage.Hosting.Audit;
 using Anchorage.Server.Ca;
 using Anchorage.Server.DataStore;

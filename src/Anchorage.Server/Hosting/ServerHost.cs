@@ -2,22 +2,19 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Sockets;
 using Anchorage.Hosting.Health;
 using Anchorage.Hosting.Lifetime;
 using Anchorage.Hosting.Listeners;
-using Anchorage.Foundation.Config;
-using Anchorage.Foundation.Sockets;
 using Anchorage.Server.Api;
 using Anchorage.Server.Config;
-using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting.Internal;
 using Anchorage.Server.WebConsole;
 using Anchorage.Server.WebConsole.Internal;
 using Anchorage.Spiffe.Federation;
-using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -26,7 +23,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using OpenTelemetry.Metrics;
 
 namespace Anchorage.Server.Hosting;
 
@@ -109,19 +105,13 @@ public static class ServerHost
         }
 
         builder.Services.AddGrpc();
-        builder.Services.AddGrpcHealthChecks().AddCheck<ReadinessHealthCheck>("ready");
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(MeterName).AddPrometheusExporter());
+        builder.Services.AddHealthAndMetrics(MeterName);
         setup.ConfigureServices?.Invoke(builder.Services);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(options.Listen.Health.ToIPEndPoint(), listen =>
-            {
-                healthListen = listen;
-                listen.Protocols = HttpProtocols.Http1;
-                listen.Use(ListenerPipeline.Tag(ServerListener.Health));
-            });
+            healthListen = kestrel.ListenHealth(options.Listen.Health.ToIPEndPoint(), ServerListener.Health);
             kestrel.Listen(options.Listen.AgentApi.ToIPEndPoint(), listen =>
             {
                 agentListen = listen;
@@ -256,14 +246,7 @@ public static class ServerHost
         // Each endpoint answers on the listeners its metadata names, and nowhere else.
         app.UseListenerRouting<ServerListener>();
 
-        var health = new ListenerMetadata<ServerListener>(ServerListener.Health);
-        app.MapGet("/live", () => Results.Text("live\n")).WithMetadata(health);
-        app.MapGet("/ready", async (ReadinessProbe probe, HttpContext context) =>
-        {
-            var status = await probe.CheckAsync(context.RequestAborted).ConfigureAwait(false);
-            return Results.Text(OneLine(status.Reason) + "\n", statusCode: status.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).WithMetadata(health);
-        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(health);
+        app.MapHealthEndpoints(ServerListener.Health);
         app.MapGrpcHealthChecksService().WithMetadata(new ListenerMetadata<ServerListener>(ServerListener.AgentApi, ServerListener.Admin));
 
         if (options.Federation.BundleEndpoint is not null)
@@ -294,8 +277,6 @@ public static class ServerHost
     }
 
     private static string ProfileName(BundleEndpointProfile profile) => profile == BundleEndpointProfile.HttpsSpiffe ? "https_spiffe" : "https_web";
-
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
     // No client certificate is asked for: anyone may fetch a bundle (SPIFFE Trust Domain and Bundle §5.2).
     private static SslServerAuthenticationOptions BundleEndpointTlsOptions(IServerCertificateProvider certificate) => new()

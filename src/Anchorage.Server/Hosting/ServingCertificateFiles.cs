@@ -1,9 +1,8 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Anchorage.Server.Ca.Internal;
-using Anchorage.Spiffe.Svids;
 using Anchorage.Server.Hosting.Internal;
+using Anchorage.Spiffe.Svids;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

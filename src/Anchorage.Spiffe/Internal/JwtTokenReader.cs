@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Immutable;
-using System.Text;
 using System.Text.Json;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;

@@ -6,7 +6,6 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Spiffe.Bundles;
-using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Internal;
 
 namespace Anchorage.Spiffe.Svids;

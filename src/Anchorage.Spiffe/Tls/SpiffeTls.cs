@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net.Security;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;

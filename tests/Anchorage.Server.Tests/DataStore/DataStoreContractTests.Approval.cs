@@ -81,7 +81,7 @@ public abstract partial class DataStoreContractTests<TBackend>
         var kept = await Store.UpdateRelationshipAsync(approved with { Owner = "o2@example.com" }, None);
         AssertSameApproval(Approval(), (await Store.GetRelationshipAsync(Payments6, None))!.Value.Relationship.Approval);
 
-        await Store.UpdateRelationshipAsync(kept with { Url = new Uri("https://elsewhere.example.com/"), Approval = null }, None);
+        await Store.UpdateRelationshipAsync(kept with { Endpoint = kept.Endpoint with { Url = new Uri("https://elsewhere.example.com/") }, Approval = null }, None);
         Assert.Null((await Store.GetRelationshipAsync(Payments6, None))!.Value.Relationship.Approval);
     }
 

@@ -159,11 +159,14 @@ public abstract partial class DataStoreContractTests<TBackend>
         var peer = TrustDomain.Parse("peer.example");
         var relationship = new FederationRelationship
         {
-            TrustDomain = peer,
+            Endpoint = new BundleEndpoint
+            {
+                TrustDomain = peer,
+                Url = new Uri("https://peer.example/bundle"),
+                Profile = BundleEndpointProfile.HttpsWeb,
+            },
             Name = "peer",
             Owner = "team",
-            Url = new Uri("https://peer.example/bundle"),
-            Profile = BundleEndpointProfile.HttpsWeb,
             MaxStaleness = TimeSpan.FromHours(1),
         };
         await Store.CreateRelationshipAsync(relationship, None);

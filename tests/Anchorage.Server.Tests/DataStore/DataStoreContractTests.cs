@@ -893,24 +893,31 @@ public abstract partial class DataStoreContractTests<TBackend> : IAsyncLifetime
 
     private static FederationRelationship Relationship(string td = "payments.example.com", string owner = "payments-platform@example.com") => new()
     {
-        TrustDomain = TrustDomain.Parse(td),
+        Endpoint = new BundleEndpoint
+        {
+            TrustDomain = TrustDomain.Parse(td),
+            Url = new Uri($"https://{td}:8443/"),
+            Profile = BundleEndpointProfile.HttpsSpiffe,
+            EndpointSpiffeId = SpiffeId.Parse($"spiffe://{td}/anchorage/server"),
+        },
         Name = td,
         Owner = owner,
-        Url = new Uri($"https://{td}:8443/"),
-        Profile = BundleEndpointProfile.HttpsSpiffe,
-        EndpointSpiffeId = SpiffeId.Parse($"spiffe://{td}/anchorage/server"),
         MaxStaleness = TimeSpan.FromMinutes(30),
     };
 
     [ContractFact]
     public async Task CreateRelationship_New_StoresEveryFieldWithEmptyRefreshState()
     {
-        var web = Relationship("web.example.net") with
+        var spiffe = Relationship("web.example.net");
+        var web = spiffe with
         {
+            Endpoint = spiffe.Endpoint with
+            {
+                Profile = BundleEndpointProfile.HttpsWeb,
+                EndpointSpiffeId = null,
+                CaBundlePem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            },
             Name = "web",
-            Profile = BundleEndpointProfile.HttpsWeb,
-            EndpointSpiffeId = null,
-            CaBundlePem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
             MaxStaleness = TimeSpan.FromSeconds(90),
         };
 

@@ -16,11 +16,14 @@ public sealed class FederationCoherenceTests
 
     private static FederationRelationship Relationship(TimeSpan maxStaleness) => new()
     {
-        TrustDomain = Payments,
+        Endpoint = new BundleEndpoint
+        {
+            TrustDomain = Payments,
+            Url = new Uri("https://payments.example.com/"),
+            Profile = BundleEndpointProfile.HttpsWeb,
+        },
         Name = "payments",
         Owner = "o@example.com",
-        Url = new Uri("https://payments.example.com/"),
-        Profile = BundleEndpointProfile.HttpsWeb,
         MaxStaleness = maxStaleness,
     };
 

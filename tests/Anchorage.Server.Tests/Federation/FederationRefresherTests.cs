@@ -107,11 +107,14 @@ public sealed class FederationRefresherTests : IAsyncLifetime, IDisposable
 
     private static FederationRelationship Relationship(TrustDomain td, int port) => new()
     {
-        TrustDomain = td,
+        Endpoint = new BundleEndpoint
+        {
+            TrustDomain = td,
+            Url = new Uri($"https://127.0.0.1:{port}/"),
+            Profile = BundleEndpointProfile.HttpsWeb,
+        },
         Name = td.Name,
         Owner = "platform@example.net",
-        Url = new Uri($"https://127.0.0.1:{port}/"),
-        Profile = BundleEndpointProfile.HttpsWeb,
         MaxStaleness = TimeSpan.FromMinutes(30),
     };
 

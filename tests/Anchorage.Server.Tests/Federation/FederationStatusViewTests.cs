@@ -17,12 +17,15 @@ public sealed class FederationStatusViewTests
 
     private static FederationRelationship Relationship() => new()
     {
-        TrustDomain = Payments,
+        Endpoint = new BundleEndpoint
+        {
+            TrustDomain = Payments,
+            Url = new Uri("https://payments.example.com:8443/"),
+            Profile = BundleEndpointProfile.HttpsSpiffe,
+            EndpointSpiffeId = SpiffeId.Parse("spiffe://payments.example.com/anchorage/server"),
+        },
         Name = "payments",
         Owner = "payments-platform@example.com",
-        Url = new Uri("https://payments.example.com:8443/"),
-        Profile = BundleEndpointProfile.HttpsSpiffe,
-        EndpointSpiffeId = SpiffeId.Parse("spiffe://payments.example.com/anchorage/server"),
         MaxStaleness = TimeSpan.FromMinutes(30),
         CreatedAt = Created,
         UpdatedAt = Created,

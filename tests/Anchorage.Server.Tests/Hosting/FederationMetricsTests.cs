@@ -90,11 +90,14 @@ public sealed class FederationMetricsTests : IDisposable
 
     private static FederationRelationship Relationship(TrustDomain td, int port) => new()
     {
-        TrustDomain = td,
+        Endpoint = new BundleEndpoint
+        {
+            TrustDomain = td,
+            Url = new Uri($"https://127.0.0.1:{port}/"),
+            Profile = BundleEndpointProfile.HttpsWeb,
+        },
         Name = td.Name,
         Owner = "payments-platform@acme.corp",
-        Url = new Uri($"https://127.0.0.1:{port}/"),
-        Profile = BundleEndpointProfile.HttpsWeb,
         MaxStaleness = TimeSpan.FromMinutes(30),
     };
 

@@ -1,9 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Anchorage.Cli.Internal;
 using Anchorage.Spiffe.Bundles;
-using Grpc.Core;
 
 namespace Anchorage.Cli.Commands.Agent;
 
@@ -21,15 +19,7 @@ internal static class ApiFetchJwtBundlesCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var client = WorkloadApiConnection.Open(parse, socket, context);
-            BundleSet bundles;
-            try
-            {
-                bundles = await client.FetchJwtBundlesAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException ex)
-            {
-                throw WorkloadApiConnection.ToCliException(ex, client);
-            }
+            var bundles = await WorkloadApiConnection.CallAsync(client, c => c.FetchJwtBundlesAsync(cancellationToken)).ConfigureAwait(false);
 
             if (parse.GetValue(output) == OutputFormat.Json)
             {

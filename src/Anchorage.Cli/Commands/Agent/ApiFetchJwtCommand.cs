@@ -3,7 +3,6 @@ using System.Text.Json;
 using Anchorage.Cli.Internal;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
-using Grpc.Core;
 
 namespace Anchorage.Cli.Commands.Agent;
 
@@ -31,15 +30,7 @@ internal static class ApiFetchJwtCommand
             }
 
             using var client = WorkloadApiConnection.Open(parse, socket, context);
-            IReadOnlyList<JwtSvid> svids;
-            try
-            {
-                svids = await client.FetchJwtSvidsAsync(parse.GetRequiredValue(audience), id, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException ex)
-            {
-                throw WorkloadApiConnection.ToCliException(ex, client);
-            }
+            var svids = await WorkloadApiConnection.CallAsync(client, c => c.FetchJwtSvidsAsync(parse.GetRequiredValue(audience), id, cancellationToken)).ConfigureAwait(false);
 
             if (parse.GetValue(output) == OutputFormat.Json)
             {

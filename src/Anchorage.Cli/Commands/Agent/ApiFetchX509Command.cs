@@ -4,7 +4,6 @@ using System.Text.Json;
 using Anchorage.Cli.Internal;
 using Anchorage.Foundation.Files;
 using Anchorage.WorkloadApi;
-using Grpc.Core;
 
 namespace Anchorage.Cli.Commands.Agent;
 
@@ -24,15 +23,7 @@ internal static class ApiFetchX509Command
         command.SetAction(async (parse, cancellationToken) =>
         {
             using var client = WorkloadApiConnection.Open(parse, socket, context);
-            X509Context x509;
-            try
-            {
-                x509 = await client.FetchX509ContextAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException ex)
-            {
-                throw WorkloadApiConnection.ToCliException(ex, client);
-            }
+            var x509 = await WorkloadApiConnection.CallAsync(client, c => c.FetchX509ContextAsync(cancellationToken)).ConfigureAwait(false);
 
             if (parse.GetValue(write) is { } dir)
             {

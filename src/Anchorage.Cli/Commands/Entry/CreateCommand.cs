@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Anchorage.Cli.Internal;
 using Anchorage.Protos.Admin.V1;
-using Anchorage.Protos.Common.V1;
 
 namespace Anchorage.Cli.Commands.Entry;
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Anchorage.Cli.Internal;
 using Anchorage.Foundation.Audit;
 using Anchorage.Foundation.Config;
 using Anchorage.Policy;

@@ -1,8 +1,8 @@
 using System.CommandLine;
+using Anchorage.Cli.Internal;
 using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Hosting;
-using Anchorage.Cli.Internal;
 
 namespace Anchorage.Cli.Commands.Server;
 

@@ -1,9 +1,5 @@
 using System.Data.Common;
-using System.Globalization;
 using System.Text;
-using Anchorage.Server.Attestation;
-using Anchorage.Server.Ca;
-using Anchorage.Server.Registration;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 

@@ -1,12 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
-using Anchorage.Foundation.Selectors;
-using Anchorage.Server.Attestation;
-using Anchorage.Server.Ca;
 using Anchorage.Server.Registration;
-using Anchorage.Spiffe.Bundles;
-using Anchorage.Spiffe.Ids;
 
 namespace Anchorage.Server.DataStore.Internal;
 

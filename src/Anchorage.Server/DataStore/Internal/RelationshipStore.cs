@@ -272,13 +272,16 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
 
         var relationship = new FederationRelationship
         {
-            TrustDomain = trustDomain,
+            Endpoint = new BundleEndpoint
+            {
+                TrustDomain = trustDomain,
+                Url = url,
+                Profile = profile,
+                EndpointSpiffeId = endpoint,
+                CaBundlePem = Text(6),
+            },
             Name = Required(1, "name"),
             Owner = Required(2, "owner"),
-            Url = url,
-            Profile = profile,
-            EndpointSpiffeId = endpoint,
-            CaBundlePem = Text(6),
             MaxStaleness = TimeSpan.FromMilliseconds(reader.GetInt64(7)),
             CreatedAt = Rows.FromUnixMs(reader.GetInt64(8)),
             UpdatedAt = Rows.FromUnixMs(reader.GetInt64(9)),

@@ -1,7 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Anchorage.Spiffe;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;

@@ -1,4 +1,3 @@
-using Anchorage.Cli.Internal;
 using Anchorage.Foundation.Files;
 using Anchorage.Protos.Admin.V1;
 

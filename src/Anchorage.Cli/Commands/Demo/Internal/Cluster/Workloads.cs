@@ -1,6 +1,4 @@
 using System.Security.Cryptography.X509Certificates;
-using Anchorage.Cli.Internal;
-using Anchorage.Protos.Admin.V1;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Cluster;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Anchorage.Cli.Commands.Demo.Internal.Cluster;
-using Anchorage.Cli.Internal;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Steps;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using Anchorage.Cli.Commands.Demo.Internal.Cluster;
-using Anchorage.Cli.Internal;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Steps;
 

@@ -1,5 +1,4 @@
 using Anchorage.Cli.Commands.Demo.Internal.Cluster;
-using Anchorage.Cli.Internal;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Steps;
 

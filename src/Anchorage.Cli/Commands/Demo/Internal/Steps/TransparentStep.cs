@@ -1,6 +1,5 @@
 using Anchorage.Agent.Attestation;
 using Anchorage.Cli.Commands.Demo.Internal.Cluster;
-using Anchorage.Cli.Internal;
 
 namespace Anchorage.Cli.Commands.Demo.Internal.Steps;
 
