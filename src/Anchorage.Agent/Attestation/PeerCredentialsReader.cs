@@ -89,7 +89,7 @@ public static class PeerCredentialsReader
         string status;
         try
         {
-            status = File.ReadAllText($"/proc/{processId.ToString(CultureInfo.InvariantCulture)}/status");
+            status = ProcFs.ReadStatusText(processId);
         }
         catch (Exception e) when (e is IOException)
         {
