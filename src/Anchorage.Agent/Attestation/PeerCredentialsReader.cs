@@ -84,12 +84,18 @@ public static class PeerCredentialsReader
     public static PeerProcess FromProcessId(int processId)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
-        var before = ProcFs.TryReadStartTime(processId) ?? throw NoSuchProcess(processId);
+
+        // Open pins whichever process has the pid now (pidfd, then its start time, then a poll).
+        if (!Directory.Exists($"/proc/{processId.ToString(CultureInfo.InvariantCulture)}"))
+        {
+            throw NoSuchProcess(processId);
+        }
+
         var peer = Open(processId, 0, 0);
         string status;
         try
         {
-            status = File.ReadAllText($"/proc/{processId.ToString(CultureInfo.InvariantCulture)}/status");
+            status = ProcFs.ReadStatusText(processId);
         }
         catch (Exception e) when (e is IOException)
         {
@@ -103,7 +109,7 @@ public static class PeerCredentialsReader
             ProcFs.ParseEffectiveId(status, "Gid:"),
             peer.StartTime,
             peer.PidFd);
-        if (result.StartTime != before || !IsAlive(result))
+        if (!IsAlive(result))
         {
             result.Dispose();
             throw Exited(processId);

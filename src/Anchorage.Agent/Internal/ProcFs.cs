@@ -84,15 +84,30 @@ internal static partial class ProcFs
         throw new FormatException("/proc/pid/stat has too few fields");
     }
 
+    /// <summary>The supplementary group ids of <paramref name="pid"/> from the "Groups:" line of /proc/pid/status (<see cref="ReadStatus{T}"/>).</summary>
+    /// <exception cref="FileNotFoundException">The process no longer exists.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file cannot be read.</exception>
+    /// <exception cref="IOException">Another read error, or the file is larger than <see cref="MaxStatusBytes"/>.</exception>
+    internal static IReadOnlyList<uint> ReadGroups(int pid) => ReadStatus(pid, ParseGroups);
+
+    /// <summary>/proc/pid/status of <paramref name="pid"/> as text (<see cref="ReadStatus{T}"/>), for the id parsers.</summary>
+    /// <exception cref="FileNotFoundException">The process no longer exists.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file cannot be read.</exception>
+    /// <exception cref="IOException">Another read error, or the file is larger than <see cref="MaxStatusBytes"/>.</exception>
+    internal static string ReadStatusText(int pid) => ReadStatus(pid, static bytes => System.Text.Encoding.UTF8.GetString(bytes));
+
+    /// <summary>Parses the bytes of a /proc file.</summary>
+    internal delegate T BytesParser<out T>(ReadOnlySpan<byte> bytes);
+
     /// <summary>
-    /// The supplementary group ids of <paramref name="pid"/> from the "Groups:" line of
-    /// /proc/pid/status, read with open, read and close into a pooled buffer (no FileStream and no
-    /// string: this runs for every Workload API call).
+    /// Reads /proc/pid/status of <paramref name="pid"/> with open, read and close into a pooled
+    /// buffer and parses it there (no FileStream: its fstat, two flocks and extra reads were most
+    /// of the cost of a read that runs for every Workload API call and gate connection).
     /// </summary>
     /// <exception cref="FileNotFoundException">The process no longer exists.</exception>
     /// <exception cref="UnauthorizedAccessException">The file cannot be read.</exception>
     /// <exception cref="IOException">Another read error, or the file is larger than <see cref="MaxStatusBytes"/>.</exception>
-    internal static unsafe IReadOnlyList<uint> ReadGroups(int pid)
+    internal static unsafe T ReadStatus<T>(int pid, BytesParser<T> parse)
     {
         Span<byte> path = stackalloc byte[32];
         if (!System.Text.Unicode.Utf8.TryWrite(path, CultureInfo.InvariantCulture, $"/proc/{pid}/status\0", out _))
@@ -157,7 +172,7 @@ internal static partial class ProcFs
                 _ = Close(fd);
             }
 
-            return ParseGroups(buffer.AsSpan(0, length));
+            return parse(buffer.AsSpan(0, length));
         }
         finally
         {

@@ -77,7 +77,7 @@ internal static class FallbackChecks
         string status;
         try
         {
-            status = File.ReadAllText($"/proc/{Pid(pid)}/status");
+            status = ProcFs.ReadStatusText(pid);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -32,6 +32,15 @@ internal sealed class LiveConnectionRegistry
     private readonly WorkloadCache _cache;
     private readonly IPolicySource _policy;
     private readonly X509SvidVerifier _verifier;
+
+    // Per peer chain (a tunnel's streams share one): the bundle instance and time it last verified
+    // against. Verification is a function of chain, bundle and time, and bundles are immutable, so
+    // the same three give the same answer without another signature check; a new bundle (a
+    // revocation, a rotation) is another instance and is verified. Weak keys: no bound needed
+    // beyond the chains still in use.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2>, VerifiedAgainst> _verified = new();
+
+    private sealed record VerifiedAgainst(X509Bundle Bundle, DateTimeOffset At);
     private readonly GateAudit _audit;
     private readonly ILogger _logger;
     private readonly bool _closeOnRevoke;
@@ -240,9 +249,21 @@ internal sealed class LiveConnectionRegistry
             return GateReasons.IdentityRemoved;
         }
 
+        if (_verified.TryGetValue(connection.PeerChain, out var last)
+            && identity.Bundles.TryGetX509Bundle(connection.PeerId.TrustDomain, out var current)
+            && ReferenceEquals(last.Bundle, current) && last.At == connection.HandshakeAt)
+        {
+            return null;
+        }
+
         try
         {
-            _verifier.Verify(connection.PeerChain, identity.Bundles, connection.HandshakeAt);
+            var verified = _verifier.Verify(connection.PeerChain, identity.Bundles, connection.HandshakeAt);
+            if (identity.Bundles.TryGetX509Bundle(verified.Id.TrustDomain, out var used))
+            {
+                _verified.AddOrUpdate(connection.PeerChain, new VerifiedAgainst(used, connection.HandshakeAt));
+            }
+
             return null;
         }
         catch (BundleNotFoundException)
