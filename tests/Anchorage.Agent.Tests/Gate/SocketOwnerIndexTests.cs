@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Anchorage.Agent.Gate.Internal;
 using Anchorage.Agent.Tests.Attestation;
 using Anchorage.Testing;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.Agent.Tests.Gate;
 
@@ -66,7 +67,7 @@ public sealed class SocketOwnerIndexTests
     [Fact]
     public async Task ListenerChange_AttestedProcessExited_NamesTheExit()
     {
-        var port = FreePort();
+        var port = LoopbackPort.Unused();
         var address = new IPEndPoint(IPAddress.Loopback, port);
         using var legit = ChildProcess.Start("/usr/bin/python3", "-c", Listener, port.ToString(CultureInfo.InvariantCulture));
         await Eventually.TrueAsync(() => legit.Lines.Contains("listening"));
@@ -117,11 +118,5 @@ public sealed class SocketOwnerIndexTests
         socket.Bind(new IPEndPoint(address, port));
         socket.Listen(8);
         return socket;
-    }
-
-    private static int FreePort()
-    {
-        using var probe = Listen(0);
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

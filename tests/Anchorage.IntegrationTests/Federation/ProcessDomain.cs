@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.IntegrationTests.Federation;
 
@@ -166,7 +167,7 @@ internal sealed class ProcessDomain : IDisposable
     private async Task StartServerAsync(string refreshHint)
     {
         // A free port on loopback is free in a fresh namespace too.
-        _agentApiPort = FreePort();
+        _agentApiPort = LoopbackPort.Unused();
         var config = Path.Combine(Dir, "server.yaml");
         await File.WriteAllTextAsync(config, $"""
             trustDomain: {TrustDomain.Name}
@@ -200,12 +201,5 @@ internal sealed class ProcessDomain : IDisposable
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"{process.Name} was not ready within 60 s:\n{Logs}");
             await Task.Delay(100);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

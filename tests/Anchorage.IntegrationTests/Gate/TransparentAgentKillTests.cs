@@ -5,6 +5,7 @@ using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
 using Anchorage.Testing;
 using Xunit.Abstractions;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.IntegrationTests.Gate;
 
@@ -36,7 +37,7 @@ public sealed class TransparentAgentKillTests(ITestOutputHelper output)
         using var dir = new TempDir();
         using var cgroup = TransparentCgroup.Create();
         var pins = "/sys/fs/bpf/anchorage-test-" + Guid.NewGuid().ToString("N")[..12];
-        var listen = FreePort();
+        var listen = LoopbackPort.Unused();
         ChildProcess? agent = null;
         try
         {
@@ -203,14 +204,5 @@ public sealed class TransparentAgentKillTests(ITestOutputHelper output)
         Assert.True(process.ExitCode == 0, "bpftool cgroup show failed: " + error);
         using var json = JsonDocument.Parse(string.IsNullOrWhiteSpace(text) ? "[]" : text);
         return [.. json.RootElement.EnumerateArray().Select(p => p.GetProperty("id").GetInt64()).Order()];
-    }
-
-    private static int FreePort()
-    {
-        var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        free.Start();
-        var port = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
-        free.Stop();
-        return port;
     }
 }

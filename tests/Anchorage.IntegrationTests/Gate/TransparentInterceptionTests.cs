@@ -11,6 +11,7 @@ using Anchorage.IntegrationTests.Federation;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Testing;
 using static Anchorage.IntegrationTests.Federation.TwoDomains;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.IntegrationTests.Gate;
 
@@ -139,7 +140,7 @@ public sealed class TransparentInterceptionTests
             new() { Name = "payments6", Network = IPNetwork.Parse("::1/128"), PortLow = remote6.Port, PortHigh = remote6.Port, Peer = Api },
             new() { Name = "payments4", Network = IPNetwork.Parse("127.0.0.1/32"), PortLow = remote4.Port, PortHigh = remote4.Port, Peer = Api },
         ];
-        var listen = FreePort();
+        var listen = LoopbackPort.Unused();
         await using var node = await GateNode.StartAsync(
             domains, AcmeTd, [new GateEntry("/batch", [Uid, "unix:path:" + GateClients.PythonExe], PaymentsTd)], _ => Options(cgroup, destinations, TransparentFailMode.Open, null, listen), policy);
 
@@ -208,7 +209,7 @@ public sealed class TransparentInterceptionTests
         ];
 
         // Another socket holds [::1] at the transparent port, so the gate cannot have its IPv6 listener.
-        var listen = FreePort();
+        var listen = LoopbackPort.Unused();
         var squatter = new TcpListener(IPAddress.IPv6Loopback, listen);
         squatter.Start();
         try
@@ -264,20 +265,11 @@ public sealed class TransparentInterceptionTests
     {
         Transparent = new GateTransparentOptions
         {
-            Listen = new HostPort("127.0.0.1", listen == 0 ? FreePort() : listen),
+            Listen = new HostPort("127.0.0.1", listen == 0 ? LoopbackPort.Unused() : listen),
             FailMode = failMode,
             Cgroups = [cgroup.Path],
             PinDirectory = pins ?? GateTransparentOptions.DefaultPinDirectory,
             Destinations = destinations,
         },
     };
-
-    private static int FreePort()
-    {
-        var free = new TcpListener(IPAddress.Loopback, 0);
-        free.Start();
-        var port = ((IPEndPoint)free.LocalEndpoint).Port;
-        free.Stop();
-        return port;
-    }
 }

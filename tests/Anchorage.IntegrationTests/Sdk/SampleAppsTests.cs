@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.Server.Config;
 using Anchorage.Testing;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.IntegrationTests.Sdk;
 
@@ -38,7 +39,7 @@ public sealed partial class SampleAppsTests
         await NodeParts.EntryAsync(server, agentId, "/sample/intruder", "unix:path:" + intruderExe);
         await using var agent = await TestAgent.StartAsync(server, token);
 
-        var port = FreePort();
+        var port = LoopbackPort.Unused();
         using var app = SampleApp.Start(serverExe, agent.Socket, port.ToString(System.Globalization.CultureInfo.InvariantCulture), "spiffe://acme.corp/sample/caller");
         await app.WaitForOutputAsync("serving as spiffe://acme.corp/sample/server", Startup);
         var url = $"https://127.0.0.1:{port}/hello";
@@ -74,7 +75,7 @@ public sealed partial class SampleAppsTests
         await using var agent = await TestAgent.StartAsync(server, token);
 
         // The server allows callers of payments.test only: its Kestrel authorizer refuses ours at the handshake.
-        var port = FreePort();
+        var port = LoopbackPort.Unused();
         using var app = SampleApp.Start(serverExe, agent.Socket, port.ToString(System.Globalization.CultureInfo.InvariantCulture), "spiffe://payments.test/caller");
         await app.WaitForOutputAsync("serving as spiffe://acme.corp/sample/server", Startup);
         using var caller = SampleApp.Start(callerExe, agent.Socket, "mtls", $"https://127.0.0.1:{port}/hello", "spiffe://acme.corp/sample/server", "0");
@@ -100,7 +101,7 @@ public sealed partial class SampleAppsTests
         await NodeParts.EntryAsync(server, agentId, "/sample/intruder", "unix:path:" + intruderExe);
         await using var agent = await TestAgent.StartAsync(server, token);
 
-        var port = FreePort();
+        var port = LoopbackPort.Unused();
         const string Audience = "spiffe://acme.corp/sample/jwt-server";
         using var app = SampleApp.Start(serverExe, agent.Socket, port.ToString(System.Globalization.CultureInfo.InvariantCulture), Audience, "spiffe://acme.corp/sample/caller");
         await app.WaitForOutputAsync("serving JWT-SVID audience", Startup);
@@ -120,13 +121,6 @@ public sealed partial class SampleAppsTests
 
     private static Task<TimeSpan> WaitForAsync(Func<bool> condition, SampleApp app) =>
         Eventually.TrueAsync(() => Task.FromResult(condition()), () => "the condition; server output:\n" + app.Output, Startup, TimeSpan.FromMilliseconds(50));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [GeneratedRegex(@"\(certificate ([0-9A-F]+)\)")]
     private static partial Regex Serial();

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Anchorage.Testing;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.IntegrationTests.WebConsole;
 
@@ -39,7 +40,7 @@ internal sealed class Chromium : IAsyncDisposable
         Assert.True(
             File.Exists(Browser) && File.Exists(Driver),
             $"the console's browser tests need Debian's chromium and chromium-driver ({Browser}, {Driver}): apt-get install chromium chromium-driver");
-        var port = FreePort();
+        var port = LoopbackPort.Unused();
         var driver = ChildProcess.Start(Driver, $"--port={port}", "--allowed-ips=127.0.0.1");
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(60) };
         var profile = new TempDir();
@@ -191,11 +192,4 @@ internal sealed class Chromium : IAsyncDisposable
 
     // With a Content-Length: chromedriver's HTTP server resets a chunked request.
     private static StringContent Json(JsonNode body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -11,6 +11,7 @@ using Anchorage.Testing;
 using Anchorage.Testing.Bundles;
 using Anchorage.Testing.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.Server.Tests.Federation;
 
@@ -34,7 +35,7 @@ public sealed class FederationRefresherTests : IAsyncLifetime, IDisposable
     public async Task InitializeAsync()
     {
         _store = await DataStoreFactory.OpenAsync(DataStoreOptions.ForDataDirectory(_dir.Path), _time, null, None);
-        var port = ClosedPort();
+        var port = LoopbackPort.Unused();
         foreach (var td in new[] { Gone, Kept })
         {
             await _store.CreateRelationshipAsync(Relationship(td, port), None);
@@ -95,15 +96,6 @@ public sealed class FederationRefresherTests : IAsyncLifetime, IDisposable
 
     private FederationRefresher Refresher(IDataStore store) =>
         new(store, new BundleFetcher(_time), new FederationOptions { RefreshFloor = TimeSpan.FromSeconds(1) }, _time, _log.Logger);
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static FederationRelationship Relationship(TrustDomain td, int port) => new()
     {

@@ -14,6 +14,7 @@ using Anchorage.Testing;
 using Anchorage.Testing.Bundles;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Anchorage.Testing.Sockets;
 
 namespace Anchorage.Server.Tests.Hosting;
 
@@ -37,7 +38,7 @@ public sealed class FederationMetricsTests : IDisposable
     public async Task Metrics_AfterAFailedRefresh_AgeSequenceAndFailuresPerTrustDomain()
     {
         var options = Options();
-        var closedPort = ClosedPort();
+        var closedPort = LoopbackPort.Unused();
 
         Directory.CreateDirectory(options.DataDir);
 
@@ -78,15 +79,6 @@ public sealed class FederationMetricsTests : IDisposable
 
     private static string Sample(string name, TrustDomain td, string value) =>
         $@"(?m)^{name}\{{[^}}]*trust_domain=""{td.Name.Replace(".", @"\.", StringComparison.Ordinal)}""[^}}]*\}} {value}(\.0+)?( \d+)?$";
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static FederationRelationship Relationship(TrustDomain td, int port) => new()
     {
