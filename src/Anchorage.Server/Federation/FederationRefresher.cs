@@ -171,7 +171,7 @@ public sealed class FederationRefresher : IFederationRefresher, IAsyncDisposable
             {
                 FederationLog.StoreUnavailable(_logger, e.Message);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
                 // A corrupt row or another fault this tick must not stop every later refresh.
                 FederationLog.TickFailed(_logger, e.GetType().Name, e.Message);
