@@ -38,7 +38,7 @@ public sealed class FederationRefresherTests : IAsyncLifetime, IDisposable
         var port = LoopbackPort.Unused();
         foreach (var td in new[] { Gone, Kept })
         {
-            await _store.CreateRelationshipAsync(Relationship(td, port), None);
+            await _store.CreateRelationshipAsync(RefusingRelationship.On(td, port, "platform@example.net"), None);
             await _store.SetBundleAsync(new SpiffeBundle(td, [TestAuthorities.Ca(td.Name)], [], sequenceNumber: 3UL), None);
         }
     }
@@ -96,19 +96,6 @@ public sealed class FederationRefresherTests : IAsyncLifetime, IDisposable
 
     private FederationRefresher Refresher(IDataStore store) =>
         new(store, new BundleFetcher(_time), new FederationOptions { RefreshFloor = TimeSpan.FromSeconds(1) }, _time, _log.Logger);
-
-    private static FederationRelationship Relationship(TrustDomain td, int port) => new()
-    {
-        Endpoint = new BundleEndpoint
-        {
-            TrustDomain = td,
-            Url = new Uri($"https://127.0.0.1:{port}/"),
-            Profile = BundleEndpointProfile.HttpsWeb,
-        },
-        Name = td.Name,
-        Owner = "platform@example.net",
-        MaxStaleness = TimeSpan.FromMinutes(30),
-    };
 
     /// <summary>
     /// The real store, except that reading the victim's bundle (the refresher's last read before it

@@ -7,6 +7,7 @@ using Anchorage.Server.Config;
 using Anchorage.Server.DataStore;
 using Anchorage.Server.Federation;
 using Anchorage.Server.Hosting;
+using Anchorage.Server.Tests.Federation;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Federation;
 using Anchorage.Spiffe.Ids;
@@ -47,7 +48,7 @@ public sealed class FederationMetricsTests : IDisposable
         {
             foreach (var td in new[] { Payments, Idle })
             {
-                await store.CreateRelationshipAsync(Relationship(td, closedPort), CancellationToken.None);
+                await store.CreateRelationshipAsync(RefusingRelationship.On(td, closedPort, "payments-platform@acme.corp"), CancellationToken.None);
                 await store.SetBundleAsync(new SpiffeBundle(td, [TestAuthorities.Ca(td.Name)], [], sequenceNumber: td == Payments ? 5UL : 9UL), CancellationToken.None);
             }
 
@@ -79,19 +80,6 @@ public sealed class FederationMetricsTests : IDisposable
 
     private static string Sample(string name, TrustDomain td, string value) =>
         $@"(?m)^{name}\{{[^}}]*trust_domain=""{td.Name.Replace(".", @"\.", StringComparison.Ordinal)}""[^}}]*\}} {value}(\.0+)?( \d+)?$";
-
-    private static FederationRelationship Relationship(TrustDomain td, int port) => new()
-    {
-        Endpoint = new BundleEndpoint
-        {
-            TrustDomain = td,
-            Url = new Uri($"https://127.0.0.1:{port}/"),
-            Profile = BundleEndpointProfile.HttpsWeb,
-        },
-        Name = td.Name,
-        Owner = "payments-platform@acme.corp",
-        MaxStaleness = TimeSpan.FromMinutes(30),
-    };
 
     private ServerOptions Options() => new()
     {
