@@ -7,8 +7,8 @@ internal static class Http2Frames
 {
     public const int HeaderLength = 9;
 
-    /// <summary>SETTINGS_MAX_FRAME_SIZE's initial value: the client never sends or accepts larger frames.</summary>
-    public const int MaxFrameSize = 16384;
+    /// <summary>SETTINGS_MAX_FRAME_SIZE's initial value: what a peer accepts until its SETTINGS say more.</summary>
+    public const int DefaultMaxFrameSize = 16384;
 
     public const byte Data = 0x0;
     public const byte Headers = 0x1;

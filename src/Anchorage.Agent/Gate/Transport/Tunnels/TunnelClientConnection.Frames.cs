@@ -9,7 +9,7 @@ internal sealed partial class TunnelClientConnection
     private async Task ReadLoopAsync()
     {
         var header = new byte[Http2Frames.HeaderLength];
-        var payload = new byte[Http2Frames.MaxFrameSize];
+        var payload = new byte[TunnelProtocol.MaxFrameSize];
         var headerBlock = new List<byte>();
         var blockStream = 0;
         var blockEndStream = false;
@@ -23,9 +23,9 @@ internal sealed partial class TunnelClientConnection
                 var type = header[3];
                 var flags = header[4];
                 var streamId = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & int.MaxValue;
-                if (length > Http2Frames.MaxFrameSize)
+                if (length > TunnelProtocol.MaxFrameSize)
                 {
-                    throw new IOException($"the peer sent a frame of {length} bytes (limit {Http2Frames.MaxFrameSize})");
+                    throw new IOException($"the peer sent a frame of {length} bytes (limit {TunnelProtocol.MaxFrameSize})");
                 }
 
                 await _tls.ReadExactlyAsync(payload.AsMemory(0, length)).ConfigureAwait(false);
@@ -185,6 +185,15 @@ internal sealed partial class TunnelClientConnection
                             stream.SendWindow += delta;
                         }
 
+                        break;
+                    case Http2Frames.SettingsMaxFrameSize:
+                        // Valid values are 16384 to 2^24-1 (RFC 9113 §6.5.2); never above what the writer's buffer holds.
+                        if (value is < Http2Frames.DefaultMaxFrameSize or > 16_777_215)
+                        {
+                            throw new IOException($"the peer announced SETTINGS_MAX_FRAME_SIZE {value} (16384 to 16777215)");
+                        }
+
+                        _peerMaxFrameSize = (int)Math.Min(value, TunnelProtocol.MaxFrameSize);
                         break;
                     case Http2Frames.SettingsEnableConnectProtocol:
                         _extendedConnect = value == 1;

@@ -34,14 +34,14 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
 
     private readonly SslStream _tls;
     private readonly Socket _socket;
-    private readonly Channel<(byte[] Frame, TaskCompletionSource? Written)> _outgoing =
-        Channel.CreateUnbounded<(byte[], TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<int, TunnelClientStream> _streams = [];
     private readonly TaskCompletionSource _settings = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private TaskCompletionSource _windowChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _connectionSendWindow = 65535;
     private int _peerInitialWindow = 65535;
+    private int _peerMaxFrameSize = Http2Frames.DefaultMaxFrameSize;
     private int _peerMaxStreams = TunnelProtocol.MaxStreamsPerTunnel;
     private int _nextStreamId = 1;
     private int _reserved;
@@ -97,11 +97,12 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
     /// <exception cref="IOException">The peer closed, or does not allow extended CONNECT.</exception>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var settings = new byte[6 * 4];
+        var settings = new byte[6 * 5];
         WriteSetting(settings.AsSpan(0), Http2Frames.SettingsHeaderTableSize, 0);
         WriteSetting(settings.AsSpan(6), Http2Frames.SettingsEnablePush, 0);
         WriteSetting(settings.AsSpan(12), Http2Frames.SettingsInitialWindowSize, StreamWindow);
         WriteSetting(settings.AsSpan(18), Http2Frames.SettingsMaxConcurrentStreams, 0);
+        WriteSetting(settings.AsSpan(24), Http2Frames.SettingsMaxFrameSize, TunnelProtocol.MaxFrameSize);
         Send([.. Http2Frames.Preface, .. Http2Frames.Frame(Http2Frames.Settings, 0, 0, settings)]);
         Send(Http2Frames.WindowUpdateFrame(0, ConnectionWindow - 65535));
         _writer = Task.Run(WriteLoopAsync, CancellationToken.None);
@@ -228,7 +229,7 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
             (":authority", authority),
             .. fields,
         ]);
-        if (block.Length > Http2Frames.MaxFrameSize)
+        if (block.Length > Http2Frames.DefaultMaxFrameSize)
         {
             lock (_lock)
             {
@@ -251,12 +252,12 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
             stream = new TunnelClientStream(this, _nextStreamId, _peerInitialWindow);
             _nextStreamId += 2;
             _streams[stream.Id] = stream;
-            _outgoing.Writer.TryWrite((Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders, stream.Id, block), null));
+            _outgoing.Writer.TryWrite(new(Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders, stream.Id, block)));
             if (!sends)
             {
                 // The request ends at once (an empty DATA with END_STREAM right behind the HEADERS).
                 stream.EndedAtOpen();
-                _outgoing.Writer.TryWrite((Http2Frames.Frame(Http2Frames.Data, Http2Frames.EndStream, stream.Id, []), null));
+                _outgoing.Writer.TryWrite(new(Http2Frames.Frame(Http2Frames.Data, Http2Frames.EndStream, stream.Id, [])));
             }
         }
 
@@ -280,14 +281,17 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
         return stream;
     }
 
-    /// <summary>Queues a frame (control frames and END_STREAM: not waited for).</summary>
-    internal void Send(byte[] frame) => _outgoing.Writer.TryWrite((frame, null));
+    /// <summary>
+    /// Queues a frame (control frames and END_STREAM: not waited for). A frame <paramref name="of"/>
+    /// a stream is dropped if that stream is reset before the frame leaves (see <see cref="WriteLoopAsync"/>).
+    /// </summary>
+    internal void Send(byte[] frame, TunnelClientStream? of = null) => _outgoing.Writer.TryWrite(new(frame, of));
 
-    /// <summary>Queues a frame and waits until it is written.</summary>
-    internal Task SendAsync(byte[] frame)
+    /// <summary>Queues a frame of <paramref name="of"/> and waits until it is written.</summary>
+    internal Task SendAsync(byte[] frame, TunnelClientStream of)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_outgoing.Writer.TryWrite((frame, written)))
+        if (!_outgoing.Writer.TryWrite(new(frame, of, written)))
         {
             written.TrySetException(new IOException("the tunnel is closed"));
         }
@@ -313,7 +317,7 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
                     throw new IOException("the tunnel stream was reset");
                 }
 
-                var n = (int)Math.Min(Math.Min(wanted, Http2Frames.MaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
+                var n = (int)Math.Min(Math.Min(wanted, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow));
                 if (n > 0)
                 {
                     stream.SendWindow -= n;
@@ -365,7 +369,7 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
 
             _closed = reason;
             streams = [.. _streams.Values];
-            _outgoing.Writer.TryWrite((Http2Frames.GoAwayFrame(0, Http2Frames.ErrorNone), null));
+            _outgoing.Writer.TryWrite(new(Http2Frames.GoAwayFrame(0, Http2Frames.ErrorNone)));
             _outgoing.Writer.TryComplete();
         }
 
@@ -422,7 +426,7 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var batch = new List<TaskCompletionSource?>();
-        var buffer = new byte[WriteBatchBytes + Http2Frames.HeaderLength + Http2Frames.MaxFrameSize + Http2Frames.Preface.Length];
+        var buffer = new byte[WriteBatchBytes + Http2Frames.HeaderLength + TunnelProtocol.MaxFrameSize + Http2Frames.Preface.Length];
         try
         {
             while (await _outgoing.Reader.WaitToReadAsync().ConfigureAwait(false))
@@ -433,9 +437,20 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
                     (length == 0 || length + next.Frame.Length <= WriteBatchBytes) &&
                     _outgoing.Reader.TryRead(out var item))
                 {
+                    if (item.Of is { IsFailed: true })
+                    {
+                        Drop(item);
+                        continue;
+                    }
+
                     item.Frame.CopyTo(buffer.AsSpan(length));
                     length += item.Frame.Length;
                     batch.Add(item.Written);
+                }
+
+                if (length == 0)
+                {
+                    continue; // every frame taken was dropped
                 }
 
                 try
@@ -466,4 +481,27 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
             }
         }
     }
+
+    // A frame of a stream reset (by either side) after it was queued. Once a stream's RST_STREAM is
+    // sent nothing more of it may follow: Kestrel answers a DATA frame after it with a connection
+    // error (STREAM_CLOSED), which would end every other stream of the tunnel. The peer never sees
+    // the dropped DATA, so its bytes go back into the connection send window.
+    private void Drop(Outgoing item)
+    {
+        item.Written?.TrySetException(new IOException("the tunnel stream was reset"));
+        if (item.Frame[3] != Http2Frames.Data || item.Frame.Length == Http2Frames.HeaderLength)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _connectionSendWindow += item.Frame.Length - Http2Frames.HeaderLength;
+        }
+
+        WindowChanged();
+    }
+
+    /// <summary>A queued frame; <see cref="Of"/>: the stream it belongs to, if it must not follow that stream's reset.</summary>
+    private readonly record struct Outgoing(byte[] Frame, TunnelClientStream? Of = null, TaskCompletionSource? Written = null);
 }

@@ -92,7 +92,7 @@ internal sealed class TunnelClientStream : Stream
                     _unacknowledged += read;
                     if (_unacknowledged >= TunnelClientConnection.StreamWindow / 4 && !_remoteEnded)
                     {
-                        _connection.Send(Http2Frames.WindowUpdateFrame(Id, _unacknowledged));
+                        _connection.Send(Http2Frames.WindowUpdateFrame(Id, _unacknowledged), this);
                         _unacknowledged = 0;
                     }
 
@@ -145,11 +145,11 @@ internal sealed class TunnelClientStream : Stream
             buffer = buffer[n..];
             if (buffer.IsEmpty)
             {
-                await _connection.SendAsync(frame).ConfigureAwait(false);
+                await _connection.SendAsync(frame, this).ConfigureAwait(false);
             }
             else
             {
-                _connection.Send(frame);
+                _connection.Send(frame, this);
             }
         }
     }
@@ -172,7 +172,7 @@ internal sealed class TunnelClientStream : Stream
             _localEnded = true;
         }
 
-        _connection.Send(Http2Frames.Frame(Http2Frames.Data, Http2Frames.EndStream, Id, []));
+        _connection.Send(Http2Frames.Frame(Http2Frames.Data, Http2Frames.EndStream, Id, []), this);
         EndIfClosed();
     }
 

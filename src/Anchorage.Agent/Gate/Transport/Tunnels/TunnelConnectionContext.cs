@@ -8,6 +8,10 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 /// <summary>A tunnel's TLS stream as a Kestrel connection (Kestrel speaks HTTP/2 on it; the gate did the TLS).</summary>
 internal sealed class TunnelConnectionContext : ConnectionContext
 {
+    // A TLS record's largest plaintext (RFC 8446 §5.1), and a few records per pipe segment.
+    private const int TlsRecordSize = 16 * 1024;
+    private const int PipeBufferSize = 4 * TlsRecordSize;
+
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TunnelConnection _tunnel;
@@ -16,9 +20,11 @@ internal sealed class TunnelConnectionContext : ConnectionContext
     {
         _tunnel = tunnel;
         ConnectionId = id;
+        // Buffers of a TLS record's size or more: with the pipes' 4 KiB defaults every flush wrote
+        // one small TLS record (and one send) per 4 KiB segment, and every read decrypted into 4 KiB.
         Transport = new Duplex(
-            PipeReader.Create(tunnel.Tls, new StreamPipeReaderOptions(leaveOpen: true)),
-            PipeWriter.Create(tunnel.Tls, new StreamPipeWriterOptions(leaveOpen: true)));
+            PipeReader.Create(tunnel.Tls, new StreamPipeReaderOptions(bufferSize: PipeBufferSize, minimumReadSize: TlsRecordSize, leaveOpen: true)),
+            PipeWriter.Create(tunnel.Tls, new StreamPipeWriterOptions(minimumBufferSize: PipeBufferSize, leaveOpen: true)));
         LocalEndPoint = tunnel.Socket.LocalEndPoint;
         RemoteEndPoint = tunnel.Socket.RemoteEndPoint;
         ConnectionClosed = _closed.Token;

@@ -35,6 +35,13 @@ internal static class TunnelProtocol
     public const int StreamWindow = 256 * 1024;
 
     /// <summary>
+    /// SETTINGS_MAX_FRAME_SIZE both gates announce: the largest DATA frame each accepts. Above the
+    /// 16384 default, so a 64 KiB copy becomes one frame (one flow-control step, one hand-over to
+    /// the stream's reader) instead of four.
+    /// </summary>
+    public const int MaxFrameSize = 64 * 1024;
+
+    /// <summary>
     /// The inbound gate's connection receive window. Kestrel gives connection credit back only as
     /// the application reads each stream's body, and only once more than half of this window is
     /// owed; a stalled stream keeps its unread bytes (up to <see cref="StreamWindow"/>) out of the
@@ -45,5 +52,5 @@ internal static class TunnelProtocol
     /// 1 MiB default allowed: one stalled 768 KiB stream window plus 256 KiB owed closed it).
     /// The memory bound stays the stream windows, not this credit.
     /// </summary>
-    public const int InboundConnectionWindow = (2 * MaxStreamsPerTunnel * StreamWindow) + (4 * Http2Frames.MaxFrameSize);
+    public const int InboundConnectionWindow = (2 * MaxStreamsPerTunnel * StreamWindow) + (4 * MaxFrameSize);
 }

@@ -45,6 +45,7 @@ internal sealed class TunnelServer : IAsyncDisposable
             ApplicationServices = new ServiceCollection().AddSingleton(loggerFactory).BuildServiceProvider(),
         };
         options.Limits.Http2.MaxStreamsPerConnection = TunnelProtocol.MaxStreamsPerTunnel;
+        options.Limits.Http2.MaxFrameSize = TunnelProtocol.MaxFrameSize;
 
         // Per-stream windows hold back a slow reader; the connection window is sized so that no
         // number of stalled streams can close it (TunnelProtocol.InboundConnectionWindow).
