@@ -60,6 +60,15 @@ internal static class Http2Frames
         return frame;
     }
 
+    /// <summary>A DATA frame in a buffer from the shared pool (the tunnel's writer returns it once written or dropped).</summary>
+    public static byte[] RentDataFrame(int streamId, ReadOnlySpan<byte> payload)
+    {
+        var frame = System.Buffers.ArrayPool<byte>.Shared.Rent(HeaderLength + payload.Length);
+        WriteHeader(frame, payload.Length, Data, 0, streamId);
+        payload.CopyTo(frame.AsSpan(HeaderLength));
+        return frame;
+    }
+
     public static byte[] WindowUpdateFrame(int streamId, int increment)
     {
         Span<byte> payload = stackalloc byte[4];

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -287,11 +288,20 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
     /// </summary>
     internal void Send(byte[] frame, TunnelClientStream? of = null) => _outgoing.Writer.TryWrite(new(frame, of));
 
-    /// <summary>Queues a frame of <paramref name="of"/> and waits until it is written.</summary>
-    internal Task SendAsync(byte[] frame, TunnelClientStream of)
+    /// <summary>Queues a DATA frame of <paramref name="of"/> (the first <paramref name="length"/> bytes of a pooled buffer, <see cref="Http2Frames.RentDataFrame"/>).</summary>
+    internal void SendData(byte[] frame, int length, TunnelClientStream of)
+    {
+        if (!_outgoing.Writer.TryWrite(new(frame, of, Length: length, Pooled: true)))
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
+    /// <summary>As <see cref="SendData"/>, and waits until the frame is written.</summary>
+    internal Task SendDataAsync(byte[] frame, int length, TunnelClientStream of)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_outgoing.Writer.TryWrite(new(frame, of, written)))
+        if (!_outgoing.Writer.TryWrite(new(frame, of, written, length, Pooled: true)))
         {
             written.TrySetException(new IOException("the tunnel is closed"));
         }
@@ -434,7 +444,7 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
                 batch.Clear();
                 var length = 0;
                 while (_outgoing.Reader.TryPeek(out var next) &&
-                    (length == 0 || length + next.Frame.Length <= WriteBatchBytes) &&
+                    (length == 0 || length + next.Size <= WriteBatchBytes) &&
                     _outgoing.Reader.TryRead(out var item))
                 {
                     if (item.Of is { IsFailed: true })
@@ -443,8 +453,9 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
                         continue;
                     }
 
-                    item.Frame.CopyTo(buffer.AsSpan(length));
-                    length += item.Frame.Length;
+                    item.Frame.AsSpan(0, item.Size).CopyTo(buffer.AsSpan(length));
+                    length += item.Size;
+                    item.Release();
                     batch.Add(item.Written);
                 }
 
@@ -478,6 +489,7 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
             while (_outgoing.Reader.TryRead(out var rest))
             {
                 rest.Written?.TrySetException(new IOException("the tunnel is closed"));
+                rest.Release();
             }
         }
     }
@@ -489,19 +501,36 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
     private void Drop(Outgoing item)
     {
         item.Written?.TrySetException(new IOException("the tunnel stream was reset"));
-        if (item.Frame[3] != Http2Frames.Data || item.Frame.Length == Http2Frames.HeaderLength)
+        var type = item.Frame[3];
+        var payload = item.Size - Http2Frames.HeaderLength;
+        item.Release();
+        if (type != Http2Frames.Data || payload == 0)
         {
             return;
         }
 
         lock (_lock)
         {
-            _connectionSendWindow += item.Frame.Length - Http2Frames.HeaderLength;
+            _connectionSendWindow += payload;
         }
 
         WindowChanged();
     }
 
-    /// <summary>A queued frame; <see cref="Of"/>: the stream it belongs to, if it must not follow that stream's reset.</summary>
-    private readonly record struct Outgoing(byte[] Frame, TunnelClientStream? Of = null, TaskCompletionSource? Written = null);
+    /// <summary>
+    /// A queued frame: <see cref="Frame"/>'s first <see cref="Length"/> bytes (0: all of it); <see cref="Of"/>: the stream it
+    /// belongs to, if it must not follow that stream's reset; <see cref="Pooled"/>: the buffer goes back to the shared pool.
+    /// </summary>
+    private readonly record struct Outgoing(byte[] Frame, TunnelClientStream? Of = null, TaskCompletionSource? Written = null, int Length = 0, bool Pooled = false)
+    {
+        public int Size => Length == 0 ? Frame.Length : Length;
+
+        public void Release()
+        {
+            if (Pooled)
+            {
+                ArrayPool<byte>.Shared.Return(Frame);
+            }
+        }
+    }
 }

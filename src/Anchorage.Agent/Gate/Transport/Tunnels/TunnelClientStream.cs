@@ -11,7 +11,8 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 internal sealed class TunnelClientStream : Stream
 {
     private readonly TunnelClientConnection _connection;
-    private readonly Queue<byte[]> _received = new();
+    // DATA received and not read yet, in buffers from the shared pool (returned as they are read).
+    private readonly Queue<(byte[] Buffer, int Length)> _received = new();
     private readonly TaskCompletionSource<int> _status = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private int _offset;
@@ -78,13 +79,14 @@ internal sealed class TunnelClientStream : Stream
                     {
                         var chunk = _received.Peek();
                         var n = Math.Min(buffer.Length - read, chunk.Length - _offset);
-                        chunk.AsSpan(_offset, n).CopyTo(buffer.Span[read..]);
+                        chunk.Buffer.AsSpan(_offset, n).CopyTo(buffer.Span[read..]);
                         read += n;
                         _offset += n;
                         if (_offset == chunk.Length)
                         {
                             _received.Dequeue();
                             _offset = 0;
+                            System.Buffers.ArrayPool<byte>.Shared.Return(chunk.Buffer);
                         }
                     }
 
@@ -141,15 +143,15 @@ internal sealed class TunnelClientStream : Stream
             // write); only the last one is waited for: the writer fails every queued frame when the
             // tunnel fails, so an earlier frame's failure reaches this wait too.
             var n = await _connection.ReserveAsync(this, buffer.Length, cancellationToken).ConfigureAwait(false);
-            var frame = Http2Frames.Frame(Http2Frames.Data, 0, Id, buffer.Span[..n]);
+            var frame = Http2Frames.RentDataFrame(Id, buffer.Span[..n]);
             buffer = buffer[n..];
             if (buffer.IsEmpty)
             {
-                await _connection.SendAsync(frame, this).ConfigureAwait(false);
+                await _connection.SendDataAsync(frame, Http2Frames.HeaderLength + n, this).ConfigureAwait(false);
             }
             else
             {
-                _connection.Send(frame, this);
+                _connection.SendData(frame, Http2Frames.HeaderLength + n, this);
             }
         }
     }
@@ -234,7 +236,9 @@ internal sealed class TunnelClientStream : Stream
 
             if (!data.IsEmpty)
             {
-                _received.Enqueue(data.ToArray());
+                var copy = System.Buffers.ArrayPool<byte>.Shared.Rent(data.Length);
+                data.CopyTo(copy);
+                _received.Enqueue((copy, data.Length));
                 _buffered += data.Length;
             }
 
