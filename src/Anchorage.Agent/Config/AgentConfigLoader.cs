@@ -413,7 +413,8 @@ public static partial class AgentConfigLoader
 
     private static ImmutableArray<uint> ReadAdminUids(ConfigMap root) => AdminUids.Read(root);
 
-    private static bool IsLoopbackAddress(HostPort endpoint)
+    // A literal loopback IP, 127.0.0.0/8 or (unless ipv4Only) [::1]; never a name, which could resolve elsewhere.
+    private static bool IsLoopbackAddress(HostPort endpoint, bool ipv4Only = false)
     {
         if (endpoint.IsLocalhost || !IPAddress.TryParse(endpoint.Host, out var address))
         {
@@ -422,6 +423,6 @@ public static partial class AgentConfigLoader
 
         return address.AddressFamily == AddressFamily.InterNetwork
             ? address.GetAddressBytes()[0] == 127
-            : address.Equals(IPAddress.IPv6Loopback);
+            : !ipv4Only && address.Equals(IPAddress.IPv6Loopback);
     }
 }
