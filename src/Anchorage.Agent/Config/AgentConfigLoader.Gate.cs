@@ -36,23 +36,8 @@ public static partial class AgentConfigLoader
         var tunnels = tunnelsNode is not null && (ReadBoolean(tunnelsNode) ?? false);
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
-        var outbound = new List<GateOutboundOptions>();
-        foreach (var item in section.Get("outbound")?.List() ?? [])
-        {
-            if (item.Map() is { } map && ReadOutbound(map, names, addresses) is { } options)
-            {
-                outbound.Add(options);
-            }
-        }
-
-        var inbound = new List<GateInboundOptions>();
-        foreach (var item in section.Get("inbound")?.List() ?? [])
-        {
-            if (item.Map() is { } map && ReadInbound(map, names, addresses) is { } options)
-            {
-                inbound.Add(options);
-            }
-        }
+        var outbound = ReadMaps(section.Get("outbound")?.List(), map => ReadOutbound(map, names, addresses));
+        var inbound = ReadMaps(section.Get("inbound")?.List(), map => ReadInbound(map, names, addresses));
 
         var transparentNode = section.Get("transparent");
         var transparent = transparentNode?.Map() is { } transparentMap ? ReadTransparent(transparentMap, names) : null;

@@ -140,13 +140,7 @@ public static partial class AgentConfigLoader
                 destinationsNode.Error(string.Create(CultureInfo.InvariantCulture, $"must list 1 to {MaxTransparentDestinations} destinations"));
             }
 
-            foreach (var item in items)
-            {
-                if (item.Map() is { } destinationMap && ReadDestination(destinationMap, names) is { } destination)
-                {
-                    destinations.Add(destination);
-                }
-            }
+            destinations.AddRange(ReadMaps(items, destinationMap => ReadDestination(destinationMap, names)));
         }
 
         map.RejectUnknownKeys();
@@ -164,11 +158,10 @@ public static partial class AgentConfigLoader
 
     private static List<GateTransparentInbound> ReadSteered(ConfigMap map, Dictionary<string, string> names)
     {
-        var inbound = new List<GateTransparentInbound>();
         var node = map.Get("inbound");
         if (node?.List() is not { } items)
         {
-            return inbound;
+            return [];
         }
 
         if (items.Count is 0 or > MaxTransparentDestinations)
@@ -177,15 +170,7 @@ public static partial class AgentConfigLoader
         }
 
         var ports = new Dictionary<int, string>();
-        foreach (var item in items)
-        {
-            if (item.Map() is { } entry && ReadSteeredPort(entry, names, ports) is { } steered)
-            {
-                inbound.Add(steered);
-            }
-        }
-
-        return inbound;
+        return ReadMaps(items, entry => ReadSteeredPort(entry, names, ports));
     }
 
     private static GateTransparentInbound? ReadSteeredPort(ConfigMap map, Dictionary<string, string> names, Dictionary<int, string> ports)

@@ -411,6 +411,23 @@ public static partial class AgentConfigLoader
         return "/" + string.Join('/', parts);
     }
 
+    // The map items of a list, each read by read; an item that is not a map, or that read refuses
+    // (having reported why), is left out.
+    private static List<T> ReadMaps<T>(IReadOnlyList<ConfigNode>? items, Func<ConfigMap, T?> read)
+        where T : class
+    {
+        var list = new List<T>();
+        foreach (var item in items ?? [])
+        {
+            if (item.Map() is { } map && read(map) is { } value)
+            {
+                list.Add(value);
+            }
+        }
+
+        return list;
+    }
+
     private static ImmutableArray<uint> ReadAdminUids(ConfigMap root) => AdminUids.Read(root);
 
     // A literal loopback IP, 127.0.0.0/8 or (unless ipv4Only) [::1]; never a name, which could resolve elsewhere.
