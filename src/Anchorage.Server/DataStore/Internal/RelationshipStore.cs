@@ -191,7 +191,7 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
         {
             var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
             await using var txScope = tx.ConfigureAwait(false);
-            await LockAsync(c, tx, "bundle:" + trustDomain.Name, ct).ConfigureAwait(false);
+            await LockTrustDomainAsync(c, tx, trustDomain, ct).ConfigureAwait(false);
             if (await ExecuteAsync(c, tx, "DELETE FROM federation_relationships WHERE trust_domain = @td", ct, ("td", trustDomain.Name))
                     .ConfigureAwait(false) == 0)
             {

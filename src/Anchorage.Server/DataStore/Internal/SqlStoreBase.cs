@@ -19,6 +19,25 @@ internal abstract class SqlStoreBase(SqlExecutor sql)
     protected Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken) =>
         sql.Backend.LockAsync(connection, transaction, name, cancellationToken);
 
+    /// <summary>
+    /// The trust domain's lock, held by every write of its bundle and by DeleteRelationshipAsync, so
+    /// the bundle and the rows that hang off its relationship change one writer at a time.
+    /// </summary>
+    protected Task LockTrustDomainAsync(DbConnection connection, DbTransaction transaction, TrustDomain trustDomain, CancellationToken cancellationToken) =>
+        LockAsync(connection, transaction, "bundle:" + trustDomain.Name, cancellationToken);
+
+    /// <summary>
+    /// Takes the trust domain's lock, then tells whether it has a federation relationship: what the
+    /// transaction writes for that relationship then never outlives it (the delete waits on the lock).
+    /// </summary>
+    protected async Task<bool> LockRelationshipAsync(DbConnection connection, DbTransaction transaction, TrustDomain trustDomain, CancellationToken cancellationToken)
+    {
+        await LockTrustDomainAsync(connection, transaction, trustDomain, cancellationToken).ConfigureAwait(false);
+        var cmd = Command(connection, transaction, "SELECT 1 FROM federation_relationships WHERE trust_domain = @td", ("td", trustDomain.Name));
+        await using var cmdScope = cmd.ConfigureAwait(false);
+        return await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null and not DBNull;
+    }
+
     protected bool IsUniqueViolation(DbException exception) => sql.Backend.IsUniqueViolation(exception);
 
     protected static DbCommand Command(DbConnection c, DbTransaction? tx, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
