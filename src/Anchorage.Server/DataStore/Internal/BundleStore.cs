@@ -52,10 +52,8 @@ internal sealed class BundleStore(SqlExecutor sql) : SqlStoreBase(sql)
     /// <summary>Publishes, under the trust domain's lock, the bundle <paramref name="build"/> makes inside the transaction.</summary>
     public Task<StoredBundle> PublishCoreAsync(
         TrustDomain trustDomain, Func<DbConnection, DbTransaction, CancellationToken, Task<SpiffeBundle>> build, CancellationToken cancellationToken) =>
-        RunAsync("publish bundle", async (c, ct) =>
+        RunWriteAsync("publish bundle", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             await LockTrustDomainAsync(c, tx, trustDomain, ct).ConfigureAwait(false);
             var bundle = await build(c, tx, ct).ConfigureAwait(false);
             var stored = await ReadBundleAsync(c, tx, trustDomain, ct).ConfigureAwait(false);
@@ -80,10 +78,8 @@ internal sealed class BundleStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<StoredBundle> SetBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        return RunAsync("set bundle", async (c, ct) =>
+        return RunWriteAsync("set bundle", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             await LockTrustDomainAsync(c, tx, bundle.TrustDomain, ct).ConfigureAwait(false);
             var result = await WriteBundleAsync(c, tx, bundle, ct).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
@@ -94,10 +90,8 @@ internal sealed class BundleStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<StoredBundle?> SetFederatedBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        return RunAsync("set federated bundle", async (c, ct) =>
+        return RunWriteAsync("set federated bundle", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             if (!await LockRelationshipAsync(c, tx, bundle.TrustDomain, ct).ConfigureAwait(false))
             {
                 return null;

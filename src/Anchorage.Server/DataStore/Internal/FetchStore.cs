@@ -24,10 +24,8 @@ internal sealed class FetchStore(SqlExecutor sql) : SqlStoreBase(sql)
         }
 
         var message = fetch.Message is { Length: > FederationFetch.MaxMessageLength } longer ? longer[..FederationFetch.MaxMessageLength] : fetch.Message;
-        return RunAsync("add federation fetch", async (c, ct) =>
+        return RunWriteAsync("add federation fetch", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             if (!await LockRelationshipAsync(c, tx, trustDomain, ct).ConfigureAwait(false))
             {
                 return false;

@@ -16,10 +16,8 @@ internal sealed class HeldBundleStore(SqlExecutor sql) : SqlStoreBase(sql)
             ThrowIfEmpty(trustDomain, nameof(held));
         }
 
-        return RunAsync("set held federated bundles", async (c, ct) =>
+        return RunWriteAsync("set held federated bundles", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             var now = Rows.ToUnixMs(Time.GetUtcNow());
             await ExecuteAsync(c, tx, "DELETE FROM federation_held WHERE agent_id = @agent", ct, ("agent", agent.ToString())).ConfigureAwait(false);
             var stored = 0;

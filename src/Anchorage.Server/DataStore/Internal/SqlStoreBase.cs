@@ -13,7 +13,23 @@ internal abstract class SqlStoreBase(SqlExecutor sql)
     protected Task<T> RunAsync<T>(string operation, Func<DbConnection, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>
         sql.RunAsync(operation, body, cancellationToken);
 
-    protected ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Runs <paramref name="body"/> in a write transaction of its own (the backend's kind: SQLite's
+    /// takes the write lock at once), retried whole by the executor; the body commits, and whatever
+    /// it did not commit is rolled back when the transaction is disposed.
+    /// </summary>
+    protected Task<T> RunWriteAsync<T>(string operation, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>
+        sql.RunAsync(
+            operation,
+            async (c, ct) =>
+            {
+                var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
+                await using var txScope = tx.ConfigureAwait(false);
+                return await body(c, tx, ct).ConfigureAwait(false);
+            },
+            cancellationToken);
+
+    private ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         sql.Backend.BeginWriteAsync(connection, cancellationToken);
 
     protected Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken) =>

@@ -33,10 +33,8 @@ internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
             }
         }
 
-        return RunAsync("add federation usage", async (c, ct) =>
+        return RunWriteAsync("add federation usage", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             var now = Rows.ToUnixMs(Time.GetUtcNow());
             var stored = 0;
             foreach (var count in counts)
