@@ -36,23 +36,8 @@ public static partial class AgentConfigLoader
         var tunnels = tunnelsNode is not null && (ReadBoolean(tunnelsNode) ?? false);
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         var addresses = new Dictionary<string, string>(StringComparer.Ordinal);
-        var outbound = new List<GateOutboundOptions>();
-        foreach (var item in section.Get("outbound")?.List() ?? [])
-        {
-            if (item.Map() is { } map && ReadOutbound(map, names, addresses) is { } options)
-            {
-                outbound.Add(options);
-            }
-        }
-
-        var inbound = new List<GateInboundOptions>();
-        foreach (var item in section.Get("inbound")?.List() ?? [])
-        {
-            if (item.Map() is { } map && ReadInbound(map, names, addresses) is { } options)
-            {
-                inbound.Add(options);
-            }
-        }
+        var outbound = ReadMaps(section.Get("outbound")?.List(), map => ReadOutbound(map, names, addresses));
+        var inbound = ReadMaps(section.Get("inbound")?.List(), map => ReadInbound(map, names, addresses));
 
         var transparentNode = section.Get("transparent");
         var transparent = transparentNode?.Map() is { } transparentMap ? ReadTransparent(transparentMap, names) : null;
@@ -75,13 +60,9 @@ public static partial class AgentConfigLoader
     private static GateOutboundOptions? ReadOutbound(ConfigMap map, Dictionary<string, string> names, Dictionary<string, string> addresses)
     {
         var name = ReadListenerName(map, names);
-        var listenNode = map.Get("listen");
+        var listenNode = map.GetRequired("listen");
         GateListenAddress? listen = null;
-        if (listenNode is null)
-        {
-            map.Required("listen");
-        }
-        else
+        if (listenNode is not null)
         {
             listen = ReadListenAddress(listenNode, allowUnix: true);
             if (listen?.Tcp is { } tcp && !IsLoopbackAddress(tcp))
@@ -98,12 +79,7 @@ public static partial class AgentConfigLoader
         }
 
         HostPort? target = null;
-        var targetNode = map.Get("target");
-        if (targetNode is null)
-        {
-            map.Required("target");
-        }
-        else if (targetNode.Scalar() is { } targetText)
+        if (map.GetRequired("target") is { } targetNode && targetNode.Scalar() is { } targetText)
         {
             if (Endpoints.TryParseDial(targetText, out var address, out var error))
             {
@@ -130,42 +106,42 @@ public static partial class AgentConfigLoader
     {
         var name = ReadListenerName(map, names);
         HostPort? listen = null;
-        var listenNode = map.Get("listen");
-        if (listenNode is null)
-        {
-            map.Required("listen");
-        }
-        else if (ReadListenAddress(listenNode, allowUnix: false) is { } address && ClaimAddress(listenNode, address, addresses))
+        if (map.GetRequired("listen") is { } listenNode && ReadListenAddress(listenNode, allowUnix: false) is { } address && ClaimAddress(listenNode, address, addresses))
         {
             listen = address.Tcp;
         }
 
-        HostPort? forward = null;
-        var forwardNode = map.Get("forward");
-        if (forwardNode is null)
-        {
-            map.Required("forward");
-        }
-        else if (forwardNode.Endpoint() is { } endpoint)
-        {
-            if (!IsLoopbackAddress(endpoint))
-            {
-                forwardNode.Error($"host {ConfigText.Quote(endpoint.Host)} must be a loopback IP address (127.0.0.0/8 or [::1]): the gate forwards to a process on this node");
-            }
-            else if (endpoint.Port == 0)
-            {
-                forwardNode.Error("port \"0\" must be a number from 1 to 65535");
-            }
-            else
-            {
-                forward = endpoint;
-            }
-        }
-
+        var forward = map.GetRequired("forward") is { } forwardNode ? ReadForward(forwardNode, ipv4Only: false) : null;
         map.RejectUnknownKeys();
         return name is null || listen is null || forward is null
             ? null
             : new GateInboundOptions { Name = name, Listen = listen, Forward = forward };
+    }
+
+    // forward: where the gate hands an accepted connection, always a process on this node (inbound
+    // listeners; steered ports, which take IPv4 only).
+    private static HostPort? ReadForward(ConfigNode node, bool ipv4Only)
+    {
+        if (node.Endpoint() is not { } endpoint)
+        {
+            return null;
+        }
+
+        if (!IsLoopbackAddress(endpoint, ipv4Only))
+        {
+            node.Error(ipv4Only
+                ? $"host {ConfigText.Quote(endpoint.Host)} must be an IPv4 loopback address (127.0.0.0/8): the gate forwards to a process on this node"
+                : $"host {ConfigText.Quote(endpoint.Host)} must be a loopback IP address (127.0.0.0/8 or [::1]): the gate forwards to a process on this node");
+            return null;
+        }
+
+        if (endpoint.Port == 0)
+        {
+            node.Error("port \"0\" must be a number from 1 to 65535");
+            return null;
+        }
+
+        return endpoint;
     }
 
     // peer or peerTrustDomain: exactly one (outbound listeners and transparent destinations).
@@ -206,15 +182,7 @@ public static partial class AgentConfigLoader
     // Names label audit records and metrics: short, plain, unique across the gate.
     private static string? ReadListenerName(ConfigMap map, Dictionary<string, string> names)
     {
-        var node = map.Get("name");
-        if (node is null)
-        {
-            map.Required("name");
-            return null;
-        }
-
-        var text = node.Scalar();
-        if (text is null)
+        if (map.GetRequired("name") is not { } node || node.Scalar() is not { } text)
         {
             return null;
         }

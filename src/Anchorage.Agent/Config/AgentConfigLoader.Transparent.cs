@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using Anchorage.Foundation.Config;
 
 namespace Anchorage.Agent.Config;
@@ -27,7 +26,7 @@ public static partial class AgentConfigLoader
             {
                 listenNode.Error(error);
             }
-            else if (!IPAddress.TryParse(address.Host, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork || !IPAddress.IsLoopback(ip))
+            else if (!IsLoopbackAddress(address, ipv4Only: true))
             {
                 listenNode.Error($"host {ConfigText.Quote(address.Host)} must be an IPv4 loopback address (127.0.0.0/8): redirected connections stay on this node");
             }
@@ -141,13 +140,7 @@ public static partial class AgentConfigLoader
                 destinationsNode.Error(string.Create(CultureInfo.InvariantCulture, $"must list 1 to {MaxTransparentDestinations} destinations"));
             }
 
-            foreach (var item in items)
-            {
-                if (item.Map() is { } destinationMap && ReadDestination(destinationMap, names) is { } destination)
-                {
-                    destinations.Add(destination);
-                }
-            }
+            destinations.AddRange(ReadMaps(items, destinationMap => ReadDestination(destinationMap, names)));
         }
 
         map.RejectUnknownKeys();
@@ -165,11 +158,10 @@ public static partial class AgentConfigLoader
 
     private static List<GateTransparentInbound> ReadSteered(ConfigMap map, Dictionary<string, string> names)
     {
-        var inbound = new List<GateTransparentInbound>();
         var node = map.Get("inbound");
         if (node?.List() is not { } items)
         {
-            return inbound;
+            return [];
         }
 
         if (items.Count is 0 or > MaxTransparentDestinations)
@@ -178,27 +170,14 @@ public static partial class AgentConfigLoader
         }
 
         var ports = new Dictionary<int, string>();
-        foreach (var item in items)
-        {
-            if (item.Map() is { } entry && ReadSteeredPort(entry, names, ports) is { } steered)
-            {
-                inbound.Add(steered);
-            }
-        }
-
-        return inbound;
+        return ReadMaps(items, entry => ReadSteeredPort(entry, names, ports));
     }
 
     private static GateTransparentInbound? ReadSteeredPort(ConfigMap map, Dictionary<string, string> names, Dictionary<int, string> ports)
     {
         var name = ReadListenerName(map, names);
         int? port = null;
-        var portNode = map.Get("port");
-        if (portNode is null)
-        {
-            map.Required("port");
-        }
-        else if (portNode.Scalar() is { } portText)
+        if (map.GetRequired("port") is { } portNode && portNode.Scalar() is { } portText)
         {
             if (!TryParsePort(portText, out var parsed))
             {
@@ -215,27 +194,9 @@ public static partial class AgentConfigLoader
             }
         }
 
-        HostPort? forward = null;
-        var forwardNode = map.Get("forward");
-        if (forwardNode?.Endpoint() is { } endpoint)
-        {
-            if (!IsLoopbackAddress(endpoint) || !IPAddress.TryParse(endpoint.Host, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork)
-            {
-                forwardNode.Error($"host {ConfigText.Quote(endpoint.Host)} must be an IPv4 loopback address (127.0.0.0/8): the gate forwards to a process on this node");
-            }
-            else if (endpoint.Port == 0)
-            {
-                forwardNode.Error("port \"0\" must be a number from 1 to 65535");
-            }
-            else
-            {
-                forward = endpoint;
-            }
-        }
-        else if (forwardNode is null && port is not null)
-        {
-            forward = new HostPort("127.0.0.1", port.Value);
-        }
+        var forward = map.Get("forward") is { } forwardNode
+            ? ReadForward(forwardNode, ipv4Only: true)
+            : port is { } steered ? new HostPort("127.0.0.1", steered) : null;
 
         map.RejectUnknownKeys();
         return name is null || port is null || forward is null
@@ -247,12 +208,7 @@ public static partial class AgentConfigLoader
     {
         var name = ReadListenerName(map, names);
         IPNetwork? network = null;
-        var cidrNode = map.Get("cidr");
-        if (cidrNode is null)
-        {
-            map.Required("cidr");
-        }
-        else if (cidrNode.Scalar() is { } cidrText)
+        if (map.GetRequired("cidr") is { } cidrNode && cidrNode.Scalar() is { } cidrText)
         {
             // IPNetwork parses 10.0.0.1/8 as 10.0.0.0/8: a base address with host bits set is refused here.
             var slash = cidrText.IndexOf('/', StringComparison.Ordinal);
@@ -273,12 +229,7 @@ public static partial class AgentConfigLoader
 
         int? low = null;
         int? high = null;
-        var portsNode = map.Get("ports");
-        if (portsNode is null)
-        {
-            map.Required("ports");
-        }
-        else if (portsNode.Scalar() is { } portsText)
+        if (map.GetRequired("ports") is { } portsNode && portsNode.Scalar() is { } portsText)
         {
             var dash = portsText.IndexOf('-', StringComparison.Ordinal);
             var first = dash < 0 ? portsText : portsText[..dash];

@@ -411,9 +411,27 @@ public static partial class AgentConfigLoader
         return "/" + string.Join('/', parts);
     }
 
+    // The map items of a list, each read by read; an item that is not a map, or that read refuses
+    // (having reported why), is left out.
+    private static List<T> ReadMaps<T>(IReadOnlyList<ConfigNode>? items, Func<ConfigMap, T?> read)
+        where T : class
+    {
+        var list = new List<T>();
+        foreach (var item in items ?? [])
+        {
+            if (item.Map() is { } map && read(map) is { } value)
+            {
+                list.Add(value);
+            }
+        }
+
+        return list;
+    }
+
     private static ImmutableArray<uint> ReadAdminUids(ConfigMap root) => AdminUids.Read(root);
 
-    private static bool IsLoopbackAddress(HostPort endpoint)
+    // A literal loopback IP, 127.0.0.0/8 or (unless ipv4Only) [::1]; never a name, which could resolve elsewhere.
+    private static bool IsLoopbackAddress(HostPort endpoint, bool ipv4Only = false)
     {
         if (endpoint.IsLocalhost || !IPAddress.TryParse(endpoint.Host, out var address))
         {
@@ -422,6 +440,6 @@ public static partial class AgentConfigLoader
 
         return address.AddressFamily == AddressFamily.InterNetwork
             ? address.GetAddressBytes()[0] == 127
-            : address.Equals(IPAddress.IPv6Loopback);
+            : !ipv4Only && address.Equals(IPAddress.IPv6Loopback);
     }
 }

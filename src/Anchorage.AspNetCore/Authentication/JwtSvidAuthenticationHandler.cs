@@ -2,10 +2,8 @@ using System.Text.Encodings.Web;
 using Anchorage.AspNetCore.Authentication.Internal;
 using Anchorage.AspNetCore.Internal;
 using Anchorage.Spiffe;
-using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -33,7 +31,7 @@ public sealed class JwtSvidAuthenticationHandler(
         }
 
         var token = header[BearerPrefix.Length..].Trim();
-        var bundles = Options.Bundles ?? Context.RequestServices.GetService<IJwtBundleSource>();
+        var bundles = SpiffeAuthentication.Bundles(Options.Bundles, Context);
         if (bundles is null)
         {
             return Failure("no jwt bundle source to validate the token with");
@@ -43,7 +41,7 @@ public sealed class JwtSvidAuthenticationHandler(
         try
         {
             var svid = new JwtSvidValidator(Options.TimeProvider, Options.Leeway).Validate(token, Options.Audience, bundles);
-            return AuthenticateResult.Success(new AuthenticationTicket(Principals.For(svid.Id, Scheme.Name), Scheme.Name));
+            return SpiffeAuthentication.Success(svid.Id, Scheme.Name);
         }
         catch (SpiffeException ex)
         {

@@ -3,10 +3,8 @@ using Anchorage.AspNetCore.Authentication.Internal;
 using Anchorage.AspNetCore.Internal;
 using Anchorage.AspNetCore.Kestrel;
 using Anchorage.Spiffe;
-using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Svids;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -27,7 +25,7 @@ public sealed class SpiffeX509AuthenticationHandler(
         var feature = Context.Features.Get<SpiffePeerFeature>();
         if (feature is not null && !feature.Id.IsEmpty)
         {
-            return Success(feature.Id);
+            return SpiffeAuthentication.Success(feature.Id, Scheme.Name);
         }
 
         var certificate = Context.Connection.ClientCertificate
@@ -37,7 +35,7 @@ public sealed class SpiffeX509AuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        var bundles = Options.Bundles ?? Context.RequestServices.GetService<IX509BundleSource>();
+        var bundles = SpiffeAuthentication.Bundles(Options.Bundles, Context);
         if (bundles is null)
         {
             return Failure("no x509 bundle source to verify the client certificate with");
@@ -46,16 +44,13 @@ public sealed class SpiffeX509AuthenticationHandler(
         try
         {
             var verified = new X509SvidVerifier(Options.TimeProvider).Verify([certificate], bundles);
-            return Success(verified.Id);
+            return SpiffeAuthentication.Success(verified.Id, Scheme.Name);
         }
         catch (SpiffeException ex)
         {
             return Failure("client certificate is not a valid x509-svid: " + ex.Message);
         }
     }
-
-    private AuthenticateResult Success(Spiffe.Ids.SpiffeId id) =>
-        AuthenticateResult.Success(new AuthenticationTicket(Principals.For(id, Scheme.Name), Scheme.Name));
 
     private AuthenticateResult Failure(string reason)
     {

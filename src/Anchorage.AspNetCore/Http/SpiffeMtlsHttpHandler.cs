@@ -58,8 +58,7 @@ public sealed class SpiffeMtlsHttpHandler : HttpMessageHandler
     /// <inheritdoc/>
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        await SourceReadiness.WaitAsync(_svids, cancellationToken).ConfigureAwait(false);
-        await SourceReadiness.WaitAsync(_bundles, cancellationToken).ConfigureAwait(false);
+        await SourceReadiness.WaitAsync(_svids, _bundles, cancellationToken).ConfigureAwait(false);
         var pool = PoolFor(_svids.GetX509Svid());
         return await pool.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
     }

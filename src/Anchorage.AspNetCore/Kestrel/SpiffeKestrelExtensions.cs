@@ -81,8 +81,7 @@ public static class SpiffeKestrelExtensions
         {
             OnConnection = async context =>
             {
-                await SourceReadiness.WaitAsync(svids, context.CancellationToken).ConfigureAwait(false);
-                await SourceReadiness.WaitAsync(bundles, context.CancellationToken).ConfigureAwait(false);
+                await SourceReadiness.WaitAsync(svids, bundles, context.CancellationToken).ConfigureAwait(false);
                 var feature = new SpiffePeerFeature();
                 context.Connection.Features.Set(feature);
                 var options = SpiffeTls.MtlsServer(svids, bundles, new RecordingAuthorizer(authorizer, feature, log), timeProvider);

@@ -11,6 +11,21 @@ namespace Anchorage.Cli.Internal;
 /// </summary>
 internal static class AuditOutput
 {
+    // (label, record field) in the order they print; a null label prints the value alone.
+    private static readonly (string? Label, string Field)[] Decision =
+        [(null, "direction"), (null, "decision"), ("rule", "rule"), ("policy", "policyVersion"), ("listener", "listener")];
+
+    private static readonly (string? Label, string Field)[] Connection =
+        [("remote", "remote"), ("reason", "reason"), ("in", "bytesIn"), ("out", "bytesOut"), ("durationMs", "durationMs"), ("td", "trustDomain")];
+
+    private static readonly (string? Label, string Field)[] Authority =
+    [
+        ("server", "serverId"), ("url", "url"), ("outcome", "outcome"), ("bundleSeq", "bundleSequence"), ("seq", "sequence"),
+        ("added", "authoritiesAdded"), ("removed", "authoritiesRemoved"), ("dropped", "dropped"), ("detail", "detail"),
+    ];
+
+    private static readonly (string? Label, string Field)[] Process = [("pid", "pid"), ("exe", "exe"), ("uid", "uid")];
+
     /// <summary>The record in <paramref name="line"/>; null when the line is not an audit record.</summary>
     public static JsonDocument? TryParse(string line)
     {
@@ -51,26 +66,10 @@ internal static class AuditOutput
             record.GetProperty("time").GetDateTimeOffset().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
             Quote(Text(record, "kind")!),
         };
-        Add(parts, null, Text(record, "direction"));
-        Add(parts, null, Text(record, "decision"));
-        Add(parts, "rule", Text(record, "rule"));
-        Add(parts, "policy", Text(record, "policyVersion"));
-        Add(parts, "listener", Text(record, "listener"));
-        if (record.TryGetProperty("process", out var process) && process.ValueKind == JsonValueKind.Object)
-        {
-            Add(parts, "pid", Text(process, "pid"));
-            Add(parts, "exe", Text(process, "exe"));
-            Add(parts, "uid", Text(process, "uid"));
-        }
-
+        AddFields(parts, record, Decision);
+        AddProcess(parts, record, "process", string.Empty);
         Add(parts, "peerConn", Text(record, "peerConnectionId"));
-        if (record.TryGetProperty("origin", out var origin) && origin.ValueKind == JsonValueKind.Object)
-        {
-            Add(parts, "origin.pid", Text(origin, "pid"));
-            Add(parts, "origin.exe", Text(origin, "exe"));
-            Add(parts, "origin.uid", Text(origin, "uid"));
-        }
-
+        AddProcess(parts, record, "origin", "origin.");
         Add(parts, "originAgent", Text(record, "originAgent"));
         var self = Text(record, "spiffeId");
         var peer = Text(record, "peerSpiffeId");
@@ -80,24 +79,31 @@ internal static class AuditOutput
         }
 
         Add(parts, "peerTd", peer is null ? Text(record, "peerTrustDomain") : null);
-        Add(parts, "remote", Text(record, "remote"));
-        Add(parts, "reason", Text(record, "reason"));
-        Add(parts, "in", Text(record, "bytesIn"));
-        Add(parts, "out", Text(record, "bytesOut"));
-        Add(parts, "durationMs", Text(record, "durationMs"));
-        Add(parts, "td", Text(record, "trustDomain"));
+        AddFields(parts, record, Connection);
         var authority = Text(record, "authority");
         Add(parts, "authority", authority is null ? null : (Text(record, "authorityKind") is { } kind ? kind + ":" : string.Empty) + authority);
-        Add(parts, "server", Text(record, "serverId"));
-        Add(parts, "url", Text(record, "url"));
-        Add(parts, "outcome", Text(record, "outcome"));
-        Add(parts, "bundleSeq", Text(record, "bundleSequence"));
-        Add(parts, "seq", Text(record, "sequence"));
-        Add(parts, "added", Text(record, "authoritiesAdded"));
-        Add(parts, "removed", Text(record, "authoritiesRemoved"));
-        Add(parts, "dropped", Text(record, "dropped"));
-        Add(parts, "detail", Text(record, "detail"));
+        AddFields(parts, record, Authority);
         return string.Join(' ', parts);
+    }
+
+    private static void AddFields(List<string> parts, JsonElement record, (string? Label, string Field)[] fields)
+    {
+        foreach (var (label, field) in fields)
+        {
+            Add(parts, label, Text(record, field));
+        }
+    }
+
+    // The process that opened the connection (process) or, across a tunnel, the remote one (origin.).
+    private static void AddProcess(List<string> parts, JsonElement record, string name, string prefix)
+    {
+        if (record.TryGetProperty(name, out var process) && process.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var (label, field) in Process)
+            {
+                Add(parts, prefix + label, Text(process, field));
+            }
+        }
     }
 
     private static void Add(List<string> parts, string? name, string? value)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Anchorage.Foundation.Json;
 using Anchorage.Protos.Admin.V1;
 
 namespace Anchorage.Cli.Internal;
@@ -45,21 +46,14 @@ internal static class FederationHistoryOutput
     /// <summary>Writes the <c>fetches</c> array.</summary>
     public static void WriteJson(Utf8JsonWriter w, FederationStatus s)
     {
-        w.WriteStartArray("fetches");
-        foreach (var f in s.Fetches)
+        w.WriteObjects("fetches", s.Fetches, static (w, f) =>
         {
-            w.WriteStartObject();
             w.WriteString("time", DateTimeOffset.FromUnixTimeMilliseconds(f.TimeMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
             w.WriteString("outcome", f.Outcome);
             w.WriteStringOrNull("message", f.Message);
             w.WriteNumberOrNull("sequence", f.HasSequence, f.Sequence);
-
             w.WriteNumberOrNull("refreshHintSeconds", f.RefreshHintSeconds > 0, f.RefreshHintSeconds);
             w.WriteNumberOrNull("clockSkewSeconds", f.HasClockSkew, f.ClockSkewMs / 1000.0);
-
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+        });
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Anchorage.Foundation.Json;
 using Anchorage.Protos.Admin.V1;
 
 namespace Anchorage.Cli.Internal;
@@ -213,10 +214,8 @@ internal static class FederationOutput
         w.WriteStringOrNull("unusedReason", s.UnusedReason);
         w.WriteNumber("unusedAfterSeconds", s.UnusedAfterSeconds);
         w.WriteTimeOrNull("lastSeen", LastSeen(s.Usage));
-        w.WriteStartArray("observedUse");
-        foreach (var u in s.Usage)
+        w.WriteObjects("observedUse", s.Usage, static (w, u) =>
         {
-            w.WriteStartObject();
             w.WriteString("agentId", u.AgentId);
             w.WriteString("direction", u.Direction);
             w.WriteString("listener", u.Listener);
@@ -225,22 +224,14 @@ internal static class FederationOutput
             w.WriteTimeOrNull("lastAllowed", u.LastAllowed);
             w.WriteTimeOrNull("lastDenied", u.LastDenied);
             w.WriteTimeOrNull("reportedAt", u.ReportedAt);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+        });
         FederationHistoryOutput.WriteJson(w, s);
-        w.WriteStartArray("held");
-        foreach (var h in s.Held)
+        w.WriteObjects("held", s.Held, static (w, h) =>
         {
-            w.WriteStartObject();
             w.WriteString("agentId", h.AgentId);
             w.WriteNumber("sequence", h.Sequence);
             w.WriteTimeOrNull("reportedAt", h.ReportedAt);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+        });
         w.WriteEndObject();
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Anchorage.Foundation.Json;
 
 namespace Anchorage.Cli.Internal;
 
@@ -19,10 +20,8 @@ internal static class InventoryOutput
         w.WriteStartObject();
         w.WriteString("trustDomain", inventory.Server.TrustDomain);
         w.WriteNumber("bundleSequence", inventory.BundleSequence);
-        w.WriteStartArray("authorities");
-        foreach (var a in inventory.Authorities)
+        w.WriteObjects("authorities", inventory.Authorities, static (w, a) =>
         {
-            w.WriteStartObject();
             w.WriteString("kind", a.Kind);
             w.WriteString("id", a.Id);
             w.WriteString("state", a.State);
@@ -30,10 +29,7 @@ internal static class InventoryOutput
             w.WriteTimeOrNull("notBefore", a.NotBefore);
             w.WriteTimeOrNull("notAfter", a.NotAfter);
             w.WriteString("serverId", a.ServerId);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+        });
         if (inventory.Server.BundleEndpoint is { } endpoint)
         {
             w.WriteStartObject("bundleEndpoint");

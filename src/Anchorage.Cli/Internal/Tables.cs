@@ -1,4 +1,4 @@
-using System.Globalization;
+using Anchorage.Foundation.Text;
 using Spectre.Console;
 
 namespace Anchorage.Cli.Internal;
@@ -7,9 +7,7 @@ namespace Anchorage.Cli.Internal;
 internal static class Tables
 {
     /// <summary>Unix seconds as RFC 3339 UTC; <c>-</c> for zero (unset).</summary>
-    public static string Time(long unixSeconds) => unixSeconds == 0
-        ? "-"
-        : DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    public static string Time(long unixSeconds) => unixSeconds == 0 ? "-" : Rfc3339.FromUnixSeconds(unixSeconds);
 
     /// <summary>A list for one cell; <c>-</c> when empty.</summary>
     public static string List(IEnumerable<string> items)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Anchorage.Foundation.Text;
 using Anchorage.WorkloadApi;
 using Grpc.Core;
 
@@ -71,6 +72,5 @@ internal static class WorkloadApiConnection
             $"workload api: {ex.StatusCode.ToString().ToLowerInvariant()}: {CliApp.OneLine(ex.Status.Detail)}")),
     };
 
-    public static string Time(DateTimeOffset instant) =>
-        instant.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    public static string Time(DateTimeOffset instant) => Rfc3339.Format(instant);
 }

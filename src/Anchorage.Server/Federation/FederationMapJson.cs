@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
+using Anchorage.Foundation.Json;
 
 namespace Anchorage.Server.Federation;
 
@@ -26,38 +26,20 @@ public static class FederationMapJson
         w.WriteNumber("sequence", s.Sequence);
         w.WriteString("approval", s.Approval);
         w.WriteBoolean("distributed", s.Distributed);
-        w.WriteStartArray("agents");
-        foreach (var a in map.Agents)
+        w.WriteObjects("agents", map.Agents, static (w, a) =>
         {
-            w.WriteStartObject();
             w.WriteString("agentId", a.SpiffeId);
-            if (a.HeldSequence is { } held)
-            {
-                w.WriteNumber("heldSequence", held);
-            }
-            else
-            {
-                w.WriteNull("heldSequence");
-            }
-
-            Time(w, "reportedAt", a.ReportedAt);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+            w.WriteNumberOrNull("heldSequence", a.HeldSequence);
+            w.WriteTimeOrNull("reportedAt", a.ReportedAt);
+        });
         w.WriteEndObject();
-        w.WriteStartArray("entries");
-        foreach (var e in map.Entries)
+        w.WriteObjects("entries", map.Entries, static (w, e) =>
         {
-            w.WriteStartObject();
             w.WriteString("id", e.Id);
             w.WriteString("spiffeId", e.SpiffeId);
             w.WriteString("parentId", e.ParentId);
-            Strings(w, "nodes", e.Nodes);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
+            w.WriteStrings("nodes", e.Nodes);
+        });
         if (map.PolicyMode is null)
         {
             w.WriteNull("policy");
@@ -66,61 +48,28 @@ public static class FederationMapJson
         {
             w.WriteStartObject("policy");
             w.WriteString("mode", map.PolicyMode);
-            w.WriteStartArray("rules");
-            foreach (var r in map.Rules)
+            w.WriteObjects("rules", map.Rules, static (w, r) =>
             {
-                w.WriteStartObject();
                 w.WriteString("name", r.Name);
                 w.WriteString("action", r.Action);
                 w.WriteString("from", r.From);
                 w.WriteString("to", r.To);
                 w.WriteString("mentions", r.Sides);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
+            });
             w.WriteEndObject();
         }
 
-        w.WriteStartArray("gates");
-        foreach (var g in map.Gates)
+        w.WriteObjects("gates", map.Gates, static (w, g) =>
         {
-            w.WriteStartObject();
             w.WriteString("agentId", g.AgentId);
             w.WriteString("listener", g.Listener);
             w.WriteString("direction", g.Direction);
             w.WriteNumber("allowed", g.Allowed);
             w.WriteNumber("denied", g.Denied);
-            Time(w, "lastAllowed", g.LastAllowed);
-            Time(w, "lastDenied", g.LastDenied);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        Strings(w, "flags", s.Flags);
+            w.WriteTimeOrNull("lastAllowed", g.LastAllowed);
+            w.WriteTimeOrNull("lastDenied", g.LastDenied);
+        });
+        w.WriteStrings("flags", s.Flags);
         w.WriteEndObject();
-    }
-
-    private static void Strings(Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var v in values)
-        {
-            w.WriteStringValue(v);
-        }
-
-        w.WriteEndArray();
-    }
-
-    private static void Time(Utf8JsonWriter w, string name, long unixSeconds)
-    {
-        if (unixSeconds == 0)
-        {
-            w.WriteNull(name);
-        }
-        else
-        {
-            w.WriteString(name, DateTimeOffset.FromUnixTimeSeconds(unixSeconds).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
-        }
     }
 }

@@ -1,5 +1,5 @@
-using System.Globalization;
 using Anchorage.Foundation.Config;
+using Anchorage.Foundation.Text;
 using Anchorage.Spiffe.Bundles;
 
 namespace Anchorage.Server.Federation;
@@ -172,7 +172,7 @@ public static class FederationStatusView
 
         var after = Durations.Format(window);
         return last is { } seen
-            ? $"no connection since {seen.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} (governance.unusedAfter {after})"
+            ? $"no connection since {Rfc3339.Format(seen)} (governance.unusedAfter {after})"
             : $"no connection seen since it was created (governance.unusedAfter {after})";
     }
 }

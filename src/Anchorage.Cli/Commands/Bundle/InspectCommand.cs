@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Anchorage.Cli.Internal;
+using Anchorage.Foundation.Text;
 using Anchorage.Spiffe.Bundles;
 using Anchorage.Spiffe.Ids;
 using Spectre.Console;
@@ -83,8 +84,6 @@ internal static class InspectCommand
         return rsa is not null ? "RSA " + rsa.KeySize.ToString(CultureInfo.InvariantCulture) : cert.PublicKey.Oid.FriendlyName ?? cert.PublicKey.Oid.Value ?? "unknown";
     }
 
-    private static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-
     private static void WriteTable(TextWriter writer, TrustDomain? td, SpiffeBundle bundle, List<Row> rows)
     {
         var console = OutputOption.Console(writer);
@@ -98,7 +97,7 @@ internal static class InspectCommand
         var table = new Table().AddColumns("USE", "KID / SUBJECT", "KEY", "NOT AFTER");
         foreach (var row in rows)
         {
-            table.AddRow(Markup.Escape(row.Use), Markup.Escape(row.Id), Markup.Escape(row.KeyType), row.NotAfter is { } t ? Rfc3339(t) : "-");
+            table.AddRow(Markup.Escape(row.Use), Markup.Escape(row.Id), Markup.Escape(row.KeyType), row.NotAfter is { } t ? Rfc3339.Format(t) : "-");
         }
 
         console.Write(table);
@@ -142,7 +141,7 @@ internal static class InspectCommand
                 json.WriteString("keyType", row.KeyType);
                 if (row.NotAfter is { } t)
                 {
-                    json.WriteString("notAfter", Rfc3339(t));
+                    json.WriteString("notAfter", Rfc3339.Format(t));
                 }
 
                 json.WriteEndObject();

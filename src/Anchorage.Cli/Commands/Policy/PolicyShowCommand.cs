@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Anchorage.Cli.Internal;
+using Anchorage.Foundation.Json;
 using Anchorage.Policy;
 using Anchorage.Protos.Admin.V1;
 
@@ -64,13 +65,7 @@ internal static class PolicyShowCommand
             w.WriteString("action", rule.Action == PolicyAction.Deny ? "deny" : "allow");
             w.WriteStartObject("from");
             WriteIdentity(w, rule.From.Identity);
-            w.WriteStartArray("selectors");
-            foreach (var selector in rule.From.Selectors)
-            {
-                w.WriteStringValue(selector);
-            }
-
-            w.WriteEndArray();
+            w.WriteStrings("selectors", rule.From.Selectors);
             if (rule.From.Origin is { } origin)
             {
                 w.WriteStartObject("origin");
@@ -95,14 +90,7 @@ internal static class PolicyShowCommand
             w.WriteEndObject();
             w.WriteStartObject("to");
             WriteIdentity(w, rule.To.Identity);
-            if (rule.To.Port is { } port)
-            {
-                w.WriteNumber("port", port);
-            }
-            else
-            {
-                w.WriteNull("port");
-            }
+            w.WriteNumberOrNull("port", rule.To.Port);
 
             w.WriteEndObject();
             w.WriteEndObject();

@@ -11,26 +11,10 @@ namespace Anchorage.Cli.Commands.WebConsole;
 /// </summary>
 internal static class LoginCommand
 {
-    public static Command Create(CliContext context)
-    {
-        var output = OutputOption.Create();
-        var socket = AdminConnection.SocketOption();
-        var command = new Command("login", "print a one-time URL that opens the web console (valid once, for 60 s)") { output, socket };
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            using var admin = AdminConnection.Open(parse, socket);
-            var login = await admin.CallAsync((c, o) => c.CreateConsoleLoginAsync(new CreateConsoleLoginRequest(), o), cancellationToken).ConfigureAwait(false);
-            if (parse.GetValue(output) == OutputFormat.Json)
-            {
-                ProtoJson.Write(context.Out, login);
-            }
-            else
-            {
-                await context.Out.WriteLineAsync(login.Url).ConfigureAwait(false);
-            }
-
-            return ExitCodes.Success;
-        });
-        return command;
-    }
+    public static Command Create(CliContext context) => AdminQueryCommand.Create(
+        context,
+        "login",
+        "print a one-time URL that opens the web console (valid once, for 60 s)",
+        (c, o) => c.CreateConsoleLoginAsync(new CreateConsoleLoginRequest(), o),
+        (w, login) => w.WriteLine(login.Url));
 }

@@ -194,10 +194,8 @@ internal sealed class AuthorityStore(SqlExecutor sql, BundleStore bundles) : Sql
 
     /// <summary>One journal write in a transaction holding the journal lock (which bundle publishing takes too).</summary>
     private Task<T> JournalWriteAsync<T>(string operation, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>
-        RunAsync(operation, async (c, ct) =>
+        RunWriteAsync(operation, async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             await LockAsync(c, tx, JournalLock, ct).ConfigureAwait(false);
             var result = await body(c, tx, ct).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);

@@ -52,11 +52,9 @@ internal sealed class BundleStore(SqlExecutor sql) : SqlStoreBase(sql)
     /// <summary>Publishes, under the trust domain's lock, the bundle <paramref name="build"/> makes inside the transaction.</summary>
     public Task<StoredBundle> PublishCoreAsync(
         TrustDomain trustDomain, Func<DbConnection, DbTransaction, CancellationToken, Task<SpiffeBundle>> build, CancellationToken cancellationToken) =>
-        RunAsync("publish bundle", async (c, ct) =>
+        RunWriteAsync("publish bundle", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
-            await LockAsync(c, tx, "bundle:" + trustDomain.Name, ct).ConfigureAwait(false);
+            await LockTrustDomainAsync(c, tx, trustDomain, ct).ConfigureAwait(false);
             var bundle = await build(c, tx, ct).ConfigureAwait(false);
             var stored = await ReadBundleAsync(c, tx, trustDomain, ct).ConfigureAwait(false);
             if (stored is not null && BundleContent.SameContent(stored.Bundle, bundle))
@@ -80,11 +78,9 @@ internal sealed class BundleStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<StoredBundle> SetBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        return RunAsync("set bundle", async (c, ct) =>
+        return RunWriteAsync("set bundle", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
-            await LockAsync(c, tx, "bundle:" + bundle.TrustDomain.Name, ct).ConfigureAwait(false);
+            await LockTrustDomainAsync(c, tx, bundle.TrustDomain, ct).ConfigureAwait(false);
             var result = await WriteBundleAsync(c, tx, bundle, ct).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
             return result;
@@ -94,18 +90,11 @@ internal sealed class BundleStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<StoredBundle?> SetFederatedBundleAsync(SpiffeBundle bundle, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        return RunAsync("set federated bundle", async (c, ct) =>
+        return RunWriteAsync("set federated bundle", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
-            await LockAsync(c, tx, "bundle:" + bundle.TrustDomain.Name, ct).ConfigureAwait(false);
-            var check = Command(c, tx, "SELECT 1 FROM federation_relationships WHERE trust_domain = @td", ("td", bundle.TrustDomain.Name));
-            await using (check.ConfigureAwait(false))
+            if (!await LockRelationshipAsync(c, tx, bundle.TrustDomain, ct).ConfigureAwait(false))
             {
-                if (await check.ExecuteScalarAsync(ct).ConfigureAwait(false) is null or DBNull)
-                {
-                    return null;
-                }
+                return null;
             }
 
             var result = await WriteBundleAsync(c, tx, bundle, ct).ConfigureAwait(false);

@@ -18,10 +18,8 @@ internal sealed class EntryStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<RegistrationEntry> CreateEntryAsync(RegistrationEntry entry, CancellationToken cancellationToken)
     {
         ValidateEntry(entry);
-        return RunAsync("create entry", async (c, ct) =>
+        return RunWriteAsync("create entry", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             var revision = await NextRevisionAsync(c, tx, ct).ConfigureAwait(false);
             var stored = Rows.Normalize(entry, revision, Time.GetUtcNow());
             var parameters = Rows.EntryParameters(stored);
@@ -66,10 +64,8 @@ internal sealed class EntryStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<RegistrationEntry> UpdateEntryAsync(RegistrationEntry entry, CancellationToken cancellationToken)
     {
         ValidateEntry(entry);
-        return RunAsync("update entry", async (c, ct) =>
+        return RunWriteAsync("update entry", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             var revision = await NextRevisionAsync(c, tx, ct).ConfigureAwait(false);
             long createdAt;
             var read = Command(c, tx, "SELECT created_at, revision FROM entries WHERE id = @id", ("id", entry.Id));
@@ -126,10 +122,8 @@ internal sealed class EntryStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<bool> DeleteEntryAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
-        return RunAsync("delete entry", async (c, ct) =>
+        return RunWriteAsync("delete entry", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             var revision = await NextRevisionAsync(c, tx, ct).ConfigureAwait(false);
 
             // Selector and trust-domain rows go with the entry (ON DELETE CASCADE).

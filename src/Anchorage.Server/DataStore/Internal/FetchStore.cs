@@ -24,20 +24,11 @@ internal sealed class FetchStore(SqlExecutor sql) : SqlStoreBase(sql)
         }
 
         var message = fetch.Message is { Length: > FederationFetch.MaxMessageLength } longer ? longer[..FederationFetch.MaxMessageLength] : fetch.Message;
-        return RunAsync("add federation fetch", async (c, ct) =>
+        return RunWriteAsync("add federation fetch", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
-
-            // Under the lock DeleteRelationshipAsync takes, so a row never outlives its relationship.
-            await LockAsync(c, tx, "bundle:" + trustDomain.Name, ct).ConfigureAwait(false);
-            var exists = Command(c, tx, "SELECT 1 FROM federation_relationships WHERE trust_domain = @td", ("td", trustDomain.Name));
-            await using (exists.ConfigureAwait(false))
+            if (!await LockRelationshipAsync(c, tx, trustDomain, ct).ConfigureAwait(false))
             {
-                if (await exists.ExecuteScalarAsync(ct).ConfigureAwait(false) is null or DBNull)
-                {
-                    return false;
-                }
+                return false;
             }
 
             await ExecuteAsync(

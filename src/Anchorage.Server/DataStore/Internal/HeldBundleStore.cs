@@ -16,24 +16,16 @@ internal sealed class HeldBundleStore(SqlExecutor sql) : SqlStoreBase(sql)
             ThrowIfEmpty(trustDomain, nameof(held));
         }
 
-        return RunAsync("set held federated bundles", async (c, ct) =>
+        return RunWriteAsync("set held federated bundles", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             var now = Rows.ToUnixMs(Time.GetUtcNow());
             await ExecuteAsync(c, tx, "DELETE FROM federation_held WHERE agent_id = @agent", ct, ("agent", agent.ToString())).ConfigureAwait(false);
             var stored = 0;
             foreach (var (trustDomain, sequence) in held.DistinctBy(h => h.TrustDomain))
             {
-                // Under the lock DeleteRelationshipAsync takes, so a row never outlives its relationship.
-                await LockAsync(c, tx, "bundle:" + trustDomain.Name, ct).ConfigureAwait(false);
-                var exists = Command(c, tx, "SELECT 1 FROM federation_relationships WHERE trust_domain = @td", ("td", trustDomain.Name));
-                await using (exists.ConfigureAwait(false))
+                if (!await LockRelationshipAsync(c, tx, trustDomain, ct).ConfigureAwait(false))
                 {
-                    if (await exists.ExecuteScalarAsync(ct).ConfigureAwait(false) is null or DBNull)
-                    {
-                        continue;
-                    }
+                    continue;
                 }
 
                 stored += await ExecuteAsync(

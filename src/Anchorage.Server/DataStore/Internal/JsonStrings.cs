@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Anchorage.Foundation.Json;
 
 namespace Anchorage.Server.DataStore.Internal;
 
@@ -12,13 +13,7 @@ internal static class JsonStrings
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            writer.WriteStartArray();
-            foreach (var value in values)
-            {
-                writer.WriteStringValue(value);
-            }
-
-            writer.WriteEndArray();
+            writer.WriteStringsValue(values);
         }
 
         return Encoding.UTF8.GetString(buffer.WrittenSpan);

@@ -27,10 +27,8 @@ internal sealed class PolicyStore(SqlExecutor sql) : SqlStoreBase(sql)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(document);
-        return RunAsync("put policy", async (c, ct) =>
+        return RunWriteAsync("put policy", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             await LockAsync(c, tx, "policy", ct).ConfigureAwait(false);
             var stored = await ReadPolicyAsync(c, tx, ct).ConfigureAwait(false);
             if (stored is not null && string.Equals(stored.Document, document, StringComparison.Ordinal))

@@ -187,11 +187,9 @@ internal sealed class RelationshipStore(SqlExecutor sql) : SqlStoreBase(sql)
     public Task<bool> DeleteRelationshipAsync(TrustDomain trustDomain, CancellationToken cancellationToken)
     {
         ThrowIfEmpty(trustDomain, nameof(trustDomain));
-        return RunAsync("delete federation relationship", async (c, ct) =>
+        return RunWriteAsync("delete federation relationship", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
-            await LockAsync(c, tx, "bundle:" + trustDomain.Name, ct).ConfigureAwait(false);
+            await LockTrustDomainAsync(c, tx, trustDomain, ct).ConfigureAwait(false);
             if (await ExecuteAsync(c, tx, "DELETE FROM federation_relationships WHERE trust_domain = @td", ct, ("td", trustDomain.Name))
                     .ConfigureAwait(false) == 0)
             {

@@ -13,11 +13,46 @@ internal abstract class SqlStoreBase(SqlExecutor sql)
     protected Task<T> RunAsync<T>(string operation, Func<DbConnection, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>
         sql.RunAsync(operation, body, cancellationToken);
 
-    protected ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Runs <paramref name="body"/> in a write transaction of its own (the backend's kind: SQLite's
+    /// takes the write lock at once), retried whole by the executor; the body commits, and whatever
+    /// it did not commit is rolled back when the transaction is disposed.
+    /// </summary>
+    protected Task<T> RunWriteAsync<T>(string operation, Func<DbConnection, DbTransaction, CancellationToken, Task<T>> body, CancellationToken cancellationToken) =>
+        sql.RunAsync(
+            operation,
+            async (c, ct) =>
+            {
+                var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
+                await using var txScope = tx.ConfigureAwait(false);
+                return await body(c, tx, ct).ConfigureAwait(false);
+            },
+            cancellationToken);
+
+    private ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         sql.Backend.BeginWriteAsync(connection, cancellationToken);
 
     protected Task LockAsync(DbConnection connection, DbTransaction transaction, string name, CancellationToken cancellationToken) =>
         sql.Backend.LockAsync(connection, transaction, name, cancellationToken);
+
+    /// <summary>
+    /// The trust domain's lock, held by every write of its bundle and by DeleteRelationshipAsync, so
+    /// the bundle and the rows that hang off its relationship change one writer at a time.
+    /// </summary>
+    protected Task LockTrustDomainAsync(DbConnection connection, DbTransaction transaction, TrustDomain trustDomain, CancellationToken cancellationToken) =>
+        LockAsync(connection, transaction, "bundle:" + trustDomain.Name, cancellationToken);
+
+    /// <summary>
+    /// Takes the trust domain's lock, then tells whether it has a federation relationship: what the
+    /// transaction writes for that relationship then never outlives it (the delete waits on the lock).
+    /// </summary>
+    protected async Task<bool> LockRelationshipAsync(DbConnection connection, DbTransaction transaction, TrustDomain trustDomain, CancellationToken cancellationToken)
+    {
+        await LockTrustDomainAsync(connection, transaction, trustDomain, cancellationToken).ConfigureAwait(false);
+        var cmd = Command(connection, transaction, "SELECT 1 FROM federation_relationships WHERE trust_domain = @td", ("td", trustDomain.Name));
+        await using var cmdScope = cmd.ConfigureAwait(false);
+        return await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null and not DBNull;
+    }
 
     protected bool IsUniqueViolation(DbException exception) => sql.Backend.IsUniqueViolation(exception);
 

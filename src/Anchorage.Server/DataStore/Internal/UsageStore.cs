@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Anchorage.Server.Federation;
 using Anchorage.Spiffe.Ids;
 
@@ -34,18 +33,14 @@ internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
             }
         }
 
-        return RunAsync("add federation usage", async (c, ct) =>
+        return RunWriteAsync("add federation usage", async (c, tx, ct) =>
         {
-            var tx = await BeginWriteAsync(c, ct).ConfigureAwait(false);
-            await using var txScope = tx.ConfigureAwait(false);
             var now = Rows.ToUnixMs(Time.GetUtcNow());
             var stored = 0;
             foreach (var count in counts)
             {
                 // Only relationships are governed: a report naming any other trust domain stores nothing.
-                // Under the lock DeleteRelationshipAsync takes, so a row never outlives its relationship.
-                await LockAsync(c, tx, "bundle:" + count.TrustDomain.Name, ct).ConfigureAwait(false);
-                if (!await RelationshipExistsAsync(c, tx, count.TrustDomain, ct).ConfigureAwait(false))
+                if (!await LockRelationshipAsync(c, tx, count.TrustDomain, ct).ConfigureAwait(false))
                 {
                     continue;
                 }
@@ -110,11 +105,4 @@ internal sealed class UsageStore(SqlExecutor sql) : SqlStoreBase(sql)
     private static string Later(string column) =>
         $"CASE WHEN excluded.{column} IS NULL OR (federation_usage.{column} IS NOT NULL AND federation_usage.{column} >= excluded.{column}) " +
         $"THEN federation_usage.{column} ELSE excluded.{column} END";
-
-    private static async Task<bool> RelationshipExistsAsync(DbConnection c, DbTransaction tx, TrustDomain trustDomain, CancellationToken ct)
-    {
-        var cmd = Command(c, tx, "SELECT 1 FROM federation_relationships WHERE trust_domain = @td", ("td", trustDomain.Name));
-        await using var cmdScope = cmd.ConfigureAwait(false);
-        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null and not DBNull;
-    }
 }
