@@ -303,6 +303,7 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_outgoing.Writer.TryWrite(new(frame, of, written, length, Pooled: true)))
         {
+            ArrayPool<byte>.Shared.Return(frame);
             written.TrySetException(new IOException("the tunnel is closed"));
         }
 
