@@ -2,11 +2,16 @@
 # process to be ready, and failing with the tails of the logs. Source it; it defines functions only.
 
 port() { # a loopback port nothing answers on, not handed out before in this run
-  local p
+  # Below the ephemeral range: after a connection benchmark tens of thousands of the machine's own
+  # client ports sit in TIME_WAIT, where nothing answers but a listener cannot bind.
+  local p low=32768
+  [[ -r /proc/sys/net/ipv4/ip_local_port_range ]] && read -r low _ </proc/sys/net/ipv4/ip_local_port_range
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % (low > 21000 ? low - 20000 : 1000)))
     [[ " ${taken:-} " == *" $p "* ]] && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    # Any socket on it, TIME_WAIT included (ss from iproute2, where present).
+    if command -v ss >/dev/null && [[ -n "$(ss -Htan "sport = :$p" 2>/dev/null)" ]]; then continue; fi
     taken="${taken:-} $p"; echo "$p"; return
   done
 }
