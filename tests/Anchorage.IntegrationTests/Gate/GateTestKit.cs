@@ -311,6 +311,9 @@ internal static class GateClients
                     got += len(data)
             except (ConnectionResetError, BrokenPipeError):
                 pass
+            except OSError as e:
+                if e.errno != 107:  # ENOTCONN: the peer reset the connection before the half-close
+                    raise
             print(got)
             """;
         string[] command = asNobody

@@ -43,6 +43,9 @@ internal sealed class TransparentCgroup : IDisposable
                 got += len(data)
         except (ConnectionResetError, BrokenPipeError):
             pass
+        except OSError as e:
+            if e.errno != 107:  # ENOTCONN: the peer reset the connection before the half-close
+                raise
         print(got)
         """;
 
