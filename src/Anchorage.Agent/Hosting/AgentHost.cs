@@ -17,6 +17,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -137,8 +138,13 @@ public static class AgentHost
         builder.Services.AddHealthAndMetrics(MeterName);
         setup.ConfigureServices?.Invoke(builder.Services);
 
-        var connections = new ConnectionLimiter(
-            options.WorkloadApi.MaxConnections, options.WorkloadApi.MaxConnectionsPerUid, descriptors: new DescriptorBudget(setup.TimeProvider));
+        // The descriptor budget is charged in Kestrel's accept loop (BudgetedListenerFactory), for
+        // every listener of this host; the caps are counted once a connection is dispatched.
+        var connections = new ConnectionLimiter(options.WorkloadApi.MaxConnections, options.WorkloadApi.MaxConnectionsPerUid);
+        var descriptors = new DescriptorBudget(setup.TimeProvider);
+        builder.Services.RemoveAll<IConnectionListenerFactory>(); // the one transport: Kestrel takes any it finds
+        builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new BudgetedListenerFactory(
+            ActivatorUtilities.CreateInstance<SocketTransportFactory>(sp), descriptors));
         builder.Services.AddSingleton(connections);
         builder.Services.AddHostedService(_ => new MemoryTrimmer(connections, setup.TimeProvider, logger));
 
