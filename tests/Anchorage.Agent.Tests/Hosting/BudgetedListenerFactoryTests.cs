@@ -21,7 +21,7 @@ public sealed class BudgetedListenerFactoryTests
         using var socket = new TempSocket();
         var time = new FakeTimeProvider();
         var open = 990L; // limit 1000: under the reserve of 64, nothing is admitted
-        var budget = new DescriptorBudget(time, () => (open, 1000));
+        var budget = new DescriptorBudget(time, () => open, () => 1000);
         var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), NullLoggerFactory.Instance);
         await using var listener = await new BudgetedListenerFactory(transport, budget).BindAsync(new UnixDomainSocketEndPoint(socket.Path));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -17,7 +17,7 @@ public sealed class DescriptorBudgetTests
     {
         var time = new FakeTimeProvider();
         var open = 100L;
-        var budget = new DescriptorBudget(time, () => (open, 1000));
+        var budget = new DescriptorBudget(time, () => open, () => 1000);
 
         // 1000 - 125 reserved - 100 open = 775 free: 258 connections at 3 descriptors each.
         var admitted = 0;
@@ -43,19 +43,18 @@ public sealed class DescriptorBudgetTests
     {
         var time = new FakeTimeProvider();
         var limit = 10_000L;
-        var budget = new DescriptorBudget(time, () => (500, limit));
+        var budget = new DescriptorBudget(time, () => 500, () => limit);
         Assert.True(budget.TryCharge());
 
-        // An operator's prlimit --pid: honoured at the next read.
+        // An operator's prlimit --pid: honoured at once, not only at the next count of open descriptors.
         limit = 520;
-        time.Advance(DescriptorBudget.RefreshInterval);
         Assert.False(budget.TryCharge());
     }
 
     [Fact]
     public void TryCharge_OwnDescriptorDirectoryDoesNotOpen_Refused()
     {
-        var budget = new DescriptorBudget(new FakeTimeProvider(), () => throw new IOException("Too many open files"));
+        var budget = new DescriptorBudget(new FakeTimeProvider(), () => throw new IOException("Too many open files"), () => 1000);
 
         Assert.False(budget.TryCharge());
     }
