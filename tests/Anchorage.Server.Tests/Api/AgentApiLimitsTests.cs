@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.Sockets;
 using Anchorage.Protos.Agent.V1;
 using Anchorage.Protos.Admin.V1;
@@ -21,6 +22,17 @@ public sealed class AgentApiLimitsTests
         await server.Agent(svid).GetBundlesAsync(new GetBundlesRequest()); // and this one a second
         using var held = new TcpClient();
         await held.ConnectAsync(server.Host.AgentApiEndpoint); // the third: the cap
+
+        // connect() returns once the kernel queued the connection; the server counts it later, and a
+        // CI run saw the fourth counted first. The cap is checked before TLS, so a finished TLS
+        // handshake (no client certificate: the attestation path takes none) proves it was counted.
+        await using var heldTls = new SslStream(held.GetStream());
+        await heldTls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ApplicationProtocols = [SslApplicationProtocol.Http2],
+            RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null, // the handshake, not the server's identity, is what counts here
+        });
 
         // A fourth connection from the same address is closed by the server before TLS: the call fails.
         var refused = await Assert.ThrowsAsync<RpcException>(() => server.Agent(svid).GetBundlesAsync(new GetBundlesRequest()).ResponseAsync);
