@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -286,28 +285,33 @@ internal sealed partial class TunnelClientConnection : IAsyncDisposable
     /// Queues a frame (control frames and END_STREAM: not waited for). A frame <paramref name="of"/>
     /// a stream is dropped if that stream is reset before the frame leaves (see <see cref="WriteLoopAsync"/>).
     /// </summary>
-    internal void Send(byte[] frame, TunnelClientStream? of = null) => _outgoing.Writer.TryWrite(new(frame, of));
+    internal void Send(byte[] frame, TunnelClientStream? of = null) => Enqueue(new(frame, of));
 
     /// <summary>Queues a DATA frame of <paramref name="of"/> (the first <paramref name="length"/> bytes of a pooled buffer, <see cref="Http2Frames.RentDataFrame"/>).</summary>
-    internal void SendData(byte[] frame, int length, TunnelClientStream of)
-    {
-        if (!_outgoing.Writer.TryWrite(new(frame, of, Length: length, Pooled: true)))
-        {
-            ArrayPool<byte>.Shared.Return(frame);
-        }
-    }
+    internal void SendData(byte[] frame, int length, TunnelClientStream of) => Enqueue(new(frame, of, Length: length, Pooled: true));
 
     /// <summary>As <see cref="SendData"/>, and waits until the frame is written.</summary>
     internal Task SendDataAsync(byte[] frame, int length, TunnelClientStream of)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_outgoing.Writer.TryWrite(new(frame, of, written, length, Pooled: true)))
+        if (!Enqueue(new(frame, of, written, length, Pooled: true)))
         {
-            ArrayPool<byte>.Shared.Return(frame);
             written.TrySetException(new IOException("the tunnel is closed"));
         }
 
         return written.Task;
+    }
+
+    // A frame the closed queue refuses gives its pooled buffer back at once.
+    private bool Enqueue(Outgoing item)
+    {
+        if (_outgoing.Writer.TryWrite(item))
+        {
+            return true;
+        }
+
+        item.Release();
+        return false;
     }
 
     /// <summary>Waits until <paramref name="stream"/> may send at least one byte; takes up to <paramref name="wanted"/> from both windows.</summary>

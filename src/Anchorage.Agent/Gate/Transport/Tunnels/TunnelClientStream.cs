@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Anchorage.Agent.Gate.Transport.Tunnels;
 
 /// <summary>
@@ -86,7 +88,7 @@ internal sealed class TunnelClientStream : Stream
                         {
                             _received.Dequeue();
                             _offset = 0;
-                            System.Buffers.ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                            ArrayPool<byte>.Shared.Return(chunk.Buffer);
                         }
                     }
 
@@ -236,7 +238,7 @@ internal sealed class TunnelClientStream : Stream
 
             if (!data.IsEmpty)
             {
-                var copy = System.Buffers.ArrayPool<byte>.Shared.Rent(data.Length);
+                var copy = ArrayPool<byte>.Shared.Rent(data.Length);
                 data.CopyTo(copy);
                 _received.Enqueue((copy, data.Length));
                 _buffered += data.Length;
