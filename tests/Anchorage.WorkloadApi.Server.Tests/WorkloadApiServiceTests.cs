@@ -6,6 +6,7 @@ using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
 using Anchorage.Testing.Workload;
+using Anchorage.Testing.X509;
 using Grpc.Core;
 
 namespace Anchorage.WorkloadApi.Server.Tests;
@@ -108,6 +109,40 @@ public sealed class WorkloadApiServiceTests
         Assert.Equal("external", next.Svids[1].Hint);
         Assert.Equal(host.Ca.Certificate.RawData, next.Svids[1].Bundle.ToByteArray());
         Assert.Equal("spiffe://federated.test", Assert.Single(next.FederatedBundles).Key);
+    }
+
+    [Fact]
+    [Trait("Spec", "Workload API 4.3")]
+    public async Task FetchX509Svid_SvidAndBundleReplaced_EveryLaterAnswerHasTheNewKeyAndAuthorities()
+    {
+        // The encoded chain, key and bundle are kept per object and reused across calls: a
+        // rotated SVID and a replaced bundle must never be answered with the old bytes.
+        await using var host = await WorkloadApiHost.StartAsync();
+        using (var warm = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header))
+        {
+            await FirstAsync(warm.ResponseStream);
+        }
+
+        var rotated = host.IssueSvid("/workload", "internal");
+        var otherFederated = TestCa.CreateRoot("federated.test");
+        host.Provider.Update([rotated], BundleSet.Empty
+            .With(host.Ca.Bundle())
+            .With(new JwtBundle(host.Ca.TrustDomain, [host.Provider.JwtKey.ToAuthority()]))
+            .With(otherFederated.Bundle()));
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var call = host.Client.FetchX509SVID(new X509SVIDRequest(), WorkloadApiHost.Header);
+            var response = await FirstAsync(call.ResponseStream);
+
+            var svid = Assert.Single(response.Svids);
+            Assert.Equal(rotated.ChainToDer(), svid.X509Svid.ToByteArray());
+            using var key = ECDsa.Create();
+            key.ImportPkcs8PrivateKey(svid.X509SvidKey.Span, out _);
+            using var leafKey = rotated.Leaf.GetECDsaPublicKey()!;
+            Assert.Equal(leafKey.ExportSubjectPublicKeyInfo(), key.ExportSubjectPublicKeyInfo());
+            Assert.Equal(otherFederated.Certificate.RawData, Assert.Single(response.FederatedBundles).Value.ToByteArray());
+        }
     }
 
     [Fact]
