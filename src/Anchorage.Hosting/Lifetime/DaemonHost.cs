@@ -13,9 +13,17 @@ public static class DaemonHost
     /// Kestrel config section (everything comes from the host's own options, so nothing adds a
     /// listener behind its back), logging to <paramref name="loggerFactory"/> when one is given.
     /// </summary>
+    /// <remarks>
+    /// The builder's defaults load appsettings.json from the content root (the working directory)
+    /// with reload on change, which puts a recursive inotify watch on that directory before
+    /// <c>Sources.Clear()</c> can drop it. A daemon started by systemd runs in <c>/</c>: that was a
+    /// watch on every directory of the machine, using up the system's inotify watches and waking
+    /// the daemon on every file written anywhere. The host-builder switch below turns the reload off
+    /// before the defaults are applied, so no watch is made.
+    /// </remarks>
     public static WebApplicationBuilder CreateBuilder(ILoggerFactory? loggerFactory)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [NoConfigReload] });
         builder.Configuration.Sources.Clear();
         if (loggerFactory is not null)
         {
@@ -25,6 +33,9 @@ public static class DaemonHost
 
         return builder;
     }
+
+    // Read by the default app configuration (HostingHostBuilderExtensions) from the host configuration.
+    private const string NoConfigReload = "--hostBuilder:reloadConfigOnChange=false";
 
     /// <summary>Runs <paramref name="host"/> until <paramref name="cancellationToken"/> fires or the host stops itself, then stops and disposes it.</summary>
     public static async Task RunUntilStoppedAsync(IRunningHost host, CancellationToken cancellationToken)
