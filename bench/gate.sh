@@ -26,6 +26,7 @@
 #   gate set-up p50 = A ms (direct mTLS B ms)
 #   gate tcp attribution with 1000 processes: p50 = A ms (unix socket B ms)
 #   gate-transparent set-up p50 = A ms = R x the unix-socket listener's; conn/s = R x stunnel
+#   gate-tunnel memory: A KB per idle stream, B KB per idle tunnel (agent VmRSS, read once settled)
 # Goals (issue 6): conn/s R >= 1.0, MB/s R >= 0.8; (issue 10) transparent set-up p50 <= 1.3x unix;
 # (issue 12) tunnel conn/s R >= 2.0, direct conn/s R >= 0.8, tunnel MB/s R >= 0.9.
 #
@@ -39,6 +40,8 @@ seconds=5
 warmup=10
 clients=16
 streams=4
+idle_streams=1000   # idle connections over warm tunnels: agent memory per idle stream
+idle_tunnels=40     # users holding one idle connection each: agent memory per idle tunnel
 keep=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -53,6 +56,10 @@ while [[ $# -gt 0 ]]; do
 done
 command -v stunnel4 >/dev/null || { echo "gate: needs stunnel4 (apt-get install stunnel4)" >&2; exit 2; }
 command -v curl >/dev/null || { echo "gate: needs curl (apt-get install curl)" >&2; exit 2; }
+[[ -x /usr/bin/python3 ]] || { echo "gate: needs /usr/bin/python3 (apt-get install python3)" >&2; exit 2; }
+# The idle-stream figure holds $idle_streams connections: each is two sockets in the agent and one
+# in the load generator and the echo backend. A login shell's 1024 is not enough.
+ulimit -n "$(ulimit -Hn)"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cli=(dotnet "$root/src/Anchorage.Cli/bin/Release/net10.0/anchorage.dll")
@@ -121,6 +128,16 @@ agent_id="$(json_field agentSpiffeId)"
 self_id="spiffe://$td/bench/self"
 "${cli[@]}" entry create --spiffe-id "$self_id" --parent-id "$agent_id" --selector "unix:uid:$(id -u)" >/dev/null ||
   die "entry create failed" "$work/server/log"
+# Idle tunnels: a tunnel is per (local SPIFFE ID, peer address), so one idle connection from each
+# of $idle_tunnels users (each its own entry) holds that many tunnels open (measured at the end).
+idle_uid0=61000
+{
+  echo "entries:"
+  for ((i = 1; i <= idle_tunnels; i++)); do
+    printf '  - { spiffeId: "spiffe://%s/bench/idle/%d", parentId: "%s", selectors: ["unix:uid:%d"] }\n' "$td" "$i" "$agent_id" $((idle_uid0 + i))
+  done
+} >"$work/idle-entries.yaml"
+"${cli[@]}" entry create -f "$work/idle-entries.yaml" >/dev/null || die "entry create (idle users) failed" "$work/server/log"
 
 cat >"$work/agent/policy.yaml" <<YAML
 apiVersion: anchorage.dev/v1alpha1
@@ -132,6 +149,9 @@ spec:
       action: allow
       from: { spiffeId: "$self_id" }
       to: { spiffeId: "$self_id", port: $in_port }
+$(for ((i = 1; i <= idle_tunnels; i++)); do
+    printf '    - { name: idle-%d, action: allow, from: { spiffeId: "spiffe://%s/bench/idle/%d" }, to: { spiffeId: "%s", port: %d } }\n' "$i" "$td" "$i" "$self_id" "$in_port"
+  done)
 YAML
 
 cat >"$work/agent/agent.yaml" <<YAML
@@ -274,6 +294,68 @@ load --label gate-unix-1000procs --connect "unix:$work/agent/out.sock" --mode co
 for pid in "${sleepers[@]}"; do kill "$pid" 2>/dev/null || true; done
 sleepers=()
 
+# Agent memory per idle stream and per idle tunnel (VmRSS, both gates are this one agent). Streams:
+# $idle_streams connections through the tunnel listener, each echoing a byte, then held (they fill
+# $idle_streams/100 tunnels). Tunnels: one connection from each of $idle_tunnels users, each its
+# own SPIFFE ID, so each its own tunnel; the streams' share is taken out with the per-stream figure.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$agent_pid/status"; }
+tunnels_open() { ss -Htn state established "dport = :$in_port" | wc -l; }
+settled_rss_kb() { # the agent's VmRSS once it has not changed by more than 1% for 2 s (at most 20 s)
+  local last now i
+  last="$(rss_kb)"
+  for ((i = 0; i < 10; i++)); do
+    sleep 2
+    now="$(rss_kb)"
+    ((now - last < last / 100 && last - now < last / 100)) && break
+    last="$now"
+  done
+  echo "$now"
+}
+held() { # held FILE N: wait until FILE has N lines (or 60 s)
+  local i
+  for ((i = 0; i < 600; i++)); do [[ $(wc -l <"$1" 2>/dev/null || echo 0) -ge $2 ]] && return 0; sleep 0.1; done
+  return 1
+}
+echo "holding $idle_streams idle streams, then $idle_tunnels idle tunnels ..."
+rss0="$(settled_rss_kb)"
+tun0="$(tunnels_open)"
+in_cgroup "${bench[@]}" gate-load --label idle --connect "127.0.0.1:$tun_port" --mode idle --clients "$idle_streams" --seconds 120 >"$work/idle-streams.out" 2>&1 &
+idle_pid=$!
+held "$work/idle-streams.out" 1 || die "idle streams were not held" "$work/agent/log"
+grep -q 'errors=0' "$work/idle-streams.out" || die "idle streams: $(cat "$work/idle-streams.out")" "$work/agent/log"
+rss1="$(settled_rss_kb)"
+tun1="$(tunnels_open)"
+kill "$idle_pid" 2>/dev/null || true
+wait "$idle_pid" 2>/dev/null || true
+per_stream_kb=$(((rss1 - rss0) / idle_streams))
+echo "idle streams: $idle_streams on $tun1 tunnels ($tun0 before): agent rss $((rss0 / 1024)) -> $((rss1 / 1024)) MB" | tee -a "$out"
+
+if [[ $EUID -ne 0 ]]; then
+  echo "gate-tunnel memory: ${per_stream_kb} KB per idle stream ($idle_streams held); per idle tunnel skipped (needs root to run clients as other users)"
+else
+rss2="$(settled_rss_kb)"
+tun2="$(tunnels_open)"
+hold_py='import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"x")
+assert s.recv(1) == b"x", "no echo"
+print("held", flush=True)
+time.sleep(120)'
+: >"$work/idle-tunnels.out"
+idle_pids=()
+for ((i = 1; i <= idle_tunnels; i++)); do
+  uid=$((idle_uid0 + i))
+  in_cgroup setpriv --reuid="$uid" --regid="$uid" --clear-groups /usr/bin/python3 -c "$hold_py" "$tun_port" >>"$work/idle-tunnels.out" 2>&1 &
+  idle_pids+=($!)
+done
+held "$work/idle-tunnels.out" "$idle_tunnels" || die "idle tunnels were not held: $(sort "$work/idle-tunnels.out" | uniq -c)" "$work/agent/log"
+rss3="$(settled_rss_kb)"
+tun3="$(tunnels_open)"
+for pid in "${idle_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+per_tunnel_kb=$(((rss3 - rss2 - per_stream_kb * idle_tunnels) / (tun3 - tun2 > 0 ? tun3 - tun2 : 1)))
+echo "idle tunnels: $((tun3 - tun2)) new ($tun2 -> $tun3), $idle_tunnels streams: agent rss $((rss2 / 1024)) -> $((rss3 / 1024)) MB" | tee -a "$out"
+fi
+
 field() { # field LABEL KIND C NAME: the value of NAME= on the line "LABEL KIND c=C: ..."
   awk -v l="$1" -v k="$2" -v c="c=$3:" -v n="$4=" '$1 == l && $2 == k && $3 == c {
       for (i = 4; i <= NF; i++) if (index($i, n) == 1) { v = substr($i, length(n) + 1); sub(/ms$/, "", v); print v } }' "$out"
@@ -296,5 +378,6 @@ if [[ -n "$cgroup" ]]; then
 else
   echo "gate-transparent: skipped ($transparent_skip)"
 fi
+[[ $EUID -eq 0 ]] && echo "gate-tunnel memory: ${per_stream_kb} KB per idle stream ($idle_streams held; both gates' share, sockets included), ${per_tunnel_kb} KB per idle tunnel ($((tun3 - tun2)) held, streams' share taken out)"
 denied="$(grep -c '"decision":"deny"' "$work/agent/audit.jsonl" || true)"
 echo "audit: $(wc -l <"$work/agent/audit.jsonl") records, $denied denials; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

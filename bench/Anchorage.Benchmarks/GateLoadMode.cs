@@ -49,6 +49,11 @@ internal static class GateLoadMode
         var tls = o.Tls();
         var label = o.Label ?? "load";
         var connect = o.Connect ?? throw new ArgumentException("--connect is required");
+        if (o.Mode == "idle")
+        {
+            return Idle(connect, tls, o.Clients[0], TimeSpan.FromSeconds(o.Seconds), label);
+        }
+
         foreach (var clients in o.Clients)
         {
             // A short warm-up at the same concurrency: JIT, TLS session state, pools.
@@ -120,6 +125,43 @@ internal static class GateLoadMode
         })).ToArray();
         Task.WaitAll(tasks);
         return (all, errors);
+    }
+
+    // Opens `clients` connections, proves each one carries a byte both ways, holds them all idle
+    // for `hold`, then closes them. Prints "LABEL idle c=N: held" once all are open, so a script
+    // can read the agent's memory while they are held.
+    private static int Idle(string connect, TlsFiles? tls, int clients, TimeSpan hold, string label)
+    {
+        var open = new List<Stream>(clients);
+        var errors = 0;
+        var buffer = new byte[1];
+        for (var i = 0; i < clients; i++)
+        {
+            try
+            {
+                var stream = OpenAsync(connect, tls).GetAwaiter().GetResult();
+                open.Add(stream);
+                buffer[0] = 42;
+                stream.Write(buffer);
+                if (stream.Read(buffer) != 1 || buffer[0] != 42)
+                {
+                    throw new IOException("no echo");
+                }
+            }
+            catch (Exception e) when (e is IOException or SocketException or System.Security.Authentication.AuthenticationException)
+            {
+                errors++;
+            }
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label} idle c={clients}: held errors={errors}"));
+        Thread.Sleep(hold);
+        foreach (var stream in open)
+        {
+            stream.Dispose();
+        }
+
+        return errors == 0 ? 0 : 1;
     }
 
     private static long Stream(string connect, TlsFiles? tls, int clients, TimeSpan duration)
@@ -293,7 +335,7 @@ internal static class GateLoadMode
                 {
                     case "--listen": o.Listen = v; break;
                     case "--connect": o.Connect = v; break;
-                    case "--mode": o.Mode = v is "conn" or "stream" ? v : throw new ArgumentException("--mode is conn or stream"); break;
+                    case "--mode": o.Mode = v is "conn" or "stream" or "idle" ? v : throw new ArgumentException("--mode is conn, stream or idle"); break;
                     case "--clients": o.Clients = [.. v.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
                     case "--seconds": o.Seconds = double.Parse(v, CultureInfo.InvariantCulture); break;
                     case "--label": o.Label = v; break;
