@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 
@@ -9,7 +10,6 @@ internal sealed partial class TunnelClientConnection
     private async Task ReadLoopAsync()
     {
         var header = new byte[Http2Frames.HeaderLength];
-        var payload = new byte[TunnelProtocol.MaxFrameSize];
         var headerBlock = new List<byte>();
         var blockStream = 0;
         var blockEndStream = false;
@@ -18,6 +18,10 @@ internal sealed partial class TunnelClientConnection
         {
             while (true)
             {
+                // An idle tunnel holds no buffer: the zero-byte read waits for the next record
+                // without one (SslStream takes its own only once a record has come), and a frame's
+                // payload buffer is rented for that frame only.
+                await _tls.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false);
                 await _tls.ReadExactlyAsync(header).ConfigureAwait(false);
                 var length = (header[0] << 16) | (header[1] << 8) | header[2];
                 var type = header[3];
@@ -28,6 +32,7 @@ internal sealed partial class TunnelClientConnection
                     throw new IOException($"the peer sent a frame of {length} bytes (limit {TunnelProtocol.MaxFrameSize})");
                 }
 
+                byte[] payload = length == 0 ? [] : ArrayPool<byte>.Shared.Rent(length);
                 await _tls.ReadExactlyAsync(payload.AsMemory(0, length)).ConfigureAwait(false);
                 ReadOnlySpan<byte> body = payload.AsSpan(0, length);
                 if (blockStream != 0 && type != Http2Frames.Continuation)
@@ -101,6 +106,12 @@ internal sealed partial class TunnelClientConnection
                         throw new IOException("the peer sent PUSH_PROMISE although push is disabled");
                     default:
                         break; // PRIORITY and unknown types are ignored (RFC 9113 §5.5)
+                }
+
+                // Every use of the payload above is synchronous (DATA is copied into the stream's buffer).
+                if (length > 0)
+                {
+                    ArrayPool<byte>.Shared.Return(payload);
                 }
             }
         }

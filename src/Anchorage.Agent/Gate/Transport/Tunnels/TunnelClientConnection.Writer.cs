@@ -13,50 +13,59 @@ internal sealed partial class TunnelClientConnection
     private async Task WriteLoopAsync()
     {
         var batch = new List<TaskCompletionSource?>();
-        var buffer = new byte[WriteBatchBytes + Http2Frames.HeaderLength + TunnelProtocol.MaxFrameSize + Http2Frames.Preface.Length];
+        var bufferSize = WriteBatchBytes + Http2Frames.HeaderLength + TunnelProtocol.MaxFrameSize + Http2Frames.Preface.Length;
         try
         {
             while (await _outgoing.Reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                batch.Clear();
-                var length = 0;
-                while (_outgoing.Reader.TryPeek(out var next) &&
-                    (length == 0 || length + next.Size <= WriteBatchBytes) &&
-                    _outgoing.Reader.TryRead(out var item))
-                {
-                    if (item.Of is { IsFailed: true })
-                    {
-                        Drop(item);
-                        continue;
-                    }
-
-                    item.Frame.AsSpan(0, item.Size).CopyTo(buffer.AsSpan(length));
-                    length += item.Size;
-                    item.Release();
-                    batch.Add(item.Written);
-                }
-
-                if (length == 0)
-                {
-                    continue; // every frame taken was dropped
-                }
-
+                // Rented per batch: an idle tunnel holds no write buffer.
+                var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
                 try
                 {
-                    await _tls.WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
-                    foreach (var written in batch)
+                    batch.Clear();
+                    var length = 0;
+                    while (_outgoing.Reader.TryPeek(out var next) &&
+                        (length == 0 || length + next.Size <= WriteBatchBytes) &&
+                        _outgoing.Reader.TryRead(out var item))
                     {
-                        written?.TrySetResult();
-                    }
-                }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
-                {
-                    foreach (var written in batch)
-                    {
-                        written?.TrySetException(new IOException("the tunnel failed: " + e.Message, e));
+                        if (item.Of is { IsFailed: true })
+                        {
+                            Drop(item);
+                            continue;
+                        }
+
+                        item.Frame.AsSpan(0, item.Size).CopyTo(buffer.AsSpan(length));
+                        length += item.Size;
+                        item.Release();
+                        batch.Add(item.Written);
                     }
 
-                    Close(new IOException("the tunnel failed: " + e.Message, e));
+                    if (length == 0)
+                    {
+                        continue; // every frame taken was dropped
+                    }
+
+                    try
+                    {
+                        await _tls.WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                        foreach (var written in batch)
+                        {
+                            written?.TrySetResult();
+                        }
+                    }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
+                    {
+                        foreach (var written in batch)
+                        {
+                            written?.TrySetException(new IOException("the tunnel failed: " + e.Message, e));
+                        }
+
+                        Close(new IOException("the tunnel failed: " + e.Message, e));
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
         }

@@ -22,8 +22,9 @@ internal sealed class TunnelConnectionContext : ConnectionContext
         ConnectionId = id;
         // Buffers of a TLS record's size or more: with the pipes' 4 KiB defaults every flush wrote
         // one small TLS record (and one send) per 4 KiB segment, and every read decrypted into 4 KiB.
+        // Zero-byte reads first: an idle tunnel's pending read then holds no segment.
         Transport = new Duplex(
-            PipeReader.Create(tunnel.Tls, new StreamPipeReaderOptions(bufferSize: PipeBufferSize, minimumReadSize: TlsRecordSize, leaveOpen: true)),
+            PipeReader.Create(tunnel.Tls, new StreamPipeReaderOptions(bufferSize: PipeBufferSize, minimumReadSize: TlsRecordSize, leaveOpen: true, useZeroByteReads: true)),
             PipeWriter.Create(tunnel.Tls, new StreamPipeWriterOptions(minimumBufferSize: PipeBufferSize, leaveOpen: true)));
         LocalEndPoint = tunnel.Socket.LocalEndPoint;
         RemoteEndPoint = tunnel.Socket.RemoteEndPoint;
