@@ -47,6 +47,29 @@ public sealed class DirectTransportResumptionTests
         Assert.Equal(gates.ServerSvid.Certificates.Select(c => c.Thumbprint), resumed.Client.Channel.PeerChain.Select(c => c.Thumbprint));
     }
 
+    /// <summary>
+    /// The outbound gate presents each calling process's own SVID: a session made with one SVID is
+    /// never offered with another, so the inbound gate never sees one process under another's ID.
+    /// </summary>
+    [Fact]
+    public async Task DialAsync_OtherCallersSvid_FullHandshakeWithItsOwnId_ControlResumes()
+    {
+        await using var gates = new Gates();
+        var other = Gates.Svid(gates.Intermediate.IssueLeaf(new() { Path = "/other-client" }));
+        var full = await gates.ConnectAsync();
+        full.AssertExchanged();
+
+        var second = await gates.ConnectAsync(svid: other);
+        var control = await gates.ConnectAsync();
+
+        second.AssertExchanged();
+        gates.AssertNotResumed(full, second);
+        Assert.Equal(SpiffeId.Parse("spiffe://acme.corp/other-client"), second.Server.Channel!.PeerId);
+        control.AssertExchanged();
+        gates.AssertResumed(full, control);
+        Assert.Equal(ClientId, control.Server.Channel!.PeerId);
+    }
+
     [Theory]
     [InlineData("client")]
     [InlineData("server")]
@@ -234,6 +257,13 @@ public sealed class DirectTransportResumptionTests
         {
             var serverChain = ServerSvid.Certificates.Sum(c => c.RawData.Length);
             Assert.True(attempt.ServerSent <= full.ServerSent - serverChain, $"the server sent {attempt.ServerSent} bytes, {full.ServerSent} on the full handshake; its chain is {serverChain}");
+        }
+
+        /// <summary>The server sent its certificates again: more than <paramref name="full"/> less its chain's length.</summary>
+        public void AssertNotResumed(Attempt full, Attempt attempt)
+        {
+            var serverChain = ServerSvid.Certificates.Sum(c => c.RawData.Length);
+            Assert.True(attempt.ServerSent > full.ServerSent - serverChain, $"the server sent {attempt.ServerSent} bytes, {full.ServerSent} on the full handshake; its chain is {serverChain}");
         }
 
         public async ValueTask DisposeAsync()
