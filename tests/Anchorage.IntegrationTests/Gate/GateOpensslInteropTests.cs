@@ -97,6 +97,56 @@ public sealed class GateOpensslInteropTests
         Assert.Single(node.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "allow" });
     }
 
+    /// <summary>
+    /// Direct mTLS resumes sessions (docs/gate-transport.md): openssl, as an independent client,
+    /// says <c>Reused,</c> on its second connection with the saved session, and the gate verified
+    /// and authorized that one too (an allow with the client's ID for each connection).
+    /// </summary>
+    [Fact]
+    public async Task Inbound_OpensslClientOffersItsSession_ReusedAndVerifiedAgain()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        await using var app = new PlainEchoServer();
+        var policy = new MutablePolicySource(CompiledPolicy.DenyAll);
+        await using var node = await GateNode.StartAsync(
+            domains,
+            PaymentsTd,
+            [new GateEntry("/api", [Uid, "unix:path:" + GateClients.OwnExe], AcmeTd)],
+            _ => new GateOptions { Inbound = [new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) }] },
+            policy);
+        var port = ((IPEndPoint)node.Gate.Endpoints["api"]).Port.ToString(CultureInfo.InvariantCulture);
+        policy.Set(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api, int.Parse(port, CultureInfo.InvariantCulture))));
+
+        using var dir = new TempDir();
+        var web = await MintAsync(domains.Acme, Web, Path.Combine(dir.Path, "web"));
+        var localBundle = Path.Combine(dir.Path, "payments-bundle.pem");
+        await File.WriteAllTextAsync(localBundle, (await BundleOfAsync(domains.Payments, PaymentsTd)).ToX509Bundle().ToPem());
+        var session = Path.Combine(dir.Path, "session.pem");
+        string[] Client(string sessionOption) =>
+            ["s_client", "-connect", "127.0.0.1:" + port, "-cert", web.Cert, "-key", web.Key, "-CAfile", localBundle, "-verify_return_error", sessionOption, session];
+
+        await using (var first = Openssl.Start(Client("-sess_out")))
+        {
+            await first.WriteLineAsync("ping one");
+            await first.WaitForOutputAsync("ping one");
+            Assert.Contains("New,", first.Output, StringComparison.Ordinal);
+        }
+
+        await using (var second = Openssl.Start(Client("-sess_in")))
+        {
+            await second.WriteLineAsync("ping two");
+            await second.WaitForOutputAsync("ping two");
+            Assert.Contains("Reused,", second.Output, StringComparison.Ordinal);
+        }
+
+        await TwoDomains.UntilAsync(() => node.Audit.Records.Count(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }) == 2, "an allow for each connection");
+        Assert.All(
+            node.Audit.Records.Where(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }),
+            r => Assert.Equal(Web.ToString(), r.PeerSpiffeId));
+        Assert.Equal(2, app.Accepted);
+    }
+
     [Fact]
     public async Task Outbound_OpensslServerWithPeerSvid_Reached_WithOtherIdRefused()
     {
