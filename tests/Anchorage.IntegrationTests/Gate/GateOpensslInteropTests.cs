@@ -220,6 +220,54 @@ public sealed class GateOpensslInteropTests
         Assert.DoesNotContain("ping from web", bad.Process.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The outbound gate resumes too: openssl's status page (<c>s_server -www</c>) says <c>New,</c>
+    /// for the first connection through the gate and <c>Reused,</c> for the second.
+    /// </summary>
+    [Fact]
+    public async Task Outbound_OpensslServerHandsOutSessions_SecondConnectionReused()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        using var dir = new TempDir();
+        var api = await MintAsync(domains.Payments, Api, Path.Combine(dir.Path, "api"));
+        var clientBundle = Path.Combine(dir.Path, "acme-bundle.pem");
+        await File.WriteAllTextAsync(clientBundle, (await BundleOfAsync(domains.Acme, AcmeTd)).ToX509Bundle().ToPem());
+        var free = new TcpListener(IPAddress.Loopback, 0);
+        free.Start();
+        var port = ((IPEndPoint)free.LocalEndpoint).Port;
+        free.Stop();
+        await using var server = Openssl.Start(
+            "s_server", "-accept", port.ToString(CultureInfo.InvariantCulture), "-cert", api.Cert, "-key", api.Key,
+            "-CAfile", clientBundle, "-Verify", "4", "-verify_return_error", "-naccept", "2", "-www");
+        await server.WaitForOutputAsync("ACCEPT");
+        string socket = null!;
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api)));
+        await using var node = await GateNode.StartAsync(domains, AcmeTd, [new GateEntry("/web", [Uid, "unix:path:" + GateClients.OwnExe], PaymentsTd)], d => new GateOptions
+        {
+            Outbound = [new GateOutboundOptions { Name = "api", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(d, "api")), Target = new HostPort("127.0.0.1", port), Peer = Api }],
+        }, policy);
+
+        async Task<string> PageAsync()
+        {
+            await using var stream = await GateClients.ConnectUnixAsync(socket);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await stream.WriteAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray(), timeout.Token);
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            return await reader.ReadToEndAsync(timeout.Token);
+        }
+
+        var first = await PageAsync();
+        var second = await PageAsync();
+
+        Assert.Contains("New,", first, StringComparison.Ordinal);
+        Assert.Contains("Reused,", second, StringComparison.Ordinal);
+        await TwoDomains.UntilAsync(() => node.Audit.Records.Count(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }) == 2, "an allow for each connection");
+        Assert.All(
+            node.Audit.Records.Where(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }),
+            r => Assert.Equal(Api.ToString(), r.PeerSpiffeId));
+    }
+
     /// <summary>Runs <c>anchorage x509 mint --spiffe-id ID --write DIR</c> against <paramref name="server"/>.</summary>
     private static async Task<PemFiles> MintAsync(TestServer server, SpiffeId id, string directory)
     {
