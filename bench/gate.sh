@@ -11,8 +11,9 @@
 #   stunnel   client -> stunnel client -> mTLS -> stunnel server -> echo (stunnel's default: the
 #             client resumes its last TLS session, so after the first connection no handshake
 #             signs or verifies a certificate)
-#   stunnel-full  the same with sessionResume = no: a full mTLS handshake per connection, as the
-#             gate does (it never resumes: issue 11, SPIRE's resumption bypass), like for like
+#   stunnel-full  the same with sessionResume = no: a full mTLS handshake per connection (the
+#             gate's direct mTLS resumes too, and verifies each resumed session in full again:
+#             docs/gate-transport.md, "Session resumption")
 #   mtls      client does mTLS itself -> TLS echo (direct, no proxy)
 #   plain     client -> echo (no TLS, no proxy)
 #   gate-transparent  client in a bench cgroup -> plain text to the inbound gate's real address,
@@ -366,7 +367,7 @@ echo "attribution: $([[ -n "$cgroup" ]] && echo "kernel (eBPF records, the load 
 echo "gate set-up p50 = $(field gate conn 1 p50) ms (direct mTLS $(field mtls conn 1 p50) ms, stunnel $(field stunnel conn 1 p50) ms, plain $(field plain conn 1 p50) ms)"
 echo "gate tcp attribution with 1000 processes: p50 = $(field gate-1000procs conn 1 p50) ms (unix socket $(field gate-unix-1000procs conn 1 p50) ms; tcp without them $(field gate conn 1 p50) ms)"
 echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, tcp outbound listener; goal >= 1.0, direct mode >= 0.8)"
-echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stunnel-full conn "$clients" conn/s)") x stunnel-full (c=$clients, like for like: a full mTLS handshake each, no resumption)"
+echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stunnel-full conn "$clients" conn/s)") x stunnel-full (c=$clients, stunnel with a full mTLS handshake each, no resumption)"
 echo "gate-unix conn/s = $(ratio "$(field gate-unix conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, unix-socket outbound listener)"
 echo "gate-tunnel conn/s = $(ratio "$(field gate-tunnel conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, gate to gate, each connection one stream of a warm tunnel; goal >= 2.0)"
 echo "gate-tunnel set-up p50 = $(field gate-tunnel conn 1 p50) ms (plain $(field plain conn 1 p50) ms, direct gate $(field gate conn 1 p50) ms)"

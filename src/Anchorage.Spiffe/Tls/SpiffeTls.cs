@@ -16,7 +16,8 @@ namespace Anchorage.Spiffe.Tls;
 /// own trust domain, read from the bundle source at handshake time, then passed to an
 /// <see cref="Authorizer"/>. Host names and system roots play no part (X509-SVID §5). TLS session
 /// resumption is off on both sides: every connection is a full handshake verified against the
-/// bundle current at that moment.
+/// bundle current at that moment. (The agent gate's direct mTLS turns it on for itself and verifies
+/// each resumed session in full again, with a store of verified chains: docs/gate-transport.md.)
 /// </summary>
 /// <remarks>
 /// Build options per connection (they are cheap: certificate contexts are cached per SVID), or,
@@ -53,8 +54,11 @@ public static class SpiffeTls
         RemoteCertificateValidationCallback = Validator(bundles, authorizer, timeProvider),
         CertificateChainPolicy = NoSystemTrust(),
 
-        // A resumed session skips the validation callback: a server whose authority was revoked
-        // since the first handshake would be accepted again (SPIRE 1.14 fixed the same bypass).
+        // Off, so a server whose authority was revoked since an earlier handshake cannot be
+        // accepted again on a session (SPIRE 1.14 fixed that bypass in Go). .NET 10 on Linux does
+        // call the callback on a resumed handshake, with the server's chain kept in the session,
+        // but that is the runtime's behaviour, not its contract: a path that resumes must also
+        // check after the handshake that its callback ran, as the gate's direct transport does.
         AllowTlsResume = false,
     };
 
@@ -79,8 +83,9 @@ public static class SpiffeTls
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
 
-            // A resumed session keeps the client's leaf but not the intermediates it sent, so it
-            // cannot be verified again (X509-SVID §5.1): every connection is a full handshake.
+            // A resumed session shows the callback the client's leaf but not the intermediates it
+            // sent (OpenSSL keeps none in a ticket), so it cannot be verified again without a store
+            // of verified chains (X509-SVID §5.1): every connection is a full handshake.
             AllowTlsResume = false,
         };
     }

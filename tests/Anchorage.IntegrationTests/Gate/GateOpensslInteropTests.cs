@@ -97,6 +97,56 @@ public sealed class GateOpensslInteropTests
         Assert.Single(node.Audit.Records, r => r is { Kind: AuditKinds.Connection, Decision: "allow" });
     }
 
+    /// <summary>
+    /// Direct mTLS resumes sessions (docs/gate-transport.md): openssl, as an independent client,
+    /// says <c>Reused,</c> on its second connection with the saved session, and the gate verified
+    /// and authorized that one too (an allow with the client's ID for each connection).
+    /// </summary>
+    [Fact]
+    public async Task Inbound_OpensslClientOffersItsSession_ReusedAndVerifiedAgain()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        await using var app = new PlainEchoServer();
+        var policy = new MutablePolicySource(CompiledPolicy.DenyAll);
+        await using var node = await GateNode.StartAsync(
+            domains,
+            PaymentsTd,
+            [new GateEntry("/api", [Uid, "unix:path:" + GateClients.OwnExe], AcmeTd)],
+            _ => new GateOptions { Inbound = [new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) }] },
+            policy);
+        var port = ((IPEndPoint)node.Gate.Endpoints["api"]).Port.ToString(CultureInfo.InvariantCulture);
+        policy.Set(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api, int.Parse(port, CultureInfo.InvariantCulture))));
+
+        using var dir = new TempDir();
+        var web = await MintAsync(domains.Acme, Web, Path.Combine(dir.Path, "web"));
+        var localBundle = Path.Combine(dir.Path, "payments-bundle.pem");
+        await File.WriteAllTextAsync(localBundle, (await BundleOfAsync(domains.Payments, PaymentsTd)).ToX509Bundle().ToPem());
+        var session = Path.Combine(dir.Path, "session.pem");
+        string[] Client(string sessionOption) =>
+            ["s_client", "-connect", "127.0.0.1:" + port, "-cert", web.Cert, "-key", web.Key, "-CAfile", localBundle, "-verify_return_error", sessionOption, session];
+
+        await using (var first = Openssl.Start(Client("-sess_out")))
+        {
+            await first.WriteLineAsync("ping one");
+            await first.WaitForOutputAsync("ping one");
+            Assert.Contains("New,", first.Output, StringComparison.Ordinal);
+        }
+
+        await using (var second = Openssl.Start(Client("-sess_in")))
+        {
+            await second.WriteLineAsync("ping two");
+            await second.WaitForOutputAsync("ping two");
+            Assert.Contains("Reused,", second.Output, StringComparison.Ordinal);
+        }
+
+        await TwoDomains.UntilAsync(() => node.Audit.Records.Count(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }) == 2, "an allow for each connection");
+        Assert.All(
+            node.Audit.Records.Where(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }),
+            r => Assert.Equal(Web.ToString(), r.PeerSpiffeId));
+        Assert.Equal(2, app.Accepted);
+    }
+
     [Fact]
     public async Task Outbound_OpensslServerWithPeerSvid_Reached_WithOtherIdRefused()
     {
@@ -168,6 +218,54 @@ public sealed class GateOpensslInteropTests
         Assert.Equal($"peer {Other} is not the expected peer", refused.Detail);
         Assert.True(await bad.Process.ExitedAsync(), "s_server did not exit after the refused connection");
         Assert.DoesNotContain("ping from web", bad.Process.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The outbound gate resumes too: openssl's status page (<c>s_server -www</c>) says <c>New,</c>
+    /// for the first connection through the gate and <c>Reused,</c> for the second.
+    /// </summary>
+    [Fact]
+    public async Task Outbound_OpensslServerHandsOutSessions_SecondConnectionReused()
+    {
+        await using var domains = await TwoDomains.StartAsync();
+        await domains.FederateBothWaysAsync();
+        using var dir = new TempDir();
+        var api = await MintAsync(domains.Payments, Api, Path.Combine(dir.Path, "api"));
+        var clientBundle = Path.Combine(dir.Path, "acme-bundle.pem");
+        await File.WriteAllTextAsync(clientBundle, (await BundleOfAsync(domains.Acme, AcmeTd)).ToX509Bundle().ToPem());
+        var free = new TcpListener(IPAddress.Loopback, 0);
+        free.Start();
+        var port = ((IPEndPoint)free.LocalEndpoint).Port;
+        free.Stop();
+        await using var server = Openssl.Start(
+            "s_server", "-accept", port.ToString(CultureInfo.InvariantCulture), "-cert", api.Cert, "-key", api.Key,
+            "-CAfile", clientBundle, "-Verify", "4", "-verify_return_error", "-naccept", "2", "-www");
+        await server.WaitForOutputAsync("ACCEPT");
+        string socket = null!;
+        var policy = new MutablePolicySource(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api)));
+        await using var node = await GateNode.StartAsync(domains, AcmeTd, [new GateEntry("/web", [Uid, "unix:path:" + GateClients.OwnExe], PaymentsTd)], d => new GateOptions
+        {
+            Outbound = [new GateOutboundOptions { Name = "api", Listen = GateListenAddress.Unix(socket = GateNode.SocketPath(d, "api")), Target = new HostPort("127.0.0.1", port), Peer = Api }],
+        }, policy);
+
+        async Task<string> PageAsync()
+        {
+            await using var stream = await GateClients.ConnectUnixAsync(socket);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await stream.WriteAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray(), timeout.Token);
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            return await reader.ReadToEndAsync(timeout.Token);
+        }
+
+        var first = await PageAsync();
+        var second = await PageAsync();
+
+        Assert.Contains("New,", first, StringComparison.Ordinal);
+        Assert.Contains("Reused,", second, StringComparison.Ordinal);
+        await TwoDomains.UntilAsync(() => node.Audit.Records.Count(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }) == 2, "an allow for each connection");
+        Assert.All(
+            node.Audit.Records.Where(r => r is { Kind: AuditKinds.Connection, Decision: "allow" }),
+            r => Assert.Equal(Api.ToString(), r.PeerSpiffeId));
     }
 
     /// <summary>Runs <c>anchorage x509 mint --spiffe-id ID --write DIR</c> against <paramref name="server"/>.</summary>

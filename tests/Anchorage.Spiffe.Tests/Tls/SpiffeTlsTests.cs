@@ -533,10 +533,12 @@ public sealed class SpiffeTlsTests
     }
 
     /// <summary>
-    /// A resumed session skips the validation callback, so a server whose authority was revoked
-    /// meanwhile would be accepted again: TlsClient never resumes. Proven against openssl's
-    /// status page, which says <c>Reused,</c> or <c>New,</c>; the control shows the same options
-    /// with resumption on do resume, so the test can fail.
+    /// TlsClient never resumes, so a server whose authority was revoked meanwhile cannot be
+    /// accepted again on a session. Proven against openssl's status page, which says
+    /// <c>Reused,</c> or <c>New,</c>; the control shows the same options with resumption on do
+    /// resume, so the test can fail. The control also records what the agent gate's direct mTLS
+    /// relies on (docs/gate-transport.md): SslStream calls the validation callback on the resumed
+    /// handshake too, with the server's chain (intermediate included) kept in the session.
     /// </summary>
     [Theory]
     [Trait("Category", "Interop")]
@@ -553,12 +555,17 @@ public sealed class SpiffeTlsTests
         ]);
         var port = await server.WaitForAcceptAsync();
 
-        async Task<string> SessionAsync(bool allowResume, string host)
+        async Task<string> SessionAsync(bool allowResume, string host, Side? side = null)
         {
             var options = SpiffeTls.TlsClient(AcmeOnly, Authorizer.Exact(ServerId), Clock());
             // SslStream caches sessions per target host: give it one, as an application might.
             options.TargetHost = host;
             options.AllowTlsResume = allowResume || options.AllowTlsResume;
+            if (side is not null)
+            {
+                Observe(options, side);
+            }
+
             var page = await ClientRequestAsync(port, protocol, options);
             Assert.True(page.Error is null, $"request failed: {page.Error}\nopenssl:\n{server.Output}");
             return page.Line!.Contains("Reused,", StringComparison.Ordinal) ? "reused" : page.Line.Contains("New,", StringComparison.Ordinal) ? "new" : page.Line;
@@ -567,7 +574,46 @@ public sealed class SpiffeTlsTests
         Assert.Equal("new", await SessionAsync(allowResume: false, "strict.acme.corp"));
         Assert.Equal("new", await SessionAsync(allowResume: false, "strict.acme.corp"));
         Assert.Equal("new", await SessionAsync(allowResume: true, "lax.acme.corp"));
-        Assert.Equal("reused", await SessionAsync(allowResume: true, "lax.acme.corp"));
+        var resumed = new Side();
+        Assert.Equal("reused", await SessionAsync(allowResume: true, "lax.acme.corp", resumed));
+        Assert.Equal([true], resumed.Validations);
+        Assert.Contains(AcmeIntermediate.Certificate.Thumbprint, resumed.PresentedThumbprints);
+    }
+
+    /// <summary>
+    /// Why servers keep resumption off, and why the agent gate, which turns it on, keeps verified
+    /// chains (docs/gate-transport.md): forced on, SslStream does call the validation callback on
+    /// the resumed handshake (openssl says <c>Reused,</c>), but shows it the client's leaf without
+    /// the intermediate it sent, so the SPIFFE validator cannot chain it and refuses.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Interop")]
+    [Trait("Spec", "X509-SVID 5.1")]
+    [MemberData(nameof(Protocols))]
+    public async Task MtlsServer_ResumptionForcedOn_ResumedClientShowsOnlyItsLeafAndIsRefused(SslProtocols protocol)
+    {
+        using var openssl = new OpenSsl();
+        var serverSvid = Svid(AcmeIntermediate.IssueLeaf(new() { Path = "/server" }));
+        WriteSvidFiles(openssl, "client", AcmeIntermediate.IssueLeaf(new() { Path = "/client" }));
+        openssl.WriteFile("bundle.pem", AcmeRoot.Bundle().ToPem());
+        string[] ClientArgs(string session, int port) =>
+        [
+            "s_client", "-connect", "127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture), "-ign_eof",
+            "-cert", "client.pem", "-key", "client.key", "-cert_chain", "client-chain.pem",
+            "-CAfile", "bundle.pem", "-no-CApath", "-no-CAstore", "-verify_return_error",
+            "-attime", AtTime, OpenSslProtocol(protocol), session, "session.pem",
+        ];
+
+        var first = await ServeOpenSslClientAsync(openssl, protocol, serverSvid, port => ClientArgs("-sess_out", port), allowResume: true);
+        Assert.True(first.Server.Error is null, $"server failed: {first.Server.Error}\nopenssl:\n{first.OpenSslOutput}");
+        Assert.Contains(AcmeIntermediate.Certificate.Thumbprint, first.Server.PresentedThumbprints);
+
+        var again = await ServeOpenSslClientAsync(openssl, protocol, serverSvid, port => ClientArgs("-sess_in", port), allowResume: true);
+        Assert.Contains("Reused,", again.OpenSslOutput, StringComparison.Ordinal);
+        Assert.IsType<AuthenticationException>(again.Server.Error);
+        Assert.Equal([false], again.Server.Validations);
+        Assert.Empty(again.Server.PresentedThumbprints);
+        Assert.DoesNotContain("pong", again.OpenSslOutput, StringComparison.Ordinal);
     }
 
     // ---- harness: one loopback connection, SslStream on both sides ----
@@ -887,11 +933,12 @@ public sealed class SpiffeTlsTests
 
     /// <summary>Runs our MtlsServer for one openssl s_client: reads a line, answers "pong &lt;peer id&gt;", closes.</summary>
     private static async Task<ServerOutcome> ServeOpenSslClientAsync(
-        OpenSsl openssl, SslProtocols protocol, X509Svid serverSvid, Func<int, string[]> clientArgs, Authorizer? authorizer = null)
+        OpenSsl openssl, SslProtocols protocol, X509Svid serverSvid, Func<int, string[]> clientArgs, Authorizer? authorizer = null, bool allowResume = false)
     {
         var side = new Side();
         var options = SpiffeTls.MtlsServer(serverSvid, AcmeOnly, authorizer ?? Authorizer.MemberOf(AcmeRoot.TrustDomain), Clock());
         options.EnabledSslProtocols = protocol;
+        options.AllowTlsResume = allowResume;
         Observe(options, side);
 
         using var cts = new CancellationTokenSource(Deadline);
