@@ -174,6 +174,29 @@ public sealed class DirectTransportResumptionTests
         Assert.True(gates.ServerGate.Chains.Count <= resumableChains);
     }
 
+    /// <summary>
+    /// The inbound gate presents the SVID of the process behind its forward address, and that
+    /// process can change. A session made while it presented one ID must never be resumed once it
+    /// presents another: the client would take the new listener for the old ID and authorize it as
+    /// such. The new SVID's handshake is full, so the client sees (and here refuses) the new ID.
+    /// </summary>
+    [Fact]
+    public async Task AcceptAsync_ServerPresentsAnotherId_FullHandshake_ClientSeesTheNewId()
+    {
+        await using var gates = new Gates();
+        var otherServer = Gates.Svid(gates.Intermediate.IssueLeaf(new() { Path = "/other-server" }));
+        var full = await gates.ConnectAsync();
+        full.AssertExchanged();
+
+        var other = await gates.ConnectAsync(serverSvid: otherServer);
+        var allowed = await gates.ConnectAsync(authorizer: Authorizer.Any(), serverSvid: otherServer);
+
+        other.AssertClientRefused($"peer spiffe://acme.corp/other-server is not the expected peer");
+        allowed.AssertExchanged();
+        Assert.Equal(SpiffeId.Parse("spiffe://acme.corp/other-server"), allowed.Client.Channel!.PeerId);
+        Assert.Equal(otherServer.Certificates.Select(c => c.Thumbprint), allowed.Client.Channel.PeerChain.Select(c => c.Thumbprint));
+    }
+
     /// <summary>Two gates (one client, one server) on one CA, each with its own fake clock, and a counting relay between them.</summary>
     private sealed class Gates : IAsyncDisposable
     {
@@ -218,7 +241,7 @@ public sealed class DirectTransportResumptionTests
         public static X509Svid Svid(TestSvid svid) => new(svid.Chain, svid.Key);
 
         /// <summary>One connection: the client gate dials through the relay, the server gate accepts, one byte each way.</summary>
-        public async Task<Attempt> ConnectAsync(Authorizer? authorizer = null, X509Svid? svid = null)
+        public async Task<Attempt> ConnectAsync(Authorizer? authorizer = null, X509Svid? svid = null, X509Svid? serverSvid = null)
         {
             using var cts = new CancellationTokenSource(Deadline);
             var ct = cts.Token;
@@ -235,7 +258,7 @@ public sealed class DirectTransportResumptionTests
             var up = PumpAsync(inbound, outbound, ct);
             var down = PumpAsync(outbound, inbound, ct);
             using var accepted = await serverAccept;
-            var accept = ServerGate.AcceptAsync(accepted, ServerSvid, ServerBundles, ct);
+            var accept = ServerGate.AcceptAsync(accepted, serverSvid ?? ServerSvid, ServerBundles, ct);
 
             var clientSide = ClientSideAsync(dial, ct);
             var serverSide = ServerSideAsync(accept, ct);
