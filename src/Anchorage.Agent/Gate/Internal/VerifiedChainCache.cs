@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Anchorage.Agent.Internal;
 
 namespace Anchorage.Agent.Gate.Internal;
 
@@ -23,89 +24,26 @@ internal sealed class VerifiedChainCache(int capacity, TimeProvider time)
     /// <summary>The gate's bound: distinct peer SVIDs remembered for resumption.</summary>
     public const int DefaultCapacity = 4096;
 
-    private readonly Dictionary<string, LinkedListNode<Item>> _items = new(StringComparer.Ordinal);
-    private readonly LinkedList<Item> _recency = new();
-    private readonly Lock _lock = new();
+    private readonly ExpiringLruCache<string, IReadOnlyList<X509Certificate2>> _chains = new(capacity, time);
 
     /// <summary>Chains held now.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _items.Count;
-            }
-        }
-    }
+    public int Count => _chains.Count;
 
     /// <summary>
-    /// The chain remembered for <paramref name="leaf"/> (the same DER, leaf first), or null.
+    /// The chain remembered for <paramref name="leaf"/> (the same DER, leaf first), or null. An
+    /// expired leaf's chain is still given: the verification that follows says it expired.
     /// </summary>
-    public IReadOnlyList<X509Certificate2>? Find(X509Certificate2 leaf)
-    {
-        var key = KeyOf(leaf);
-        lock (_lock)
-        {
-            if (!_items.TryGetValue(key, out var node)
-                || !node.Value.Chain[0].RawDataMemory.Span.SequenceEqual(leaf.RawDataMemory.Span))
-            {
-                return null;
-            }
-
-            _recency.Remove(node);
-            _recency.AddFirst(node);
-            return node.Value.Chain;
-        }
-    }
+    public IReadOnlyList<X509Certificate2>? Find(X509Certificate2 leaf) =>
+        _chains.TryGet(KeyOf(leaf), out var chain, out _) && chain[0].RawDataMemory.Span.SequenceEqual(leaf.RawDataMemory.Span)
+            ? chain
+            : null;
 
     /// <summary>Remembers <paramref name="chain"/> (leaf first), which has just been verified in full.</summary>
     public void Add(IReadOnlyList<X509Certificate2> chain)
     {
         ArgumentOutOfRangeException.ThrowIfZero(chain.Count);
-        var key = KeyOf(chain[0]);
-        lock (_lock)
-        {
-            if (_items.TryGetValue(key, out var old))
-            {
-                Remove(old);
-            }
-
-            if (_items.Count >= capacity)
-            {
-                DropExpired(time.GetUtcNow());
-            }
-
-            while (_items.Count >= capacity)
-            {
-                Remove(_recency.Last!);
-            }
-
-            _items[key] = _recency.AddFirst(new Item(key, chain, chain[0].NotAfter.ToUniversalTime()));
-        }
+        _chains.Set(KeyOf(chain[0]), chain, new DateTimeOffset(chain[0].NotAfter.ToUniversalTime(), TimeSpan.Zero));
     }
 
     private static string KeyOf(X509Certificate2 leaf) => Convert.ToHexString(SHA256.HashData(leaf.RawDataMemory.Span));
-
-    private void DropExpired(DateTimeOffset now)
-    {
-        for (var node = _recency.Last; node is not null;)
-        {
-            var previous = node.Previous;
-            if (node.Value.NotAfter <= now.UtcDateTime)
-            {
-                Remove(node);
-            }
-
-            node = previous;
-        }
-    }
-
-    private void Remove(LinkedListNode<Item> node)
-    {
-        _items.Remove(node.Value.Key);
-        _recency.Remove(node);
-    }
-
-    private sealed record Item(string Key, IReadOnlyList<X509Certificate2> Chain, DateTime NotAfter);
 }
