@@ -3,6 +3,7 @@ using Anchorage.Agent.Config;
 using Anchorage.Agent.Gate;
 using Anchorage.Agent.Gate.Auditing;
 using Anchorage.Foundation.Audit;
+using Anchorage.Foundation.Config;
 using Anchorage.Hosting.Audit;
 using Anchorage.IntegrationTests.Agent;
 using Anchorage.IntegrationTests.Federation;
@@ -61,6 +62,28 @@ internal sealed class GateNode : IAsyncDisposable
         }
 
         return Path.Combine(folder, name + ".sock");
+    }
+
+    /// <summary>
+    /// The inbound scenario the federation tests share: a payments.acme.corp node whose entry
+    /// <c>/api</c> (this test host: its uid and executable) federates with acme.corp, one inbound
+    /// listener <c>api</c> forwarding to <paramref name="app"/>, and a policy that allows
+    /// <c>spiffe://acme.corp/web</c> to <c>/api</c> on that listener's port only.
+    /// </summary>
+    public static async Task<GateNode> StartInboundApiAsync(TwoDomains domains, PlainEchoServer app)
+    {
+        var uid = "unix:uid:" + TestServer.OwnUid().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var policy = new MutablePolicySource(Anchorage.Policy.CompiledPolicy.DenyAll);
+        var node = await StartAsync(
+            domains,
+            TwoDomains.PaymentsTd,
+            [new GateEntry("/api", [uid, "unix:path:" + GateClients.OwnExe], TwoDomains.AcmeTd)],
+            _ => new GateOptions { Inbound = [new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) }] },
+            policy);
+        var port = ((System.Net.IPEndPoint)node.Gate.Endpoints["api"]).Port;
+        policy.Set(Policies.Of("v1", Policies.Allow(
+            "web-to-api", SpiffeId.Parse("spiffe://acme.corp/web"), SpiffeId.Parse("spiffe://payments.acme.corp/api"), port)));
+        return node;
     }
 
     /// <summary>Starts an agent of <paramref name="td"/> holding <paramref name="entries"/> (waits for their SVIDs and federated bundles), then the gate.</summary>

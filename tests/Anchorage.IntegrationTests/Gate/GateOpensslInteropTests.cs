@@ -9,7 +9,6 @@ using Anchorage.Agent.Gate;
 using Anchorage.Foundation.Audit;
 using Anchorage.Foundation.Config;
 using Anchorage.IntegrationTests.Federation;
-using Anchorage.Policy;
 using Anchorage.Spiffe.Ids;
 using Anchorage.Spiffe.Svids;
 using Anchorage.Testing;
@@ -40,15 +39,8 @@ public sealed class GateOpensslInteropTests
         await using var domains = await TwoDomains.StartAsync();
         await domains.FederateBothWaysAsync();
         await using var app = new PlainEchoServer();
-        var policy = new MutablePolicySource(CompiledPolicy.DenyAll);
-        await using var node = await GateNode.StartAsync(
-            domains,
-            PaymentsTd,
-            [new GateEntry("/api", [Uid, "unix:path:" + GateClients.OwnExe], AcmeTd)],
-            _ => new GateOptions { Inbound = [new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) }] },
-            policy);
+        await using var node = await GateNode.StartInboundApiAsync(domains, app);
         var port = ((IPEndPoint)node.Gate.Endpoints["api"]).Port.ToString(CultureInfo.InvariantCulture);
-        policy.Set(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api, int.Parse(port, CultureInfo.InvariantCulture))));
 
         using var dir = new TempDir();
         var web = await MintAsync(domains.Acme, Web, Path.Combine(dir.Path, "web"));
@@ -108,15 +100,8 @@ public sealed class GateOpensslInteropTests
         await using var domains = await TwoDomains.StartAsync();
         await domains.FederateBothWaysAsync();
         await using var app = new PlainEchoServer();
-        var policy = new MutablePolicySource(CompiledPolicy.DenyAll);
-        await using var node = await GateNode.StartAsync(
-            domains,
-            PaymentsTd,
-            [new GateEntry("/api", [Uid, "unix:path:" + GateClients.OwnExe], AcmeTd)],
-            _ => new GateOptions { Inbound = [new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) }] },
-            policy);
+        await using var node = await GateNode.StartInboundApiAsync(domains, app);
         var port = ((IPEndPoint)node.Gate.Endpoints["api"]).Port.ToString(CultureInfo.InvariantCulture);
-        policy.Set(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api, int.Parse(port, CultureInfo.InvariantCulture))));
 
         using var dir = new TempDir();
         var web = await MintAsync(domains.Acme, Web, Path.Combine(dir.Path, "web"));

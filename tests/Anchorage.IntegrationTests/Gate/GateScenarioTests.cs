@@ -254,15 +254,8 @@ public sealed class GateScenarioTests
         await domains.FederateBothWaysAsync();
         var client = await domains.WorkloadAsync(AcmeTd, "/web", PaymentsTd);
         await using var app = new PlainEchoServer();
-        var policy = new MutablePolicySource(CompiledPolicy.DenyAll);
-        await using var node = await GateNode.StartAsync(
-            domains,
-            PaymentsTd,
-            [new GateEntry("/api", [Uid, "unix:path:" + GateClients.OwnExe], AcmeTd)],
-            _ => new GateOptions { Inbound = [new GateInboundOptions { Name = "api", Listen = new HostPort("127.0.0.1", 0), Forward = new HostPort("127.0.0.1", app.Port) }] },
-            policy);
+        await using var node = await GateNode.StartInboundApiAsync(domains, app);
         var endpoint = (IPEndPoint)node.Gate.Endpoints["api"];
-        policy.Set(Policies.Of("v1", Policies.Allow("web-to-api", Web, Api, endpoint.Port)));
 
         // A federated client with a valid SVID: the gate presents the local app's SVID (/api) and forwards.
         await using (var tls = await DialAsync(endpoint, SpiffeTls.MtlsClient(client.Source, client.Source, Authorizer.Exact(Api))))
