@@ -29,6 +29,27 @@ internal static class Hpack
         return [.. output];
     }
 
+    /// <summary>
+    /// The header block of a response with only <c>:status</c>: the static entry (§6.1) when there is
+    /// one (200, 204, 206, 304, 400, 404, 500), otherwise a literal without indexing (§6.2.2) with
+    /// the static name 8 and the raw three-digit value.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="status"/> is not 100..999.</exception>
+    public static byte[] EncodeResponse(int status)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(status, 100);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(status, 999);
+
+        var entry = Array.IndexOf(StaticStatus, status);
+        if (entry >= 0)
+        {
+            return [(byte)(0x80 | (8 + entry))];
+        }
+
+        var digits = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return [0x08, 0x03, (byte)digits[0], (byte)digits[1], (byte)digits[2]];
+    }
+
     /// <summary>The <c>:status</c> of a response header block.</summary>
     /// <exception cref="FormatException">The block is malformed, refers to a dynamic table, or has no status.</exception>
     public static int DecodeStatus(ReadOnlySpan<byte> block)

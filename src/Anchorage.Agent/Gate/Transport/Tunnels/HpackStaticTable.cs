@@ -1,0 +1,75 @@
+namespace Anchorage.Agent.Gate.Transport.Tunnels;
+
+/// <summary>The HPACK static table (RFC 7541 §2.3.1, Appendix A): indexes 1..61, the same for every connection.</summary>
+internal static class HpackStaticTable
+{
+    public const int Length = 61;
+
+    private static readonly (string Name, string Value)[] Entries =
+    [
+        (":authority", string.Empty),
+        (":method", "GET"),
+        (":method", "POST"),
+        (":path", "/"),
+        (":path", "/index.html"),
+        (":scheme", "http"),
+        (":scheme", "https"),
+        (":status", "200"),
+        (":status", "204"),
+        (":status", "206"),
+        (":status", "304"),
+        (":status", "400"),
+        (":status", "404"),
+        (":status", "500"),
+        ("accept-charset", string.Empty),
+        ("accept-encoding", "gzip, deflate"),
+        ("accept-language", string.Empty),
+        ("accept-ranges", string.Empty),
+        ("accept", string.Empty),
+        ("access-control-allow-origin", string.Empty),
+        ("age", string.Empty),
+        ("allow", string.Empty),
+        ("authorization", string.Empty),
+        ("cache-control", string.Empty),
+        ("content-disposition", string.Empty),
+        ("content-encoding", string.Empty),
+        ("content-language", string.Empty),
+        ("content-length", string.Empty),
+        ("content-location", string.Empty),
+        ("content-range", string.Empty),
+        ("content-type", string.Empty),
+        ("cookie", string.Empty),
+        ("date", string.Empty),
+        ("etag", string.Empty),
+        ("expect", string.Empty),
+        ("expires", string.Empty),
+        ("from", string.Empty),
+        ("host", string.Empty),
+        ("if-match", string.Empty),
+        ("if-modified-since", string.Empty),
+        ("if-none-match", string.Empty),
+        ("if-range", string.Empty),
+        ("if-unmodified-since", string.Empty),
+        ("last-modified", string.Empty),
+        ("link", string.Empty),
+        ("location", string.Empty),
+        ("max-forwards", string.Empty),
+        ("proxy-authenticate", string.Empty),
+        ("proxy-authorization", string.Empty),
+        ("range", string.Empty),
+        ("referer", string.Empty),
+        ("refresh", string.Empty),
+        ("retry-after", string.Empty),
+        ("server", string.Empty),
+        ("set-cookie", string.Empty),
+        ("strict-transport-security", string.Empty),
+        ("transfer-encoding", string.Empty),
+        ("user-agent", string.Empty),
+        ("vary", string.Empty),
+        ("via", string.Empty),
+        ("www-authenticate", string.Empty),
+    ];
+
+    /// <summary>The entry at <paramref name="index"/>, 1..<see cref="Length"/>.</summary>
+    public static (string Name, string Value) Get(int index) => Entries[index - 1];
+}
