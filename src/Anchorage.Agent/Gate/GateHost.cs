@@ -73,13 +73,11 @@ public sealed class GateHost : IAsyncDisposable
     private InboundSteering? _steering;
     private GateAdmission? _admission;
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
-    private readonly TunnelServer _tunnels;
     private readonly IGateTransport _transport;
     private int _disposed;
 
-    private GateHost(List<GateListener> listeners, LiveConnectionRegistry registry, CancellationTokenSource stop, TunnelServer tunnels, IGateTransport transport)
+    private GateHost(List<GateListener> listeners, LiveConnectionRegistry registry, CancellationTokenSource stop, IGateTransport transport)
     {
-        _tunnels = tunnels;
         _transport = transport;
         _listeners = listeners;
         _registry = registry;
@@ -173,7 +171,7 @@ public sealed class GateHost : IAsyncDisposable
         // Pools are made on first use: a gate whose listeners never tunnel holds none.
         var agentSvid = setup.AgentSvid ?? (static () => null);
         var transport = new TunnelTransport(direct, verifier, setup.TimeProvider, options.TunnelIdleTimeout, setup.HandshakeTimeout, agentSvid);
-        var tunnels = new TunnelServer(setup.LoggerFactory);
+        var tunnels = new TunnelServer(setup.TimeProvider);
         var parts = new PipelineParts
         {
             Setup = setup,
@@ -191,7 +189,7 @@ public sealed class GateHost : IAsyncDisposable
         var time = setup.TimeProvider;
         var outboundPipeline = new OutboundPipeline(parts);
         var inboundPipeline = new InboundPipeline(parts);
-        var host = new GateHost(listeners, registry, new CancellationTokenSource(), tunnels, transport)
+        var host = new GateHost(listeners, registry, new CancellationTokenSource(), transport)
         {
             _redirect = redirect,
             _steering = steering,
@@ -268,7 +266,6 @@ public sealed class GateHost : IAsyncDisposable
 
         _redirect?.Dispose();
         _steering?.Dispose();
-        await _tunnels.DisposeAsync().ConfigureAwait(false);
         if (_transport is IAsyncDisposable disposable)
         {
             await disposable.DisposeAsync().ConfigureAwait(false);

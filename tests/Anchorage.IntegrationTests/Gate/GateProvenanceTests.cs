@@ -339,7 +339,7 @@ public sealed class GateProvenanceTests
         }
 
         /// <summary>A stream of <paramref name="pool"/> for connection <paramref name="connectionId"/>, its origin signed by the tunnel's agent.</summary>
-        public static async Task<(TunnelClientConnection Tunnel, TunnelClientStream Stream)?> OpenAsync(TunnelPool pool, string connectionId)
+        public static async Task<(TunnelClientConnection Tunnel, TunnelStream Stream)?> OpenAsync(TunnelPool pool, string connectionId)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             return await pool.OpenStreamAsync(

@@ -409,6 +409,9 @@ public sealed class GateTunnelTests
         }
     }
 
+    // Node's http2 (nghttp2) as an independent client of the gate's own HTTP/2 server: a plain GET
+    // refused on its stream alone, then three concurrent streams whose header blocks use nghttp2's
+    // Huffman coding and dynamic table (RFC 7541), each echoed byte-exact and audited.
     [Fact]
     public async Task Tunnel_NodeHttp2Client_ExtendedConnect_ByteExactEchoAndAudited()
     {
@@ -425,17 +428,23 @@ public sealed class GateTunnelTests
         var payload = RandomNumberGenerator.GetBytes(50_000);
         var script = Path.Combine(Processes.RepoRoot(), "tests", "interop", "node", "tunnel-client.mjs");
 
-        var output = await Task.Run(() => Processes.Run("node", script, pair.InboundPort.ToString(CultureInfo.InvariantCulture), cert, key, "127.0.0.1:" + app.Port.ToString(CultureInfo.InvariantCulture), Convert.ToHexString(payload)));
+        var output = await Task.Run(() => Processes.Run(
+            "node", script, pair.InboundPort.ToString(CultureInfo.InvariantCulture), cert, key, "127.0.0.1:" + app.Port.ToString(CultureInfo.InvariantCulture), Convert.ToHexString(payload), "3"));
 
         using var json = JsonDocument.Parse(output);
-        Assert.Equal(200, json.RootElement.GetProperty("status").GetInt32());
         Assert.True(json.RootElement.GetProperty("enableConnectProtocol").GetBoolean());
         Assert.Equal(100, json.RootElement.GetProperty("maxConcurrentStreams").GetInt32());
-        Assert.Equal(Convert.ToHexString(payload), json.RootElement.GetProperty("received").GetString(), ignoreCase: true);
-        var allow = await pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow", Direction: "inbound" }, "the inbound allow");
-        Assert.Equal(Web.ToString(), allow.PeerSpiffeId);
-        var closed = await pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.ConnectionClosed, Direction: "inbound" }, "the inbound close");
-        Assert.Equal(payload.Length, closed.BytesIn);
+        Assert.Equal(400, json.RootElement.GetProperty("getStatus").GetInt32());
+        Assert.Equal([200, 200, 200], json.RootElement.GetProperty("statuses").EnumerateArray().Select(s => s.GetInt32()));
+        Assert.All(json.RootElement.GetProperty("received").EnumerateArray(), r => Assert.Equal(Convert.ToHexString(payload), r.GetString(), ignoreCase: true));
+        for (var i = 1; i <= 3; i++)
+        {
+            var sender = "node-" + i.ToString(CultureInfo.InvariantCulture);
+            var allow = await pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.Connection, Decision: "allow", Direction: "inbound" } && r.PeerConnectionId == sender, "the inbound allow of " + sender);
+            Assert.Equal(Web.ToString(), allow.PeerSpiffeId);
+            var closed = await pair.Inbound.Audit.WaitForAsync(r => r is { Kind: AuditKinds.ConnectionClosed, Direction: "inbound" } && r.ConnectionId == allow.ConnectionId, "the inbound close of " + sender);
+            Assert.Equal(payload.Length, closed.BytesIn);
+        }
     }
 
     [Fact]

@@ -41,7 +41,7 @@ internal sealed class TunnelTransport(
         }
 
         TunnelPool pool;
-        (TunnelClientConnection Tunnel, TunnelClientStream Stream)? opened;
+        (TunnelClientConnection Tunnel, TunnelStream Stream)? opened;
         try
         {
             do

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 
 namespace Anchorage.Agent.Gate.Transport.Tunnels;
 
-/// <summary>HTTP/2 framing (RFC 9113 §4, §6): the frame header, the types and flags the tunnel client uses.</summary>
+/// <summary>HTTP/2 framing (RFC 9113 §4, §6): the frame header, the types, flags, settings and error codes the tunnel uses.</summary>
 internal static class Http2Frames
 {
     public const int HeaderLength = 9;
@@ -36,7 +36,11 @@ internal static class Http2Frames
     public const uint ErrorNone = 0x0;
     public const uint ErrorProtocol = 0x1;
     public const uint ErrorFlowControl = 0x3;
+    public const uint ErrorFrameSize = 0x6;
+    public const uint ErrorRefusedStream = 0x7;
     public const uint ErrorCancel = 0x8;
+    public const uint ErrorCompression = 0x9;
+    public const uint ErrorEnhanceYourCalm = 0xb;
 
     /// <summary>The client connection preface (RFC 9113 §3.4).</summary>
     public static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;

@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-
 namespace Anchorage.Agent.Gate.Transport.Tunnels;
 
 /// <summary>
@@ -11,12 +8,12 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 /// </summary>
 internal sealed class TunnelInboundChannel : GateChannel
 {
-    private readonly IFeatureCollection _features;
-    private Stream? _stream;
+    private readonly TunnelStream _stream;
+    private bool _open;
 
-    public TunnelInboundChannel(IFeatureCollection features, TunnelConnection tunnel, string? senderConnectionId)
+    public TunnelInboundChannel(TunnelStream stream, TunnelConnection tunnel, string? senderConnectionId)
     {
-        _features = features;
+        _stream = stream;
         Tunnel = tunnel;
         SenderConnectionId = senderConnectionId;
     }
@@ -33,43 +30,36 @@ internal sealed class TunnelInboundChannel : GateChannel
     public string? OriginStatement { get; init; }
 
     /// <summary>The status a refused stream is answered with.</summary>
-    public int RefusalStatus { get; set; } = StatusCodes.Status403Forbidden;
+    public int RefusalStatus { get; set; } = 403;
 
-    public override Stream Stream => _stream ?? throw new InvalidOperationException("the tunnel stream is not open");
+    public override Stream Stream => _open ? _stream : throw new InvalidOperationException("the tunnel stream is not open");
 
-    public override async ValueTask OpenAsync()
+    public override ValueTask OpenAsync()
     {
-        var connect = _features.Get<IHttpExtendedConnectFeature>()!;
-        _stream = await connect.AcceptAsync().ConfigureAwait(false);
+        _open = true;
+        _stream.Respond(200);
+        return ValueTask.CompletedTask;
     }
 
-    public override async ValueTask CompleteWritesAsync()
+    public override ValueTask CompleteWritesAsync()
     {
-        var body = _features.Get<IHttpResponseBodyFeature>()!;
-        await body.CompleteAsync().ConfigureAwait(false);
+        _stream.CompleteWrites();
+        return ValueTask.CompletedTask;
     }
 
     // RST_STREAM (CANCEL): this stream only.
-    public override void Abort()
-    {
-        if (_features.Get<IHttpResetFeature>() is { } reset)
-        {
-            reset.Reset(0x8);
-            return;
-        }
+    public override void Abort() => _stream.Reset();
 
-        _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
-    }
-
+    // Refused: the status ends the stream. Open: a stream not ended both ways is reset.
     public override ValueTask DisposeAsync()
     {
-        if (_stream is null)
+        if (_open)
         {
-            var response = _features.Get<IHttpResponseFeature>()!;
-            if (!response.HasStarted)
-            {
-                response.StatusCode = RefusalStatus;
-            }
+            _stream.Dispose();
+        }
+        else
+        {
+            _stream.Refuse(RefusalStatus);
         }
 
         return ValueTask.CompletedTask;

@@ -5,7 +5,7 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 /// completing writes sends END_STREAM (the caller's half-close crosses the tunnel), aborting
 /// resets this stream only (RST_STREAM); the tunnel stays.
 /// </summary>
-internal sealed class TunnelOutboundChannel(TunnelClientStream stream) : GateChannel
+internal sealed class TunnelOutboundChannel(TunnelStream stream) : GateChannel
 {
     public override Stream Stream => stream;
 

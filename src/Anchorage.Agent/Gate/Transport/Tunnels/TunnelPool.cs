@@ -92,7 +92,7 @@ internal sealed class TunnelPool : IAsyncDisposable
     /// <exception cref="IOException">The tunnel failed.</exception>
     /// <exception cref="SocketException">The peer could not be reached.</exception>
     /// <remarks><c>statement</c> signs the stream's origin statement for a tunnel that carries provenance (given the tunnel's agent SVID and binding).</remarks>
-    public async Task<(TunnelClientConnection Tunnel, TunnelClientStream Stream)?> OpenStreamAsync(
+    public async Task<(TunnelClientConnection Tunnel, TunnelStream Stream)?> OpenStreamAsync(
         string connectionId, Authorizer authorizer, Func<X509Svid, Provenance.TunnelBinding, string> statement, CancellationToken cancellationToken)
     {
         while (true)
@@ -273,7 +273,7 @@ internal sealed class TunnelPool : IAsyncDisposable
 
             var connection = new TunnelClientConnection(tls, socket, new PeerSnapshot(check.PeerId, check.Chain!, handshakeAt), _time)
             {
-                StreamsEnded = OnStreamsEnded,
+                StreamsEnded = c => OnStreamsEnded((TunnelClientConnection)c),
             };
             try
             {

@@ -40,17 +40,4 @@ internal static class TunnelProtocol
     /// the stream's reader) instead of four.
     /// </summary>
     public const int MaxFrameSize = 64 * 1024;
-
-    /// <summary>
-    /// The inbound gate's connection receive window. Kestrel gives connection credit back only as
-    /// the application reads each stream's body, and only once more than half of this window is
-    /// owed; a stalled stream keeps its unread bytes (up to <see cref="StreamWindow"/>) out of the
-    /// connection window. With every stream stalled holding a full stream window
-    /// (<see cref="MaxStreamsPerTunnel"/> x <see cref="StreamWindow"/>) and just under half this
-    /// window owed, room for two more frames remains: the connection window can never close, so
-    /// one slow reader never stalls the tunnel's other streams (the head-of-line blocking the
-    /// 1 MiB default allowed: one stalled 768 KiB stream window plus 256 KiB owed closed it).
-    /// The memory bound stays the stream windows, not this credit.
-    /// </summary>
-    public const int InboundConnectionWindow = (2 * MaxStreamsPerTunnel * StreamWindow) + (4 * MaxFrameSize);
 }

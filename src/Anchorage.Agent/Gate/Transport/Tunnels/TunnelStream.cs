@@ -3,16 +3,18 @@ using System.Buffers;
 namespace Anchorage.Agent.Gate.Transport.Tunnels;
 
 /// <summary>
-/// One extended CONNECT stream of a <see cref="TunnelClientConnection"/> (outbound side). Reads
-/// are the response's DATA (0 at its END_STREAM); writes become DATA frames once the peer's
+/// One extended CONNECT stream of a tunnel, on either side: opened by a
+/// <see cref="TunnelClientConnection"/> (which waits for its <see cref="Status"/>) or accepted by a
+/// <see cref="TunnelServerConnection"/> (which answers with <see cref="Respond"/> or <see cref="Refuse"/>).
+/// Reads are the peer's DATA (0 at its END_STREAM); writes become DATA frames once the peer's
 /// stream and connection windows allow (the backpressure); <see cref="CompleteWrites"/> sends
-/// END_STREAM (the caller's half-close); <see cref="Reset"/> sends RST_STREAM (this stream only).
-/// What the peer sent and the gate has not read yet is bounded by the stream window the client
-/// announced (<see cref="TunnelClientConnection.StreamWindow"/>).
+/// END_STREAM (a half-close); <see cref="Reset"/> sends RST_STREAM (this stream only).
+/// What the peer sent and the gate has not read yet is bounded by the stream window this side
+/// announced (<see cref="Http2Connection.StreamWindow"/>).
 /// </summary>
-internal sealed class TunnelClientStream : Stream
+internal sealed class TunnelStream : Stream
 {
-    private readonly TunnelClientConnection _connection;
+    private readonly Http2Connection _connection;
     // DATA received and not read yet, in buffers from the shared pool (returned as they are read).
     private readonly Queue<(byte[] Buffer, int Length)> _received = new();
     private readonly TaskCompletionSource<int> _status = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -25,7 +27,7 @@ internal sealed class TunnelClientStream : Stream
     private Exception? _error;
     private TaskCompletionSource? _readable;
 
-    public TunnelClientStream(TunnelClientConnection connection, int id, int sendWindow)
+    public TunnelStream(Http2Connection connection, int id, int sendWindow)
     {
         _connection = connection;
         Id = id;
@@ -37,7 +39,7 @@ internal sealed class TunnelClientStream : Stream
     /// <summary>What this stream may still send (guarded by the connection's lock).</summary>
     internal long SendWindow { get; set; }
 
-    /// <summary>The response status (200: open).</summary>
+    /// <summary>The response status (200: open), on the client side.</summary>
     public Task<int> Status => _status.Task;
 
     /// <summary>True once reset or failed: no more frames for it.</summary>
@@ -94,7 +96,7 @@ internal sealed class TunnelClientStream : Stream
 
                     _buffered -= read;
                     _unacknowledged += read;
-                    if (_unacknowledged >= TunnelClientConnection.StreamWindow / 4 && !_remoteEnded)
+                    if (_unacknowledged >= Http2Connection.StreamWindow / 4 && !_remoteEnded)
                     {
                         _connection.Send(Http2Frames.WindowUpdateFrame(Id, _unacknowledged), this);
                         _unacknowledged = 0;
@@ -189,6 +191,38 @@ internal sealed class TunnelClientStream : Stream
         }
     }
 
+    /// <summary>Server side: the response HEADERS with <paramref name="status"/> (200: the stream is open; DATA may follow).</summary>
+    internal void Respond(int status) =>
+        _connection.Send(Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders, Id, Hpack.EncodeResponse(status)), this);
+
+    /// <summary>
+    /// Server side: answers <paramref name="status"/> and ends the stream. A client still sending is
+    /// told to stop with RST_STREAM (NO_ERROR), as RFC 9113 §8.1 allows once the response is complete.
+    /// </summary>
+    internal void Refuse(int status)
+    {
+        bool remoteEnded;
+        lock (_lock)
+        {
+            if (_localEnded || _error is not null)
+            {
+                return;
+            }
+
+            _localEnded = true;
+            remoteEnded = _remoteEnded;
+        }
+
+        _connection.Send(Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders | Http2Frames.EndStream, Id, Hpack.EncodeResponse(status)));
+        if (!remoteEnded && Fail(new IOException("the tunnel stream was refused")))
+        {
+            _connection.Send(Http2Frames.RstStreamFrame(Id, Http2Frames.ErrorNone));
+            return;
+        }
+
+        EndIfClosed();
+    }
+
     /// <summary>RST_STREAM (CANCEL): this stream is closed both ways; the tunnel stays.</summary>
     public void Reset()
     {
@@ -231,7 +265,7 @@ internal sealed class TunnelClientStream : Stream
                 return true;
             }
 
-            if (_buffered + data.Length > TunnelClientConnection.StreamWindow)
+            if (_buffered + data.Length > Http2Connection.StreamWindow)
             {
                 return false;
             }

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace Anchorage.Agent.Gate.Transport.Tunnels;
 
 // The tunnel's frame writer: one task writes the queued frames in order, several to a TLS write.
-internal sealed partial class TunnelClientConnection
+internal abstract partial class Http2Connection
 {
     // Frames queued together leave in one TLS write (one record and one syscall for up to this many
     // bytes) instead of one each: four streams' DATA frames then cost one write, not four.
@@ -36,7 +36,7 @@ internal sealed partial class TunnelClientConnection
 
                         item.Frame.AsSpan(0, item.Size).CopyTo(buffer.AsSpan(length));
                         length += item.Size;
-                        item.Release();
+                        Release(item);
                         batch.Add(item.Written);
                     }
 
@@ -47,7 +47,7 @@ internal sealed partial class TunnelClientConnection
 
                     try
                     {
-                        await _tls.WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                        await Tls.WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
                         foreach (var written in batch)
                         {
                             written?.TrySetResult();
@@ -75,27 +75,27 @@ internal sealed partial class TunnelClientConnection
             while (_outgoing.Reader.TryRead(out var rest))
             {
                 rest.Written?.TrySetException(new IOException("the tunnel is closed"));
-                rest.Release();
+                Release(rest);
             }
         }
     }
 
     // A frame of a stream reset (by either side) after it was queued. Once a stream's RST_STREAM is
-    // sent nothing more of it may follow: Kestrel answers a DATA frame after it with a connection
-    // error (STREAM_CLOSED), which would end every other stream of the tunnel. The peer never sees
+    // sent nothing more of it may follow: a peer may answer a frame after it with a connection error
+    // (STREAM_CLOSED, RFC 9113 §5.1), which would end every other stream of the tunnel. The peer never sees
     // the dropped DATA, so its bytes go back into the connection send window.
     private void Drop(Outgoing item)
     {
         item.Written?.TrySetException(new IOException("the tunnel stream was reset"));
         var type = item.Frame[3];
         var payload = item.Size - Http2Frames.HeaderLength;
-        item.Release();
+        Release(item);
         if (type != Http2Frames.Data || payload == 0)
         {
             return;
         }
 
-        lock (_lock)
+        lock (Lock)
         {
             _connectionSendWindow += payload;
         }
@@ -103,11 +103,23 @@ internal sealed partial class TunnelClientConnection
         WindowChanged();
     }
 
+    // A frame leaves the queue (written or dropped): its buffer and its place in the control-frame bound go back.
+    private void Release(Outgoing item)
+    {
+        if (item.Control)
+        {
+            Interlocked.Decrement(ref _queuedControl);
+        }
+
+        item.Release();
+    }
+
     /// <summary>
     /// A queued frame: <see cref="Frame"/>'s first <see cref="Length"/> bytes (0: all of it); <see cref="Of"/>: the stream it
-    /// belongs to, if it must not follow that stream's reset; <see cref="Pooled"/>: the buffer goes back to the shared pool.
+    /// belongs to, if it must not follow that stream's reset; <see cref="Pooled"/>: the buffer goes back to the shared pool;
+    /// <see cref="Control"/>: counted in the control-frame bound.
     /// </summary>
-    private readonly record struct Outgoing(byte[] Frame, TunnelClientStream? Of = null, TaskCompletionSource? Written = null, int Length = 0, bool Pooled = false)
+    private readonly record struct Outgoing(byte[] Frame, TunnelStream? Of = null, TaskCompletionSource? Written = null, int Length = 0, bool Pooled = false, bool Control = false)
     {
         public int Size => Length == 0 ? Frame.Length : Length;
 
