@@ -21,10 +21,11 @@ Func<FuzzTarget>[] factories =
     () => new AgentConfigTarget(),
     () => new ServerConfigTarget(),
     () => new AuditLineTarget(),
+    () => new HpackTarget(),
 ];
 string[] names =
 [
-    "spiffe-id", "x509-svid", "jwt-svid", "bundle-json", "pem-der", "csr", "policy", "agent-config", "server-config", "audit-line",
+    "spiffe-id", "x509-svid", "jwt-svid", "bundle-json", "pem-der", "csr", "policy", "agent-config", "server-config", "audit-line", "hpack",
 ];
 
 Func<FuzzTarget> Factory(string name) =>

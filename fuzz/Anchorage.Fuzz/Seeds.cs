@@ -157,6 +157,25 @@ internal static class Seeds
             Time = Fixtures.Now, Kind = "bundle", TrustDomain = "acme.corp", Sequence = 3, AuthoritiesAdded = ["a", "b"], AuthoritiesRemoved = [],
             Authority = "ab12", AuthorityKind = "x509", Detail = "line\nbreak",
         }));
+
+        // hpack: RFC 7541 C.4 (requests, Huffman) and C.6 (responses, eviction at size 256) as one
+        // connection each; the first octet asks for three blocks, each example block is padded to one third.
+        Save(dir, "hpack", "rfc7541-c4.bin", HpackSeed(
+            "828684418cf1e3c2e5f23a6ba0ab90f4ff", "828684be5886a8eb10649cbf", "828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf"));
+        Save(dir, "hpack", "rfc7541-c6.bin", HpackSeed(
+            "488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3",
+            "4883640effc1c0bf",
+            "88c16196d07abe941054d444a8200595040b8166e084a62d1bffc05a839bd9ab77ad94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007"));
+        Save(dir, "hpack", "size-update.bin", Convert.FromHexString("003fe101" + "40016101624001630164" + "1f10024869"));
+    }
+
+    // Three blocks of equal length (HpackTarget cuts the input evenly): each padded with the indexed
+    // field 0x82, which changes no table.
+    private static byte[] HpackSeed(params string[] hex)
+    {
+        var blocks = hex.Select(Convert.FromHexString).ToArray();
+        var length = blocks.Max(b => b.Length);
+        return [(byte)(blocks.Length - 1), .. blocks.SelectMany(b => b.Concat(Enumerable.Repeat((byte)0x82, length - b.Length)))];
     }
 
     private static X509Certificate2 Issue(X509Certificate2 issuer, ECDsa key, string subject, bool ca, string uri)
