@@ -102,6 +102,36 @@ public sealed class TunnelServerConnectionTests
         Assert.False(fixture.Server.IsClosed);
     }
 
+    // The rapid reset (CVE-2023-44487): streams opened and reset at once free their HTTP/2 slot, but
+    // each started work on the inbound gate (attribution, policy, a dial). Until that work ends the
+    // stream still counts; once it ended, the next stream is handed over (the control).
+    [Fact]
+    public async Task Streams_OpenedAndResetAtOnce_CountUntilTheirWorkEnds()
+    {
+        await using var fixture = await Fixture.StartAsync();
+        var cancel = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(cancel, Http2Frames.ErrorCancel);
+
+        for (var i = 0; i < TunnelProtocol.MaxStreamsPerTunnel; i++)
+        {
+            await fixture.Client.SendHeadersAsync((2 * i) + 1, Connect("a:1"));
+            await fixture.Client.SendFrameAsync(Http2Frames.RstStream, 0, (2 * i) + 1, cancel);
+        }
+
+        await Eventually.TrueAsync(() => fixture.Streams.Count == TunnelProtocol.MaxStreamsPerTunnel, "every stream handed over");
+        var next = (2 * TunnelProtocol.MaxStreamsPerTunnel) + 1;
+        await fixture.Client.SendHeadersAsync(next, Connect("a:1"));
+        var refused = await fixture.Client.ReadUntilAsync(f => f.Type == Http2Frames.RstStream);
+        Assert.Equal(next, refused.StreamId);
+        Assert.Equal(Http2Frames.ErrorRefusedStream, BinaryPrimitives.ReadUInt32BigEndian(refused.Payload));
+        Assert.Equal(TunnelProtocol.MaxStreamsPerTunnel, fixture.Streams.Count);
+
+        fixture.EndWork();
+        await Eventually.TrueAsync(() => fixture.Server.Working == 0, "the streams' work ended");
+        await fixture.Client.SendHeadersAsync(next + 2, Connect("a:1"));
+        await Eventually.TrueAsync(() => fixture.Streams.Count == TunnelProtocol.MaxStreamsPerTunnel + 1, "the next stream handed over");
+    }
+
     public static TheoryData<string, uint> ConnectionErrors => new()
     {
         { "hpack", Http2Frames.ErrorCompression },
@@ -273,8 +303,12 @@ public sealed class TunnelServerConnectionTests
 
         public Task<(TunnelStream Stream, TunnelRequest Request)> NextStreamAsync() => _streams.NextAsync();
 
+        /// <summary>The work of every stream handed over so far ends.</summary>
+        public void EndWork() => _streams.Work.TrySetResult();
+
         public async ValueTask DisposeAsync()
         {
+            EndWork();
             await Server.DisposeAsync();
             await Client.DisposeAsync();
             _serverSocket.Dispose();
@@ -295,10 +329,14 @@ public sealed class TunnelServerConnectionTests
 
         public ConcurrentQueue<(TunnelStream Stream, TunnelRequest Request)> All { get; } = new();
 
-        public void Add(TunnelStream stream, TunnelRequest request)
+        /// <summary>Completes the work of every stream handed over (until then each holds its place in the limit).</summary>
+        public TaskCompletionSource Work { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Add(TunnelStream stream, TunnelRequest request)
         {
             All.Enqueue((stream, request));
             _next.Writer.TryWrite((stream, request));
+            return Work.Task;
         }
 
         public async Task<(TunnelStream Stream, TunnelRequest Request)> NextAsync() =>

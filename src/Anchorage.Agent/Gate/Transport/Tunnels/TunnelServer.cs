@@ -32,7 +32,7 @@ internal sealed class TunnelServer(TimeProvider time)
         try
         {
             connection.Start();
-            var stopped = new TaskCompletionSource();
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             await using (stop.Register(() => stopped.TrySetResult()).ConfigureAwait(false))
             {
                 await Task.WhenAny(connection.Completion, stopped.Task).ConfigureAwait(false);
@@ -114,19 +114,18 @@ internal sealed class TunnelServer(TimeProvider time)
             return;
         }
 
+        // The stream leaves the tunnel once the client's (empty) request has ended too.
         session.Provenance = accepted;
-        await using (stream.ConfigureAwait(false))
+        stream.Respond(200);
+        try
         {
-            stream.Respond(200);
-            try
-            {
-                await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(accepted.Binding.Nonce)).ConfigureAwait(false);
-                stream.CompleteWrites();
-            }
-            catch (IOException)
-            {
-                // The tunnel or the stream closed: nothing to answer.
-            }
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(accepted.Binding.Nonce)).ConfigureAwait(false);
+            stream.CompleteWrites();
+        }
+        catch (IOException)
+        {
+            // The tunnel or the stream closed: nothing to answer.
+            stream.Reset();
         }
     }
 
@@ -205,10 +204,11 @@ internal sealed class TunnelServer(TimeProvider time)
         }
 
         /// <summary>A stream's callback runs: the tunnel's serving waits for it.</summary>
-        public void Track(Task stream)
+        public Task Track(Task stream)
         {
             _streams.TryAdd(stream, 0);
             _ = stream.ContinueWith(static (t, s) => ((ConcurrentDictionary<Task, byte>)s!).TryRemove(t, out _), _streams, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return stream;
         }
 
         /// <summary>Waits for the callbacks of the tunnel's streams (the tunnel is closed: no new one starts).</summary>

@@ -6,7 +6,9 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 /// announces extended CONNECT (RFC 8441 §3) and at most <see cref="TunnelProtocol.MaxStreamsPerTunnel"/>
 /// streams, decodes each request's header block (HPACK with the default 4096-byte dynamic table,
 /// so any HTTP/2 client can speak to it), checks it is well-formed, and hands each stream to the
-/// callback (called on the reader: it only starts the stream's work). A malformed request is answered 400 on its
+/// callback (called on the reader: it only starts the stream's work and returns it). A stream
+/// counts against the limit until both its HTTP/2 stream and that work ended, so a client that
+/// opens and resets streams at once cannot start more than the limit's worth of work. A malformed request is answered 400 on its
 /// own stream; a stream beyond the limit is refused (REFUSED_STREAM); a framing or compression
 /// error closes the tunnel. The framing, windows and streams are <see cref="Http2Connection"/>'s,
 /// shared with the client side.
@@ -14,14 +16,18 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 internal sealed class TunnelServerConnection : Http2Connection
 {
     private readonly HpackDecoder _decoder = new();
-    private readonly Action<TunnelStream, TunnelRequest> _onStream;
+    private readonly Func<TunnelStream, TunnelRequest, Task> _onStream;
     private int _lastStreamId;
+    private int _working;
 
-    public TunnelServerConnection(TunnelConnection tunnel, TimeProvider time, Action<TunnelStream, TunnelRequest> onStream)
+    public TunnelServerConnection(TunnelConnection tunnel, TimeProvider time, Func<TunnelStream, TunnelRequest, Task> onStream)
         : base(tunnel.Tls, tunnel.Socket, time)
     {
         _onStream = onStream;
     }
+
+    /// <summary>Streams whose work (the callback's task) has not ended.</summary>
+    internal int Working => Volatile.Read(ref _working);
 
     /// <summary>Sends SETTINGS and starts reading (the client's preface first).</summary>
     public void Start() =>
@@ -79,7 +85,7 @@ internal sealed class TunnelServerConnection : Http2Connection
                 return;
             }
 
-            if (Open.Count >= TunnelProtocol.MaxStreamsPerTunnel)
+            if (Open.Count >= TunnelProtocol.MaxStreamsPerTunnel || Volatile.Read(ref _working) >= TunnelProtocol.MaxStreamsPerTunnel)
             {
                 stream = null;
             }
@@ -108,6 +114,12 @@ internal sealed class TunnelServerConnection : Http2Connection
             return;
         }
 
-        _onStream(stream, request);
+        Interlocked.Increment(ref _working);
+        _ = _onStream(stream, request).ContinueWith(
+            static (_, state) => Interlocked.Decrement(ref ((TunnelServerConnection)state!)._working),
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 }
