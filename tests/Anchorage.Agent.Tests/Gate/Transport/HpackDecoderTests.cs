@@ -374,7 +374,7 @@ public class HpackDecoderTests
 
         Assert.Equal(hex, Convert.ToHexString(block));
         Assert.Equal([(":status", status.ToString(System.Globalization.CultureInfo.InvariantCulture))], new HpackDecoder().Decode(block));
-        Assert.Equal(status, Hpack.DecodeStatus(block));
+        Assert.Equal(status, Hpack.StatusOf(new HpackDecoder().Decode(block)));
     }
 
     [Theory]

@@ -3,16 +3,12 @@ using System.Text;
 namespace Anchorage.Agent.Gate.Transport.Tunnels;
 
 /// <summary>
-/// The HPACK (RFC 7541) the tunnel client needs. It encodes its request headers as literals
-/// without indexing and without Huffman coding (§6.2.2), and announces
-/// SETTINGS_HEADER_TABLE_SIZE = 0, so the server keeps no dynamic table for it: a response block
-/// is decoded with the static table alone, and only <c>:status</c> is read from it (the other
-/// fields are skipped, Huffman-coded or not; a Huffman-coded status is decoded, digits only).
+/// The HPACK (RFC 7541) encoding the tunnels need: the client's request headers as literals
+/// without indexing and without Huffman coding (§6.2.2), the server's status-only responses.
+/// Both sides decode with <see cref="HpackDecoder"/>.
 /// </summary>
 internal static class Hpack
 {
-    private const int StaticTableLength = 61;
-
     /// <summary>Static table entries 8..14 (RFC 7541 Appendix A) are <c>:status</c> with these values.</summary>
     private static readonly int[] StaticStatus = [200, 204, 206, 304, 400, 404, 500];
 
@@ -50,65 +46,22 @@ internal static class Hpack
         return [0x08, 0x03, (byte)digits[0], (byte)digits[1], (byte)digits[2]];
     }
 
-    /// <summary>The <c>:status</c> of a response header block.</summary>
-    /// <exception cref="FormatException">The block is malformed, refers to a dynamic table, or has no status.</exception>
-    public static int DecodeStatus(ReadOnlySpan<byte> block)
+    /// <summary>The <c>:status</c> of a decoded response header block (<see cref="HpackDecoder"/>).</summary>
+    /// <exception cref="FormatException">The block has no status, or it is not three digits.</exception>
+    public static int StatusOf(IReadOnlyList<(string Name, string Value)> fields)
     {
-        int? status = null;
-        var position = 0;
-        while (position < block.Length)
+        foreach (var (name, value) in fields)
         {
-            var first = block[position];
-            if ((first & 0x80) != 0)
+            if (name == ":status")
             {
-                var index = ReadInteger(block, ref position, 7);
-                status ??= StatusOf(index);
-                continue;
-            }
-
-            if ((first & 0xE0) == 0x20)
-            {
-                ReadInteger(block, ref position, 5); // dynamic table size update: the table stays empty
-                continue;
-            }
-
-            var prefix = (first & 0x40) != 0 ? 6 : 4;
-            var nameIndex = ReadInteger(block, ref position, prefix);
-            var isStatus = false;
-            if (nameIndex == 0)
-            {
-                var (nameBytes, huffman) = ReadString(block, ref position);
-                isStatus = !huffman && nameBytes.SequenceEqual(":status"u8);
-            }
-            else
-            {
-                isStatus = nameIndex is >= 8 and <= 14;
-                if (nameIndex > StaticTableLength)
-                {
-                    throw new FormatException($"hpack: index {nameIndex} refers to a dynamic table (the client announced size 0)");
-                }
-            }
-
-            var (value, valueHuffman) = ReadString(block, ref position);
-            if (isStatus && status is null)
-            {
-                var text = valueHuffman ? HuffmanDigits(value) : Encoding.ASCII.GetString(value);
-                status = int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
-                    ? parsed
-                    : throw new FormatException($"hpack: status '{text}' is not a number");
+                return value.Length == 3 && value.All(char.IsAsciiDigit)
+                    ? int.Parse(value, System.Globalization.CultureInfo.InvariantCulture)
+                    : throw new FormatException($"hpack: status '{value}' is not three digits");
             }
         }
 
-        return status ?? throw new FormatException("hpack: the response has no :status");
+        throw new FormatException("hpack: the response has no :status");
     }
-
-    private static int? StatusOf(int index) => index switch
-    {
-        0 => throw new FormatException("hpack: index 0"),
-        >= 8 and <= 14 => StaticStatus[index - 8],
-        > StaticTableLength => throw new FormatException($"hpack: index {index} refers to a dynamic table (the client announced size 0)"),
-        _ => null,
-    };
 
     private static void WriteString(List<byte> output, string value)
     {
@@ -135,97 +88,5 @@ internal static class Hpack
         }
 
         output.Add((byte)value);
-    }
-
-    private static int ReadInteger(ReadOnlySpan<byte> block, ref int position, int prefix)
-    {
-        var max = (1 << prefix) - 1;
-        var value = block[position++] & max;
-        if (value < max)
-        {
-            return value;
-        }
-
-        var shift = 0;
-        while (true)
-        {
-            if (position >= block.Length || shift > 21)
-            {
-                throw new FormatException("hpack: bad integer");
-            }
-
-            var b = block[position++];
-            value += (b & 0x7F) << shift;
-            shift += 7;
-            if ((b & 0x80) == 0)
-            {
-                return value;
-            }
-        }
-    }
-
-    private static (byte[] Bytes, bool Huffman) ReadString(ReadOnlySpan<byte> block, ref int position)
-    {
-        if (position >= block.Length)
-        {
-            throw new FormatException("hpack: truncated string");
-        }
-
-        var huffman = (block[position] & 0x80) != 0;
-        var length = ReadInteger(block, ref position, 7);
-        if (length > block.Length - position)
-        {
-            throw new FormatException("hpack: truncated string");
-        }
-
-        var bytes = block.Slice(position, length).ToArray();
-        position += length;
-        return (bytes, huffman);
-    }
-
-    // RFC 7541 Appendix B: '0'..'2' are 5-bit codes 0..2, '3'..'9' 6-bit codes 0x19..0x1f; padding is all ones.
-    private static string HuffmanDigits(byte[] coded)
-    {
-        var text = new StringBuilder(3);
-        var bits = 0UL;
-        var count = 0;
-        foreach (var b in coded)
-        {
-            bits = (bits << 8) | b;
-            count += 8;
-            while (count >= 5)
-            {
-                var five = (int)(bits >> (count - 5)) & 0x1F;
-                if (five <= 2)
-                {
-                    text.Append((char)('0' + five));
-                    count -= 5;
-                    continue;
-                }
-
-                if (count < 6)
-                {
-                    break;
-                }
-
-                var six = (int)(bits >> (count - 6)) & 0x3F;
-                if (six is >= 0x19 and <= 0x1F)
-                {
-                    text.Append((char)('3' + (six - 0x19)));
-                    count -= 6;
-                    continue;
-                }
-
-                break;
-            }
-        }
-
-        var padding = (int)(bits & ((1UL << count) - 1));
-        if (count >= 8 || padding != (1 << count) - 1)
-        {
-            throw new FormatException("hpack: a Huffman-coded status that is not digits");
-        }
-
-        return text.ToString();
     }
 }

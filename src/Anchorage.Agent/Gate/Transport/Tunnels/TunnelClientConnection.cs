@@ -20,6 +20,10 @@ namespace Anchorage.Agent.Gate.Transport.Tunnels;
 internal sealed class TunnelClientConnection : Http2Connection
 {
     private readonly TaskCompletionSource _settings = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // The client announces SETTINGS_HEADER_TABLE_SIZE = 0, so the server's blocks refer to no
+    // dynamic table once it saw that; until then the default 4096 applies (RFC 7541 §4.2).
+    private readonly HpackDecoder _decoder = new();
     private int _peerMaxStreams = TunnelProtocol.MaxStreamsPerTunnel;
     private int _nextStreamId = 1;
     private bool _extendedConnect;
@@ -231,6 +235,8 @@ internal sealed class TunnelClientConnection : Http2Connection
 
     protected override void OnHeaders(int streamId, ReadOnlySpan<byte> block, bool endStream)
     {
+        // Every block is decoded, even one for a stream already gone: the decoder's table must follow the peer's.
+        var fields = _decoder.Decode(block);
         TunnelStream? stream;
         lock (Lock)
         {
@@ -242,7 +248,7 @@ internal sealed class TunnelClientConnection : Http2Connection
             return; // trailers, or a stream already gone: nothing the tunnel needs
         }
 
-        stream.OnStatus(Hpack.DecodeStatus(block), endStream);
+        stream.OnStatus(Hpack.StatusOf(fields), endStream);
     }
 
     protected override void OnSetting(ushort id, uint value)
