@@ -24,6 +24,7 @@
 #             and R x stunnel-full
 #   gate MB/s = R x stunnel         (S streams echoing 64 KiB chunks)
 #   gate-tunnel conn/s = R x stunnel, set-up p50, MB/s = R x stunnel
+#   agent context switches per connection (c=1): gate-tunnel N, direct gate M
 #   gate set-up p50 = A ms (direct mTLS B ms)
 #   gate tcp attribution with 1000 processes: p50 = A ms (unix socket B ms)
 #   gate-transparent set-up p50 = A ms = R x the unix-socket listener's; conn/s = R x stunnel
@@ -267,10 +268,17 @@ if [[ "$warmup" != 0 ]]; then
   done
   in_cgroup "${bench[@]}" gate-load --label warm-up --connect "127.0.0.1:$tun_port" --mode stream --clients "$streams" --seconds "$warmup" >/dev/null
 fi
-# Set-up latency, one client at a time.
+# Set-up latency, one client at a time. For the direct and the tunnel path also the agent's
+# context switches (every thread's, both gates) over the run: at one client a connection's set-up
+# is a chain of hand-offs, and each that wakes a parked thread costs a switch.
+ctx_switches() { cat /proc/"$agent_pid"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+switches0="$(ctx_switches)"
 load --label gate --connect "127.0.0.1:$out_port" --mode conn --clients 1
+switches1="$(ctx_switches)"
 load --label gate-unix --connect "unix:$work/agent/out.sock" --mode conn --clients 1
+switches2="$(ctx_switches)"
 load --label gate-tunnel --connect "127.0.0.1:$tun_port" --mode conn --clients 1
+switches3="$(ctx_switches)"
 load --label stunnel --connect "127.0.0.1:$sc_port" --mode conn --clients 1
 [[ -n "$cgroup" ]] && load --label gate-transparent --connect "127.0.0.1:$in_port" --mode conn --clients 1
 load --label mtls --connect "127.0.0.1:$tls_echo_port" --mode conn --clients 1 "${tls[@]}"
@@ -373,6 +381,8 @@ echo "gate conn/s = $(ratio "$(field gate conn "$clients" conn/s)" "$(field stun
 echo "gate-unix conn/s = $(ratio "$(field gate-unix conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, unix-socket outbound listener)"
 echo "gate-tunnel conn/s = $(ratio "$(field gate-tunnel conn "$clients" conn/s)" "$(field stunnel conn "$clients" conn/s)") x stunnel (c=$clients, gate to gate, each connection one stream of a warm tunnel; goal >= 2.0)"
 echo "gate-tunnel set-up p50 = $(field gate-tunnel conn 1 p50) ms (plain $(field plain conn 1 p50) ms, direct gate $(field gate conn 1 p50) ms)"
+per_conn() { awk -v d="$1" -v r="$2" -v s="$seconds" 'BEGIN { if (r > 0) printf "%.0f", d / (r * s); else print "n/a" }'; }
+echo "agent context switches per connection (c=1): gate-tunnel $(per_conn $((switches3 - switches2)) "$(field gate-tunnel conn 1 conn/s)"), direct gate $(per_conn $((switches1 - switches0)) "$(field gate conn 1 conn/s)")"
 echo "gate-tunnel MB/s = $(ratio "$(field gate-tunnel stream "$streams" MB/s)" "$(field stunnel stream "$streams" MB/s)") x stunnel ($streams streams over one tunnel; goal >= 0.9)"
 echo "gate MB/s = $(ratio "$(field gate stream "$streams" MB/s)" "$(field stunnel stream "$streams" MB/s)") x stunnel ($streams streams; goal >= 0.8)"
 if [[ -n "$cgroup" ]]; then
